@@ -1,0 +1,42 @@
+"""Celery settings shared by the publisher (web, CLI) and the workers: reliability options, queues and routes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from config.settings import Settings
+
+QUEUES = ("outbox", "screening", "assessment", "documents", "notifications", "sweeps")
+TASK_PREFIX = "specgoods."
+# Outbox task name -> queue: each kind of work can get its own workers (see docker-compose.yml).
+ROUTES = {
+    "screen_application": "screening",
+    "relay_outbox": "outbox",
+}
+
+
+def task_name(task: str) -> str:
+    return TASK_PREFIX + task
+
+
+def celery_settings(settings: Settings) -> dict[str, Any]:
+    """At-least-once delivery with idempotent tasks (ARCHITECTURE.md 'Background work')."""
+    return {
+        "broker_url": settings.broker_url,
+        "broker_connection_retry_on_startup": True,
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "result_backend": None,
+        "task_ignore_result": True,
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "task_default_queue": "outbox",
+        "task_routes": {task_name(task): {"queue": queue} for task, queue in ROUTES.items()},
+        # Redis re-delivers unacknowledged messages after this; no task may run longer, and no timer lives in ETAs.
+        "broker_transport_options": {"visibility_timeout": 3600},
+        "worker_hijack_root_logger": False,
+        "worker_send_task_events": False,
+        "timezone": "Asia/Shanghai",
+        "enable_utc": True,
+    }

@@ -1,0 +1,75 @@
+"""Typed, frozen settings read from `SPECGOODS_*` environment variables; the defaults give the embedded mode."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Self
+
+from pydantic import ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from workflow.domain.errors import InvalidInput
+
+DEVELOPMENT_SECRET = "development-only-not-secret"
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    """Everything a process needs to know about its deployment; built once per process by `load_settings`."""
+
+    model_config = SettingsConfigDict(env_prefix="SPECGOODS_", frozen=True, extra="ignore")
+
+    env: Environment = Environment.DEVELOPMENT
+    secret_key: str = ""
+    instance_path: Path = Path("instance")
+    database_url: str = ""
+    redis_url: str = ""
+    district: str = "xiamen"
+    smtp_url: str = ""
+    mail_from: str = "specgoods@localhost"
+    worker_ping_timeout: float = 3.0
+    outbox_relay_seconds: float = 5.0
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _require_secret_in_production(self) -> Self:
+        if self.env is Environment.PRODUCTION and not self.secret_key:
+            raise ValueError("SPECGOODS_SECRET_KEY must be set when SPECGOODS_ENV=production")
+        return self
+
+    @property
+    def is_embedded(self) -> bool:
+        """Embedded mode: no Redis URL, so Celery runs on the in-memory transport inside the serve process."""
+        return not self.redis_url
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.instance_path / 'specgoods.sqlite3').resolve()}"
+
+    @property
+    def broker_url(self) -> str:
+        return self.redis_url or "memory://"
+
+    @property
+    def effective_secret_key(self) -> str:
+        return self.secret_key or DEVELOPMENT_SECRET
+
+    @property
+    def mail_dir(self) -> Path:
+        """Where the embedded default writes outgoing mail instead of sending it over SMTP."""
+        return self.instance_path / "mail"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment (plus overrides); a bad value becomes one clear `InvalidInput` naming the variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "SPECGOODS_" + ".".join(str(part) for part in first["loc"]).upper() if first["loc"] else "settings"
+        raise InvalidInput(f"{name}: {first['msg']}", field=name) from exc

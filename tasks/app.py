@@ -1,0 +1,84 @@
+"""The worker's Celery app: tasks registered on the container's Celery instance, one container per process."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from celery import Celery, beat, signals
+from celery.worker import WorkController
+
+from config.bootstrap import Container, bootstrap
+from config.celery_config import QUEUES
+from config.settings import load_settings
+from tasks.workflow import register_tasks
+
+log = logging.getLogger(__name__)
+_containers: dict[str, Container] = {}
+
+
+def create_celery_app(container: Container | None = None) -> Celery:
+    """Register the tasks on the container's Celery instance, so the web and worker share one in embedded mode."""
+    container = container or bootstrap()
+    _containers["current"] = container
+    register_tasks(container.celery, current_container)
+    container.celery.conf.beat_schedule = beat_schedule(container)
+    return container.celery
+
+
+def current_container() -> Container:
+    """The process's container; after a prefork fork the child builds its own engine (connections never cross)."""
+    return _containers["current"]
+
+
+def beat_schedule(container: Container) -> dict[str, Any]:
+    return {
+        "relay-outbox": {"task": "specgoods.relay_outbox", "schedule": container.settings.outbox_relay_seconds},
+    }
+
+
+@signals.worker_process_init.connect
+def _fresh_engine_after_fork(**_kwargs: Any) -> None:
+    container = _containers.get("current")
+    if container is not None:
+        container.engine.dispose(close=False)
+
+
+class EmbeddedWorker:
+    """A real Celery worker and beat on threads of the serve process, on the in-memory transport."""
+
+    def __init__(self, worker: WorkController, scheduler: Any) -> None:
+        self.worker, self.scheduler = worker, scheduler
+
+    def stop(self) -> None:
+        self.scheduler.stop()
+        self.worker.stop(in_sighandler=False)
+
+
+def start_embedded_worker(container: Container) -> EmbeddedWorker:
+    """The embedded default: never `task_always_eager`; tasks really go through a broker and a worker."""
+    app = create_celery_app(container)
+    worker = app.WorkController(
+        pool_cls="solo",
+        concurrency=1,
+        loglevel=container.settings.log_level,
+        hostname="embedded@specgoods",
+        queues=list(QUEUES),
+        without_heartbeat=True,
+        without_mingle=True,
+        without_gossip=True,
+    )
+    threading.Thread(target=worker.start, name="celery-worker", daemon=True).start()
+    schedule = container.settings.instance_path / "celerybeat-schedule"
+    schedule.parent.mkdir(parents=True, exist_ok=True)
+    scheduler = beat.EmbeddedService(app, thread=True, schedule_filename=str(schedule))
+    scheduler.start()
+    return EmbeddedWorker(worker, scheduler)
+
+
+def __getattr__(name: str) -> Any:
+    """`tasks.app:celery_app` for Flower and `celery -A`: built on first access, never at import."""
+    if name == "celery_app":
+        return create_celery_app(bootstrap(load_settings()))
+    raise AttributeError(name)

@@ -1,0 +1,40 @@
+"""Thin task wrappers: ids in, a command to the bus; domain errors are logged, infrastructure errors retried."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from celery import Celery
+from sqlalchemy.exc import OperationalError
+
+from config.bootstrap import Container
+from workflow.domain.actors import SYSTEM_ACTOR
+from workflow.domain.commands import ScreenApplication
+from workflow.domain.errors import DomainError
+
+log = logging.getLogger(__name__)
+TRANSIENT = (OperationalError, ConnectionError, TimeoutError)
+RETRY = {"autoretry_for": TRANSIENT, "retry_backoff": True, "retry_backoff_max": 60, "max_retries": 8}
+
+
+def register_tasks(app: Celery, container: Callable[[], Container]) -> None:
+    """Tasks are idempotent, so late acknowledgement and re-delivery after a crash are safe."""
+
+    @app.task(name="specgoods.screen_application", **RETRY)
+    def screen_application(application_id: int) -> dict[str, Any]:
+        return _run(container, ScreenApplication(SYSTEM_ACTOR, application_id))
+
+    @app.task(name="specgoods.relay_outbox", **RETRY)
+    def relay_outbox() -> int:
+        return container().relay.relay()
+
+
+def _run(container: Callable[[], Container], command: Any) -> dict[str, Any]:
+    try:
+        return {"ok": True, "result": container().bus.handle(command)}
+    except DomainError as error:
+        # A rule refused: retrying cannot change the answer, so it is recorded instead.
+        log.warning("%s refused: %s", type(command).__name__, error.message)
+        return {"ok": False, "error": error.as_dict()}

@@ -1,0 +1,253 @@
+"""The application lifecycle through the bus on SQLite and PostgreSQL: state, audit and outbox in one transaction."""
+
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from config.bootstrap import Container
+from tests.conftest import Cast, make_cast
+from workflow.domain import commands as c
+from workflow.domain.actors import Actor, Role
+from workflow.domain.errors import ConcurrencyConflict, DomainError, GuardFailed, InvalidTransition, PermissionDenied
+from workflow.domain.goods import Direction, GoodsCategory, GoodsLine, ProteinPurity
+from workflow.domain.lifecycle import AppState
+from workflow.store import queries
+from workflow.store.repositories import AuditTrail
+from workflow.store.tables import ApplicationRow, AuditEventRow, CertificateRow, OutboxRow
+
+PDF = b"%PDF-1.4 test\n%%EOF"
+
+
+def cytokine(quantity: int = 100) -> GoodsLine:
+    return GoodsLine(
+        name_zh="重组人IL-6",
+        name_en="Recombinant human IL-6",
+        category=GoodsCategory.BIOLOGICAL_PRODUCT,
+        quantity=Decimal(quantity),
+        unit="支",
+        manufacturer="PeproTech",
+        origin_country="US",
+        intended_use="科研",
+        user_lab="P2",
+        protein_purity=ProteinPurity.PURIFIED,
+    )
+
+
+def file_application(container: Container, cast: Cast, lines: tuple[GoodsLine, ...] | None = None) -> int:
+    application_id: int = container.bus.handle(
+        c.CreateApplication(cast.applicant, cast.enterprise_id, "xiamen", Direction.ENTRY, lines or (cytokine(),))
+    )
+    for doc_type in view_required_documents(container, application_id):
+        container.bus.handle(
+            c.AttachDocument(cast.applicant, application_id, doc_type, f"{doc_type}.pdf", "application/pdf", PDF)
+        )
+    return application_id
+
+
+def view_required_documents(container: Container, application_id: int) -> list[str]:
+    from workflow.domain import rules
+
+    with container.deps.uow() as uow:
+        application = uow.applications.get(application_id)
+        return list(rules.required_documents(application.lines, application.direction, True, False).result)
+
+
+def _view(container: Container, application_id: int) -> dict:
+    with container.sessions() as session:
+        return queries.application_view(session, application_id)
+
+
+def _audit(container: Container, application_id: int) -> list[dict]:
+    with container.sessions() as session:
+        return queries.audit_trail(session, "application", application_id)
+
+
+def to_under_review(container: Container, cast: Cast) -> int:
+    application_id = file_application(container, cast)
+    container.bus.handle(c.SubmitApplication(cast.applicant, application_id))
+    container.bus.handle(c.AcceptApplication(cast.acceptor, application_id))
+    container.bus.handle(c.StartReview(cast.reviewer, application_id))
+    return application_id
+
+
+def test_submit_writes_state_audit_event_and_outbox_row_together(container: Container, cast: Cast) -> None:
+    application_id = file_application(container, cast)
+    container.bus.handle(c.SubmitApplication(cast.applicant, application_id))
+    view = _view(container, application_id)
+    assert view["state"] == "submitted"
+    assert view["received_on"] == "2016-06-01"
+    assert view["policy"]["id"] == "xiamen-2016" and len(view["policy"]["hash"]) == 64
+    (event,) = _audit(container, application_id)
+    assert (event["trigger"], event["from"], event["to"]) == ("submit", "draft", "submitted")
+    assert event["actor"]["role"] == "applicant" and "A1" in event["rule_ids"]
+    assert event["policy"]["id"] == "xiamen-2016"
+    with container.sessions() as session:
+        outbox = session.scalars(select(OutboxRow)).all()
+    assert [(row.task, row.payload) for row in outbox] == [("screen_application", {"application_id": application_id})]
+
+
+def test_a1_submit_without_required_documents_is_refused_and_writes_nothing(container: Container, cast: Cast) -> None:
+    application_id: int = container.bus.handle(
+        c.CreateApplication(cast.applicant, cast.enterprise_id, "xiamen", Direction.ENTRY, (cytokine(),))
+    )
+    with pytest.raises(GuardFailed) as refused:
+        container.bus.handle(c.SubmitApplication(cast.applicant, application_id))
+    assert refused.value.rule_id == "R12" and "application_form" in refused.value.message
+    assert _view(container, application_id)["state"] == "draft"
+    assert _audit(container, application_id) == []
+
+
+def test_the_full_path_to_grant_issues_a_certificate_with_validity_and_mode(container: Container, cast: Cast) -> None:
+    application_id = to_under_review(container, cast)
+    certificate_id = container.bus.handle(c.GrantApplication(cast.decider, application_id, "complete"))
+    view = _view(container, application_id)
+    assert view["state"] == "granted" and view["grade"] == "C"
+    certificate = view["certificate"]
+    assert certificate["id"] == certificate_id and certificate["state"] == "active"
+    assert (certificate["valid_from"], certificate["valid_until"]) == ("2016-06-01", "2017-06-01")  # R36-R37: C 12
+    assert certificate["write_off_mode"] == "multiple" and certificate["follow_up"] is False
+    assert certificate["paperless"] is False  # R58: first-time
+    triggers = [event["trigger"] for event in _audit(container, application_id)]
+    assert triggers == ["submit", "accept", "start_review", "grant"]
+    with container.sessions() as session:
+        (issue,) = queries.audit_trail(session, "certificate", certificate_id)
+    assert issue["trigger"] == "issue" and issue["to"] == "active"
+
+
+def test_s_p1_a_repeat_application_for_the_same_product_is_paperless(container: Container, cast: Cast) -> None:
+    first = to_under_review(container, cast)
+    container.bus.handle(c.GrantApplication(cast.decider, first, "complete"))
+    second = to_under_review(container, cast)
+    container.bus.handle(c.GrantApplication(cast.decider, second, "complete"))
+    assert _view(container, second)["certificate"]["paperless"] is True
+
+
+@pytest.mark.parametrize(
+    "earlier_post", [Role.ACCEPTOR, Role.REVIEWER], ids=["r11-acceptor-cannot-decide", "r11-reviewer-cannot-decide"]
+)
+def test_r11_acceptance_review_and_decision_need_three_different_officers(
+    container: Container, cast: Cast, earlier_post: Role
+) -> None:
+    application_id = to_under_review(container, cast)
+    earlier = cast.officers[earlier_post]
+    same_person_deciding = Actor(earlier.user_id, Role.DECIDER, earlier.name, district="xiamen")
+    with pytest.raises(PermissionDenied) as refused:
+        container.bus.handle(c.GrantApplication(same_person_deciding, application_id, "ok"))
+    assert refused.value.rule_id == "R11"
+    assert _view(container, application_id)["state"] == "under_review"
+
+
+def test_r11_a_user_of_the_applicants_enterprise_never_acts_as_customs(container: Container, cast: Cast) -> None:
+    application_id = file_application(container, cast)
+    container.bus.handle(c.SubmitApplication(cast.applicant, application_id))
+    insider = Actor(cast.applicant.user_id, Role.ACCEPTOR, "insider", enterprise_id=cast.enterprise_id)
+    with pytest.raises(PermissionDenied):
+        container.bus.handle(c.AcceptApplication(insider, application_id))
+
+
+def test_another_enterprise_cannot_submit_the_application(container: Container, cast: Cast) -> None:
+    other = make_cast(container, suffix="2")
+    application_id = file_application(container, cast)
+    with pytest.raises(PermissionDenied):
+        container.bus.handle(c.SubmitApplication(other.applicant, application_id))
+
+
+def test_r17_only_one_correction_notice_per_submission(container: Container, cast: Cast) -> None:
+    application_id = file_application(container, cast)
+    container.bus.handle(c.SubmitApplication(cast.applicant, application_id))
+    container.bus.handle(c.RequestCorrection(cast.acceptor, application_id, deficiencies=("seal missing", "lab")))
+    assert _view(container, application_id)["state"] == "correction_requested"
+    container.bus.handle(c.ResubmitApplication(cast.applicant, application_id))
+    container.bus.handle(c.RequestCorrection(cast.acceptor, application_id, deficiencies=("again",)))
+    notices = [e for e in _audit(container, application_id) if e["trigger"] == "request_correction"]
+    assert notices[0]["reason"] == "seal missing; lab"
+    assert len(notices) == 2  # one per submission: the resubmission opened a new one
+
+
+def test_a_forbidden_trigger_is_refused_with_its_rule_and_changes_nothing(container: Container, cast: Cast) -> None:
+    application_id = file_application(container, cast)
+    with pytest.raises(InvalidTransition) as refused:
+        container.bus.handle(c.GrantApplication(cast.decider, application_id, "too early"))
+    assert refused.value.rule_id == "A10"
+    assert _view(container, application_id)["version"] == 0
+    assert _audit(container, application_id) == []
+
+
+def test_a_failure_after_the_state_update_rolls_back_state_audit_and_outbox(
+    container: Container, cast: Cast, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    application_id = file_application(container, cast)
+
+    def broken_write(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("disk full while writing the audit event")
+
+    monkeypatch.setattr(AuditTrail, "write", broken_write)
+    with pytest.raises(RuntimeError):
+        container.bus.handle(c.SubmitApplication(cast.applicant, application_id))
+    monkeypatch.undo()
+    view = _view(container, application_id)
+    assert (view["state"], view["version"]) == ("draft", 0)
+    with container.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(OutboxRow)) == 0
+
+
+def test_twenty_threads_granting_and_denying_one_application_make_exactly_one_transition(
+    container: Container, cast: Cast
+) -> None:
+    application_id = to_under_review(container, cast)
+    barrier = threading.Barrier(20)
+    outcomes: list[str] = []
+
+    def decide(index: int) -> None:
+        command = (
+            c.GrantApplication(cast.decider, application_id, "grant")
+            if index % 2
+            else c.DenyApplication(cast.decider, application_id, "deny")
+        )
+        barrier.wait()
+        try:
+            container.bus.handle(command)
+            outcomes.append("won")
+        except (ConcurrencyConflict, InvalidTransition):
+            outcomes.append("conflict")
+
+    threads = [threading.Thread(target=decide, args=(i,)) for i in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert outcomes.count("won") == 1 and outcomes.count("conflict") == 19
+    with container.sessions() as session:
+        decisions = session.scalars(
+            select(AuditEventRow.trigger).where(
+                AuditEventRow.object_id == application_id, AuditEventRow.trigger.in_(["grant", "deny"])
+            )
+        ).all()
+        certificates = session.scalar(select(func.count()).select_from(CertificateRow))
+        state = session.scalar(select(ApplicationRow.state).where(ApplicationRow.id == application_id))
+    assert len(decisions) == 1
+    assert certificates == (1 if decisions == ["grant"] else 0)
+    assert state == {"grant": AppState.GRANTED, "deny": AppState.DENIED}[decisions[0]].value
+
+
+def test_screening_is_idempotent_and_audited_with_rule_ids(container: Container, cast: Cast) -> None:
+    application_id = file_application(container, cast)
+    container.bus.handle(c.SubmitApplication(cast.applicant, application_id))
+    assert container.bus.handle(c.ScreenApplication(cast.applicant, application_id)) is True
+    assert container.bus.handle(c.ScreenApplication(cast.applicant, application_id)) is False
+    screening = _view(container, application_id)["screening"]
+    assert screening["in_scope"] is True and screening["grade"]["result"] == "C"
+    assert screening["documents_complete"] is True and screening["first_time"]["result"] is True
+    screens = [e for e in _audit(container, application_id) if e["trigger"] == "screen"]
+    assert len(screens) == 1 and "R30" in screens[0]["rule_ids"]
+
+
+def test_bad_input_is_a_domain_error_and_creates_nothing(container: Container, cast: Cast) -> None:
+    with pytest.raises(DomainError):
+        container.bus.handle(c.CreateApplication(cast.applicant, cast.enterprise_id, "xiamen", Direction.ENTRY, ()))
+    with container.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(ApplicationRow)) == 0

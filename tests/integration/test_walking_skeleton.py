@@ -1,0 +1,104 @@
+"""The walking skeleton through every layer: submit over HTTP, screen in a real Celery worker, see state and audit.
+
+Embedded mode (SQLite, in-memory transport, worker thread) and production mode (PostgreSQL, Redis, worker process).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from flask.testing import FlaskClient
+from werkzeug.security import generate_password_hash
+
+from config.bootstrap import Container
+from tasks.app import EmbeddedWorker, start_embedded_worker
+from tests.conftest import Cast, make_cast, wait_for, wait_for_worker
+from tests.integration.test_application_service import file_application
+from web import create_app
+from workflow.domain import commands as c
+from workflow.store import queries
+from workflow.store.tables import UserRow
+
+PASSWORD = "correct horse battery staple"
+
+
+def _with_passwords(container: Container, cast: Cast) -> None:
+    with container.sessions() as session, session.begin():
+        for user in session.query(UserRow).all():
+            user.password_hash = generate_password_hash(PASSWORD)
+
+
+def _screened(container: Container, application_id: int) -> dict | None:
+    with container.sessions() as session:
+        view = queries.application_view(session, application_id)
+    return view if view["screening"] else None
+
+
+@pytest.fixture
+def embedded(make_container: Callable[..., Container], sqlite_url: str) -> Iterator[tuple[Container, EmbeddedWorker]]:
+    from tests.conftest import _empty_tables
+
+    _empty_tables(sqlite_url)
+    container = make_container(sqlite_url, relay_after_commit=True)
+    worker = start_embedded_worker(container)
+    yield container, worker
+    worker.stop()
+
+
+def test_embedded_mode_screens_a_submission_in_the_in_process_worker(
+    embedded: tuple[Container, EmbeddedWorker],
+) -> None:
+    container, _worker = embedded
+    cast = make_cast(container)
+    _with_passwords(container, cast)
+    application_id = file_application(container, cast)
+    client: FlaskClient = create_app(container).test_client()
+    auth = (cast.applicant.name, PASSWORD)
+    response = client.post(f"/api/v1/applications/{application_id}/submit", auth=auth)
+    assert response.status_code == 200, response.json
+    assert response.json["state"] == "submitted"
+    view = wait_for(lambda: _screened(container, application_id), timeout=30, what="screening by the worker")
+    assert view["screening"]["grade"]["result"] == "C"
+    audit = client.get(f"/api/v1/applications/{application_id}/audit", auth=auth).json
+    assert [(event["trigger"], event["actor"]["role"]) for event in audit] == [
+        ("submit", "applicant"),
+        ("screen", "system"),
+    ]
+    health = wait_for(lambda: (r := client.get("/healthz")).status_code == 200 and r, timeout=20, what="healthz")
+    assert health.json["checks"]["worker"]["up"] is True
+
+
+def test_production_mode_screens_a_submission_in_a_worker_process_on_redis_and_postgresql(
+    make_container: Callable[..., Container],
+    postgres_url: str,
+    redis_url: str,
+    start_worker: Callable[..., object],
+) -> None:
+    from tests.conftest import _empty_tables
+
+    _empty_tables(postgres_url)
+    container = make_container(postgres_url, redis_url=redis_url, relay_after_commit=True)
+    worker = start_worker(postgres_url, redis_url)
+    wait_for_worker(container, worker)  # type: ignore[arg-type]
+    cast = make_cast(container)
+    application_id = file_application(container, cast)
+    container.bus.handle(c.SubmitApplication(cast.applicant, application_id))
+    view = wait_for(lambda: _screened(container, application_id), timeout=60, what="screening by the worker process")
+    assert view["state"] == "submitted" and view["screening"]["in_scope"] is True
+    health = container.health()
+    assert all(check["up"] for check in health.values()), health
+    assert health["database"]["detail"] == "postgresql"
+
+
+def test_healthz_reports_503_naming_the_worker_when_none_answers(
+    make_container: Callable[..., Container],
+    postgres_url: str,
+    redis_url: str,
+) -> None:
+    container = make_container(postgres_url, redis_url=redis_url, worker_ping_timeout=0.5)
+    response = create_app(container).test_client().get("/healthz")
+    assert response.status_code == 503
+    checks = response.json["checks"]
+    assert checks["database"]["up"] and checks["broker"]["up"]
+    assert checks["worker"]["up"] is False and "no worker answered" in checks["worker"]["detail"]

@@ -1,0 +1,1 @@
+"""specgoods workflow engine: the domain core, its use cases and its persistence."""

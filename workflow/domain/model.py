@@ -1,0 +1,313 @@
+"""Aggregates of the approval workflow: the application and its certificate.
+
+Each domain method checks its guards, fires the shared lifecycle machine and records a `TransitionRecord`, which the
+store writes as an audit event in the same transaction as the new state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from workflow.domain.actors import SYSTEM_ACTOR, Actor, Role
+from workflow.domain.errors import GuardFailed, InvalidTransition, PermissionDenied
+from workflow.domain.goods import Direction, GoodsLine, RiskGrade, WriteOffMode
+from workflow.domain.lifecycle import APPLICATION, CERTIFICATE, AppState, CertState, Lifecycle
+
+CUSTOMS_SEPARATED_ROLES = (Role.ACCEPTOR, Role.REVIEWER, Role.DECIDER)
+
+
+@dataclass(frozen=True)
+class TransitionRecord:
+    """What the audit trail keeps of one transition: who, what, why, under which policy and rules."""
+
+    trigger: str
+    from_state: str
+    to_state: str
+    actor: Actor
+    reason: str = ""
+    rule_ids: tuple[str, ...] = ()
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OutboxRequest:
+    """Background work asked for by a transition; written to the outbox in the same transaction."""
+
+    task: str
+    payload: Mapping[str, Any]
+
+
+@dataclass
+class Aggregate:
+    """Shared plumbing of the aggregates: the state column, the version guard and the pending records."""
+
+    id: int | None = None
+    state: Any = None
+    version: int = 0
+    policy_id: str = ""
+    policy_hash: str = ""
+    pending: list[TransitionRecord] = field(default_factory=list, repr=False)
+    requests: list[OutboxRequest] = field(default_factory=list, repr=False)
+
+    def _fire(self, lifecycle: Lifecycle[Any], trigger: str, actor: Actor, **details: Any) -> None:
+        self._check_actor_role(lifecycle, trigger, actor)
+        before, after = lifecycle.fire(self, trigger)
+        spec = lifecycle.spec(trigger)
+        rule_ids = tuple(dict.fromkeys((*spec.rule_ids, *details.pop("rule_ids", ()))))
+        self.pending.append(
+            TransitionRecord(trigger, str(before), str(after), actor, rule_ids=rule_ids, **details),
+        )
+
+    @staticmethod
+    def _check_actor_role(lifecycle: Lifecycle[Any], trigger: str, actor: Actor) -> None:
+        allowed = lifecycle.spec(trigger).actors
+        if actor.role not in allowed:
+            roles = ", ".join(sorted(role.value for role in allowed))
+            raise PermissionDenied(f"{trigger} is done by {roles}, not {actor.role.value}", rule_id="R11")
+
+    def take_pending(self) -> tuple[list[TransitionRecord], list[OutboxRequest]]:
+        """Hand the unsaved records to the store exactly once."""
+        records, requests = self.pending, self.requests
+        self.pending, self.requests = [], []
+        return records, requests
+
+
+@dataclass
+class Application(Aggregate):
+    """入/出境特殊物品卫生检疫审批申请 (ApprovalApplication)."""
+
+    reference: str = ""
+    enterprise_id: int = 0
+    district: str = ""
+    direction: Direction = Direction.ENTRY
+    lines: list[GoodsLine] = field(default_factory=list)
+    grade: RiskGrade | None = None
+    is_first_time: bool | None = None
+    paperless: bool | None = None
+    received_on: date | None = None
+    accepted_on: date | None = None
+    acceptor_id: int | None = None
+    reviewer_id: int | None = None
+    decider_id: int | None = None
+    correction_notices: int = 0
+    screening: dict[str, Any] | None = None
+    decision_reason: str = ""
+
+    def __post_init__(self) -> None:
+        if self.state is None:
+            self.state = AppState.DRAFT
+
+    # -- applicant ------------------------------------------------------------------------------------------------
+
+    def submit(self, actor: Actor, on: date, attached: set[str], required: Sequence[str]) -> None:
+        """A1: every mandatory document for the goods is attached (R12–R16)."""
+        self._require_own_enterprise(actor)
+        self._require_lines()
+        missing = [doc for doc in required if doc not in attached]
+        if missing:
+            raise GuardFailed(f"missing required documents: {', '.join(missing)}", rule_id="R12", field="documents")
+        self._fire(APPLICATION, "submit", actor, inputs={"attached": sorted(attached), "required": list(required)})
+        self._mark_received(on)
+
+    def resubmit(self, actor: Actor, on: date) -> None:
+        """A3: answering the correction notice resets the day the application was received."""
+        self._require_own_enterprise(actor)
+        self._fire(APPLICATION, "resubmit", actor)
+        self._mark_received(on)
+
+    def withdraw(self, actor: Actor, reason: str = "") -> None:
+        """A12: only before a decision; the lifecycle forbids it from terminal states."""
+        self._require_own_enterprise(actor)
+        self._fire(APPLICATION, "withdraw", actor, reason=reason)
+
+    def require_editable_by(self, actor: Actor) -> None:
+        """Documents and lines change only while the applicant holds the file (draft or correction)."""
+        self._require_own_enterprise(actor)
+        if self.state not in (AppState.DRAFT, AppState.CORRECTION_REQUESTED):
+            raise InvalidTransition(f"an application in state {self.state} cannot be edited", rule_id="A1")
+
+    def needs_screening(self) -> bool:
+        """Screening runs once per submission: a re-delivered task finds it done and writes nothing."""
+        screened_for = (self.screening or {}).get("received_on")
+        return self.state is AppState.SUBMITTED and screened_for != str(self.received_on)
+
+    def record_screening(self, result: dict[str, Any]) -> None:
+        """Screening changes no state but is audited like a transition, with every rule it applied."""
+        self.screening = result
+        rule_ids = sorted({rule for item in _decisions_in(result) for rule in item.get("rule_ids", [])})
+        state = str(self.state)
+        self.pending.append(
+            TransitionRecord("screen", state, state, SYSTEM_ACTOR, rule_ids=tuple(rule_ids), inputs=result)
+        )
+
+    # -- customs --------------------------------------------------------------------------------------------------
+
+    def request_correction(self, actor: Actor, deficiencies: Sequence[str]) -> None:
+        """A2 / R17: one notice listing every deficiency, and only one per submission."""
+        self._require_customs(actor)
+        if not deficiencies:
+            raise GuardFailed("a correction notice lists at least one deficiency", rule_id="R17", field="deficiencies")
+        if self.correction_notices >= 1:
+            raise GuardFailed("the one correction notice for this submission was already issued", rule_id="R17")
+        self._fire(APPLICATION, "request_correction", actor, reason="; ".join(deficiencies))
+        self.correction_notices += 1
+        self.acceptor_id = actor.user_id
+
+    def accept(self, actor: Actor, on: date, deemed: bool = False) -> None:
+        """A4 / R17: an acceptor accepts, or the system deems it accepted from the day it was received."""
+        if actor.role is not Role.SYSTEM:
+            self._require_customs(actor)
+            self.acceptor_id = actor.user_id
+        reason = "deemed accepted: no correction notice within 5 working days" if deemed else ""
+        self._fire(APPLICATION, "accept", actor, reason=reason, rule_ids=("R17",) if deemed else ())
+        self.accepted_on = self.received_on if deemed else on
+
+    def not_accept(self, actor: Actor, reason: str, rule_ids: Sequence[str] = ()) -> None:
+        """A5 / R18: the matter needs no approval or is outside jurisdiction; a reason is required."""
+        self._require_customs(actor)
+        self._require_reason(reason)
+        self._fire(APPLICATION, "not_accept", actor, reason=reason, rule_ids=tuple(rule_ids))
+        self.acceptor_id = actor.user_id
+
+    def start_review(self, actor: Actor) -> None:
+        """A6 / R11: the reviewer is not the acceptor."""
+        self._require_separated(actor, (self.acceptor_id,))
+        self._fire(APPLICATION, "start_review", actor)
+        self.reviewer_id = actor.user_id
+
+    def refer_assessment(self, actor: Actor, reason: str = "") -> None:
+        """A7: the reviewer refers the goods to the district's (or headquarters') risk assessment."""
+        self._require_reviewer(actor)
+        self._fire(APPLICATION, "refer_assessment", actor, reason=reason)
+
+    def conclude_assessment(self, actor: Actor, outcome: str, reason: str = "") -> None:
+        """A8: the panel's conclusion (pass / correct / reject) returns the file to review."""
+        self._fire(APPLICATION, "assessment_done", actor, reason=reason, inputs={"outcome": outcome})
+
+    def extend(self, actor: Actor, reason: str) -> None:
+        """A9 / R20: the head extends once, telling the applicant the reason."""
+        self._require_customs(actor)
+        self._require_reason(reason)
+        self._fire(APPLICATION, "extend", actor, reason=reason)
+
+    def grant(self, actor: Actor, grade: RiskGrade, reason: str = "", inputs: Mapping[str, Any] | None = None) -> None:
+        """A10 / R11: the decider is neither the acceptor nor the reviewer; the officer sets the grade (R34)."""
+        self._require_separated(actor, (self.acceptor_id, self.reviewer_id))
+        self._fire(APPLICATION, "grant", actor, reason=reason, inputs=dict(inputs or {}, grade=grade.value))
+        self.grade = grade
+        self.decider_id = actor.user_id
+        self.decision_reason = reason
+
+    def deny(self, actor: Actor, reason: str) -> None:
+        """A11 / R25: written reasons, with the applicant's remedies."""
+        self._require_separated(actor, (self.acceptor_id, self.reviewer_id))
+        self._require_reason(reason)
+        self._fire(APPLICATION, "deny", actor, reason=reason, rule_ids=("R25",))
+        self.decider_id = actor.user_id
+        self.decision_reason = reason
+
+    # -- guards ---------------------------------------------------------------------------------------------------
+
+    def _mark_received(self, on: date) -> None:
+        self.received_on = on
+        self.correction_notices = 0
+        self.requests.append(OutboxRequest("screen_application", {"application_id": self.id}))
+
+    def _require_lines(self) -> None:
+        if not self.lines:
+            raise GuardFailed("an application has at least one goods line", rule_id="R13", field="lines")
+
+    def _require_own_enterprise(self, actor: Actor) -> None:
+        if actor.enterprise_id != self.enterprise_id:
+            raise PermissionDenied("only the applicant's own enterprise may act on its application", rule_id="R11")
+
+    def _require_customs(self, actor: Actor) -> None:
+        """R11: nobody of the applicant's enterprise ever acts as customs on its applications."""
+        if not actor.role.is_customs or actor.enterprise_id is not None:
+            raise PermissionDenied("customs actions are for customs officers only", rule_id="R11")
+        if actor.district is not None and actor.district != self.district:
+            raise PermissionDenied("officers act only on their own district's applications", rule_id="R7")
+
+    def _require_reviewer(self, actor: Actor) -> None:
+        self._require_customs(actor)
+        if self.reviewer_id is not None and actor.user_id != self.reviewer_id:
+            raise PermissionDenied("only the assigned reviewer acts on this review", rule_id="R11")
+
+    def _require_separated(self, actor: Actor, earlier: Sequence[int | None]) -> None:
+        """R11: acceptance, review and decision are done by three different users."""
+        self._require_customs(actor)
+        if actor.user_id is not None and actor.user_id in earlier:
+            raise PermissionDenied("acceptance, review and decision need three different officers", rule_id="R11")
+
+    @staticmethod
+    def _require_reason(reason: str) -> None:
+        if not reason.strip():
+            raise GuardFailed("a reason is required", rule_id="R25", field="reason")
+
+
+@dataclass(frozen=True)
+class CertificateLine:
+    """审批单货物明细: the approved quantity of one goods line, in the certificate's own unit (W1)."""
+
+    line_no: int
+    name_zh: str
+    unit: str
+    approved_qty: Decimal
+
+
+@dataclass
+class Certificate(Aggregate):
+    """《入/出境特殊物品卫生检疫审批单》 (ApprovalCertificate), created ACTIVE on grant (C1)."""
+
+    certificate_no: str = ""
+    application_id: int = 0
+    enterprise_id: int = 0
+    district: str = ""
+    direction: Direction = Direction.ENTRY
+    grade: RiskGrade = RiskGrade.C
+    write_off_mode: WriteOffMode = WriteOffMode.MULTIPLE
+    paperless: bool = False
+    follow_up: bool = False
+    valid_from: date = date.min
+    valid_until: date = date.min
+    hold: bool = False
+    lines: list[CertificateLine] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.state is None:
+            self.state = CertState.ACTIVE
+
+    def fire(self, trigger: str, actor: Actor, reason: str = "", rule_ids: Sequence[str] = ()) -> None:
+        """Certificate transitions carry no guards of their own beyond the lifecycle and the actor's role."""
+        self._fire(CERTIFICATE, trigger, actor, reason=reason, rule_ids=tuple(rule_ids))
+
+    def record_issue(self) -> None:
+        """C1: the certificate is born ACTIVE on grant; its birth is the first event of its audit trail."""
+        inputs = {
+            "valid_until": self.valid_until.isoformat(),
+            "grade": self.grade.value,
+            "write_off_mode": self.write_off_mode.value,
+            "paperless": self.paperless,
+        }
+        self.pending.append(
+            TransitionRecord(
+                "issue", "", str(self.state), SYSTEM_ACTOR, rule_ids=("R36", "R37", "R40", "R41", "R58"), inputs=inputs
+            )
+        )
+
+    def is_usable_on(self, on: date) -> bool:
+        """D2 / R39: active, not on hold and within validity on the declaration's acceptance date."""
+        return self.state is CertState.ACTIVE and not self.hold and self.valid_from <= on <= self.valid_until
+
+
+def _decisions_in(screening: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The explained decisions inside a screening result (each has result, rule_ids and reason)."""
+    found: list[Mapping[str, Any]] = []
+    for value in screening.values():
+        items = value if isinstance(value, list) else [value]
+        found += [item for item in items if isinstance(item, Mapping) and "rule_ids" in item]
+    return found

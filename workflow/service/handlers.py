@@ -1,0 +1,265 @@
+"""Command handlers: load the aggregate, let the domain decide, save state + audit + outbox in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from workflow.domain import commands as c
+from workflow.domain import rules
+from workflow.domain.actors import SYSTEM_ACTOR
+from workflow.domain.credit import credit_as_of
+from workflow.domain.errors import InvalidInput
+from workflow.domain.model import Application, Certificate, CertificateLine
+from workflow.domain.policy import Policy
+from workflow.service.ports import Dependencies, UnitOfWork
+from workflow.service.precheck import explain
+
+Handler = Callable[[Any, Dependencies], Any]
+
+
+def create_application(cmd: c.CreateApplication, deps: Dependencies) -> int:
+    """A draft with its goods lines; only the enterprise's own users may file for it."""
+    if cmd.actor.enterprise_id != cmd.enterprise_id:
+        raise InvalidInput("applicants file only for their own enterprise", field="enterprise_id")
+    if not cmd.lines:
+        raise InvalidInput("an application has at least one goods line", field="lines")
+    with deps.uow() as uow:
+        policy = deps.policies.policy_for(cmd.district, deps.clock.today())
+        application = Application(
+            enterprise_id=cmd.enterprise_id,
+            district=cmd.district,
+            direction=cmd.direction,
+            lines=list(cmd.lines),
+            policy_id=policy.id,
+            policy_hash=policy.content_hash,
+        )
+        application = uow.applications.add(application)
+        uow.commit()
+        assert application.id is not None
+        return application.id
+
+
+def attach_document(cmd: c.AttachDocument, deps: Dependencies) -> int:
+    """R16: a typed attachment, stored by content hash outside any served folder."""
+    digest = deps.documents.put(cmd.content)
+    with deps.uow() as uow:
+        application = uow.applications.get(cmd.application_id)
+        application.require_editable_by(cmd.actor)
+        doc_id = uow.documents.add(
+            cmd.application_id,
+            cmd.doc_type,
+            cmd.filename,
+            cmd.content_type,
+            len(cmd.content),
+            digest,
+            cmd.actor.user_id,
+        )
+        uow.commit()
+        return doc_id
+
+
+def submit_application(cmd: c.SubmitApplication, deps: Dependencies) -> None:
+    """A1: attach-check, then SUBMITTED; screening is asked for through the outbox."""
+    with deps.uow() as uow:
+        application = uow.applications.get(cmd.application_id)
+        today = deps.clock.today()
+        policy = _adopt_policy(application, deps, today)
+        required = _required_documents(uow, application, policy)
+        application.submit(cmd.actor, today, uow.documents.attached_types(application.id or 0), required)
+        _save(uow, application)
+
+
+def resubmit_application(cmd: c.ResubmitApplication, deps: Dependencies) -> None:
+    _act(deps, cmd, lambda app, today: app.resubmit(cmd.actor, today))
+
+
+def withdraw_application(cmd: c.WithdrawApplication, deps: Dependencies) -> None:
+    _act(deps, cmd, lambda app, _today: app.withdraw(cmd.actor, cmd.reason))
+
+
+def accept_application(cmd: c.AcceptApplication, deps: Dependencies) -> None:
+    _act(deps, cmd, lambda app, today: app.accept(cmd.actor, today))
+
+
+def deem_accepted(cmd: c.DeemAccepted, deps: Dependencies) -> None:
+    """R17: the system accepts when no correction notice came within the window; idempotent for sweeps."""
+    _act(deps, cmd, lambda app, today: app.accept(SYSTEM_ACTOR, today, deemed=True))
+
+
+def request_correction(cmd: c.RequestCorrection, deps: Dependencies) -> None:
+    _act(deps, cmd, lambda app, _today: app.request_correction(cmd.actor, cmd.deficiencies))
+
+
+def not_accept_application(cmd: c.NotAcceptApplication, deps: Dependencies) -> None:
+    _act(deps, cmd, lambda app, _today: app.not_accept(cmd.actor, cmd.reason, cmd.rule_ids))
+
+
+def start_review(cmd: c.StartReview, deps: Dependencies) -> None:
+    _act(deps, cmd, lambda app, _today: app.start_review(cmd.actor))
+
+
+def refer_assessment(cmd: c.ReferAssessment, deps: Dependencies) -> None:
+    _act(deps, cmd, lambda app, _today: app.refer_assessment(cmd.actor, cmd.reason))
+
+
+def conclude_assessment(cmd: c.ConcludeAssessment, deps: Dependencies) -> None:
+    _act(deps, cmd, lambda app, _today: app.conclude_assessment(cmd.actor, cmd.outcome, cmd.reason))
+
+
+def extend_deadline(cmd: c.ExtendDeadline, deps: Dependencies) -> None:
+    _act(deps, cmd, lambda app, _today: app.extend(cmd.actor, cmd.reason))
+
+
+def deny_application(cmd: c.DenyApplication, deps: Dependencies) -> None:
+    _act(deps, cmd, lambda app, _today: app.deny(cmd.actor, cmd.reason))
+
+
+def grant_application(cmd: c.GrantApplication, deps: Dependencies) -> int:
+    """A10 + C1: the decision and the certificate it creates are one transaction."""
+    with deps.uow() as uow:
+        application = uow.applications.get(cmd.application_id)
+        today = deps.clock.today()
+        policy = deps.policies.policy_for(application.district, application.received_on or today)
+        grade = cmd.grade or rules.grade_application(application.lines, application.direction, policy).result
+        application.grant(cmd.actor, grade, cmd.reason)
+        certificate = uow.certificates.add(_issue_certificate(uow, application, policy, today))
+        uow.applications.save(application)
+        assert certificate.id is not None
+        uow.commit()
+        return certificate.id
+
+
+def screen_application(cmd: c.ScreenApplication, deps: Dependencies) -> bool:
+    """The screening task: completeness, scope, suggested grade, credit, first-time and paperless, with rule ids.
+
+    Idempotent: a submission already screened is left alone, so a re-delivered task writes nothing.
+    """
+    with deps.uow() as uow:
+        application = uow.applications.get(cmd.application_id)
+        if not application.needs_screening():
+            return False
+        policy = deps.policies.policy_for(application.district, application.received_on or deps.clock.today())
+        application.record_screening(_screen(uow, application, policy))
+        _save(uow, application)
+        return True
+
+
+# -- helpers --------------------------------------------------------------------------------------------------------
+
+
+def _act(deps: Dependencies, cmd: c.ApplicationCommand, action: Callable[[Application, date], None]) -> None:
+    with deps.uow() as uow:
+        application = uow.applications.get(cmd.application_id)
+        action(application, deps.clock.today())
+        _save(uow, application)
+
+
+def _save(uow: UnitOfWork, application: Application) -> None:
+    uow.applications.save(application)
+    uow.commit()
+
+
+def _adopt_policy(application: Application, deps: Dependencies, on: date) -> Policy:
+    """The policy a district has adopted on the day of submission governs the application (and is audited)."""
+    policy = deps.policies.policy_for(application.district, on)
+    application.policy_id, application.policy_hash = policy.id, policy.content_hash
+    return policy
+
+
+def _first_time(uow: UnitOfWork, application: Application) -> rules.Decision[bool]:
+    granted = uow.enterprises.granted_identities(application.enterprise_id)
+    decisions = [rules.is_first_time(line.identity, granted) for line in application.lines]
+    return next((d for d in decisions if d.result), decisions[0])
+
+
+def _required_documents(uow: UnitOfWork, application: Application, policy: Policy) -> list[str]:
+    enterprise = uow.enterprises.get(application.enterprise_id)
+    first_time = bool(_first_time(uow, application).result)
+    decision = rules.required_documents(
+        application.lines, application.direction, first_time, enterprise.is_natural_person
+    )
+    return list(decision.result)
+
+
+def _screen(uow: UnitOfWork, application: Application, policy: Policy) -> dict[str, Any]:
+    on = application.received_on
+    assert on is not None
+    enterprise = uow.enterprises.get(application.enterprise_id)
+    credit = credit_as_of(uow.enterprises.credit_records(application.enterprise_id), on, policy)
+    first_time = _first_time(uow, application)
+    scope = [rules.scope(line, application.direction, policy) for line in application.lines]
+    in_scope = all(decision.result for decision in scope)
+    decisions: dict[str, rules.Decision[Any]] = {"first_time": first_time}
+    if in_scope:
+        grade = rules.grade_application(application.lines, application.direction, policy)
+        decisions |= {
+            "grade": grade,
+            "paperless": rules.paperless(
+                grade.result, application.direction, bool(first_time.result), credit.tier, policy
+            ),
+            "follow_up": rules.follow_up_required(grade.result, application.direction, policy),
+            "risk_assessment": rules.risk_assessment_route(grade.result, policy),
+        }
+    required = rules.required_documents(
+        application.lines, application.direction, bool(first_time.result), enterprise.is_natural_person
+    )
+    attached = uow.documents.attached_types(application.id or 0)
+    return {
+        "received_on": on.isoformat(),
+        "in_scope": in_scope,
+        "scope": [explain(decision) for decision in scope],
+        "credit_tier": str(credit.tier),
+        "documents_complete": all(doc in attached for doc in required.result),
+        "required_documents": explain(required),
+        **{name: explain(decision) for name, decision in decisions.items()},
+    }
+
+
+def _issue_certificate(uow: UnitOfWork, application: Application, policy: Policy, today: date) -> Certificate:
+    """C1: validity from the issue date (R36–R37), write-off mode (R40–R41), paperless (R58) and follow-up (R53)."""
+    grade = application.grade
+    assert grade is not None and application.id is not None
+    credit = credit_as_of(uow.enterprises.credit_records(application.enterprise_id), today, policy)
+    first_time = bool(_first_time(uow, application).result)
+    certificate = Certificate(
+        application_id=application.id,
+        enterprise_id=application.enterprise_id,
+        district=application.district,
+        direction=application.direction,
+        grade=grade,
+        write_off_mode=rules.write_off_mode(grade, policy).result,
+        paperless=bool(rules.paperless(grade, application.direction, first_time, credit.tier, policy).result),
+        follow_up=bool(rules.follow_up_required(grade, application.direction, policy).result),
+        valid_from=today,
+        valid_until=rules.validity_until(today, grade, policy).result,
+        lines=[
+            CertificateLine(line_no=n, name_zh=line.name_zh, unit=line.unit, approved_qty=line.quantity)
+            for n, line in enumerate(application.lines, start=1)
+        ],
+        policy_id=policy.id,
+        policy_hash=policy.content_hash,
+    )
+    certificate.record_issue()
+    return certificate
+
+
+HANDLERS: dict[type[c.Command], Handler] = {
+    c.CreateApplication: create_application,
+    c.AttachDocument: attach_document,
+    c.SubmitApplication: submit_application,
+    c.ResubmitApplication: resubmit_application,
+    c.WithdrawApplication: withdraw_application,
+    c.ScreenApplication: screen_application,
+    c.AcceptApplication: accept_application,
+    c.DeemAccepted: deem_accepted,
+    c.RequestCorrection: request_correction,
+    c.NotAcceptApplication: not_accept_application,
+    c.StartReview: start_review,
+    c.ReferAssessment: refer_assessment,
+    c.ConcludeAssessment: conclude_assessment,
+    c.ExtendDeadline: extend_deadline,
+    c.GrantApplication: grant_application,
+    c.DenyApplication: deny_application,
+}

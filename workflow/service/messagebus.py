@@ -1,0 +1,25 @@
+"""The message bus: one place where every command meets its handler and its dependencies."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from workflow.domain.commands import Command
+from workflow.service.handlers import HANDLERS, Handler
+from workflow.service.ports import Dependencies
+
+log = logging.getLogger(__name__)
+
+
+class MessageBus:
+    """Dispatches a command to its handler; errors propagate to the caller, who maps them (web, CLI, task)."""
+
+    def __init__(self, deps: Dependencies, handlers: dict[type[Command], Handler] | None = None) -> None:
+        self.deps = deps
+        self.handlers = HANDLERS if handlers is None else handlers
+
+    def handle(self, command: Command) -> Any:
+        handler = self.handlers[type(command)]
+        log.debug("handling %s", type(command).__name__)
+        return handler(command, self.deps)

@@ -1,0 +1,99 @@
+"""Read side: plain dictionaries for pages and API responses, straight from the tables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from workflow.domain.errors import NotFound
+from workflow.store.tables import ApplicationLineRow, ApplicationRow, AuditEventRow, CertificateRow, DocumentRow
+
+
+def application_view(session: Session, application_id: int) -> dict[str, Any]:
+    row = session.get(ApplicationRow, application_id)
+    if row is None:
+        raise NotFound(f"no application {application_id}")
+    lines = session.scalars(
+        select(ApplicationLineRow)
+        .where(ApplicationLineRow.application_id == row.id)
+        .order_by(ApplicationLineRow.line_no)
+    )
+    documents = session.scalars(select(DocumentRow).where(DocumentRow.application_id == row.id))
+    certificate = session.scalar(select(CertificateRow).where(CertificateRow.application_id == row.id))
+    return {
+        "id": row.id,
+        "reference": row.reference,
+        "enterprise_id": row.enterprise_id,
+        "district": row.district,
+        "direction": row.direction,
+        "state": row.state,
+        "version": row.version,
+        "grade": row.grade,
+        "received_on": _iso(row.received_on),
+        "accepted_on": _iso(row.accepted_on),
+        "screening": row.screening,
+        "policy": {"id": row.policy_id, "hash": row.policy_hash},
+        "lines": [
+            {
+                "line_no": line.line_no,
+                "name_zh": line.name_zh,
+                "category": line.category,
+                "quantity": str(line.quantity),
+                "unit": line.unit,
+            }
+            for line in lines
+        ],
+        "documents": [
+            {"id": doc.id, "doc_type": doc.doc_type, "filename": doc.filename, "size": doc.size, "sha256": doc.sha256}
+            for doc in documents
+        ],
+        "certificate": certificate_summary(certificate) if certificate else None,
+    }
+
+
+def certificate_summary(row: CertificateRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "certificate_no": row.certificate_no,
+        "state": row.state,
+        "grade": row.grade,
+        "write_off_mode": row.write_off_mode,
+        "paperless": row.paperless,
+        "follow_up": row.follow_up,
+        "valid_from": _iso(row.valid_from),
+        "valid_until": _iso(row.valid_until),
+    }
+
+
+def audit_trail(session: Session, object_type: str, object_id: int) -> list[dict[str, Any]]:
+    rows = session.scalars(
+        select(AuditEventRow)
+        .where(AuditEventRow.object_type == object_type, AuditEventRow.object_id == object_id)
+        .order_by(AuditEventRow.id)
+    )
+    return [
+        {
+            "id": row.id,
+            "at": row.at.isoformat(),
+            "trigger": row.trigger,
+            "from": row.from_state,
+            "to": row.to_state,
+            "actor": {"id": row.actor_id, "role": row.actor_role, "name": row.actor_name},
+            "reason": row.reason,
+            "rule_ids": row.rule_ids,
+            "policy": {"id": row.policy_id, "hash": row.policy_hash},
+            "inputs": row.inputs,
+        }
+        for row in rows
+    ]
+
+
+def applications_by_state(session: Session) -> dict[str, int]:
+    rows = session.execute(select(ApplicationRow.state, func.count()).group_by(ApplicationRow.state))
+    return {state: count for state, count in rows.tuples()}
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None

@@ -1,0 +1,340 @@
+"""Repositories: aggregates in and out of the tables, with a version-guarded UPDATE for every state change."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from workflow.domain.credit import CreditRecord
+from workflow.domain.errors import ConcurrencyConflict, NotFound
+from workflow.domain.goods import Direction, ProductIdentity, RiskGrade, WriteOffMode
+from workflow.domain.lifecycle import AppState, CertState
+from workflow.domain.model import Aggregate, Application, Certificate, CertificateLine, OutboxRequest, TransitionRecord
+from workflow.domain.policy import CreditRegime, CreditTier
+from workflow.service.ports import EnterpriseInfo
+from workflow.store.codec import line_from_json, line_to_json
+from workflow.store.tables import (
+    ApplicationLineRow,
+    ApplicationRow,
+    AuditEventRow,
+    CertificateLineRow,
+    CertificateRow,
+    CreditRecordRow,
+    DocumentRow,
+    EnterpriseRow,
+    OutboxRow,
+)
+
+Now = Callable[[], datetime]
+
+
+class AuditTrail:
+    """Writes the pending transition records of an aggregate as audit events, in the caller's transaction."""
+
+    def __init__(self, session: Session, now: Now) -> None:
+        self.session, self.now = session, now
+
+    def write(
+        self, object_type: str, aggregate: Aggregate, ref: str, district: str, records: Sequence[TransitionRecord]
+    ) -> None:
+        assert aggregate.id is not None
+        self.session.add_all(
+            AuditEventRow(
+                object_type=object_type,
+                object_id=aggregate.id,
+                object_ref=ref,
+                district=district,
+                actor_id=record.actor.user_id,
+                actor_role=record.actor.role.value,
+                actor_name=record.actor.name,
+                at=self.now(),
+                trigger=record.trigger,
+                from_state=record.from_state,
+                to_state=record.to_state,
+                reason=record.reason,
+                policy_id=aggregate.policy_id,
+                policy_hash=aggregate.policy_hash,
+                rule_ids=list(record.rule_ids),
+                inputs=dict(record.inputs),
+            )
+            for record in records
+        )
+
+
+class SqlOutbox:
+    """Task messages written in the same transaction as the change that asked for them."""
+
+    def __init__(self, session: Session, now: Now) -> None:
+        self.session, self.now = session, now
+        self.added = 0
+
+    def add(self, task: str, payload: dict[str, Any]) -> None:
+        self.session.add(OutboxRow(task=task, payload=payload, created_at=self.now()))
+        self.added += 1
+
+    def add_requests(self, requests: Sequence[OutboxRequest]) -> None:
+        for request in requests:
+            self.add(request.task, dict(request.payload))
+
+
+def _guarded_update(session: Session, table: Any, aggregate: Any, values: dict[str, Any]) -> None:
+    """UPDATE … WHERE id = ? AND version = ?: of two concurrent writers exactly one matches a row."""
+    result = session.execute(
+        update(table)
+        .where(table.id == aggregate.id, table.version == aggregate.version)
+        .values(**values, version=aggregate.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise ConcurrencyConflict(f"{table.__tablename__} {aggregate.id} was changed by someone else; reload it")
+    aggregate.version += 1
+
+
+class _AggregateRepository:
+    """Shared by the aggregate repositories: pending transitions become audit events and outbox rows."""
+
+    object_type = ""
+
+    def __init__(self, session: Session, audit: AuditTrail, outbox: SqlOutbox, now: Now) -> None:
+        self.session, self.audit, self.outbox, self.now = session, audit, outbox, now
+
+    def _flush_pending(self, aggregate: Application | Certificate, ref: str) -> None:
+        records, requests = aggregate.take_pending()
+        self.audit.write(self.object_type, aggregate, ref, aggregate.district, records)
+        self.outbox.add_requests(requests)
+
+
+class SqlApplications(_AggregateRepository):
+    object_type = "application"
+
+    def add(self, application: Application) -> Application:
+        row = ApplicationRow(
+            reference=uuid.uuid4().hex[:32], created_at=self.now(), updated_at=self.now(), **self._columns(application)
+        )
+        self.session.add(row)
+        self.session.flush()
+        row.reference = application.reference = f"{application.district[:2].upper()}{row.created_at:%Y}{row.id:07d}"
+        application.id = row.id
+        self.session.add_all(
+            ApplicationLineRow(
+                application_id=row.id,
+                line_no=n,
+                name_zh=line.name_zh,
+                category=line.category,
+                quantity=line.quantity,
+                unit=line.unit,
+                facts=line_to_json(line),
+            )
+            for n, line in enumerate(application.lines, start=1)
+        )
+        self._flush_pending(application, application.reference)
+        return application
+
+    def get(self, application_id: int) -> Application:
+        row = self.session.get(ApplicationRow, application_id, populate_existing=True)
+        if row is None:
+            raise NotFound(f"no application {application_id}")
+        lines = self.session.scalars(
+            select(ApplicationLineRow)
+            .where(ApplicationLineRow.application_id == row.id)
+            .order_by(ApplicationLineRow.line_no)
+        )
+        return Application(
+            id=row.id,
+            reference=row.reference,
+            enterprise_id=row.enterprise_id,
+            district=row.district,
+            direction=Direction(row.direction),
+            state=AppState(row.state),
+            version=row.version,
+            lines=[line_from_json(line.facts) for line in lines],
+            grade=RiskGrade(row.grade) if row.grade else None,
+            is_first_time=row.is_first_time,
+            paperless=row.paperless,
+            received_on=row.received_on,
+            accepted_on=row.accepted_on,
+            acceptor_id=row.acceptor_id,
+            reviewer_id=row.reviewer_id,
+            decider_id=row.decider_id,
+            correction_notices=row.correction_notices,
+            screening=row.screening,
+            decision_reason=row.decision_reason,
+            policy_id=row.policy_id,
+            policy_hash=row.policy_hash,
+        )
+
+    def save(self, application: Application) -> None:
+        _guarded_update(
+            self.session, ApplicationRow, application, {**self._columns(application), "updated_at": self.now()}
+        )
+        self._flush_pending(application, application.reference)
+
+    @staticmethod
+    def _columns(app: Application) -> dict[str, Any]:
+        return {
+            "enterprise_id": app.enterprise_id,
+            "district": app.district,
+            "direction": app.direction.value,
+            "state": str(app.state),
+            "grade": app.grade.value if app.grade else None,
+            "is_first_time": app.is_first_time,
+            "paperless": app.paperless,
+            "received_on": app.received_on,
+            "accepted_on": app.accepted_on,
+            "acceptor_id": app.acceptor_id,
+            "reviewer_id": app.reviewer_id,
+            "decider_id": app.decider_id,
+            "correction_notices": app.correction_notices,
+            "screening": app.screening,
+            "decision_reason": app.decision_reason,
+            "policy_id": app.policy_id,
+            "policy_hash": app.policy_hash,
+        }
+
+
+class SqlCertificates(_AggregateRepository):
+    object_type = "certificate"
+
+    def add(self, certificate: Certificate) -> Certificate:
+        row = CertificateRow(certificate_no=uuid.uuid4().hex[:32], issued_at=self.now(), **self._columns(certificate))
+        self.session.add(row)
+        self.session.flush()
+        # 审批单编号: district prefix, year, direction letter and the row id keep numbers unique and readable.
+        direction = "I" if certificate.direction is Direction.ENTRY else "E"
+        row.certificate_no = f"{certificate.district[:2].upper()}{row.issued_at:%Y}{direction}{row.id:06d}"
+        certificate.id, certificate.certificate_no = row.id, row.certificate_no
+        self.session.add_all(
+            CertificateLineRow(
+                certificate_id=row.id,
+                line_no=line.line_no,
+                name_zh=line.name_zh,
+                unit=line.unit,
+                approved_qty=line.approved_qty,
+            )
+            for line in certificate.lines
+        )
+        self._flush_pending(certificate, certificate.certificate_no)
+        return certificate
+
+    def get(self, certificate_id: int) -> Certificate:
+        row = self.session.get(CertificateRow, certificate_id, populate_existing=True)
+        if row is None:
+            raise NotFound(f"no certificate {certificate_id}")
+        lines = self.session.scalars(
+            select(CertificateLineRow)
+            .where(CertificateLineRow.certificate_id == row.id)
+            .order_by(CertificateLineRow.line_no)
+        )
+        return Certificate(
+            id=row.id,
+            certificate_no=row.certificate_no,
+            application_id=row.application_id,
+            enterprise_id=row.enterprise_id,
+            district=row.district,
+            direction=Direction(row.direction),
+            grade=RiskGrade(row.grade),
+            write_off_mode=WriteOffMode(row.write_off_mode),
+            paperless=row.paperless,
+            follow_up=row.follow_up,
+            state=CertState(row.state),
+            version=row.version,
+            hold=row.hold,
+            valid_from=row.valid_from,
+            valid_until=row.valid_until,
+            policy_id=row.policy_id,
+            policy_hash=row.policy_hash,
+            lines=[CertificateLine(line.line_no, line.name_zh, line.unit, line.approved_qty) for line in lines],
+        )
+
+    def save(self, certificate: Certificate) -> None:
+        _guarded_update(
+            self.session, CertificateRow, certificate, {"state": str(certificate.state), "hold": certificate.hold}
+        )
+        self._flush_pending(certificate, certificate.certificate_no)
+
+    @staticmethod
+    def _columns(cert: Certificate) -> dict[str, Any]:
+        return {
+            "application_id": cert.application_id,
+            "enterprise_id": cert.enterprise_id,
+            "district": cert.district,
+            "direction": cert.direction.value,
+            "grade": cert.grade.value,
+            "write_off_mode": cert.write_off_mode.value,
+            "paperless": cert.paperless,
+            "follow_up": cert.follow_up,
+            "state": str(cert.state),
+            "hold": cert.hold,
+            "valid_from": cert.valid_from,
+            "valid_until": cert.valid_until,
+            "policy_id": cert.policy_id,
+            "policy_hash": cert.policy_hash,
+        }
+
+
+class SqlEnterprises:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, enterprise_id: int) -> EnterpriseInfo:
+        row = self.session.get(EnterpriseRow, enterprise_id)
+        if row is None:
+            raise NotFound(f"no enterprise {enterprise_id}")
+        return EnterpriseInfo(row.id, row.name, row.district, row.is_natural_person)
+
+    def credit_records(self, enterprise_id: int) -> list[CreditRecord]:
+        rows = self.session.scalars(select(CreditRecordRow).where(CreditRecordRow.enterprise_id == enterprise_id))
+        return [
+            CreditRecord(
+                row.enterprise_id, CreditTier(row.tier), CreditRegime(row.regime), row.effective_from, row.effective_to
+            )
+            for row in rows
+        ]
+
+    def granted_identities(self, enterprise_id: int) -> set[ProductIdentity]:
+        """R60: identities of goods on the enterprise's granted applications, whatever became of the certificate."""
+        facts = self.session.scalars(
+            select(ApplicationLineRow.facts)
+            .join(ApplicationRow)
+            .where(ApplicationRow.enterprise_id == enterprise_id, ApplicationRow.state == AppState.GRANTED.value)
+        )
+        return {line_from_json(fact).identity for fact in facts}
+
+
+class SqlDocuments:
+    def __init__(self, session: Session, now: Now) -> None:
+        self.session, self.now = session, now
+
+    def attached_types(self, application_id: int) -> set[str]:
+        return set(
+            self.session.scalars(select(DocumentRow.doc_type).where(DocumentRow.application_id == application_id))
+        )
+
+    def add(
+        self,
+        application_id: int,
+        doc_type: str,
+        filename: str,
+        content_type: str,
+        size: int,
+        sha256: str,
+        uploaded_by: int | None,
+    ) -> int:
+        row = DocumentRow(
+            application_id=application_id,
+            doc_type=doc_type,
+            filename=filename,
+            content_type=content_type,
+            size=size,
+            sha256=sha256,
+            uploaded_by=uploaded_by,
+            uploaded_at=self.now(),
+        )
+        self.session.add(row)
+        self.session.flush()
+        return row.id

@@ -1,0 +1,209 @@
+"""SQLAlchemy 2 typed tables: the schema Alembic migrates, on SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, MetaData, Numeric, String, Text, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Portable constraint names, so migrations can alter them on both engines.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+Json = JSON().with_variant(JSONB(), "postgresql")
+Quantity = Numeric(18, 4, asdecimal=True)
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets 64-bit ids for the append-only tables.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class EnterpriseRow(Base):
+    """特殊物品单位 / 申请人: an applicant enterprise (or a natural person, R10)."""
+
+    __tablename__ = "enterprises"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200), default="")
+    uscc: Mapped[str] = mapped_column(String(18), unique=True)
+    district: Mapped[str] = mapped_column(String(32), index=True)
+    is_natural_person: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime]
+
+
+class UserRow(Base):
+    """A person who logs in: an applicant user of one enterprise, or a customs officer of one district."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    display_name: Mapped[str] = mapped_column(String(120), default="")
+    password_hash: Mapped[str] = mapped_column(String(255), default="")
+    role: Mapped[str] = mapped_column(String(32))
+    enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprises.id"))
+    district: Mapped[str | None] = mapped_column(String(32))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime]
+
+
+class CreditRecordRow(Base):
+    """企业信用: one dated tier of an enterprise under one credit regime (R73)."""
+
+    __tablename__ = "credit_records"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"), index=True)
+    tier: Mapped[str] = mapped_column(String(40))
+    regime: Mapped[str] = mapped_column(String(40))
+    effective_from: Mapped[date]
+    effective_to: Mapped[date | None]
+
+
+class ApplicationRow(Base):
+    """审批申请: state, version guard and the facts decided along the way."""
+
+    __tablename__ = "applications"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(40), unique=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"), index=True)
+    district: Mapped[str] = mapped_column(String(32))
+    direction: Mapped[str] = mapped_column(String(8))
+    state: Mapped[str] = mapped_column(String(32))
+    version: Mapped[int] = mapped_column(default=0)
+    grade: Mapped[str | None] = mapped_column(String(4))
+    is_first_time: Mapped[bool | None]
+    paperless: Mapped[bool | None]
+    received_on: Mapped[date | None]
+    accepted_on: Mapped[date | None]
+    acceptor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decider_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    correction_notices: Mapped[int] = mapped_column(default=0)
+    screening: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    decision_reason: Mapped[str] = mapped_column(Text, default="")
+    policy_id: Mapped[str] = mapped_column(String(40), default="")
+    policy_hash: Mapped[str] = mapped_column(String(64), default="")
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_applications_district_state", "district", "state", "id"),)
+
+
+class ApplicationLineRow(Base):
+    """One goods line with every fact that graded it, kept whole as JSON beside the columns queues filter on."""
+
+    __tablename__ = "application_lines"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id", ondelete="CASCADE"))
+    line_no: Mapped[int]
+    name_zh: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str | None] = mapped_column(String(32))
+    quantity: Mapped[Decimal] = mapped_column(Quantity)
+    unit: Mapped[str] = mapped_column(String(16))
+    facts: Mapped[dict[str, Any]] = mapped_column(Json)
+
+    __table_args__ = (UniqueConstraint("application_id", "line_no"),)
+
+
+class DocumentRow(Base):
+    """A typed attachment (R16); the bytes live in the document store, the row keeps type, size and SHA-256."""
+
+    __tablename__ = "documents"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id", ondelete="CASCADE"), index=True)
+    doc_type: Mapped[str] = mapped_column(String(48))
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    uploaded_at: Mapped[datetime]
+
+
+class CertificateRow(Base):
+    """审批单: the certificate issued on grant, with its computed validity stored once and never recomputed (R37)."""
+
+    __tablename__ = "certificates"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    certificate_no: Mapped[str] = mapped_column(String(40), unique=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), unique=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"), index=True)
+    district: Mapped[str] = mapped_column(String(32))
+    direction: Mapped[str] = mapped_column(String(8))
+    grade: Mapped[str] = mapped_column(String(4))
+    write_off_mode: Mapped[str] = mapped_column(String(16))
+    paperless: Mapped[bool]
+    follow_up: Mapped[bool]
+    state: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(default=0)
+    hold: Mapped[bool] = mapped_column(default=False)
+    valid_from: Mapped[date]
+    valid_until: Mapped[date]
+    policy_id: Mapped[str] = mapped_column(String(40))
+    policy_hash: Mapped[str] = mapped_column(String(64))
+    issued_at: Mapped[datetime]
+
+
+class CertificateLineRow(Base):
+    """Per-line quota (W1–W2) of a certificate."""
+
+    __tablename__ = "certificate_lines"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    certificate_id: Mapped[int] = mapped_column(ForeignKey("certificates.id", ondelete="CASCADE"))
+    line_no: Mapped[int]
+    name_zh: Mapped[str] = mapped_column(String(200))
+    unit: Mapped[str] = mapped_column(String(16))
+    approved_qty: Mapped[Decimal] = mapped_column(Quantity)
+
+    __table_args__ = (UniqueConstraint("certificate_id", "line_no"),)
+
+
+class AuditEventRow(Base):
+    """One audited state change: written in the transaction that made it, never updated or deleted."""
+
+    __tablename__ = "audit_events"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    object_type: Mapped[str] = mapped_column(String(32))
+    object_id: Mapped[int]
+    object_ref: Mapped[str] = mapped_column(String(40), default="")
+    district: Mapped[str] = mapped_column(String(32))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor_role: Mapped[str] = mapped_column(String(32))
+    actor_name: Mapped[str] = mapped_column(String(120), default="")
+    at: Mapped[datetime]
+    trigger: Mapped[str] = mapped_column(String(40))
+    from_state: Mapped[str] = mapped_column(String(32))
+    to_state: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    policy_id: Mapped[str] = mapped_column(String(40), default="")
+    policy_hash: Mapped[str] = mapped_column(String(64), default="")
+    rule_ids: Mapped[list[str]] = mapped_column(Json)
+    inputs: Mapped[dict[str, Any]] = mapped_column(Json)
+
+    __table_args__ = (Index("ix_audit_events_object", "object_type", "object_id", "id"),)
+
+
+class OutboxRow(Base):
+    """A task message written with the change that asked for it; the relay publishes it after commit."""
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    task: Mapped[str] = mapped_column(String(80))
+    payload: Mapped[dict[str, Any]] = mapped_column(Json)
+    created_at: Mapped[datetime]
+    published_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (Index("ix_outbox_unpublished", "published_at", "id"),)

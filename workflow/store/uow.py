@@ -1,0 +1,56 @@
+"""The SQLAlchemy unit of work: one session, one transaction, and the outbox relayed right after commit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from workflow.store.repositories import (
+    AuditTrail,
+    SqlApplications,
+    SqlCertificates,
+    SqlDocuments,
+    SqlEnterprises,
+    SqlOutbox,
+)
+
+
+class SqlUnitOfWork:
+    """State, audit events and outbox rows commit together; `after_commit` then relays the new outbox rows."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        now: Callable[[], datetime],
+        after_commit: Callable[[], object] | None = None,
+    ) -> None:
+        self._sessions, self._now, self._after_commit = sessions, now, after_commit
+
+    def __enter__(self) -> Self:
+        self.session = self._sessions()
+        audit = AuditTrail(self.session, self._now)
+        self.outbox = SqlOutbox(self.session, self._now)
+        self.applications = SqlApplications(self.session, audit, self.outbox, self._now)
+        self.certificates = SqlCertificates(self.session, audit, self.outbox, self._now)
+        self.enterprises = SqlEnterprises(self.session)
+        self.documents = SqlDocuments(self.session, self._now)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.rollback()
+        self.session.close()
+
+    def commit(self) -> None:
+        self.session.commit()
+        if self.outbox.added and self._after_commit is not None:
+            self.outbox.added = 0
+            self._after_commit()
+
+    def rollback(self) -> None:
+        self.session.rollback()
