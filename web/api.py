@@ -51,7 +51,7 @@ def _strings(data: Mapping[str, Any], name: str) -> tuple[str, ...]:
 
 def _view(application_id: int, actor: Actor) -> dict[str, Any]:
     with container().sessions() as session:
-        view = queries.application_view(session, application_id)
+        view = queries.application_view(session, application_id, container().deps.calendar)
     _authorize_read(view, actor)
     return view
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -251,3 +252,43 @@ def test_bad_input_is_a_domain_error_and_creates_nothing(container: Container, c
         container.bus.handle(c.CreateApplication(cast.applicant, cast.enterprise_id, "xiamen", Direction.ENTRY, ()))
     with container.sessions() as session:
         assert session.scalar(select(func.count()).select_from(ApplicationRow)) == 0
+
+
+def test_r19_acceptance_starts_the_clock_and_r21_assessment_pauses_it(container: Container, cast: Cast, clock) -> None:
+    application_id = to_under_review(container, cast)
+    view = _view_with_calendar(container, application_id)
+    assert view["clock"]["accepted_on"] == "2016-06-01" and view["clock"]["paused"] is False
+    assert view["clock"]["due_date"] == "2016-06-30"  # 20 working days, Dragon Boat 2016-06-09/10 skipped
+    container.bus.handle(c.ReferAssessment(cast.reviewer, application_id, "grade B"))
+    paused = _view_with_calendar(container, application_id)["clock"]
+    assert paused["paused"] is True and paused["pauses"] == [["2016-06-01", None]]
+    clock.today_value = date(2016, 6, 15)
+    container.bus.handle(c.ConcludeAssessment(cast.expert, application_id, "panel agrees", outcome="pass"))
+    resumed = _view_with_calendar(container, application_id)["clock"]
+    assert resumed["paused"] is False and resumed["pauses"] == [["2016-06-01", "2016-06-15"]]
+    assert resumed["due_date"] > view["clock"]["due_date"]
+
+
+def test_r20_the_head_extends_once_and_a_second_extension_is_refused(container: Container, cast: Cast) -> None:
+    application_id = to_under_review(container, cast)
+    container.bus.handle(c.ExtendDeadline(cast.head, application_id, "lab test pending"))
+    assert _view_with_calendar(container, application_id)["clock"]["extended"] is True
+    with pytest.raises(GuardFailed) as refused:
+        container.bus.handle(c.ExtendDeadline(cast.head, application_id, "again"))
+    assert refused.value.rule_id == "R20"
+    assert [e["trigger"] for e in _audit(container, application_id)].count("extend") == 1
+
+
+def test_r17_a_correction_notice_after_five_working_days_is_refused(container: Container, cast: Cast, clock) -> None:
+    application_id = file_application(container, cast)
+    container.bus.handle(c.SubmitApplication(cast.applicant, application_id))  # received Wednesday 2016-06-01
+    clock.today_value = date(2016, 6, 13)  # 5 working days later is 2016-06-08 (06-09/10 are holidays)
+    with pytest.raises(GuardFailed) as refused:
+        container.bus.handle(c.RequestCorrection(cast.acceptor, application_id, deficiencies=("late",)))
+    assert refused.value.rule_id == "R17" and "2016-06-08" in refused.value.message
+    assert _view(container, application_id)["state"] == "submitted"
+
+
+def _view_with_calendar(container: Container, application_id: int) -> dict:
+    with container.sessions() as session:
+        return queries.application_view(session, application_id, container.deps.calendar)

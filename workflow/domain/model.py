@@ -13,11 +13,11 @@ from decimal import Decimal
 from typing import Any
 
 from workflow.domain.actors import SYSTEM_ACTOR, Actor, Role
+from workflow.domain.calendar import WorkingCalendar
+from workflow.domain.clock import ClockLimits, StatutoryClock, correction_deadline
 from workflow.domain.errors import GuardFailed, InvalidTransition, PermissionDenied
 from workflow.domain.goods import Direction, GoodsLine, RiskGrade, WriteOffMode
 from workflow.domain.lifecycle import APPLICATION, CERTIFICATE, AppState, CertState, Lifecycle
-
-CUSTOMS_SEPARATED_ROLES = (Role.ACCEPTOR, Role.REVIEWER, Role.DECIDER)
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,12 @@ class Aggregate:
             TransitionRecord(trigger, str(before), str(after), actor, rule_ids=rule_ids, **details),
         )
 
+    def _require_allowed(self, lifecycle: Lifecycle[Any], trigger: str) -> None:
+        """Refuse a forbidden (state, trigger) pair before any guard reads fields that state has not set yet."""
+        if not lifecycle.can_fire(self.state, trigger):
+            rule_id = lifecycle.spec(trigger).rule_ids[0]
+            raise InvalidTransition(f"{lifecycle.name}: {trigger} is not allowed in state {self.state}", rule_id)
+
     @staticmethod
     def _check_actor_role(lifecycle: Lifecycle[Any], trigger: str, actor: Actor) -> None:
         allowed = lifecycle.spec(trigger).actors
@@ -96,6 +102,7 @@ class Application(Aggregate):
     correction_notices: int = 0
     screening: dict[str, Any] | None = None
     decision_reason: str = ""
+    clock: StatutoryClock | None = None
 
     def __post_init__(self) -> None:
         if self.state is None:
@@ -146,25 +153,42 @@ class Application(Aggregate):
 
     # -- customs --------------------------------------------------------------------------------------------------
 
-    def request_correction(self, actor: Actor, deficiencies: Sequence[str]) -> None:
-        """A2 / R17: one notice listing every deficiency, and only one per submission."""
+    def request_correction(
+        self, actor: Actor, deficiencies: Sequence[str], on: date, calendar: WorkingCalendar, limits: ClockLimits
+    ) -> None:
+        """A2 / R17: one notice listing every deficiency, only one per submission, within 5 working days."""
+        self._require_allowed(APPLICATION, "request_correction")
         self._require_customs(actor)
         if not deficiencies:
             raise GuardFailed("a correction notice lists at least one deficiency", rule_id="R17", field="deficiencies")
         if self.correction_notices >= 1:
             raise GuardFailed("the one correction notice for this submission was already issued", rule_id="R17")
-        self._fire(APPLICATION, "request_correction", actor, reason="; ".join(deficiencies))
+        assert self.received_on is not None
+        deadline = correction_deadline(calendar, self.received_on, limits)
+        if on > deadline:
+            raise GuardFailed(
+                f"the correction window closed on {deadline}: the application counts as accepted", rule_id="R17"
+            )
+        self._fire(
+            APPLICATION,
+            "request_correction",
+            actor,
+            reason="; ".join(deficiencies),
+            inputs={"deadline": deadline.isoformat()},
+        )
         self.correction_notices += 1
         self.acceptor_id = actor.user_id
 
-    def accept(self, actor: Actor, on: date, deemed: bool = False) -> None:
-        """A4 / R17: an acceptor accepts, or the system deems it accepted from the day it was received."""
+    def accept(self, actor: Actor, on: date, limits: ClockLimits, deemed: bool = False) -> None:
+        """A4 / R17 / R19: accepted by an acceptor, or deemed accepted from the day received; the clock starts."""
         if actor.role is not Role.SYSTEM:
             self._require_customs(actor)
             self.acceptor_id = actor.user_id
-        reason = "deemed accepted: no correction notice within 5 working days" if deemed else ""
+        reason = "deemed accepted: no correction notice within the statutory window" if deemed else ""
         self._fire(APPLICATION, "accept", actor, reason=reason, rule_ids=("R17",) if deemed else ())
         self.accepted_on = self.received_on if deemed else on
+        assert self.accepted_on is not None
+        self.clock = StatutoryClock(accepted_on=self.accepted_on, limits=limits)
 
     def not_accept(self, actor: Actor, reason: str, rule_ids: Sequence[str] = ()) -> None:
         """A5 / R18: the matter needs no approval or is outside jurisdiction; a reason is required."""
@@ -179,20 +203,29 @@ class Application(Aggregate):
         self._fire(APPLICATION, "start_review", actor)
         self.reviewer_id = actor.user_id
 
-    def refer_assessment(self, actor: Actor, reason: str = "") -> None:
-        """A7: the reviewer refers the goods to the district's (or headquarters') risk assessment."""
+    def refer_assessment(self, actor: Actor, on: date, reason: str = "") -> None:
+        """A7 / R21: expert assessment time does not count, so the statutory clock pauses."""
+        self._require_allowed(APPLICATION, "refer_assessment")
         self._require_reviewer(actor)
+        paused = self._running_clock().pause(on)
         self._fire(APPLICATION, "refer_assessment", actor, reason=reason)
+        self.clock = paused
 
-    def conclude_assessment(self, actor: Actor, outcome: str, reason: str = "") -> None:
-        """A8: the panel's conclusion (pass / correct / reject) returns the file to review."""
+    def conclude_assessment(self, actor: Actor, outcome: str, on: date, reason: str = "") -> None:
+        """A8: the panel's conclusion (pass / correct / reject) returns the file to review; the clock resumes."""
+        self._require_allowed(APPLICATION, "assessment_done")
+        resumed = self._running_clock().resume(on)
         self._fire(APPLICATION, "assessment_done", actor, reason=reason, inputs={"outcome": outcome})
+        self.clock = resumed
 
     def extend(self, actor: Actor, reason: str) -> None:
-        """A9 / R20: the head extends once, telling the applicant the reason."""
+        """A9 / R20: the head extends once, by the policy's extension, telling the applicant the reason."""
+        self._require_allowed(APPLICATION, "extend")
         self._require_customs(actor)
         self._require_reason(reason)
+        extended = self._running_clock().extend()
         self._fire(APPLICATION, "extend", actor, reason=reason)
+        self.clock = extended
 
     def grant(self, actor: Actor, grade: RiskGrade, reason: str = "", inputs: Mapping[str, Any] | None = None) -> None:
         """A10 / R11: the decider is neither the acceptor nor the reviewer; the officer sets the grade (R34)."""
@@ -216,6 +249,11 @@ class Application(Aggregate):
         self.received_on = on
         self.correction_notices = 0
         self.requests.append(OutboxRequest("screen_application", {"application_id": self.id}))
+
+    def _running_clock(self) -> StatutoryClock:
+        if self.clock is None:
+            raise GuardFailed("the statutory clock starts at acceptance", rule_id="R19")
+        return self.clock
 
     def _require_lines(self) -> None:
         if not self.lines:

@@ -13,6 +13,7 @@ from decimal import Decimal
 from enum import StrEnum
 from types import MappingProxyType
 
+from workflow.domain.clock import ClockLimits
 from workflow.domain.errors import InvalidInput, NotFound, PolicyError
 from workflow.domain.goods import Direction, RiskGrade, WriteOffMode
 
@@ -186,6 +187,15 @@ class StatutoryLimits:
     decision_working_days: int
     extension_working_days: int
     delivery_working_days: int
+
+    def clock_limits(self) -> ClockLimits:
+        """The same limits in the shape the statutory clock counts with."""
+        return ClockLimits(
+            correction_days=self.correction_notice_working_days,
+            decision_days=self.decision_working_days,
+            extension_days=self.extension_working_days,
+            delivery_days=self.delivery_working_days,
+        )
 
 
 @dataclass(frozen=True)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from workflow.domain import commands as c
 from workflow.domain import rules
 from workflow.domain.actors import SYSTEM_ACTOR
+from workflow.domain.clock import ClockLimits
 from workflow.domain.credit import credit_as_of
 from workflow.domain.errors import InvalidInput
 from workflow.domain.model import Application, Certificate, CertificateLine
@@ -72,48 +74,52 @@ def submit_application(cmd: c.SubmitApplication, deps: Dependencies) -> None:
 
 
 def resubmit_application(cmd: c.ResubmitApplication, deps: Dependencies) -> None:
-    _act(deps, cmd, lambda app, today: app.resubmit(cmd.actor, today))
+    _act(deps, cmd, lambda app, ctx: app.resubmit(cmd.actor, ctx.today))
 
 
 def withdraw_application(cmd: c.WithdrawApplication, deps: Dependencies) -> None:
-    _act(deps, cmd, lambda app, _today: app.withdraw(cmd.actor, cmd.reason))
+    _act(deps, cmd, lambda app, ctx: app.withdraw(cmd.actor, cmd.reason))
 
 
 def accept_application(cmd: c.AcceptApplication, deps: Dependencies) -> None:
-    _act(deps, cmd, lambda app, today: app.accept(cmd.actor, today))
+    _act(deps, cmd, lambda app, ctx: app.accept(cmd.actor, ctx.today, ctx.limits))
 
 
 def deem_accepted(cmd: c.DeemAccepted, deps: Dependencies) -> None:
-    """R17: the system accepts when no correction notice came within the window; idempotent for sweeps."""
-    _act(deps, cmd, lambda app, today: app.accept(SYSTEM_ACTOR, today, deemed=True))
+    """R17: the system accepts when no correction notice came within the window."""
+    _act(deps, cmd, lambda app, ctx: app.accept(SYSTEM_ACTOR, ctx.today, ctx.limits, deemed=True))
 
 
 def request_correction(cmd: c.RequestCorrection, deps: Dependencies) -> None:
-    _act(deps, cmd, lambda app, _today: app.request_correction(cmd.actor, cmd.deficiencies))
+    _act(
+        deps,
+        cmd,
+        lambda app, ctx: app.request_correction(cmd.actor, cmd.deficiencies, ctx.today, deps.calendar, ctx.limits),
+    )
 
 
 def not_accept_application(cmd: c.NotAcceptApplication, deps: Dependencies) -> None:
-    _act(deps, cmd, lambda app, _today: app.not_accept(cmd.actor, cmd.reason, cmd.rule_ids))
+    _act(deps, cmd, lambda app, ctx: app.not_accept(cmd.actor, cmd.reason, cmd.rule_ids))
 
 
 def start_review(cmd: c.StartReview, deps: Dependencies) -> None:
-    _act(deps, cmd, lambda app, _today: app.start_review(cmd.actor))
+    _act(deps, cmd, lambda app, ctx: app.start_review(cmd.actor))
 
 
 def refer_assessment(cmd: c.ReferAssessment, deps: Dependencies) -> None:
-    _act(deps, cmd, lambda app, _today: app.refer_assessment(cmd.actor, cmd.reason))
+    _act(deps, cmd, lambda app, ctx: app.refer_assessment(cmd.actor, ctx.today, cmd.reason))
 
 
 def conclude_assessment(cmd: c.ConcludeAssessment, deps: Dependencies) -> None:
-    _act(deps, cmd, lambda app, _today: app.conclude_assessment(cmd.actor, cmd.outcome, cmd.reason))
+    _act(deps, cmd, lambda app, ctx: app.conclude_assessment(cmd.actor, cmd.outcome, ctx.today, cmd.reason))
 
 
 def extend_deadline(cmd: c.ExtendDeadline, deps: Dependencies) -> None:
-    _act(deps, cmd, lambda app, _today: app.extend(cmd.actor, cmd.reason))
+    _act(deps, cmd, lambda app, ctx: app.extend(cmd.actor, cmd.reason))
 
 
 def deny_application(cmd: c.DenyApplication, deps: Dependencies) -> None:
-    _act(deps, cmd, lambda app, _today: app.deny(cmd.actor, cmd.reason))
+    _act(deps, cmd, lambda app, ctx: app.deny(cmd.actor, cmd.reason))
 
 
 def grant_application(cmd: c.GrantApplication, deps: Dependencies) -> int:
@@ -149,10 +155,25 @@ def screen_application(cmd: c.ScreenApplication, deps: Dependencies) -> bool:
 # -- helpers --------------------------------------------------------------------------------------------------------
 
 
-def _act(deps: Dependencies, cmd: c.ApplicationCommand, action: Callable[[Application, date], None]) -> None:
+@dataclass(frozen=True)
+class ActionContext:
+    """What a customs action may need besides the aggregate: the day, and the governing policy's limits."""
+
+    today: date
+    policy: Policy
+
+    @property
+    def limits(self) -> ClockLimits:
+        return self.policy.limits.clock_limits()
+
+
+def _act(deps: Dependencies, cmd: c.ApplicationCommand, action: Callable[[Application, ActionContext], None]) -> None:
     with deps.uow() as uow:
         application = uow.applications.get(cmd.application_id)
-        action(application, deps.clock.today())
+        today = deps.clock.today()
+        # The policy adopted on the day of receipt governs the whole file, whatever the district adopts later.
+        policy = deps.policies.policy_for(application.district, application.received_on or today)
+        action(application, ActionContext(today, policy))
         _save(uow, application)
 
 

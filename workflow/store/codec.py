@@ -1,14 +1,16 @@
-"""Turn domain value objects into JSON-ready dicts and back, field by field, for the JSON columns."""
+"""Turn domain value objects (goods lines, statutory clocks) into JSON-ready dicts and back, for JSON columns."""
 
 from __future__ import annotations
 
 import dataclasses
 import types
 import typing
+from datetime import date
 from decimal import Decimal
 from enum import Enum
 from typing import Any
 
+from workflow.domain.clock import ClockLimits, StatutoryClock
 from workflow.domain.goods import GoodsLine
 
 _LINE_HINTS = typing.get_type_hints(GoodsLine)
@@ -46,3 +48,28 @@ def _candidates(hint: Any) -> tuple[Any, ...]:
     if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
         return typing.get_args(hint)
     return (hint,)
+
+
+def clock_to_json(clock: StatutoryClock | None) -> dict[str, Any] | None:
+    if clock is None:
+        return None
+    return {
+        "accepted_on": clock.accepted_on.isoformat(),
+        "pauses": [[start.isoformat(), end.isoformat() if end else None] for start, end in clock.pauses],
+        "extended": clock.extended,
+        "limits": dataclasses.asdict(clock.limits),
+    }
+
+
+def clock_from_json(data: dict[str, Any] | None) -> StatutoryClock | None:
+    if data is None:
+        return None
+    pauses = tuple(
+        (date.fromisoformat(start), date.fromisoformat(end) if end else None) for start, end in data["pauses"]
+    )
+    return StatutoryClock(
+        accepted_on=date.fromisoformat(data["accepted_on"]),
+        pauses=pauses,
+        extended=data["extended"],
+        limits=ClockLimits(**data["limits"]),
+    )

@@ -7,11 +7,13 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from workflow.domain.calendar import WorkingCalendar
 from workflow.domain.errors import NotFound
+from workflow.store.codec import clock_from_json
 from workflow.store.tables import ApplicationLineRow, ApplicationRow, AuditEventRow, CertificateRow, DocumentRow
 
 
-def application_view(session: Session, application_id: int) -> dict[str, Any]:
+def application_view(session: Session, application_id: int, calendar: WorkingCalendar | None = None) -> dict[str, Any]:
     row = session.get(ApplicationRow, application_id)
     if row is None:
         raise NotFound(f"no application {application_id}")
@@ -50,7 +52,17 @@ def application_view(session: Session, application_id: int) -> dict[str, Any]:
             for doc in documents
         ],
         "certificate": certificate_summary(certificate) if certificate else None,
+        "clock": _clock_view(row.clock, calendar),
     }
+
+
+def _clock_view(data: dict[str, Any] | None, calendar: WorkingCalendar | None) -> dict[str, Any] | None:
+    """The statutory clock as stored, plus its due date where a calendar is at hand (R19-R22)."""
+    clock = clock_from_json(data)
+    if clock is None or data is None:
+        return None
+    due = clock.due_date(calendar) if calendar is not None else None
+    return {**data, "paused": clock.is_paused, "due_date": _iso(due)}
 
 
 def certificate_summary(row: CertificateRow) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from workflow.domain.lifecycle import AppState, CertState
 from workflow.domain.model import Aggregate, Application, Certificate, CertificateLine, OutboxRequest, TransitionRecord
 from workflow.domain.policy import CreditRegime, CreditTier
 from workflow.service.ports import EnterpriseInfo
-from workflow.store.codec import line_from_json, line_to_json
+from workflow.store.codec import clock_from_json, clock_to_json, line_from_json, line_to_json
 from workflow.store.tables import (
     ApplicationLineRow,
     ApplicationRow,
@@ -163,6 +163,7 @@ class SqlApplications(_AggregateRepository):
             decider_id=row.decider_id,
             correction_notices=row.correction_notices,
             screening=row.screening,
+            clock=clock_from_json(row.clock),
             decision_reason=row.decision_reason,
             policy_id=row.policy_id,
             policy_hash=row.policy_hash,
@@ -191,6 +192,7 @@ class SqlApplications(_AggregateRepository):
             "decider_id": app.decider_id,
             "correction_notices": app.correction_notices,
             "screening": app.screening,
+            "clock": clock_to_json(app.clock),
             "decision_reason": app.decision_reason,
             "policy_id": app.policy_id,
             "policy_hash": app.policy_hash,

@@ -90,6 +90,7 @@ class ApplicationRow(Base):
     decider_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     correction_notices: Mapped[int] = mapped_column(default=0)
     screening: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    clock: Mapped[dict[str, Any] | None] = mapped_column(Json)
     decision_reason: Mapped[str] = mapped_column(Text, default="")
     policy_id: Mapped[str] = mapped_column(String(40), default="")
     policy_hash: Mapped[str] = mapped_column(String(64), default="")
