@@ -17,7 +17,7 @@ from config.celery_config import celery_settings, task_name
 from config.clock import SystemClock
 from config.documents import FileDocumentStore
 from config.holidays import load_calendar
-from config.profiles import load_districts
+from config.profiles import load_districts, load_policies
 from config.settings import Settings, load_settings
 from workflow.domain.calendar import WorkingCalendar
 from workflow.service.messagebus import MessageBus
@@ -91,8 +91,8 @@ def bootstrap(
     deps = Dependencies(
         uow=lambda: SqlUnitOfWork(sessions, clock.now, after_commit),
         clock=clock,
-        policies=policies or load_districts(),
-        calendar=calendar or load_calendar(),
+        policies=policies or load_districts(settings.districts_file, load_policies(settings.policies_dir)),
+        calendar=calendar or load_calendar(settings.calendar_file),
         documents=FileDocumentStore(settings.instance_path / "documents"),
     )
     container = Container(

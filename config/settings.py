@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     database_url: str = ""
     redis_url: str = ""
     district: str = "xiamen"
+    policies_dir: Path | None = None
+    districts_file: Path | None = None
+    calendar_file: Path | None = None
     smtp_url: str = ""
     mail_from: str = "specgoods@localhost"
     worker_ping_timeout: float = 3.0

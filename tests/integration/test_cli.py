@@ -158,3 +158,15 @@ def test_production_without_secret_key_refuses_to_start(tmp_path: Path) -> None:
 def test_diagrams_check_passes_on_the_committed_docs(tmp_path: Path) -> None:
     result = run(["diagrams", "--check"], tmp_path)
     assert result.returncode == 0, result.stderr
+
+
+def test_a_malformed_policy_profile_stops_start_up_naming_file_key_and_reason(tmp_path: Path) -> None:
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    for source in Path("config/policies").glob("*.toml"):
+        (policies / source.name).write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+    broken = policies / "xiamen-2016.toml"
+    broken.write_text(broken.read_text(encoding="utf-8").replace("A = 3", "A = -3", 1), encoding="utf-8")
+    result = run(["db", "upgrade"], tmp_path, SPECGOODS_POLICIES_DIR=str(policies))
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "xiamen-2016.toml" in result.stderr and "validity_months.A" in result.stderr

@@ -342,6 +342,14 @@ DECLARATION_TABLE: tuple[TransitionSpec[DeclState], ...] = (
         "The declaration is withdrawn before release; its reservation is cancelled.",
     ),
     TransitionSpec(
+        "void",
+        (DeclState.DECLARED, DeclState.DOC_CHECKED, DeclState.PORT_REVIEW, DeclState.INSPECTION, DeclState.LAB_HOLD),
+        DeclState.WITHDRAWN,
+        (Role.SYSTEM,),
+        ("W9",),
+        "The certificate was cancelled, withdrawn or revoked; open reservations are released.",
+    ),
+    TransitionSpec(
         "await_follow_up",
         (DeclState.RELEASED,),
         DeclState.FOLLOW_UP_PENDING,

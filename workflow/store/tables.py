@@ -6,9 +6,21 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, MetaData, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
 
 # Portable constraint names, so migrations can alter them on both engines.
 NAMING_CONVENTION = {
@@ -20,7 +32,31 @@ NAMING_CONVENTION = {
 }
 
 Json = JSON().with_variant(JSONB(), "postgresql")
-Quantity = Numeric(18, 4, asdecimal=True)
+QUANTITY_SCALE = 10_000
+
+
+class ScaledQuantity(TypeDecorator[Decimal]):
+    """A Decimal stored as an exact integer of ten-thousandths.
+
+    SQLite's NUMERIC is a float and a quota ledger must never round; `committed_qty + :qty` stays exact on both.
+    """
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: Decimal | int | None, dialect: object) -> int | None:
+        if value is None:
+            return None
+        scaled = Decimal(value) * QUANTITY_SCALE
+        if scaled != scaled.to_integral_value():
+            raise ValueError(f"quantity {value} has more than 4 decimal places")
+        return int(scaled)
+
+    def process_result_value(self, value: int | None, dialect: object) -> Decimal | None:
+        return None if value is None else Decimal(value) / QUANTITY_SCALE
+
+
+Quantity = ScaledQuantity()
 # SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets 64-bit ids for the append-only tables.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -151,13 +187,17 @@ class CertificateRow(Base):
     hold: Mapped[bool] = mapped_column(default=False)
     valid_from: Mapped[date]
     valid_until: Mapped[date]
+    open_uses: Mapped[int] = mapped_column(default=0)
     policy_id: Mapped[str] = mapped_column(String(40))
     policy_hash: Mapped[str] = mapped_column(String(64))
     issued_at: Mapped[datetime]
 
 
 class CertificateLineRow(Base):
-    """Per-line quota (W1–W2) of a certificate."""
+    """Per-line quota (W1–W2) with running balances kept by guarded UPDATEs; the ledger is the record behind them.
+
+    The CHECK constraints are the last line of defence: no statement can ever leave a line over-drawn (W8).
+    """
 
     __tablename__ = "certificate_lines"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -166,8 +206,107 @@ class CertificateLineRow(Base):
     name_zh: Mapped[str] = mapped_column(String(200))
     unit: Mapped[str] = mapped_column(String(16))
     approved_qty: Mapped[Decimal] = mapped_column(Quantity)
+    committed_qty: Mapped[Decimal] = mapped_column(Quantity, default=Decimal(0))
+    reserved_qty: Mapped[Decimal] = mapped_column(Quantity, default=Decimal(0))
 
-    __table_args__ = (UniqueConstraint("certificate_id", "line_no"),)
+    __table_args__ = (
+        UniqueConstraint("certificate_id", "line_no"),
+        CheckConstraint("committed_qty >= 0 AND reserved_qty >= 0", name="balances_not_negative"),
+        CheckConstraint("committed_qty + reserved_qty <= approved_qty", name="never_overdrawn"),
+    )
+
+
+class DeclarationRow(Base):
+    """报关单 citing a certificate (licence code 203): one shipment and its route through the port."""
+
+    __tablename__ = "declarations"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    declaration_no: Mapped[str] = mapped_column(String(40), unique=True)
+    certificate_id: Mapped[int] = mapped_column(ForeignKey("certificates.id"), index=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
+    district: Mapped[str] = mapped_column(String(32))
+    port: Mapped[str] = mapped_column(String(40), default="")
+    declared_on: Mapped[date]
+    state: Mapped[str] = mapped_column(String(24))
+    version: Mapped[int] = mapped_column(default=0)
+    hold_reason: Mapped[str] = mapped_column(Text, default="")
+    route: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    disposal: Mapped[str | None] = mapped_column(String(16))
+    paper_original_collected: Mapped[bool] = mapped_column(default=False)
+    released_on: Mapped[date | None]
+    follow_up_due_on: Mapped[date | None]
+    follow_up_alerted_at: Mapped[datetime | None]
+    request_hash: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_declarations_follow_up", "state", "follow_up_due_on"),)
+
+
+class DeclarationLineRow(Base):
+    """W2: each line of a declaration draws on exactly one certificate line, in the certificate's unit (W1)."""
+
+    __tablename__ = "declaration_lines"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    declaration_id: Mapped[int] = mapped_column(ForeignKey("declarations.id", ondelete="CASCADE"))
+    certificate_line_id: Mapped[int] = mapped_column(ForeignKey("certificate_lines.id"), index=True)
+    line_no: Mapped[int]
+    requested_qty: Mapped[Decimal] = mapped_column(Quantity)
+    drawn_qty: Mapped[Decimal] = mapped_column(Quantity, default=Decimal(0))
+
+    __table_args__ = (UniqueConstraint("declaration_id", "line_no"),)
+
+
+class LedgerEntryRow(Base):
+    """W12: the append-only write-off ledger. Every reservation, commit, release and reversal is one row."""
+
+    __tablename__ = "ledger_entries"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    certificate_id: Mapped[int] = mapped_column(ForeignKey("certificates.id"))
+    certificate_line_id: Mapped[int] = mapped_column(ForeignKey("certificate_lines.id"))
+    declaration_id: Mapped[int | None] = mapped_column(ForeignKey("declarations.id"))
+    kind: Mapped[str] = mapped_column(String(12))
+    qty: Mapped[Decimal] = mapped_column(Quantity)
+    unit: Mapped[str] = mapped_column(String(16))
+    reverses_entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor_role: Mapped[str] = mapped_column(String(32))
+    approver_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime]
+    policy_id: Mapped[str] = mapped_column(String(40), default="")
+
+    __table_args__ = (
+        Index("ix_ledger_entries_line", "certificate_line_id", "id"),
+        CheckConstraint("qty > 0", name="qty_positive"),
+    )
+
+
+class ReversalRow(Base):
+    """W10: a reversal after release, requested by one port officer and approved by a different decider."""
+
+    __tablename__ = "reversals"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    commit_entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entries.id"), index=True)
+    qty: Mapped[Decimal] = mapped_column(Quantity)
+    reason_code: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(String(12))
+    requested_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    requested_at: Mapped[datetime]
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None]
+
+
+class IdempotencyKeyRow(Base):
+    """A request's idempotency key, stored with its first result in the transaction that produced it."""
+
+    __tablename__ = "idempotency_keys"
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    actor_id: Mapped[int | None]
+    request_hash: Mapped[str] = mapped_column(String(64))
+    result: Mapped[dict[str, Any]] = mapped_column(Json)
+    created_at: Mapped[datetime]
 
 
 class AuditEventRow(Base):

@@ -139,7 +139,7 @@ def upgrade() -> None:
     sa.Column('line_no', sa.Integer(), nullable=False),
     sa.Column('name_zh', sa.String(length=200), nullable=False),
     sa.Column('category', sa.String(length=32), nullable=True),
-    sa.Column('quantity', sa.Numeric(precision=18, scale=4), nullable=False),
+    sa.Column('quantity', sa.BigInteger(), nullable=False),
     sa.Column('unit', sa.String(length=16), nullable=False),
     sa.Column('facts', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.ForeignKeyConstraint(['application_id'], ['applications.id'], name=op.f('fk_application_lines_application_id_applications'), ondelete='CASCADE'),
@@ -197,7 +197,7 @@ def upgrade() -> None:
     sa.Column('line_no', sa.Integer(), nullable=False),
     sa.Column('name_zh', sa.String(length=200), nullable=False),
     sa.Column('unit', sa.String(length=16), nullable=False),
-    sa.Column('approved_qty', sa.Numeric(precision=18, scale=4), nullable=False),
+    sa.Column('approved_qty', sa.BigInteger(), nullable=False),
     sa.ForeignKeyConstraint(['certificate_id'], ['certificates.id'], name=op.f('fk_certificate_lines_certificate_id_certificates'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_certificate_lines')),
     sa.UniqueConstraint('certificate_id', 'line_no', name=op.f('uq_certificate_lines_certificate_id'))
