@@ -266,5 +266,10 @@ def diagrams(check: bool, out: Path) -> None:
     click.echo("diagrams up to date" if not stale else f"wrote {', '.join(stale)}")
 
 
+from config.cli_audit import audit  # noqa: E402
+
+main.add_command(audit)
+
+
 if __name__ == "__main__":
     main()

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
 
 from workflow.domain.actors import Actor
 from workflow.domain.goods import Direction, GoodsLine, RiskGrade
+from workflow.domain.ledger import Disposal, ReversalReason
 
 
 @dataclass(frozen=True)
@@ -108,3 +111,103 @@ class GrantApplication(ApplicationCommand):
 @dataclass(frozen=True)
 class DenyApplication(ApplicationCommand):
     pass
+
+
+@dataclass(frozen=True)
+class DeclareShipment(Command):
+    """D1: a customs declaration citing a certificate, drawing per line in the certificate's unit (W1, W2)."""
+
+    declaration_no: str
+    certificate_no: str
+    declared_on: date
+    direction: Direction
+    lines: tuple[tuple[int, Decimal], ...]
+    port: str = ""
+    idempotency_key: str = ""
+
+
+@dataclass(frozen=True)
+class DeclarationCommand(Command):
+    declaration_id: int
+    reason: str = ""
+    idempotency_key: str = ""
+
+
+@dataclass(frozen=True)
+class ResolveHold(DeclarationCommand):
+    """W6: split (release the in-quota part, a disposal notice for the excess) or reject the whole shipment."""
+
+    split: bool = True
+    disposal: Disposal = Disposal.RETURN
+
+
+@dataclass(frozen=True)
+class RecordInspection(DeclarationCommand):
+    """D4/D5: the port check passed, the goods are sampled for the laboratory, or they failed."""
+
+    outcome: str = "pass"
+    disposal: Disposal | None = None
+
+
+@dataclass(frozen=True)
+class RecordLabResult(DeclarationCommand):
+    passed: bool = True
+    disposal: Disposal | None = None
+
+
+@dataclass(frozen=True)
+class CompleteDisposal(DeclarationCommand):
+    pass
+
+
+@dataclass(frozen=True)
+class WithdrawDeclaration(DeclarationCommand):
+    pass
+
+
+@dataclass(frozen=True)
+class ReportFollowUp(DeclarationCommand):
+    """D9 / R55: whether the user lab and the goods match the certificate."""
+
+    lab_matches: bool = True
+    goods_match: bool = True
+
+
+@dataclass(frozen=True)
+class RequestReversal(Command):
+    """W10: a port officer asks to reverse (part of) a committed write-off."""
+
+    entry_id: int
+    qty: Decimal
+    reason_code: ReversalReason
+    reason: str = ""
+    idempotency_key: str = ""
+
+
+@dataclass(frozen=True)
+class DecideReversal(Command):
+    """W10: a decider other than the requester approves or refuses the reversal."""
+
+    reversal_id: int
+    approve: bool = True
+    reason: str = ""
+    idempotency_key: str = ""
+
+
+@dataclass(frozen=True)
+class EndCertificate(Command):
+    """C5–C7: cancel, withdraw or revoke a certificate; open reservations are released (W9)."""
+
+    certificate_id: int
+    trigger: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class ExpireCertificates(Command):
+    """C4: the daily sweep of certificates past their validity."""
+
+
+@dataclass(frozen=True)
+class FlagOverdueFollowUps(Command):
+    """D8 / R54: alert the destination customs about follow-up reports not in within the window."""

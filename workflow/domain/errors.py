@@ -42,6 +42,10 @@ class ConcurrencyConflict(DomainError):
     status = 409
 
 
+class DuplicateRequest(ConcurrencyConflict):
+    """Another transaction stored the same idempotency key or declaration number first: replay its result."""
+
+
 class PermissionDenied(DomainError):
     """The actor may not do this (wrong role, separation of duties R11, another enterprise's object)."""
 

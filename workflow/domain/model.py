@@ -75,6 +75,18 @@ class Aggregate:
             roles = ", ".join(sorted(role.value for role in allowed))
             raise PermissionDenied(f"{trigger} is done by {roles}, not {actor.role.value}", rule_id="R11")
 
+    def note(
+        self,
+        trigger: str,
+        actor: Actor,
+        reason: str = "",
+        rule_ids: tuple[str, ...] = (),
+        inputs: Mapping[str, Any] | None = None,
+    ) -> None:
+        """An audited event that changes no state (screening, a reversal request, an overdue alert)."""
+        state = str(self.state)
+        self.pending.append(TransitionRecord(trigger, state, state, actor, reason, rule_ids, dict(inputs or {})))
+
     def take_pending(self) -> tuple[list[TransitionRecord], list[OutboxRequest]]:
         """Hand the unsaved records to the store exactly once."""
         records, requests = self.pending, self.requests
@@ -146,10 +158,7 @@ class Application(Aggregate):
         """Screening changes no state but is audited like a transition, with every rule it applied."""
         self.screening = result
         rule_ids = sorted({rule for item in _decisions_in(result) for rule in item.get("rule_ids", [])})
-        state = str(self.state)
-        self.pending.append(
-            TransitionRecord("screen", state, state, SYSTEM_ACTOR, rule_ids=tuple(rule_ids), inputs=result)
-        )
+        self.note("screen", SYSTEM_ACTOR, rule_ids=tuple(rule_ids), inputs=result)
 
     # -- customs --------------------------------------------------------------------------------------------------
 

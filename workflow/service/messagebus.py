@@ -6,10 +6,12 @@ import logging
 from typing import Any
 
 from workflow.domain.commands import Command
-from workflow.service.handlers import HANDLERS, Handler
+from workflow.service import certificates, handlers, writeoff
+from workflow.service.handlers import Handler
 from workflow.service.ports import Dependencies
 
 log = logging.getLogger(__name__)
+ALL_HANDLERS: dict[type[Command], Handler] = {**handlers.HANDLERS, **writeoff.HANDLERS, **certificates.HANDLERS}
 
 
 class MessageBus:
@@ -17,7 +19,7 @@ class MessageBus:
 
     def __init__(self, deps: Dependencies, handlers: dict[type[Command], Handler] | None = None) -> None:
         self.deps = deps
-        self.handlers = HANDLERS if handlers is None else handlers
+        self.handlers = ALL_HANDLERS if handlers is None else handlers
 
     def handle(self, command: Command) -> Any:
         handler = self.handlers[type(command)]

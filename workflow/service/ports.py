@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from types import TracebackType
 from typing import Any, Protocol, Self
 
 from workflow.domain.calendar import WorkingCalendar
 from workflow.domain.credit import CreditRecord
+from workflow.domain.declaration import Declaration
 from workflow.domain.goods import ProductIdentity
+from workflow.domain.ledger import CertificateFacts, LedgerEntry, Reversal
 from workflow.domain.model import Application, Certificate
 from workflow.domain.policy import Policy
 
@@ -73,6 +77,70 @@ class DocumentIndex(Protocol):
     ) -> int: ...
 
 
+class Ledger(Protocol):
+    """Balance changes as guarded statements (each returns False when the quota was not there)."""
+
+    def lock_certificate(self, certificate_no: str) -> CertificateFacts: ...
+
+    def lock_certificate_by_id(self, certificate_id: int) -> CertificateFacts: ...
+
+    def line_ids(self, certificate_id: int) -> dict[int, int]: ...
+
+    def change_uses(self, certificate_id: int, delta: int) -> None: ...
+
+    def reserve(self, line_id: int, qty: Decimal) -> bool: ...
+
+    def commit(self, line_id: int, qty: Decimal) -> bool: ...
+
+    def release(self, line_id: int, qty: Decimal) -> bool: ...
+
+    def reverse(self, line_id: int, qty: Decimal) -> bool: ...
+
+    def remaining(self, certificate_id: int) -> list[Decimal]: ...
+
+    def append(self, entries: Sequence[dict[str, Any]]) -> None: ...
+
+    def open_declarations(self, certificate_id: int) -> list[int]: ...
+
+    def entry(self, entry_id: int) -> LedgerEntry: ...
+
+    def reversed_qty(self, commit_entry_id: int) -> Decimal: ...
+
+    def pending_reversal_qty(self, commit_entry_id: int) -> Decimal: ...
+
+    def add_reversal(self, entry_id: int, qty: Decimal, reason_code: str, reason: str, requested_by: int) -> int: ...
+
+    def reversal(self, reversal_id: int) -> Reversal: ...
+
+    def decide_reversal(self, reversal_id: int, state: str, decided_by: int | None) -> bool: ...
+
+    def expiring(self, today: date, limit: int = 500) -> list[int]: ...
+
+    def overdue_follow_ups(self, today: date, limit: int = 500) -> list[int]: ...
+
+    def mark_alerted(self, declaration_id: int) -> None: ...
+
+
+class DeclarationRepository(Protocol):
+    def find(self, declaration_no: str) -> tuple[int, str] | None: ...
+
+    def add(
+        self, declaration: Declaration, line_ids: dict[int, int], request_hash: str, created_by: int | None
+    ) -> Declaration: ...
+
+    def get(self, declaration_id: int) -> Declaration: ...
+
+    def save(self, declaration: Declaration) -> None: ...
+
+
+class Idempotency(Protocol):
+    def replay(self, key: str) -> tuple[str, dict[str, Any]] | None: ...
+
+    def claim(self, key: str, actor_id: int | None, request_hash: str) -> None: ...
+
+    def record(self, key: str, result: dict[str, Any]) -> None: ...
+
+
 class Outbox(Protocol):
     def add(self, task: str, payload: dict[str, Any]) -> None: ...
 
@@ -85,6 +153,9 @@ class UnitOfWork(Protocol):
     enterprises: EnterpriseDirectory
     documents: DocumentIndex
     outbox: Outbox
+    ledger: Ledger
+    declarations: DeclarationRepository
+    idempotency: Idempotency
 
     def __enter__(self) -> Self: ...
 
@@ -118,3 +189,4 @@ class Dependencies:
     policies: PolicyBook
     calendar: WorkingCalendar
     documents: DocumentStore
+    draw_key: Callable[[str], tuple[str, bytes]]

@@ -104,7 +104,7 @@ def audit_trail(session: Session, object_type: str, object_id: int) -> list[dict
 
 def applications_by_state(session: Session) -> dict[str, int]:
     rows = session.execute(select(ApplicationRow.state, func.count()).group_by(ApplicationRow.state))
-    return {state: count for state, count in rows.tuples()}
+    return {state: count for state, count in rows}
 
 
 def _iso(value: Any) -> str | None:

@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from workflow.domain.credit import CreditRecord
+from workflow.domain.declaration import Declaration
 from workflow.domain.errors import ConcurrencyConflict, NotFound
 from workflow.domain.goods import Direction, ProductIdentity, RiskGrade, WriteOffMode
 from workflow.domain.lifecycle import AppState, CertState
@@ -103,7 +104,7 @@ class _AggregateRepository:
     def __init__(self, session: Session, audit: AuditTrail, outbox: SqlOutbox, now: Now) -> None:
         self.session, self.audit, self.outbox, self.now = session, audit, outbox, now
 
-    def _flush_pending(self, aggregate: Application | Certificate, ref: str) -> None:
+    def _flush_pending(self, aggregate: Application | Certificate | Declaration, ref: str) -> None:
         records, requests = aggregate.take_pending()
         self.audit.write(self.object_type, aggregate, ref, aggregate.district, records)
         self.outbox.add_requests(requests)

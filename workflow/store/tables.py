@@ -237,6 +237,7 @@ class DeclarationRow(Base):
     follow_up_due_on: Mapped[date | None]
     follow_up_alerted_at: Mapped[datetime | None]
     request_hash: Mapped[str] = mapped_column(String(64))
+    policy_id: Mapped[str] = mapped_column(String(40), default="")
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime]
 

@@ -9,6 +9,7 @@ from typing import Self
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from workflow.store.ledger import SqlDeclarations, SqlIdempotency, SqlLedger
 from workflow.store.repositories import (
     AuditTrail,
     SqlApplications,
@@ -38,6 +39,9 @@ class SqlUnitOfWork:
         self.certificates = SqlCertificates(self.session, audit, self.outbox, self._now)
         self.enterprises = SqlEnterprises(self.session)
         self.documents = SqlDocuments(self.session, self._now)
+        self.ledger = SqlLedger(self.session, self._now)
+        self.declarations = SqlDeclarations(self.session, audit, self.outbox, self._now)
+        self.idempotency = SqlIdempotency(self.session, self._now)
         return self
 
     def __exit__(

@@ -45,6 +45,7 @@ def upgrade() -> None:
     sa.Column('follow_up_due_on', sa.Date(), nullable=True),
     sa.Column('follow_up_alerted_at', sa.DateTime(), nullable=True),
     sa.Column('request_hash', sa.String(length=64), nullable=False),
+    sa.Column('policy_id', sa.String(length=40), nullable=False),
     sa.Column('created_by', sa.Integer(), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['certificate_id'], ['certificates.id'], name=op.f('fk_declarations_certificate_id_certificates')),

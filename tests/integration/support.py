@@ -1,0 +1,160 @@
+"""Test support for the write-off scenarios: goods of DOMAIN.md's fixtures, granted certificates, routed numbers."""
+
+from __future__ import annotations
+
+import itertools
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from config.bootstrap import Container
+from tests.conftest import Cast
+from tests.integration.test_application_service import view_required_documents
+from workflow.domain import commands as c
+from workflow.domain.goods import Direction, GoodsCategory, GoodsLine, ProteinPurity
+from workflow.domain.ledger import inspection_draw
+from workflow.store.tables import CertificateLineRow, CertificateRow, LedgerEntryRow
+
+_numbers = itertools.count(1)
+
+
+def fx10_cytokine(qty: int = 100) -> GoodsLine:
+    return GoodsLine(
+        name_zh="重组人IL-6",
+        name_en="IL-6",
+        category=GoodsCategory.BIOLOGICAL_PRODUCT,
+        quantity=Decimal(qty),
+        unit="支",
+        protein_purity=ProteinPurity.PURIFIED,
+        user_lab="P2",
+    )
+
+
+def fx01_serum(qty: int = 2000) -> GoodsLine:
+    return GoodsLine(
+        name_zh="人血清",
+        name_en="Human serum",
+        category=GoodsCategory.BLOOD,
+        quantity=Decimal(qty),
+        unit="管",
+        involves_hgr=True,
+        user_lab="central lab",
+    )
+
+
+def fx04_ecoli(qty: int = 10) -> GoodsLine:
+    return GoodsLine(
+        name_zh="O157:H7",
+        name_en="E. coli O157:H7",
+        category=GoodsCategory.MICROORGANISM,
+        quantity=Decimal(qty),
+        unit="株",
+        pathogen_class=3,
+        user_lab="P2",
+        bsl_level=2,
+    )
+
+
+def fx09_hek293(qty: int = 5) -> GoodsLine:
+    return GoodsLine(
+        name_zh="HEK293",
+        name_en="HEK293",
+        category=GoodsCategory.HUMAN_TISSUE,
+        quantity=Decimal(qty),
+        unit="支",
+        is_commercial_cell_line=True,
+        user_lab="cell bank",
+    )
+
+
+def grant(container: Container, cast: Cast, *lines: GoodsLine, direction: Direction = Direction.ENTRY) -> str:
+    """File, accept, review and grant; returns the certificate number."""
+    application_id: int = container.bus.handle(
+        c.CreateApplication(cast.applicant, cast.enterprise_id, "xiamen", direction, tuple(lines))
+    )
+    for doc_type in _documents(container, application_id):
+        container.bus.handle(
+            c.AttachDocument(cast.applicant, application_id, doc_type, "d.pdf", "application/pdf", b"%PDF-1.4")
+        )
+    for command in (
+        c.SubmitApplication(cast.applicant, application_id),
+        c.AcceptApplication(cast.acceptor, application_id),
+        c.StartReview(cast.reviewer, application_id),
+    ):
+        container.bus.handle(command)
+    certificate_id = container.bus.handle(c.GrantApplication(cast.decider, application_id, "granted"))
+    with container.sessions() as session:
+        return str(session.scalar(select(CertificateRow.certificate_no).where(CertificateRow.id == certificate_id)))
+
+
+def _documents(container: Container, application_id: int) -> list[str]:
+    return view_required_documents(container, application_id)
+
+
+def declaration_no(container: Container, inspected: bool, rate: Decimal) -> str:
+    """A fresh declaration number whose recorded draw (E2) routes it as the test wants."""
+    _key_id, key = container.deps.draw_key("xiamen")
+    while True:
+        number = f"DEC{next(_numbers):010d}"
+        if (inspection_draw(key, number) < rate) is inspected:
+            return number
+
+
+def declare(
+    container: Container,
+    cast: Cast,
+    certificate_no: str,
+    qty: int | str,
+    *,
+    inspected: bool = False,
+    rate: Decimal = Decimal("0.1"),
+    on: str = "2016-06-01",
+    line_no: int = 1,
+    key: str = "",
+    direction: Direction = Direction.ENTRY,
+    number: str | None = None,
+) -> dict:
+    from datetime import date
+
+    command = c.DeclareShipment(
+        cast.applicant,
+        number or declaration_no(container, inspected, rate),
+        certificate_no,
+        date.fromisoformat(on),
+        direction,
+        ((line_no, Decimal(qty)),),
+        idempotency_key=key,
+    )
+    result: dict = container.bus.handle(command)
+    return result
+
+
+def balances(container: Container, certificate_no: str) -> dict[int, tuple[Decimal, Decimal, Decimal]]:
+    with container.sessions() as session:
+        rows = session.execute(
+            select(
+                CertificateLineRow.line_no,
+                CertificateLineRow.approved_qty,
+                CertificateLineRow.committed_qty,
+                CertificateLineRow.reserved_qty,
+            )
+            .join(CertificateRow)
+            .where(CertificateRow.certificate_no == certificate_no)
+        )
+        return {line: (approved, committed, reserved) for line, approved, committed, reserved in rows}
+
+
+def certificate_state(container: Container, certificate_no: str) -> str:
+    with container.sessions() as session:
+        return str(session.scalar(select(CertificateRow.state).where(CertificateRow.certificate_no == certificate_no)))
+
+
+def ledger(container: Container, certificate_no: str) -> list[tuple[str, Decimal]]:
+    with container.sessions() as session:
+        rows = session.execute(
+            select(LedgerEntryRow.kind, LedgerEntryRow.qty)
+            .join(CertificateRow, CertificateRow.id == LedgerEntryRow.certificate_id)
+            .where(CertificateRow.certificate_no == certificate_no)
+            .order_by(LedgerEntryRow.id)
+        )
+        return [(kind, qty) for kind, qty in rows]

@@ -1,0 +1,192 @@
+"""Quota arithmetic and the write-off rules (W1–W13): balances, the declaration check (D2) and the inspection draw.
+
+Pure: the store applies these decisions with guarded statements; the auditor's check re-derives them from entries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+
+from workflow.domain.errors import InvalidInput
+from workflow.domain.goods import Direction, RiskGrade, WriteOffMode
+from workflow.domain.lifecycle import CertState
+
+DRAW_DENOMINATOR = 2**64
+DRAW_PLACES = Decimal("0.000001")
+
+
+class EntryKind(StrEnum):
+    """W12: the four kinds of ledger entry; quantities are always positive, the kind gives the sign."""
+
+    RESERVE = "reserve"
+    RELEASE = "release"
+    COMMIT = "commit"
+    REVERSE = "reverse"
+
+
+class ReversalReason(StrEnum):
+    """W10: why a released write-off is reversed."""
+
+    DECLARATION_DELETED = "declaration_deleted"
+    CLERICAL_ERROR = "clerical_error"
+    QUANTITY_CORRECTION = "quantity_correction"
+
+
+class Disposal(StrEnum):
+    """退运 / 销毁 on a disposal notice (R49)."""
+
+    RETURN = "return"
+    DESTROY = "destroy"
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One row of the append-only ledger, as the reversal rules need it."""
+
+    id: int
+    certificate_id: int
+    line_id: int
+    declaration_id: int | None
+    kind: EntryKind
+    qty: Decimal
+    unit: str
+
+
+@dataclass(frozen=True)
+class Reversal:
+    """W10: a requested reversal of a committed entry, waiting for a second officer's decision."""
+
+    id: int
+    commit_entry_id: int
+    qty: Decimal
+    reason_code: ReversalReason
+    reason: str
+    state: str
+    requested_by: int
+
+
+@dataclass(frozen=True)
+class LineBalance:
+    """One certificate line: approved, net committed (commits − reversals) and open reservations."""
+
+    line_no: int
+    unit: str
+    approved: Decimal
+    committed: Decimal = Decimal(0)
+    reserved: Decimal = Decimal(0)
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.approved - self.committed - self.reserved
+
+
+@dataclass(frozen=True)
+class CertificateFacts:
+    """What D2 and the write-off need to know of the cited certificate, read under its row lock."""
+
+    id: int
+    certificate_no: str
+    grade: RiskGrade
+    enterprise_id: int
+    district: str
+    follow_up: bool
+    policy_id: str
+    state: CertState
+    hold: bool
+    direction: Direction
+    write_off_mode: WriteOffMode
+    valid_from: date
+    valid_until: date
+    open_uses: int
+    lines: Mapping[int, LineBalance]
+
+
+@dataclass(frozen=True)
+class Requested:
+    """One declaration line: how much of which certificate line, in the certificate's unit (W1, W2)."""
+
+    line_no: int
+    qty: Decimal
+
+
+@dataclass(frozen=True)
+class CheckFailure:
+    """A reason D2 does not release: the declaration goes to a port officer with it."""
+
+    rule_id: str
+    reason: str
+    over_quantity: bool = False
+
+
+def parse_requested(lines: Iterable[tuple[int, Decimal]]) -> tuple[Requested, ...]:
+    """W2/W3: each certificate line at most once per declaration, each quantity positive."""
+    requested = tuple(Requested(line_no, Decimal(qty)) for line_no, qty in lines)
+    if not requested:
+        raise InvalidInput("a declaration draws on at least one certificate line", field="lines")
+    if len({item.line_no for item in requested}) != len(requested):
+        raise InvalidInput("each certificate line appears once per declaration", field="lines")
+    for index, item in enumerate(requested):
+        if item.qty <= 0:
+            raise InvalidInput("a write-off quantity is positive (W3)", rule_id="W3", field=f"lines.{index}.qty")
+    return requested
+
+
+def check_declaration(
+    certificate: CertificateFacts, declared_on: date, direction: Direction, requested: Sequence[Requested]
+) -> list[CheckFailure]:
+    """D2: every reason the shipment cannot be released on its documents alone, each with its rule id."""
+    failures = _certificate_failures(certificate, declared_on, direction)
+    for item in requested:
+        line = certificate.lines.get(item.line_no)
+        if line is None:
+            failures.append(CheckFailure("W2", f"the certificate has no line {item.line_no}"))
+        elif item.qty > line.remaining:
+            failures.append(
+                CheckFailure(
+                    "W5", f"line {item.line_no}: {item.qty} {line.unit} declared, {line.remaining} remaining", True
+                )
+            )
+    return failures
+
+
+def _certificate_failures(certificate: CertificateFacts, declared_on: date, direction: Direction) -> list[CheckFailure]:
+    failures = []
+    if certificate.state is not CertState.ACTIVE:
+        rule = "W4" if certificate.state is CertState.EXHAUSTED else "D2"
+        failures.append(CheckFailure(rule, f"certificate {certificate.certificate_no} is {certificate.state}"))
+    if certificate.hold:
+        failures.append(CheckFailure("C8", "the certificate is on hold during a follow-up investigation"))
+    if not certificate.valid_from <= declared_on <= certificate.valid_until:
+        failures.append(
+            CheckFailure(
+                "W7", f"declared on {declared_on}, outside validity {certificate.valid_from}..{certificate.valid_until}"
+            )
+        )
+    if direction is not certificate.direction:
+        failures.append(CheckFailure("D2", f"the certificate is for {certificate.direction}, not {direction}"))
+    if certificate.write_off_mode is WriteOffMode.SINGLE and certificate.open_uses > 0:
+        failures.append(CheckFailure("W4", "a single-use certificate is already drawn on"))
+    return failures
+
+
+def inspection_draw(district_key: bytes, declaration_no: str) -> Decimal:
+    """E2: a draw in [0, 1) that anyone holding the district key can recompute from the declaration number."""
+    digest = hmac.new(district_key, declaration_no.encode("utf-8"), hashlib.sha256).digest()
+    value = Decimal(int.from_bytes(digest[:8], "big")) / DRAW_DENOMINATOR
+    return value.quantize(DRAW_PLACES, rounding="ROUND_DOWN")
+
+
+def is_inspected(rate: Decimal, draw: Decimal) -> bool:
+    """E1/E2: inspect when the draw falls below the rate, so a rate of 1 always inspects and 0 never does."""
+    return draw < rate
+
+
+def exhausts(mode: WriteOffMode, remaining_after: Iterable[Decimal]) -> bool:
+    """C3: grade A after its first committed write-off (W4); B/C/D when every line is used up."""
+    return mode is WriteOffMode.SINGLE or all(left == 0 for left in remaining_after)

@@ -1,0 +1,242 @@
+"""Certificate-level use cases: reversals (W10), ending a certificate (W9), follow-up (R53–R56) and the sweeps."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from workflow.domain import commands as c
+from workflow.domain.actors import SYSTEM_ACTOR, Actor, Role
+from workflow.domain.errors import ConcurrencyConflict, GuardFailed, InvalidInput, PermissionDenied
+from workflow.domain.goods import WriteOffMode
+from workflow.domain.ledger import CertificateFacts, Disposal, EntryKind
+from workflow.domain.lifecycle import CertState
+from workflow.service.ports import Dependencies, UnitOfWork
+from workflow.service.writeoff import ledger_row, release_reservation, require_port_officer, run_idempotent
+
+ENDED_FOR_REVERSAL = (CertState.WITHDRAWN, CertState.REVOKED)
+END_TRIGGERS = {"cancel": (Role.DECIDER,), "revoke": (Role.DECIDER,), "withdraw": (Role.DECIDER, Role.DEST_OFFICER)}
+
+
+# -- reversal (W10) -------------------------------------------------------------------------------------------------
+
+
+def request_reversal(cmd: c.RequestReversal, deps: Dependencies) -> dict[str, Any]:
+    """W10: a port officer asks to reverse a committed write-off; nothing moves until a decider approves."""
+    if cmd.qty <= 0:
+        raise InvalidInput("a reversal quantity is positive", field="qty")
+
+    def work(uow: UnitOfWork) -> tuple[dict[str, Any], bool]:
+        entry = uow.ledger.entry(cmd.entry_id)
+        certificate = uow.ledger.lock_certificate_by_id(entry.certificate_id)
+        require_port_officer(cmd.actor, certificate)
+        _require_reversible(certificate)
+        if entry.kind is not EntryKind.COMMIT:
+            raise InvalidInput("only a committed write-off can be reversed", rule_id="W10", field="entry_id")
+        left = entry.qty - uow.ledger.reversed_qty(entry.id) - uow.ledger.pending_reversal_qty(entry.id)
+        if cmd.qty > left:
+            raise InvalidInput(f"at most {left} {entry.unit} of this write-off can still be reversed", "W10", "qty")
+        assert cmd.actor.user_id is not None
+        reversal_id = uow.ledger.add_reversal(entry.id, cmd.qty, cmd.reason_code.value, cmd.reason, cmd.actor.user_id)
+        _note(
+            uow,
+            certificate,
+            "request_reversal",
+            cmd.actor,
+            cmd.reason,
+            {"reversal_id": reversal_id, "entry_id": entry.id, "qty": str(cmd.qty), "reason_code": cmd.reason_code},
+        )
+        return {"reversal_id": reversal_id, "state": "requested", "qty": str(cmd.qty)}, True
+
+    return run_idempotent(deps, cmd, cmd.idempotency_key, work)
+
+
+def decide_reversal(cmd: c.DecideReversal, deps: Dependencies) -> dict[str, Any]:
+    """W10 / W13(vi): a decider other than the requester approves; an exhausted B/C/D line may reopen."""
+
+    def work(uow: UnitOfWork) -> tuple[dict[str, Any], bool]:
+        reversal = uow.ledger.reversal(cmd.reversal_id)
+        entry = uow.ledger.entry(reversal.commit_entry_id)
+        certificate = uow.ledger.lock_certificate_by_id(entry.certificate_id)
+        _require_second_officer(cmd.actor, reversal.requested_by, certificate)
+        if not uow.ledger.decide_reversal(reversal.id, "approved" if cmd.approve else "refused", cmd.actor.user_id):
+            raise ConcurrencyConflict(f"reversal {reversal.id} was already decided")
+        if cmd.approve:
+            _apply_reversal(uow, deps, certificate, entry, reversal.qty, reversal.requested_by, cmd.actor)
+        outcome = "approved" if cmd.approve else "refused"
+        _note(uow, certificate, f"reversal_{outcome}", cmd.actor, cmd.reason, {"reversal_id": reversal.id})
+        return {"reversal_id": reversal.id, "state": outcome, "qty": str(reversal.qty)}, True
+
+    return run_idempotent(deps, cmd, cmd.idempotency_key, work)
+
+
+def _require_reversible(certificate: CertificateFacts) -> None:
+    if certificate.write_off_mode is WriteOffMode.SINGLE:
+        raise GuardFailed("a single-use (grade A) write-off is never reversed after release", rule_id="W10")
+    if certificate.state in ENDED_FOR_REVERSAL:
+        raise GuardFailed(f"no reversal on a {certificate.state} certificate", rule_id="W10")
+
+
+def _require_second_officer(actor: Actor, requested_by: int, certificate: CertificateFacts) -> None:
+    if actor.role is not Role.DECIDER or (actor.district not in (None, certificate.district)):
+        raise PermissionDenied("a reversal is approved by a decider of the district", rule_id="W10")
+    if actor.user_id == requested_by:
+        raise PermissionDenied("the officer who requested a reversal cannot approve it", rule_id="W10")
+    _require_reversible(certificate)
+
+
+def _apply_reversal(
+    uow: UnitOfWork,
+    deps: Dependencies,
+    certificate: CertificateFacts,
+    entry: Any,
+    qty: Decimal,
+    requested_by: int,
+    decider: Actor,
+) -> None:
+    if not uow.ledger.reverse(entry.line_id, qty):
+        raise ConcurrencyConflict("the committed quantity is no longer there to reverse")
+    requester = Actor(requested_by, Role.PORT_OFFICER)
+    uow.ledger.append(
+        [
+            ledger_row(
+                EntryKind.REVERSE,
+                certificate,
+                entry.line_id,
+                qty,
+                entry.unit,
+                requester,
+                None,
+                reverses_entry_id=entry.id,
+                approver_id=decider.user_id,
+            )
+        ]
+    )
+    if certificate.state is CertState.EXHAUSTED and deps.clock.today() <= certificate.valid_until:
+        aggregate = uow.certificates.get(certificate.id)
+        aggregate.fire("reactivate", decider, reason="write-off reversed within validity", rule_ids=("W10",))
+        uow.certificates.save(aggregate)
+
+
+# -- ending a certificate (W9, C5–C7) -------------------------------------------------------------------------------
+
+
+def end_certificate(cmd: c.EndCertificate, deps: Dependencies) -> dict[str, Any]:
+    """Cancel, withdraw or revoke; every open reservation is released and in-flight declarations voided (W9)."""
+    if cmd.trigger not in END_TRIGGERS:
+        raise InvalidInput(f"trigger is one of {', '.join(END_TRIGGERS)}", field="trigger")
+    if cmd.actor.role not in END_TRIGGERS[cmd.trigger]:
+        raise PermissionDenied(f"{cmd.trigger} is not for a {cmd.actor.role}", rule_id="C5")
+    with deps.uow() as uow:
+        certificate = uow.ledger.lock_certificate_by_id(cmd.certificate_id)
+        _end(uow, certificate, cmd.trigger, cmd.actor, cmd.reason)
+        uow.commit()
+    return {"certificate_id": cmd.certificate_id, "state": cmd.trigger}
+
+
+def _end(uow: UnitOfWork, certificate: CertificateFacts, trigger: str, actor: Actor, reason: str) -> None:
+    if not reason.strip():
+        raise GuardFailed("a reason is required", rule_id="C5", field="reason")
+    if actor.district not in (None, certificate.district):
+        raise PermissionDenied("officers act only on their own district's certificates", rule_id="R7")
+    aggregate = uow.certificates.get(certificate.id)
+    aggregate.fire(trigger, actor, reason=reason, rule_ids=("W9",))
+    uow.certificates.save(aggregate)
+    for declaration_id in uow.ledger.open_declarations(certificate.id):
+        declaration = uow.declarations.get(declaration_id)
+        declaration.void(f"certificate {trigger}: {reason}")
+        release_reservation(uow, declaration, certificate, SYSTEM_ACTOR, f"certificate {trigger}")
+        uow.declarations.save(declaration)
+
+
+# -- follow-up supervision (R53–R56) --------------------------------------------------------------------------------
+
+
+def report_follow_up(cmd: c.ReportFollowUp, deps: Dependencies) -> dict[str, Any]:
+    """R55–R56: a failed follow-up withdraws the certificate (even when exhausted) and orders destruction."""
+
+    def work(uow: UnitOfWork) -> tuple[dict[str, Any], bool]:
+        declaration = uow.declarations.get(cmd.declaration_id)
+        certificate = uow.ledger.lock_certificate_by_id(declaration.certificate_id)
+        if cmd.actor.role is not Role.DEST_OFFICER or cmd.actor.district not in (None, certificate.district):
+            raise PermissionDenied("follow-up is reported by the destination customs", rule_id="R54")
+        declaration = uow.declarations.get(cmd.declaration_id)
+        passed = declaration.conclude_follow_up(cmd.actor, cmd.lab_matches, cmd.goods_match, cmd.reason)
+        if not passed:
+            declaration.disposal = Disposal.DESTROY
+        uow.declarations.save(declaration)
+        if not passed and certificate.state not in (CertState.WITHDRAWN, CertState.REVOKED, CertState.CANCELLED):
+            _end(uow, certificate, "withdraw", cmd.actor, cmd.reason or "follow-up found a mismatch (R56)")
+        result = {
+            "declaration_id": declaration.id,
+            "state": str(declaration.state),
+            "passed": passed,
+            "disposal": declaration.disposal.value if declaration.disposal else None,
+        }
+        return result, True
+
+    return run_idempotent(deps, cmd, cmd.idempotency_key, work)
+
+
+# -- sweeps (beat) --------------------------------------------------------------------------------------------------
+
+
+def expire_certificates(cmd: c.ExpireCertificates, deps: Dependencies) -> int:
+    """C4 / R38: certificates past validity expire; their remaining quantity lapses, reservations stay (W7)."""
+    return _sweep(deps, lambda uow, today: uow.ledger.expiring(today), _expire_one)
+
+
+def _expire_one(uow: UnitOfWork, certificate_id: int, today: date) -> None:
+    aggregate = uow.certificates.get(certificate_id)
+    aggregate.fire("expire", SYSTEM_ACTOR, reason=f"valid until {aggregate.valid_until}", rule_ids=("R38",))
+    uow.certificates.save(aggregate)
+
+
+def flag_overdue_follow_ups(cmd: c.FlagOverdueFollowUps, deps: Dependencies) -> int:
+    """R54: one alert per overdue follow-up report, recorded in the declaration's audit trail."""
+    return _sweep(deps, lambda uow, today: uow.ledger.overdue_follow_ups(today), _alert_one)
+
+
+def _alert_one(uow: UnitOfWork, declaration_id: int, today: date) -> None:
+    declaration = uow.declarations.get(declaration_id)
+    declaration.note(
+        "follow_up_overdue",
+        SYSTEM_ACTOR,
+        reason=f"report was due {declaration.follow_up_due_on}",
+        rule_ids=("R54", "D8"),
+    )
+    uow.declarations.save(declaration)
+    uow.ledger.mark_alerted(declaration_id)
+
+
+def _sweep(
+    deps: Dependencies, find: Callable[[UnitOfWork, date], list[int]], act: Callable[[UnitOfWork, int, date], None]
+) -> int:
+    """One transaction per sweep: rows another sweep is holding are skipped, so two sweeps never double-act."""
+    today = deps.clock.today()
+    with deps.uow() as uow:
+        found = find(uow, today)
+        for object_id in found:
+            act(uow, object_id, today)
+        uow.commit()
+    return len(found)
+
+
+def _note(
+    uow: UnitOfWork, certificate: CertificateFacts, trigger: str, actor: Actor, reason: str, inputs: dict[str, Any]
+) -> None:
+    aggregate = uow.certificates.get(certificate.id)
+    aggregate.note(trigger, actor, reason, ("W10",), {key: str(value) for key, value in inputs.items()})
+    uow.certificates.save(aggregate)
+
+
+HANDLERS: dict[type[c.Command], Callable[[Any, Dependencies], Any]] = {
+    c.RequestReversal: request_reversal,
+    c.DecideReversal: decide_reversal,
+    c.EndCertificate: end_certificate,
+    c.ReportFollowUp: report_follow_up,
+    c.ExpireCertificates: expire_certificates,
+    c.FlagOverdueFollowUps: flag_overdue_follow_ups,
+}

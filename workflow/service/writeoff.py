@@ -1,0 +1,455 @@
+"""One application, many write-offs: declarations drawn against certificate lines, port outcomes, reversals.
+
+Every handler is one transaction under the certificate's row lock: the declaration's state, its audit events, the
+guarded balance statements and their ledger entries commit together or not at all. Requests carrying an
+idempotency key (and every declaration, by its number) replay their first result and write nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import asdict, is_dataclass
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from workflow.domain import commands as c
+from workflow.domain import rules
+from workflow.domain.actors import SYSTEM_ACTOR, Actor, Role
+from workflow.domain.credit import credit_as_of
+from workflow.domain.declaration import Declaration
+from workflow.domain.errors import (
+    ConcurrencyConflict,
+    DuplicateRequest,
+    GuardFailed,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+)
+from workflow.domain.goods import WriteOffMode
+from workflow.domain.ledger import (
+    CertificateFacts,
+    EntryKind,
+    check_declaration,
+    exhausts,
+    inspection_draw,
+    is_inspected,
+    parse_requested,
+)
+from workflow.domain.lifecycle import CertState
+from workflow.service.ports import Dependencies, UnitOfWork
+
+REPLAY_ATTEMPTS = 5
+Work = Callable[[UnitOfWork], tuple[dict[str, Any], bool]]
+
+
+# -- idempotency ----------------------------------------------------------------------------------------------------
+
+
+def request_hash(command: c.Command) -> str:
+    """A fingerprint of what was asked, so a replay with different content is told apart from a retry."""
+    fields = (
+        {k: v for k, v in asdict(command).items() if k not in ("actor", "idempotency_key")}
+        if is_dataclass(command)
+        else {}
+    )
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def run_idempotent(deps: Dependencies, command: c.Command, key: str, work: Work) -> dict[str, Any]:
+    """Run `work` once per key; a concurrent duplicate waits on the key, fails, and replays the stored result."""
+    fingerprint = request_hash(command)
+    for _ in range(REPLAY_ATTEMPTS):
+        try:
+            return _attempt(deps, command, key, fingerprint, work)
+        except DuplicateRequest:
+            continue
+    raise ConcurrencyConflict("the request kept colliding with a concurrent duplicate; try again")
+
+
+def _attempt(deps: Dependencies, command: c.Command, key: str, fingerprint: str, work: Work) -> dict[str, Any]:
+    with deps.uow() as uow:
+        if key:
+            stored = uow.idempotency.replay(key)
+            if stored is not None:
+                return _replayed(stored, fingerprint, key)
+            uow.idempotency.claim(key, command.actor.user_id, fingerprint)
+        result, wrote = work(uow)
+        if wrote:
+            if key:
+                uow.idempotency.record(key, result)
+            uow.commit()
+        return result
+
+
+def _replayed(stored: tuple[str, dict[str, Any]], fingerprint: str, key: str) -> dict[str, Any]:
+    stored_hash, result = stored
+    if stored_hash != fingerprint:
+        raise InvalidInput(f"idempotency key {key!r} was used for a different request", field="Idempotency-Key")
+    return {**result, "replayed": True}
+
+
+# -- declaring and writing off --------------------------------------------------------------------------------------
+
+
+def declare_shipment(cmd: c.DeclareShipment, deps: Dependencies) -> dict[str, Any]:
+    """D1–D3 (and D6 when no inspection is drawn): reserve, check, route and, if released, commit."""
+    requested = parse_requested(cmd.lines)
+    if not cmd.declaration_no.strip():
+        raise InvalidInput("a declaration number is required", field="declaration_no")
+    fingerprint = request_hash(cmd)
+    return run_idempotent(deps, cmd, cmd.idempotency_key, lambda uow: _declare(uow, deps, cmd, requested, fingerprint))
+
+
+def _declare(
+    uow: UnitOfWork, deps: Dependencies, cmd: c.DeclareShipment, requested: Any, fingerprint: str
+) -> tuple[dict[str, Any], bool]:
+    existing = uow.declarations.find(cmd.declaration_no)
+    if existing is not None:
+        return _replay_declaration(uow, existing, fingerprint)
+    certificate = uow.ledger.lock_certificate(cmd.certificate_no)
+    _require_may_declare(cmd.actor, certificate)
+    declaration = Declaration(
+        declaration_no=cmd.declaration_no,
+        certificate_id=certificate.id,
+        enterprise_id=certificate.enterprise_id,
+        district=certificate.district,
+        port=cmd.port,
+        declared_on=cmd.declared_on,
+        lines=list(requested),
+        policy_id=certificate.policy_id,
+    )
+    declaration.record_declared(cmd.actor)
+    failures = check_declaration(certificate, cmd.declared_on, cmd.direction, requested)
+    declaration.check(failures)
+    if not failures:
+        declaration.drawn = {item.line_no: item.qty for item in requested}
+        _route(uow, deps, certificate, declaration)
+    line_ids = uow.ledger.line_ids(certificate.id)
+    uow.declarations.add(declaration, line_ids, fingerprint, cmd.actor.user_id)
+    if not failures:
+        _draw(uow, deps, certificate, declaration, line_ids, cmd.actor)
+    return _view(declaration), True
+
+
+def _replay_declaration(uow: UnitOfWork, existing: tuple[int, str], fingerprint: str) -> tuple[dict[str, Any], bool]:
+    declaration_id, stored_hash = existing
+    if stored_hash != fingerprint:
+        raise ConcurrencyConflict(
+            "this declaration number was already filed with different content", field="declaration_no"
+        )
+    return {**_view(uow.declarations.get(declaration_id)), "replayed": True}, False
+
+
+def _require_may_declare(actor: Actor, certificate: CertificateFacts) -> None:
+    """D1: the holder (or its agent) declares, or a port officer of the district on its behalf."""
+    if actor.role is Role.APPLICANT and actor.enterprise_id == certificate.enterprise_id:
+        return
+    if actor.role is Role.PORT_OFFICER and actor.district in (None, certificate.district):
+        return
+    raise PermissionDenied("only the certificate holder or a port officer may declare against it", rule_id="D1")
+
+
+def _route(uow: UnitOfWork, deps: Dependencies, certificate: CertificateFacts, declaration: Declaration) -> None:
+    """D3 / E1–E3: rate from grade × credit as of the declaration date, and a draw anyone can recompute."""
+    policy = deps.policies.policy_for(certificate.district, declaration.declared_on)
+    credit = credit_as_of(uow.enterprises.credit_records(certificate.enterprise_id), declaration.declared_on, policy)
+    rate = rules.inspection_rate(certificate.grade, credit.tier, policy)
+    key_id, key = deps.draw_key(certificate.district)
+    draw = inspection_draw(key, declaration.declaration_no)
+    inspected = is_inspected(rate.result, draw)
+    route = {
+        "rate": str(rate.result),
+        "draw": str(draw),
+        "inspected": inspected,
+        "key_id": key_id,
+        "grade": certificate.grade.value,
+        "credit_tier": credit.tier.value,
+        "credit_regime": credit.regime.value,
+        "policy_id": policy.id,
+        "policy_hash": policy.content_hash,
+        "rule_ids": list(rate.rule_ids),
+        "reason": rate.reason,
+    }
+    declaration.route_by(route, inspected)
+    if not inspected:
+        _mark_released(uow, deps, certificate, declaration)
+
+
+def _draw(
+    uow: UnitOfWork,
+    deps: Dependencies,
+    certificate: CertificateFacts,
+    declaration: Declaration,
+    line_ids: dict[int, int],
+    actor: Actor,
+) -> None:
+    """Reserve what was declared; commit it at once when the route released the goods on their documents."""
+    released = declaration.released_on is not None  # released, possibly already awaiting follow-up (D8)
+    entries = []
+    for line_no, qty in declaration.drawn.items():
+        line_id, unit = line_ids[line_no], certificate.lines[line_no].unit
+        if not uow.ledger.reserve(line_id, qty) or (released and not uow.ledger.commit(line_id, qty)):
+            raise ConcurrencyConflict(f"line {line_no} changed under the certificate lock; try again")
+        entries.append(ledger_row(EntryKind.RESERVE, certificate, line_id, qty, unit, actor, declaration))
+        if released:
+            entries.append(ledger_row(EntryKind.COMMIT, certificate, line_id, qty, unit, actor, declaration))
+    uow.ledger.append(entries)
+    if certificate.write_off_mode is WriteOffMode.SINGLE:
+        uow.ledger.change_uses(certificate.id, 1)
+    if released:
+        _exhaust_if_used_up(uow, certificate)
+
+
+def ledger_row(
+    kind: EntryKind,
+    certificate: CertificateFacts,
+    line_id: int,
+    qty: Decimal,
+    unit: str,
+    actor: Actor,
+    declaration: Declaration | None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """W12: one ledger row (who, what, how much, in which unit, why, under which policy)."""
+    return {
+        "certificate_id": certificate.id,
+        "certificate_line_id": line_id,
+        "declaration_id": declaration.id if declaration else None,
+        "kind": kind.value,
+        "qty": qty,
+        "unit": unit,
+        "actor_id": actor.user_id,
+        "actor_role": actor.role.value,
+        "policy_id": certificate.policy_id,
+        **extra,
+    }
+
+
+def _mark_released(
+    uow: UnitOfWork, deps: Dependencies, certificate: CertificateFacts, declaration: Declaration
+) -> None:
+    """D6 / D8: released today; entry (and exit) goods of a follow-up grade await the user's report (R53–R54)."""
+    today = deps.clock.today()
+    declaration.mark_released(today)
+    if certificate.follow_up:
+        policy = deps.policies.policy_for(certificate.district, declaration.declared_on)
+        declaration.await_follow_up(today + timedelta(days=policy.follow_up.report_window_days))
+
+
+def _exhaust_if_used_up(uow: UnitOfWork, certificate: CertificateFacts) -> None:
+    """C3: grade A after its first commit (W4); B/C/D once every line's remaining quantity is 0."""
+    if exhausts(certificate.write_off_mode, uow.ledger.remaining(certificate.id)):
+        aggregate = uow.certificates.get(certificate.id)
+        aggregate.fire(
+            "exhaust",
+            SYSTEM_ACTOR,
+            rule_ids=("C3", "W4") if certificate.write_off_mode is WriteOffMode.SINGLE else ("C3",),
+        )
+        uow.certificates.save(aggregate)
+
+
+def _view(declaration: Declaration) -> dict[str, Any]:
+    return {
+        "declaration_id": declaration.id,
+        "declaration_no": declaration.declaration_no,
+        "state": str(declaration.state),
+        "hold_reason": declaration.hold_reason,
+        "route": declaration.route,
+        "drawn": {str(line): str(qty) for line, qty in sorted(declaration.drawn.items())},
+        "disposal": declaration.disposal.value if declaration.disposal else None,
+        "follow_up_due_on": declaration.follow_up_due_on.isoformat() if declaration.follow_up_due_on else None,
+    }
+
+
+# -- port officer ---------------------------------------------------------------------------------------------------
+
+
+def resolve_hold(cmd: c.ResolveHold, deps: Dependencies) -> dict[str, Any]:
+    """W6: split releases the in-quota part (the excess gets a disposal notice); reject refuses it all."""
+
+    def work(uow: UnitOfWork) -> tuple[dict[str, Any], bool]:
+        declaration, certificate = _load(uow, cmd)
+        require_port_officer(cmd.actor, certificate)
+        if not cmd.split:
+            declaration.reject(cmd.actor, cmd.reason)
+            return _save(uow, declaration)
+        _split(uow, deps, cmd, declaration, certificate)
+        return _view(declaration), True
+
+    return run_idempotent(deps, cmd, cmd.idempotency_key, work)
+
+
+def _split(
+    uow: UnitOfWork, deps: Dependencies, cmd: c.ResolveHold, declaration: Declaration, certificate: CertificateFacts
+) -> None:
+    failures = check_declaration(certificate, declaration.declared_on, certificate.direction, [])
+    if failures:
+        raise GuardFailed(f"cannot release against this certificate: {failures[0].reason}", rule_id=failures[0].rule_id)
+    drawn = {
+        item.line_no: min(item.qty, certificate.lines[item.line_no].remaining)
+        for item in declaration.lines
+        if item.line_no in certificate.lines
+    }
+    drawn = {line: qty for line, qty in drawn.items() if qty > 0}
+    if not drawn:
+        raise GuardFailed("nothing of the declared goods is within the remaining quota; reject it", rule_id="W5")
+    excess = any(drawn.get(item.line_no, Decimal(0)) < item.qty for item in declaration.lines)
+    declaration.clear_hold(cmd.actor, cmd.reason)
+    declaration.drawn = drawn
+    declaration.disposal = cmd.disposal if excess else None
+    _route(uow, deps, certificate, declaration)
+    uow.declarations.save(declaration)
+    _draw(uow, deps, certificate, declaration, uow.ledger.line_ids(certificate.id), cmd.actor)
+
+
+def record_inspection(cmd: c.RecordInspection, deps: Dependencies) -> dict[str, Any]:
+    """D4/D5/D7: pass releases and commits; sample holds for the laboratory; fail orders disposal."""
+
+    def work(uow: UnitOfWork) -> tuple[dict[str, Any], bool]:
+        declaration, certificate = _load(uow, cmd)
+        require_port_officer(cmd.actor, certificate)
+        if cmd.outcome == "pass":
+            declaration.pass_inspection(cmd.actor)
+            _commit_release(uow, deps, declaration, certificate, cmd.actor)
+        elif cmd.outcome == "sample":
+            declaration.sample(cmd.actor, cmd.reason)
+        elif cmd.outcome == "fail":
+            _fail(uow, declaration, certificate, cmd)
+        else:
+            raise InvalidInput("outcome is one of pass, sample, fail", field="outcome")
+        return _save(uow, declaration)
+
+    return run_idempotent(deps, cmd, cmd.idempotency_key, work)
+
+
+def record_lab_result(cmd: c.RecordLabResult, deps: Dependencies) -> dict[str, Any]:
+    """R47–R49: goods held for the laboratory are released only when they pass."""
+
+    def work(uow: UnitOfWork) -> tuple[dict[str, Any], bool]:
+        declaration, certificate = _load(uow, cmd)
+        require_port_officer(cmd.actor, certificate)
+        if cmd.passed:
+            declaration.lab_pass(cmd.actor)
+            _commit_release(uow, deps, declaration, certificate, cmd.actor)
+        else:
+            _fail(uow, declaration, certificate, cmd)
+        return _save(uow, declaration)
+
+    return run_idempotent(deps, cmd, cmd.idempotency_key, work)
+
+
+def _fail(uow: UnitOfWork, declaration: Declaration, certificate: CertificateFacts, cmd: Any) -> None:
+    if cmd.disposal is None:
+        raise InvalidInput("a failed inspection orders return or destruction", field="disposal")
+    declaration.fail(cmd.actor, cmd.disposal, cmd.reason)
+    release_reservation(uow, declaration, certificate, cmd.actor, cmd.reason)
+
+
+def complete_disposal(cmd: c.CompleteDisposal, deps: Dependencies) -> dict[str, Any]:
+    def work(uow: UnitOfWork) -> tuple[dict[str, Any], bool]:
+        declaration, certificate = _load(uow, cmd)
+        require_port_officer(cmd.actor, certificate)
+        declaration.dispose(cmd.actor)
+        return _save(uow, declaration)
+
+    return run_idempotent(deps, cmd, cmd.idempotency_key, work)
+
+
+def withdraw_declaration(cmd: c.WithdrawDeclaration, deps: Dependencies) -> dict[str, Any]:
+    """W10 before release: the declaration is deleted (删单) and its reservation released automatically."""
+
+    def work(uow: UnitOfWork) -> tuple[dict[str, Any], bool]:
+        declaration, certificate = _load(uow, cmd)
+        if cmd.actor.role is Role.APPLICANT and cmd.actor.enterprise_id != certificate.enterprise_id:
+            raise PermissionDenied("only the holder or a port officer withdraws a declaration", rule_id="W10")
+        if cmd.actor.role is not Role.APPLICANT:
+            require_port_officer(cmd.actor, certificate)
+        declaration.withdraw(cmd.actor, cmd.reason)
+        release_reservation(uow, declaration, certificate, cmd.actor, cmd.reason or "declaration withdrawn")
+        return _save(uow, declaration)
+
+    return run_idempotent(deps, cmd, cmd.idempotency_key, work)
+
+
+def _commit_release(
+    uow: UnitOfWork, deps: Dependencies, declaration: Declaration, certificate: CertificateFacts, actor: Actor
+) -> None:
+    """D6: the reservation becomes a committed write-off (W7: even if the certificate expired meanwhile)."""
+    line_ids = uow.ledger.line_ids(certificate.id)
+    entries = []
+    for line_no, qty in declaration.drawn.items():
+        if not uow.ledger.commit(line_ids[line_no], qty):
+            raise ConcurrencyConflict(f"the reservation of line {line_no} is gone; reload the declaration")
+        entries.append(
+            ledger_row(
+                EntryKind.COMMIT,
+                certificate,
+                line_ids[line_no],
+                qty,
+                certificate.lines[line_no].unit,
+                actor,
+                declaration,
+            )
+        )
+    uow.ledger.append(entries)
+    _mark_released(uow, deps, certificate, declaration)
+    if certificate.state is CertState.ACTIVE:
+        _exhaust_if_used_up(uow, certificate)
+
+
+def release_reservation(
+    uow: UnitOfWork, declaration: Declaration, certificate: CertificateFacts, actor: Actor, reason: str
+) -> None:
+    """D7/W9/W10: give back what the declaration held; nothing is written off."""
+    line_ids = uow.ledger.line_ids(certificate.id)
+    entries = []
+    for line_no, qty in declaration.drawn.items():
+        if not uow.ledger.release(line_ids[line_no], qty):
+            raise ConcurrencyConflict(f"the reservation of line {line_no} is gone; reload the declaration")
+        entries.append(
+            ledger_row(
+                EntryKind.RELEASE,
+                certificate,
+                line_ids[line_no],
+                qty,
+                certificate.lines[line_no].unit,
+                actor,
+                declaration,
+                reason=reason,
+            )
+        )
+    uow.ledger.append(entries)
+    if declaration.drawn and certificate.write_off_mode is WriteOffMode.SINGLE:
+        uow.ledger.change_uses(certificate.id, -1)
+
+
+def _load(uow: UnitOfWork, cmd: c.DeclarationCommand) -> tuple[Declaration, CertificateFacts]:
+    """The declaration and its certificate, the certificate's row locked first (the one lock order everywhere)."""
+    declaration = uow.declarations.get(cmd.declaration_id)
+    certificate = uow.ledger.lock_certificate_by_id(declaration.certificate_id)
+    return uow.declarations.get(cmd.declaration_id), certificate  # re-read under the lock
+
+
+def _save(uow: UnitOfWork, declaration: Declaration) -> tuple[dict[str, Any], bool]:
+    uow.declarations.save(declaration)
+    return _view(declaration), True
+
+
+def require_port_officer(actor: Actor, certificate: CertificateFacts) -> None:
+    if actor.role is not Role.PORT_OFFICER:
+        raise PermissionDenied("port decisions are a port officer's", rule_id="D4")
+    if actor.district is not None and actor.district != certificate.district:
+        raise NotFound("no such declaration in your district")
+
+
+HANDLERS: dict[type[c.Command], Callable[[Any, Dependencies], Any]] = {
+    c.DeclareShipment: declare_shipment,
+    c.ResolveHold: resolve_hold,
+    c.RecordInspection: record_inspection,
+    c.RecordLabResult: record_lab_result,
+    c.CompleteDisposal: complete_disposal,
+    c.WithdrawDeclaration: withdraw_declaration,
+}

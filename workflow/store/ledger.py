@@ -1,0 +1,413 @@
+"""The write-off ledger in SQL: one guarded statement per balance change, an append-only entry beside each.
+
+PostgreSQL at READ COMMITTED re-checks a blocked UPDATE's WHERE clause against the newly committed row, so a
+conditional UPDATE that checks its row count can neither over-draw nor lose an update (LIMITS.md). The certificate
+row is locked first in every write-off transaction, which serialises the 'all lines used up' check (C3).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from workflow.domain.declaration import Declaration
+from workflow.domain.errors import DuplicateRequest, NotFound
+from workflow.domain.goods import Direction, RiskGrade, WriteOffMode
+from workflow.domain.ledger import (
+    CertificateFacts,
+    Disposal,
+    EntryKind,
+    LedgerEntry,
+    LineBalance,
+    Requested,
+    Reversal,
+    ReversalReason,
+)
+from workflow.domain.lifecycle import CertState, DeclState
+from workflow.store.repositories import AuditTrail, SqlOutbox, _AggregateRepository, _guarded_update
+from workflow.store.tables import (
+    CertificateLineRow,
+    CertificateRow,
+    DeclarationLineRow,
+    DeclarationRow,
+    IdempotencyKeyRow,
+    LedgerEntryRow,
+    ReversalRow,
+)
+
+Now = Callable[[], datetime]
+OPEN_STATES = (
+    DeclState.DECLARED,
+    DeclState.DOC_CHECKED,
+    DeclState.PORT_REVIEW,
+    DeclState.INSPECTION,
+    DeclState.LAB_HOLD,
+)
+
+
+class SqlLedger:
+    def __init__(self, session: Session, now: Now) -> None:
+        self.session, self.now = session, now
+
+    def lock_certificate(self, certificate_no: str) -> CertificateFacts:
+        """Read the certificate under a row lock (FOR UPDATE on PostgreSQL; SQLite already holds the write lock)."""
+        row = self.session.scalar(
+            select(CertificateRow)
+            .where(CertificateRow.certificate_no == certificate_no)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        if row is None:
+            raise NotFound(f"no certificate {certificate_no}", field="certificate_no")
+        return self._facts(row)
+
+    def lock_certificate_by_id(self, certificate_id: int) -> CertificateFacts:
+        number = self.session.scalar(select(CertificateRow.certificate_no).where(CertificateRow.id == certificate_id))
+        if number is None:
+            raise NotFound(f"no certificate {certificate_id}")
+        return self.lock_certificate(number)
+
+    def _facts(self, row: CertificateRow) -> CertificateFacts:
+        lines = self.session.scalars(
+            select(CertificateLineRow)
+            .where(CertificateLineRow.certificate_id == row.id)
+            .execution_options(populate_existing=True)
+        )
+        balances = {
+            line.line_no: LineBalance(line.line_no, line.unit, line.approved_qty, line.committed_qty, line.reserved_qty)
+            for line in lines
+        }
+        return CertificateFacts(
+            id=row.id,
+            certificate_no=row.certificate_no,
+            grade=RiskGrade(row.grade),
+            enterprise_id=row.enterprise_id,
+            district=row.district,
+            follow_up=row.follow_up,
+            policy_id=row.policy_id,
+            state=CertState(row.state),
+            hold=row.hold,
+            direction=Direction(row.direction),
+            write_off_mode=WriteOffMode(row.write_off_mode),
+            valid_from=row.valid_from,
+            valid_until=row.valid_until,
+            open_uses=row.open_uses,
+            lines=balances,
+        )
+
+    def line_ids(self, certificate_id: int) -> dict[int, int]:
+        rows = self.session.execute(
+            select(CertificateLineRow.line_no, CertificateLineRow.id).where(
+                CertificateLineRow.certificate_id == certificate_id
+            )
+        )
+        return {line_no: line_id for line_no, line_id in rows}
+
+    def change_uses(self, certificate_id: int, delta: int) -> None:
+        """Single-use certificates count their one open use (W4); released reservations give it back."""
+        self.session.execute(
+            update(CertificateRow)
+            .where(CertificateRow.id == certificate_id)
+            .values(open_uses=CertificateRow.open_uses + delta)
+        )
+
+    def reserve(self, line_id: int, qty: Decimal) -> bool:
+        """D1/W8: reserve only what remains; a False means the quota was not there and nothing changed."""
+        line = CertificateLineRow
+        return self._guarded(
+            line_id,
+            line.approved_qty - line.committed_qty - line.reserved_qty >= qty,
+            reserved_qty=line.reserved_qty + qty,
+        )
+
+    def commit(self, line_id: int, qty: Decimal) -> bool:
+        """D6: the reservation becomes a committed write-off at release."""
+        line = CertificateLineRow
+        return self._guarded(
+            line_id,
+            line.reserved_qty >= qty,
+            reserved_qty=line.reserved_qty - qty,
+            committed_qty=line.committed_qty + qty,
+        )
+
+    def release(self, line_id: int, qty: Decimal) -> bool:
+        """D7/W9/W10: a reservation that will never be committed gives its quantity back."""
+        line = CertificateLineRow
+        return self._guarded(line_id, line.reserved_qty >= qty, reserved_qty=line.reserved_qty - qty)
+
+    def reverse(self, line_id: int, qty: Decimal) -> bool:
+        """W10: a committed write-off reversed by a negative entry."""
+        line = CertificateLineRow
+        return self._guarded(line_id, line.committed_qty >= qty, committed_qty=line.committed_qty - qty)
+
+    def _guarded(self, line_id: int, condition: Any, **values: Any) -> bool:
+        result = self.session.execute(
+            update(CertificateLineRow)
+            .where(CertificateLineRow.id == line_id, condition)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1  # type: ignore[attr-defined, no-any-return]
+
+    def remaining(self, certificate_id: int) -> list[Decimal]:
+        line = CertificateLineRow
+        return list(
+            self.session.scalars(
+                select(line.approved_qty - line.committed_qty - line.reserved_qty).where(
+                    line.certificate_id == certificate_id
+                )
+            )
+        )
+
+    def append(self, entries: Sequence[dict[str, Any]]) -> None:
+        if entries:
+            self.session.execute(insert(LedgerEntryRow), [{"at": self.now(), **entry} for entry in entries])
+
+    def entry(self, entry_id: int) -> LedgerEntry:
+        row = self.session.get(LedgerEntryRow, entry_id)
+        if row is None:
+            raise NotFound(f"no ledger entry {entry_id}", field="entry_id")
+        return LedgerEntry(
+            row.id,
+            row.certificate_id,
+            row.certificate_line_id,
+            row.declaration_id,
+            EntryKind(row.kind),
+            row.qty,
+            row.unit,
+        )
+
+    def pending_reversal_qty(self, commit_entry_id: int) -> Decimal:
+        total = self.session.scalar(
+            select(func.sum(ReversalRow.qty)).where(
+                ReversalRow.commit_entry_id == commit_entry_id, ReversalRow.state == "requested"
+            )
+        )
+        return total if total is not None else Decimal(0)
+
+    def add_reversal(self, entry_id: int, qty: Decimal, reason_code: str, reason: str, requested_by: int) -> int:
+        return self.session.execute(
+            insert(ReversalRow)
+            .values(
+                commit_entry_id=entry_id,
+                qty=qty,
+                reason_code=reason_code,
+                reason=reason,
+                state="requested",
+                requested_by=requested_by,
+                requested_at=self.now(),
+            )
+            .returning(ReversalRow.id)
+        ).scalar_one()
+
+    def reversal(self, reversal_id: int) -> Reversal:
+        row = self.session.get(ReversalRow, reversal_id, populate_existing=True)
+        if row is None:
+            raise NotFound(f"no reversal {reversal_id}", field="reversal_id")
+        return Reversal(
+            row.id,
+            row.commit_entry_id,
+            row.qty,
+            ReversalReason(row.reason_code),
+            row.reason,
+            row.state,
+            row.requested_by,
+        )
+
+    def decide_reversal(self, reversal_id: int, state: str, decided_by: int | None) -> bool:
+        """Only a still-requested reversal can be decided: of two concurrent deciders exactly one wins."""
+        result = self.session.execute(
+            update(ReversalRow)
+            .where(ReversalRow.id == reversal_id, ReversalRow.state == "requested")
+            .values(state=state, decided_by=decided_by, decided_at=self.now())
+        )
+        return result.rowcount == 1  # type: ignore[attr-defined, no-any-return]
+
+    def expiring(self, today: date, limit: int = 500) -> list[int]:
+        """C4: active certificates past validity, skipping rows another sweep holds (safe to run twice at once)."""
+        query = (
+            select(CertificateRow.id)
+            .where(CertificateRow.state == CertState.ACTIVE.value, CertificateRow.valid_until < today)
+            .limit(limit)
+        )
+        return list(self.session.scalars(_skip_locked(self.session, query)))
+
+    def overdue_follow_ups(self, today: date, limit: int = 500) -> list[int]:
+        """R54: declarations whose follow-up report is past due and not yet alerted."""
+        query = (
+            select(DeclarationRow.id)
+            .where(
+                DeclarationRow.state == DeclState.FOLLOW_UP_PENDING.value,
+                DeclarationRow.follow_up_due_on < today,
+                DeclarationRow.follow_up_alerted_at.is_(None),
+            )
+            .limit(limit)
+        )
+        return list(self.session.scalars(_skip_locked(self.session, query)))
+
+    def mark_alerted(self, declaration_id: int) -> None:
+        self.session.execute(
+            update(DeclarationRow).where(DeclarationRow.id == declaration_id).values(follow_up_alerted_at=self.now())
+        )
+
+    def reversed_qty(self, commit_entry_id: int) -> Decimal:
+        total = self.session.scalar(
+            select(func.sum(LedgerEntryRow.qty)).where(LedgerEntryRow.reverses_entry_id == commit_entry_id)
+        )
+        return total if total is not None else Decimal(0)
+
+    def open_declarations(self, certificate_id: int) -> list[int]:
+        return list(
+            self.session.scalars(
+                select(DeclarationRow.id).where(
+                    DeclarationRow.certificate_id == certificate_id,
+                    DeclarationRow.state.in_([state.value for state in OPEN_STATES]),
+                )
+            )
+        )
+
+
+def _skip_locked(session: Session, query: Any) -> Any:
+    """Sweeps lock what they take and skip what another sweep holds (PostgreSQL); SQLite has one writer anyway."""
+    if session.get_bind().dialect.name == "postgresql":
+        return query.with_for_update(skip_locked=True)
+    return query
+
+
+class SqlDeclarations(_AggregateRepository):
+    object_type = "declaration"
+
+    def __init__(self, session: Session, audit: AuditTrail, outbox: SqlOutbox, now: Now) -> None:
+        super().__init__(session, audit, outbox, now)
+
+    def find(self, declaration_no: str) -> tuple[int, str] | None:
+        """The id and request hash of an existing declaration with this number (the natural idempotency key)."""
+        row = self.session.execute(
+            select(DeclarationRow.id, DeclarationRow.request_hash).where(
+                DeclarationRow.declaration_no == declaration_no
+            )
+        ).first()
+        return (row[0], row[1]) if row else None
+
+    def add(
+        self, declaration: Declaration, line_ids: dict[int, int], request_hash: str, created_by: int | None
+    ) -> Declaration:
+        values = {
+            **self._columns(declaration),
+            "request_hash": request_hash,
+            "created_by": created_by,
+            "created_at": self.now(),
+            "declaration_no": declaration.declaration_no,
+        }
+        try:
+            declaration.id = self.session.execute(
+                insert(DeclarationRow).values(**values).returning(DeclarationRow.id)
+            ).scalar_one()
+        except IntegrityError as error:
+            raise DuplicateRequest(f"declaration {declaration.declaration_no} was filed concurrently") from error
+        self.session.execute(
+            insert(DeclarationLineRow),
+            [
+                {
+                    "declaration_id": declaration.id,
+                    "certificate_line_id": line_ids[item.line_no],
+                    "line_no": item.line_no,
+                    "requested_qty": item.qty,
+                    "drawn_qty": declaration.drawn.get(item.line_no, Decimal(0)),
+                }
+                for item in declaration.lines
+            ],
+        )
+        self._flush_pending(declaration, declaration.declaration_no)
+        return declaration
+
+    def get(self, declaration_id: int) -> Declaration:
+        row = self.session.get(DeclarationRow, declaration_id, populate_existing=True)
+        if row is None:
+            raise NotFound(f"no declaration {declaration_id}", field="declaration_id")
+        lines = self.session.scalars(
+            select(DeclarationLineRow)
+            .where(DeclarationLineRow.declaration_id == row.id)
+            .order_by(DeclarationLineRow.line_no)
+            .execution_options(populate_existing=True)
+        ).all()
+        return Declaration(
+            id=row.id,
+            state=DeclState(row.state),
+            version=row.version,
+            policy_id=row.policy_id,
+            declaration_no=row.declaration_no,
+            certificate_id=row.certificate_id,
+            enterprise_id=row.enterprise_id,
+            district=row.district,
+            port=row.port,
+            declared_on=row.declared_on,
+            lines=[Requested(line.line_no, line.requested_qty) for line in lines],
+            drawn={line.line_no: line.drawn_qty for line in lines if line.drawn_qty},
+            hold_reason=row.hold_reason,
+            route=row.route,
+            disposal=Disposal(row.disposal) if row.disposal else None,
+            released_on=row.released_on,
+            follow_up_due_on=row.follow_up_due_on,
+        )
+
+    def set_drawn(self, declaration_id: int, drawn: dict[int, Decimal]) -> None:
+        for line_no, qty in drawn.items():
+            self.session.execute(
+                update(DeclarationLineRow)
+                .where(DeclarationLineRow.declaration_id == declaration_id, DeclarationLineRow.line_no == line_no)
+                .values(drawn_qty=qty)
+            )
+
+    def save(self, declaration: Declaration) -> None:
+        _guarded_update(self.session, DeclarationRow, declaration, self._columns(declaration))
+        self.set_drawn(declaration.id or 0, declaration.drawn)
+        self._flush_pending(declaration, declaration.declaration_no)
+
+    @staticmethod
+    def _columns(d: Declaration) -> dict[str, Any]:
+        return {
+            "certificate_id": d.certificate_id,
+            "enterprise_id": d.enterprise_id,
+            "district": d.district,
+            "port": d.port,
+            "declared_on": d.declared_on,
+            "state": str(d.state),
+            "hold_reason": d.hold_reason,
+            "route": d.route,
+            "disposal": d.disposal.value if d.disposal else None,
+            "released_on": d.released_on,
+            "follow_up_due_on": d.follow_up_due_on,
+            "policy_id": d.policy_id,
+        }
+
+
+class SqlIdempotency:
+    """Idempotency keys stored in the transaction that produced their result: a replay writes nothing."""
+
+    def __init__(self, session: Session, now: Now) -> None:
+        self.session, self.now = session, now
+
+    def replay(self, key: str) -> tuple[str, dict[str, Any]] | None:
+        row = self.session.get(IdempotencyKeyRow, key, populate_existing=True)
+        return (row.request_hash, row.result) if row else None
+
+    def claim(self, key: str, actor_id: int | None, request_hash: str) -> None:
+        """Taken first in the transaction, so a concurrent duplicate waits here, then fails and replays."""
+        try:
+            self.session.execute(
+                insert(IdempotencyKeyRow).values(
+                    key=key, actor_id=actor_id, request_hash=request_hash, result={}, created_at=self.now()
+                )
+            )
+        except IntegrityError as error:
+            raise DuplicateRequest(f"idempotency key {key!r} is being used by another request") from error
+
+    def record(self, key: str, result: dict[str, Any]) -> None:
+        self.session.execute(update(IdempotencyKeyRow).where(IdempotencyKeyRow.key == key).values(result=result))
