@@ -12,6 +12,8 @@ TASK_PREFIX = "specgoods."
 ROUTES = {
     "screen_application": "screening",
     "relay_outbox": "outbox",
+    "expire_certificates": "sweeps",
+    "flag_overdue_follow_ups": "sweeps",
 }
 
 

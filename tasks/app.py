@@ -16,6 +16,7 @@ from tasks.workflow import register_tasks
 
 log = logging.getLogger(__name__)
 _containers: dict[str, Container] = {}
+SWEEP_SECONDS = 3600.0
 
 
 def create_celery_app(container: Container | None = None) -> Celery:
@@ -35,6 +36,9 @@ def current_container() -> Container:
 def beat_schedule(container: Container) -> dict[str, Any]:
     return {
         "relay-outbox": {"task": "specgoods.relay_outbox", "schedule": container.settings.outbox_relay_seconds},
+        # Sweeps are idempotent and skip rows another sweep holds, so a late or doubled run is harmless.
+        "expire-certificates": {"task": "specgoods.expire_certificates", "schedule": SWEEP_SECONDS},
+        "flag-overdue-follow-ups": {"task": "specgoods.flag_overdue_follow_ups", "schedule": SWEEP_SECONDS},
     }
 
 

@@ -102,3 +102,21 @@ def test_healthz_reports_503_naming_the_worker_when_none_answers(
     checks = response.json["checks"]
     assert checks["database"]["up"] and checks["broker"]["up"]
     assert checks["worker"]["up"] is False and "no worker answered" in checks["worker"]["detail"]
+
+
+def test_the_expiry_sweep_runs_as_a_task_in_a_worker_process(
+    make_container: Callable[..., Container],
+    postgres_url: str,
+    redis_url: str,
+    start_worker: Callable[..., object],
+) -> None:
+    from tests.conftest import _empty_tables
+    from tests.integration.support import certificate_state, fx10_cytokine, grant
+
+    _empty_tables(postgres_url)
+    container = make_container(postgres_url, redis_url=redis_url)
+    number = grant(container, make_cast(container), fx10_cytokine(10))  # granted 2016-06-01, valid to 2017-06-01
+    worker = start_worker(postgres_url, redis_url)
+    wait_for_worker(container, worker)  # type: ignore[arg-type]
+    container.celery.send_task("specgoods.expire_certificates")  # the worker's clock is today's: long expired
+    wait_for(lambda: certificate_state(container, number) == "expired", timeout=60, what="the sweep to expire it")

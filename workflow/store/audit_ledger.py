@@ -20,6 +20,7 @@ from workflow.domain.goods import RiskGrade, WriteOffMode
 from workflow.domain.ledger import EntryKind
 from workflow.domain.lifecycle import CertState, DeclState
 from workflow.store.tables import (
+    QUANTITY_SCALE,
     AuditEventRow,
     CertificateLineRow,
     CertificateRow,
@@ -67,7 +68,7 @@ class LineAudit:
 
     @property
     def remaining(self) -> Decimal:
-        return self.approved - self.committed - self.reserved
+        return _as_stored(self.approved - self.committed - self.reserved)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: quantities as strings, so no reader ever rounds them through a float."""
@@ -178,10 +179,15 @@ def _line_audit(row: Row[Any]) -> LineAudit:
         approved=line.approved_qty,
         committed=line.committed_qty,
         reserved=line.reserved_qty,
-        derived_committed=total[EntryKind.COMMIT] - total[EntryKind.REVERSE],
+        derived_committed=_as_stored(total[EntryKind.COMMIT] - total[EntryKind.REVERSE]),
         # Every commit consumes the reservation made for it, so commits leave the reserved balance too.
-        derived_reserved=total[EntryKind.RESERVE] - total[EntryKind.RELEASE] - total[EntryKind.COMMIT],
+        derived_reserved=_as_stored(total[EntryKind.RESERVE] - total[EntryKind.RELEASE] - total[EntryKind.COMMIT]),
     )
+
+
+def _as_stored(value: Decimal) -> Decimal:
+    """The form a stored quantity reads back in, so a computed 5.5 - 5.5 prints as 0 like a stored 0, not 0.0."""
+    return (value * QUANTITY_SCALE).to_integral_value() / QUANTITY_SCALE
 
 
 def _balance_violations(lines: Iterable[LineAudit]) -> Iterable[Violation]:

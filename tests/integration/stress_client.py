@@ -1,0 +1,148 @@
+"""Client processes for the ledger stress and crash tests (a separate module so 'spawn' children can import it)."""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from config.bootstrap import Container, bootstrap
+from config.settings import load_settings
+from tests.conftest import FixedClock
+from workflow.domain import commands as c
+from workflow.domain.actors import Actor
+from workflow.domain.errors import DomainError
+from workflow.domain.goods import Direction
+from workflow.domain.ledger import ReversalReason
+
+
+@dataclass(frozen=True)
+class Cast:
+    applicant: Actor
+    port_officer: Actor
+    decider: Actor
+
+
+@dataclass
+class Tally:
+    released: int = 0
+    held: int = 0
+    inspected: int = 0
+    replays: int = 0
+    withdrawn: int = 0
+    reversed: int = 0
+    refused: int = 0
+    released_nos: list[str] = field(default_factory=list)
+
+
+def _container(database_url: str, instance: str) -> Container:
+    return bootstrap(
+        load_settings(database_url=database_url, instance_path=Path(instance)),
+        clock=FixedClock(date(2016, 6, 1)),
+        relay_after_commit=False,
+    )
+
+
+def run_client(args: tuple[str, str, str, Cast, int, int, int]) -> dict[str, Any]:
+    """Random declarations (some replayed), withdrawals and two-officer reversals against a few lines."""
+    database_url, instance, certificate_no, cast, lines, operations, seed = args
+    container, rng, tally = _container(database_url, instance), random.Random(seed), Tally()
+    open_inspections: list[int] = []
+    previous: c.DeclareShipment | None = None
+    for index in range(operations):
+        roll = rng.random()
+        if previous is not None and roll < 0.1:
+            _replay(container, previous, tally)
+        elif open_inspections and roll < 0.2:
+            _withdraw(container, cast, open_inspections.pop(), tally)
+        elif roll < 0.27:
+            _reverse_one(container, cast, rng, tally)
+        else:
+            previous = c.DeclareShipment(
+                cast.applicant,
+                f"S{seed:03d}-{index:05d}",
+                certificate_no,
+                date(2016, 6, 1),
+                Direction.ENTRY,
+                ((rng.randint(1, lines), Decimal(rng.randint(1, 5))),),
+                idempotency_key=f"k-{seed}-{index}",
+            )
+            _declare(container, previous, tally, open_inspections)
+    container.dispose()
+    return tally.__dict__
+
+
+def _declare(container: Container, command: c.DeclareShipment, tally: Tally, open_inspections: list[int]) -> None:
+    result = container.bus.handle(command)
+    if result["state"] == "released":
+        tally.released += 1
+        tally.released_nos.append(command.declaration_no)
+    elif result["state"] == "inspection":
+        tally.inspected += 1
+        open_inspections.append(result["declaration_id"])
+    else:
+        tally.held += 1
+
+
+def _replay(container: Container, command: c.DeclareShipment, tally: Tally) -> None:
+    result = container.bus.handle(command)
+    assert result.get("replayed") is True, result
+    tally.replays += 1
+
+
+def _withdraw(container: Container, cast: Cast, declaration_id: int, tally: Tally) -> None:
+    container.bus.handle(c.WithdrawDeclaration(cast.applicant, declaration_id, "deleted"))
+    tally.withdrawn += 1
+
+
+def _reverse_one(container: Container, cast: Cast, rng: random.Random, tally: Tally) -> None:
+    """Reverse one unit of a random recent commit; refusals (nothing left to reverse) are expected."""
+    from sqlalchemy import select
+
+    from workflow.store.tables import LedgerEntryRow
+
+    with container.sessions() as session:
+        commits = session.scalars(
+            select(LedgerEntryRow.id)
+            .where(LedgerEntryRow.kind == "commit")
+            .order_by(LedgerEntryRow.id.desc())
+            .limit(20)
+        ).all()
+    if not commits:
+        return
+    try:
+        request = container.bus.handle(
+            c.RequestReversal(
+                cast.port_officer, rng.choice(commits), Decimal(1), ReversalReason.CLERICAL_ERROR, "stress"
+            )
+        )
+        container.bus.handle(c.DecideReversal(cast.decider, request["reversal_id"], reason="ok"))
+        tally.reversed += 1
+    except DomainError:
+        tally.refused += 1
+
+
+def hold_a_transaction_open(args: tuple[str, str, str, Cast, str]) -> None:
+    """Start a write-off, reach the ledger insert, tell the parent, and wait to be killed mid-transaction."""
+    database_url, instance, certificate_no, cast, signal_file = args
+    from workflow.store.ledger import SqlLedger
+
+    real_append = SqlLedger.append
+
+    def append_then_hang(self: SqlLedger, entries: Any) -> None:
+        real_append(self, entries)
+        self.session.flush()
+        Path(signal_file).write_text("in transaction")
+        time.sleep(600)
+
+    SqlLedger.append = append_then_hang  # type: ignore[method-assign]
+    container = _container(database_url, instance)
+    container.bus.handle(
+        c.DeclareShipment(
+            cast.applicant, "KILLED-1", certificate_no, date(2016, 6, 1), Direction.ENTRY, ((1, Decimal(7)),)
+        )
+    )
