@@ -293,3 +293,40 @@ def _dest_officer(container: Container, cast: Cast) -> Actor:
             district="xiamen",
         )
         return Actor(user.id, Role.DEST_OFFICER, "dest", district="xiamen")
+
+
+def test_r47_sampled_goods_stay_reserved_until_the_laboratory_passes_them(container: Container, cast: Cast) -> None:
+    number = grant(container, cast, fx10_cytokine(100))
+    shipment = declare(container, cast, number, 20, inspected=True)
+    container.bus.handle(c.RecordInspection(cast.port_officer, shipment["declaration_id"], "sampled", outcome="sample"))
+    assert balances(container, number)[1] == (D(100), D(0), D(20))
+    released = container.bus.handle(c.RecordLabResult(cast.port_officer, shipment["declaration_id"], passed=True))
+    assert released["state"] == "released"
+    assert balances(container, number)[1] == (D(100), D(20), D(0))
+
+
+def test_r49_failed_goods_get_a_disposal_notice_and_no_write_off(container: Container, cast: Cast) -> None:
+    number = grant(container, cast, fx10_cytokine(100))
+    shipment = declare(container, cast, number, 20, inspected=True)
+    with pytest.raises(InvalidInput):
+        container.bus.handle(
+            c.RecordInspection(cast.port_officer, shipment["declaration_id"], "leaking", outcome="fail")
+        )
+    failed = container.bus.handle(
+        c.RecordInspection(
+            cast.port_officer, shipment["declaration_id"], "leaking (R49.3)", outcome="fail", disposal=Disposal.DESTROY
+        )
+    )
+    assert (failed["state"], failed["disposal"]) == ("disposal_ordered", "destroy")
+    assert balances(container, number)[1] == (D(100), D(0), D(0))
+    closed = container.bus.handle(c.CompleteDisposal(cast.port_officer, shipment["declaration_id"]))
+    assert closed["state"] == "closed"
+    assert [kind for kind, _qty in ledger(container, number)] == ["reserve", "release"]
+
+
+def test_only_a_port_officer_records_inspection_outcomes(container: Container, cast: Cast) -> None:
+    number = grant(container, cast, fx10_cytokine(100))
+    shipment = declare(container, cast, number, 20, inspected=True)
+    with pytest.raises(PermissionDenied):
+        container.bus.handle(c.RecordInspection(cast.applicant, shipment["declaration_id"], outcome="pass"))
+    assert balances(container, number)[1] == (D(100), D(0), D(20))

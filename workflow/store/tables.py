@@ -85,6 +85,8 @@ class UserRow(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(80), unique=True)
     display_name: Mapped[str] = mapped_column(String(120), default="")
+    email: Mapped[str] = mapped_column(String(200), default="")
+    locale: Mapped[str] = mapped_column(String(8), default="zh")
     password_hash: Mapped[str] = mapped_column(String(255), default="")
     role: Mapped[str] = mapped_column(String(32))
     enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprises.id"))
@@ -265,11 +267,11 @@ class LedgerEntryRow(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     certificate_id: Mapped[int] = mapped_column(ForeignKey("certificates.id"))
     certificate_line_id: Mapped[int] = mapped_column(ForeignKey("certificate_lines.id"))
-    declaration_id: Mapped[int | None] = mapped_column(ForeignKey("declarations.id"))
+    declaration_id: Mapped[int | None] = mapped_column(ForeignKey("declarations.id"), index=True)
     kind: Mapped[str] = mapped_column(String(12))
     qty: Mapped[Decimal] = mapped_column(Quantity)
     unit: Mapped[str] = mapped_column(String(16))
-    reverses_entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"))
+    reverses_entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"), index=True)
     reason: Mapped[str] = mapped_column(Text, default="")
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     actor_role: Mapped[str] = mapped_column(String(32))
@@ -348,3 +350,98 @@ class OutboxRow(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
 
     __table_args__ = (Index("ix_outbox_unpublished", "published_at", "id"),)
+
+
+class RiskAssessmentRow(Base):
+    """风险评估 (R61–R63): by the district's own panel or referred to headquarters; reusable per enterprise+product."""
+
+    __tablename__ = "risk_assessments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
+    product_key: Mapped[str] = mapped_column(String(64))
+    assessor_level: Mapped[str] = mapped_column(String(20))
+    state: Mapped[str] = mapped_column(String(12))
+    panel_size: Mapped[int]
+    quorum: Mapped[int]
+    conclusion_rule: Mapped[str] = mapped_column(String(12))
+    outcome: Mapped[str | None] = mapped_column(String(12))
+    started_on: Mapped[date]
+    due_on: Mapped[date]
+    concluded_on: Mapped[date | None]
+    reuse_until: Mapped[date | None]
+    reused_from_id: Mapped[int | None] = mapped_column(ForeignKey("risk_assessments.id"))
+    version: Mapped[int] = mapped_column(default=0)
+
+    __table_args__ = (Index("ix_risk_assessments_reuse", "enterprise_id", "product_key", "state"),)
+
+
+class PanelSeatRow(Base):
+    """One expert drawn onto a panel, with the opinion they give (通过 / 补正材料 / 驳回) and its deadline."""
+
+    __tablename__ = "panel_seats"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assessment_id: Mapped[int] = mapped_column(ForeignKey("risk_assessments.id", ondelete="CASCADE"))
+    expert_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    opinion: Mapped[str | None] = mapped_column(String(12))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    due_on: Mapped[date]
+    submitted_at: Mapped[datetime | None]
+    reminded_at: Mapped[datetime | None]
+
+    __table_args__ = (UniqueConstraint("assessment_id", "expert_id"),)
+
+
+class ExpertConflictRow(Base):
+    """An expert's tie to an enterprise: they are never drawn for its applications."""
+
+    __tablename__ = "expert_conflicts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    expert_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (UniqueConstraint("expert_id", "enterprise_id"),)
+
+
+class ClockAlertRow(Base):
+    """A statutory-clock reminder or breach alert, raised at most once per application and kind (R19–R22)."""
+
+    __tablename__ = "clock_alerts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"))
+    kind: Mapped[str] = mapped_column(String(24))
+    raised_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("application_id", "kind"),)
+
+
+class NotificationRow(Base):
+    """An in-app message to one user, and its e-mail copy's delivery status."""
+
+    __tablename__ = "notifications"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(40))
+    params: Mapped[dict[str, Any]] = mapped_column(Json)
+    created_at: Mapped[datetime]
+    read_at: Mapped[datetime | None]
+    email_status: Mapped[str] = mapped_column(String(12), default="pending")
+    email_attempts: Mapped[int] = mapped_column(default=0)
+    email_error: Mapped[str] = mapped_column(Text, default="")
+    emailed_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_notifications_inbox", "user_id", "read_at", "id"),)
+
+
+class DeadLetterRow(Base):
+    """A task that failed for good: kept for an administrator to inspect and retry."""
+
+    __tablename__ = "dead_letters"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task: Mapped[str] = mapped_column(String(80))
+    task_id: Mapped[str] = mapped_column(String(64), default="")
+    payload: Mapped[dict[str, Any]] = mapped_column(Json)
+    error: Mapped[str] = mapped_column(Text)
+    failed_at: Mapped[datetime]
+    retried_at: Mapped[datetime | None]

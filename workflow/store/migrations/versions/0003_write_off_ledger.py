@@ -98,6 +98,8 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ledger_entries'))
     )
     with op.batch_alter_table('ledger_entries', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_ledger_entries_reverses_entry_id'), ['reverses_entry_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_ledger_entries_declaration_id'), ['declaration_id'], unique=False)
         batch_op.create_index('ix_ledger_entries_line', ['certificate_line_id', 'id'], unique=False)
 
     op.create_table('reversals',
@@ -151,6 +153,8 @@ def downgrade() -> None:
     op.drop_table('reversals')
     with op.batch_alter_table('ledger_entries', schema=None) as batch_op:
         batch_op.drop_index('ix_ledger_entries_line')
+        batch_op.drop_index(batch_op.f('ix_ledger_entries_reverses_entry_id'))
+        batch_op.drop_index(batch_op.f('ix_ledger_entries_declaration_id'))
 
     op.drop_table('ledger_entries')
     with op.batch_alter_table('declaration_lines', schema=None) as batch_op:
