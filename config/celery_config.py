@@ -13,7 +13,9 @@ ROUTES = {
     "screen_application": "screening",
     "relay_outbox": "outbox",
     "expire_certificates": "sweeps",
+    "exhaust_used_up": "sweeps",
     "flag_overdue_follow_ups": "sweeps",
+    "send_email": "notifications",
 }
 
 

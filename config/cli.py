@@ -270,6 +270,10 @@ from config.cli_audit import audit  # noqa: E402
 
 main.add_command(audit)
 
+from config.cli_tasks import tasks_group  # noqa: E402
+
+main.add_command(tasks_group)
+
 
 if __name__ == "__main__":
     main()

@@ -12,6 +12,8 @@ from celery.worker import WorkController
 from config.bootstrap import Container, bootstrap
 from config.celery_config import QUEUES
 from config.settings import load_settings
+from tasks.dead_letters import record_dead_letters
+from tasks.mail import register_mail_tasks
 from tasks.workflow import register_tasks
 
 log = logging.getLogger(__name__)
@@ -24,6 +26,8 @@ def create_celery_app(container: Container | None = None) -> Celery:
     container = container or bootstrap()
     _containers["current"] = container
     register_tasks(container.celery, current_container)
+    register_mail_tasks(container.celery, current_container)
+    record_dead_letters(current_container)
     container.celery.conf.beat_schedule = beat_schedule(container)
     return container.celery
 
@@ -38,6 +42,7 @@ def beat_schedule(container: Container) -> dict[str, Any]:
         "relay-outbox": {"task": "specgoods.relay_outbox", "schedule": container.settings.outbox_relay_seconds},
         # Sweeps are idempotent and skip rows another sweep holds, so a late or doubled run is harmless.
         "expire-certificates": {"task": "specgoods.expire_certificates", "schedule": SWEEP_SECONDS},
+        "exhaust-used-up": {"task": "specgoods.exhaust_used_up", "schedule": SWEEP_SECONDS},
         "flag-overdue-follow-ups": {"task": "specgoods.flag_overdue_follow_ups", "schedule": SWEEP_SECONDS},
     }
 

@@ -11,7 +11,7 @@ from sqlalchemy.exc import OperationalError
 
 from config.bootstrap import Container
 from workflow.domain.actors import SYSTEM_ACTOR
-from workflow.domain.commands import ExpireCertificates, FlagOverdueFollowUps, ScreenApplication
+from workflow.domain.commands import ExhaustUsedUp, ExpireCertificates, FlagOverdueFollowUps, ScreenApplication
 from workflow.domain.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,10 @@ def register_tasks(app: Celery, container: Callable[[], Container]) -> None:
     @app.task(name="specgoods.expire_certificates", **RETRY)
     def expire_certificates() -> dict[str, Any]:
         return _run(container, ExpireCertificates(SYSTEM_ACTOR))
+
+    @app.task(name="specgoods.exhaust_used_up", **RETRY)
+    def exhaust_used_up() -> dict[str, Any]:
+        return _run(container, ExhaustUsedUp(SYSTEM_ACTOR))
 
     @app.task(name="specgoods.flag_overdue_follow_ups", **RETRY)
     def flag_overdue_follow_ups() -> dict[str, Any]:

@@ -330,3 +330,31 @@ def test_only_a_port_officer_records_inspection_outcomes(container: Container, c
     with pytest.raises(PermissionDenied):
         container.bus.handle(c.RecordInspection(cast.applicant, shipment["declaration_id"], outcome="pass"))
     assert balances(container, number)[1] == (D(100), D(0), D(20))
+
+
+def test_c3_the_sweep_exhausts_a_used_up_certificate_whose_post_commit_check_never_ran(
+    container: Container, cast: Cast
+) -> None:
+    from sqlalchemy import update
+
+    from workflow.store.tables import CertificateRow
+
+    number = grant(container, cast, fx10_cytokine(10))
+    declare(container, cast, number, 10)
+    assert certificate_state(container, number) == "exhausted"
+    with container.sessions() as session, session.begin():  # as if the process died right after its commit
+        session.execute(update(CertificateRow).where(CertificateRow.certificate_no == number).values(state="active"))
+    assert container.bus.handle(c.ExhaustUsedUp(cast.applicant)) == 1
+    assert certificate_state(container, number) == "exhausted"
+    assert container.bus.handle(c.ExhaustUsedUp(cast.applicant)) == 0
+
+
+def test_w8_the_guarded_statement_alone_refuses_more_than_remains(container: Container, cast: Cast) -> None:
+    """The SQL guard, without the D2 check in front of it: quantities must be compared in the same scale."""
+    number = grant(container, cast, fx10_cytokine(3))
+    with container.deps.uow() as uow:
+        line = uow.ledger.lock_certificate(number).lines[1]
+        assert uow.ledger.draw(line.line_id, D(5), commit=True) is None
+        assert uow.ledger.draw(line.line_id, D("2.5"), commit=True) == D("0.5")
+        assert uow.ledger.draw(line.line_id, D("0.5001"), commit=False) is None
+        assert uow.ledger.remaining(uow.ledger.lock_certificate(number).id) == [D("0.5")]

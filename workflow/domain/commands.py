@@ -209,5 +209,10 @@ class ExpireCertificates(Command):
 
 
 @dataclass(frozen=True)
+class ExhaustUsedUp(Command):
+    """C3: the sweep that exhausts active certificates whose every line is used up."""
+
+
+@dataclass(frozen=True)
 class FlagOverdueFollowUps(Command):
     """D8 / R54: alert the destination customs about follow-up reports not in within the window."""

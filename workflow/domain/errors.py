@@ -42,7 +42,11 @@ class ConcurrencyConflict(DomainError):
     status = 409
 
 
-class DuplicateRequest(ConcurrencyConflict):
+class RetryableConflict(ConcurrencyConflict):
+    """A concurrent transaction won a race the request can simply be run again after (a lock cycle, a key)."""
+
+
+class DuplicateRequest(RetryableConflict):
     """Another transaction stored the same idempotency key or declaration number first: replay its result."""
 
 

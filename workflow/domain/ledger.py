@@ -80,6 +80,7 @@ class LineBalance:
     approved: Decimal
     committed: Decimal = Decimal(0)
     reserved: Decimal = Decimal(0)
+    line_id: int = 0
 
     @property
     def remaining(self) -> Decimal:

@@ -14,7 +14,13 @@ from workflow.domain.goods import WriteOffMode
 from workflow.domain.ledger import CertificateFacts, Disposal, EntryKind
 from workflow.domain.lifecycle import CertState
 from workflow.service.ports import Dependencies, UnitOfWork
-from workflow.service.writeoff import ledger_row, release_reservation, require_port_officer, run_idempotent
+from workflow.service.writeoff import (
+    Outcome,
+    ledger_row,
+    release_reservation,
+    require_port_officer,
+    run_idempotent,
+)
 
 ENDED_FOR_REVERSAL = (CertState.WITHDRAWN, CertState.REVOKED)
 END_TRIGGERS = {"cancel": (Role.DECIDER,), "revoke": (Role.DECIDER,), "withdraw": (Role.DECIDER, Role.DEST_OFFICER)}
@@ -28,7 +34,7 @@ def request_reversal(cmd: c.RequestReversal, deps: Dependencies) -> dict[str, An
     if cmd.qty <= 0:
         raise InvalidInput("a reversal quantity is positive", field="qty")
 
-    def work(uow: UnitOfWork) -> tuple[dict[str, Any], bool]:
+    def work(uow: UnitOfWork) -> Outcome:
         entry = uow.ledger.entry(cmd.entry_id)
         certificate = uow.ledger.lock_certificate_by_id(entry.certificate_id)
         require_port_officer(cmd.actor, certificate)
@@ -48,7 +54,7 @@ def request_reversal(cmd: c.RequestReversal, deps: Dependencies) -> dict[str, An
             cmd.reason,
             {"reversal_id": reversal_id, "entry_id": entry.id, "qty": str(cmd.qty), "reason_code": cmd.reason_code},
         )
-        return {"reversal_id": reversal_id, "state": "requested", "qty": str(cmd.qty)}, True
+        return Outcome({"reversal_id": reversal_id, "state": "requested", "qty": str(cmd.qty)})
 
     return run_idempotent(deps, cmd, cmd.idempotency_key, work)
 
@@ -56,7 +62,7 @@ def request_reversal(cmd: c.RequestReversal, deps: Dependencies) -> dict[str, An
 def decide_reversal(cmd: c.DecideReversal, deps: Dependencies) -> dict[str, Any]:
     """W10 / W13(vi): a decider other than the requester approves; an exhausted B/C/D line may reopen."""
 
-    def work(uow: UnitOfWork) -> tuple[dict[str, Any], bool]:
+    def work(uow: UnitOfWork) -> Outcome:
         reversal = uow.ledger.reversal(cmd.reversal_id)
         entry = uow.ledger.entry(reversal.commit_entry_id)
         certificate = uow.ledger.lock_certificate_by_id(entry.certificate_id)
@@ -67,7 +73,7 @@ def decide_reversal(cmd: c.DecideReversal, deps: Dependencies) -> dict[str, Any]
             _apply_reversal(uow, deps, certificate, entry, reversal.qty, reversal.requested_by, cmd.actor)
         outcome = "approved" if cmd.approve else "refused"
         _note(uow, certificate, f"reversal_{outcome}", cmd.actor, cmd.reason, {"reversal_id": reversal.id})
-        return {"reversal_id": reversal.id, "state": outcome, "qty": str(reversal.qty)}, True
+        return Outcome({"reversal_id": reversal.id, "state": outcome, "qty": str(reversal.qty)})
 
     return run_idempotent(deps, cmd, cmd.idempotency_key, work)
 
@@ -157,7 +163,7 @@ def _end(uow: UnitOfWork, certificate: CertificateFacts, trigger: str, actor: Ac
 def report_follow_up(cmd: c.ReportFollowUp, deps: Dependencies) -> dict[str, Any]:
     """R55–R56: a failed follow-up withdraws the certificate (even when exhausted) and orders destruction."""
 
-    def work(uow: UnitOfWork) -> tuple[dict[str, Any], bool]:
+    def work(uow: UnitOfWork) -> Outcome:
         declaration = uow.declarations.get(cmd.declaration_id)
         certificate = uow.ledger.lock_certificate_by_id(declaration.certificate_id)
         if cmd.actor.role is not Role.DEST_OFFICER or cmd.actor.district not in (None, certificate.district):
@@ -175,7 +181,7 @@ def report_follow_up(cmd: c.ReportFollowUp, deps: Dependencies) -> dict[str, Any
             "passed": passed,
             "disposal": declaration.disposal.value if declaration.disposal else None,
         }
-        return result, True
+        return Outcome(result)
 
     return run_idempotent(deps, cmd, cmd.idempotency_key, work)
 
@@ -191,6 +197,19 @@ def expire_certificates(cmd: c.ExpireCertificates, deps: Dependencies) -> int:
 def _expire_one(uow: UnitOfWork, certificate_id: int, today: date) -> None:
     aggregate = uow.certificates.get(certificate_id)
     aggregate.fire("expire", SYSTEM_ACTOR, reason=f"valid until {aggregate.valid_until}", rule_ids=("R38",))
+    uow.certificates.save(aggregate)
+
+
+def exhaust_used_up(cmd: c.ExhaustUsedUp, deps: Dependencies) -> int:
+    """C3 safety net: a certificate whose lines are all used up but whose post-commit check never ran."""
+    return _sweep(deps, lambda uow, today: uow.ledger.used_up(), _exhaust_one)
+
+
+def _exhaust_one(uow: UnitOfWork, certificate_id: int, today: date) -> None:
+    if uow.ledger.lock_certificate_by_id(certificate_id).state is not CertState.ACTIVE:
+        return  # another sweep or the post-commit check got there first
+    aggregate = uow.certificates.get(certificate_id)
+    aggregate.fire("exhaust", SYSTEM_ACTOR, reason="every line used up (found by the sweep)", rule_ids=("C3",))
     uow.certificates.save(aggregate)
 
 
@@ -238,5 +257,6 @@ HANDLERS: dict[type[c.Command], Callable[[Any, Dependencies], Any]] = {
     c.EndCertificate: end_certificate,
     c.ReportFollowUp: report_follow_up,
     c.ExpireCertificates: expire_certificates,
+    c.ExhaustUsedUp: exhaust_used_up,
     c.FlagOverdueFollowUps: flag_overdue_follow_ups,
 }

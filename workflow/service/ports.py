@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -80,15 +80,15 @@ class DocumentIndex(Protocol):
 class Ledger(Protocol):
     """Balance changes as guarded statements (each returns False when the quota was not there)."""
 
-    def lock_certificate(self, certificate_no: str) -> CertificateFacts: ...
+    def lock_certificate(self, certificate_no: str, shared: bool = False) -> CertificateFacts: ...
 
-    def lock_certificate_by_id(self, certificate_id: int) -> CertificateFacts: ...
+    def lock_certificate_by_id(self, certificate_id: int, shared: bool = False) -> CertificateFacts: ...
 
-    def line_ids(self, certificate_id: int) -> dict[int, int]: ...
+    def claim_single_use(self, certificate_id: int) -> bool: ...
 
     def change_uses(self, certificate_id: int, delta: int) -> None: ...
 
-    def reserve(self, line_id: int, qty: Decimal) -> bool: ...
+    def draw(self, line_id: int, qty: Decimal, commit: bool) -> Decimal | None: ...
 
     def commit(self, line_id: int, qty: Decimal) -> bool: ...
 
@@ -115,6 +115,8 @@ class Ledger(Protocol):
     def decide_reversal(self, reversal_id: int, state: str, decided_by: int | None) -> bool: ...
 
     def expiring(self, today: date, limit: int = 500) -> list[int]: ...
+
+    def used_up(self, limit: int = 500) -> list[int]: ...
 
     def overdue_follow_ups(self, today: date, limit: int = 500) -> list[int]: ...
 
@@ -145,6 +147,10 @@ class Outbox(Protocol):
     def add(self, task: str, payload: dict[str, Any]) -> None: ...
 
 
+class Notifications(Protocol):
+    def add(self, user_id: int, kind: str, params: Mapping[str, str]) -> int: ...
+
+
 class UnitOfWork(Protocol):
     """One database transaction: state, audit events and outbox rows commit together or not at all."""
 
@@ -156,6 +162,7 @@ class UnitOfWork(Protocol):
     ledger: Ledger
     declarations: DeclarationRepository
     idempotency: Idempotency
+    notifications: Notifications
 
     def __enter__(self) -> Self: ...
 

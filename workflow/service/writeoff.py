@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import asdict, is_dataclass
+from dataclasses import asdict, dataclass
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -22,11 +22,11 @@ from workflow.domain.credit import credit_as_of
 from workflow.domain.declaration import Declaration
 from workflow.domain.errors import (
     ConcurrencyConflict,
-    DuplicateRequest,
     GuardFailed,
     InvalidInput,
     NotFound,
     PermissionDenied,
+    RetryableConflict,
 )
 from workflow.domain.goods import WriteOffMode
 from workflow.domain.ledger import (
@@ -42,7 +42,18 @@ from workflow.domain.lifecycle import CertState
 from workflow.service.ports import Dependencies, UnitOfWork
 
 REPLAY_ATTEMPTS = 5
-Work = Callable[[UnitOfWork], tuple[dict[str, Any], bool]]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a unit of work produced: the result, whether it wrote anything, and work to do after commit."""
+
+    result: dict[str, Any]
+    wrote: bool = True
+    after_commit: Callable[[], None] | None = None
+
+
+Work = Callable[[UnitOfWork], Outcome]
 
 
 # -- idempotency ----------------------------------------------------------------------------------------------------
@@ -50,23 +61,25 @@ Work = Callable[[UnitOfWork], tuple[dict[str, Any], bool]]
 
 def request_hash(command: c.Command) -> str:
     """A fingerprint of what was asked, so a replay with different content is told apart from a retry."""
-    fields = (
-        {k: v for k, v in asdict(command).items() if k not in ("actor", "idempotency_key")}
-        if is_dataclass(command)
-        else {}
-    )
+    fields = {k: v for k, v in asdict(command).items() if k not in ("actor", "idempotency_key")}
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def run_idempotent(deps: Dependencies, command: c.Command, key: str, work: Work) -> dict[str, Any]:
-    """Run `work` once per key; a concurrent duplicate waits on the key, fails, and replays the stored result."""
-    fingerprint = request_hash(command)
+def run_idempotent(
+    deps: Dependencies, command: c.Command, key: str, work: Work, fingerprint: str | None = None
+) -> dict[str, Any]:
+    """Run `work` once per key.
+
+    A request that lost a race (a concurrent duplicate, a lock cycle, a quota taken under it) runs again from the
+    start, and then replays or decides on fresh data.
+    """
+    fingerprint = fingerprint or request_hash(command)
     for _ in range(REPLAY_ATTEMPTS):
         try:
             return _attempt(deps, command, key, fingerprint, work)
-        except DuplicateRequest:
+        except RetryableConflict:
             continue
-    raise ConcurrencyConflict("the request kept colliding with a concurrent duplicate; try again")
+    raise ConcurrencyConflict("the request kept colliding with concurrent ones; try again")
 
 
 def _attempt(deps: Dependencies, command: c.Command, key: str, fingerprint: str, work: Work) -> dict[str, Any]:
@@ -76,12 +89,14 @@ def _attempt(deps: Dependencies, command: c.Command, key: str, fingerprint: str,
             if stored is not None:
                 return _replayed(stored, fingerprint, key)
             uow.idempotency.claim(key, command.actor.user_id, fingerprint)
-        result, wrote = work(uow)
-        if wrote:
+        outcome = work(uow)
+        if outcome.wrote:
             if key:
-                uow.idempotency.record(key, result)
+                uow.idempotency.record(key, outcome.result)
             uow.commit()
-        return result
+    if outcome.wrote and outcome.after_commit is not None:
+        outcome.after_commit()
+    return outcome.result
 
 
 def _replayed(stored: tuple[str, dict[str, Any]], fingerprint: str, key: str) -> dict[str, Any]:
@@ -95,21 +110,26 @@ def _replayed(stored: tuple[str, dict[str, Any]], fingerprint: str, key: str) ->
 
 
 def declare_shipment(cmd: c.DeclareShipment, deps: Dependencies) -> dict[str, Any]:
-    """D1–D3 (and D6 when no inspection is drawn): reserve, check, route and, if released, commit."""
+    """D1–D3 (and D6 when no inspection is drawn): check, route, reserve and, if released, commit."""
     requested = parse_requested(cmd.lines)
     if not cmd.declaration_no.strip():
         raise InvalidInput("a declaration number is required", field="declaration_no")
     fingerprint = request_hash(cmd)
-    return run_idempotent(deps, cmd, cmd.idempotency_key, lambda uow: _declare(uow, deps, cmd, requested, fingerprint))
+    return run_idempotent(
+        deps, cmd, cmd.idempotency_key, lambda uow: _declare(uow, deps, cmd, requested, fingerprint), fingerprint
+    )
 
 
-def _declare(
-    uow: UnitOfWork, deps: Dependencies, cmd: c.DeclareShipment, requested: Any, fingerprint: str
-) -> tuple[dict[str, Any], bool]:
+def _declare(uow: UnitOfWork, deps: Dependencies, cmd: c.DeclareShipment, requested: Any, fingerprint: str) -> Outcome:
+    """One declaration, start to finish, in one transaction.
+
+    Everything but the balance statements happens before the hot line is touched, so its row lock is held only
+    from the guarded UPDATE to the commit; the shared certificate lock keeps an ending certificate out.
+    """
     existing = uow.declarations.find(cmd.declaration_no)
     if existing is not None:
         return _replay_declaration(uow, existing, fingerprint)
-    certificate = uow.ledger.lock_certificate(cmd.certificate_no)
+    certificate = uow.ledger.lock_certificate(cmd.certificate_no, shared=True)
     _require_may_declare(cmd.actor, certificate)
     declaration = Declaration(
         declaration_no=cmd.declaration_no,
@@ -127,20 +147,30 @@ def _declare(
     if not failures:
         declaration.drawn = {item.line_no: item.qty for item in requested}
         _route(uow, deps, certificate, declaration)
-    line_ids = uow.ledger.line_ids(certificate.id)
-    uow.declarations.add(declaration, line_ids, fingerprint, cmd.actor.user_id)
-    if not failures:
-        _draw(uow, deps, certificate, declaration, line_ids, cmd.actor)
-    return _view(declaration), True
+        _claim_single_use(uow, certificate)
+    uow.declarations.add(declaration, _line_ids(certificate), fingerprint, cmd.actor.user_id)
+    used_up = not failures and _draw(uow, certificate, declaration, cmd.actor)
+    after = (lambda: _exhaust_check(deps, certificate.id)) if used_up else None
+    return Outcome(_view(declaration), True, after)
 
 
-def _replay_declaration(uow: UnitOfWork, existing: tuple[int, str], fingerprint: str) -> tuple[dict[str, Any], bool]:
+def _claim_single_use(uow: UnitOfWork, certificate: CertificateFacts) -> None:
+    """W4: a single-use certificate's one use; a racer that lost it runs again and is held by D2."""
+    if certificate.write_off_mode is WriteOffMode.SINGLE and not uow.ledger.claim_single_use(certificate.id):
+        raise RetryableConflict("the single-use certificate was drawn on concurrently")
+
+
+def _line_ids(certificate: CertificateFacts) -> dict[int, int]:
+    return {line_no: line.line_id for line_no, line in certificate.lines.items()}
+
+
+def _replay_declaration(uow: UnitOfWork, existing: tuple[int, str], fingerprint: str) -> Outcome:
     declaration_id, stored_hash = existing
     if stored_hash != fingerprint:
         raise ConcurrencyConflict(
             "this declaration number was already filed with different content", field="declaration_no"
         )
-    return {**_view(uow.declarations.get(declaration_id)), "replayed": True}, False
+    return Outcome({**_view(uow.declarations.get(declaration_id)), "replayed": True}, wrote=False)
 
 
 def _require_may_declare(actor: Actor, certificate: CertificateFacts) -> None:
@@ -178,29 +208,37 @@ def _route(uow: UnitOfWork, deps: Dependencies, certificate: CertificateFacts, d
         _mark_released(uow, deps, certificate, declaration)
 
 
-def _draw(
-    uow: UnitOfWork,
-    deps: Dependencies,
-    certificate: CertificateFacts,
-    declaration: Declaration,
-    line_ids: dict[int, int],
-    actor: Actor,
-) -> None:
-    """Reserve what was declared; commit it at once when the route released the goods on their documents."""
+def _draw(uow: UnitOfWork, certificate: CertificateFacts, declaration: Declaration, actor: Actor) -> bool:
+    """Reserve what was declared, committing at once when the route released the goods.
+
+    One guarded statement per line. A line whose quota went to a concurrent write-off sends the whole request
+    round again, where D2 decides on fresh balances. Returns whether a committed line is now used up (C3).
+    """
     released = declaration.released_on is not None  # released, possibly already awaiting follow-up (D8)
-    entries = []
+    entries, used_up = [], False
     for line_no, qty in declaration.drawn.items():
-        line_id, unit = line_ids[line_no], certificate.lines[line_no].unit
-        if not uow.ledger.reserve(line_id, qty) or (released and not uow.ledger.commit(line_id, qty)):
-            raise ConcurrencyConflict(f"line {line_no} changed under the certificate lock; try again")
-        entries.append(ledger_row(EntryKind.RESERVE, certificate, line_id, qty, unit, actor, declaration))
+        line = certificate.lines[line_no]
+        left = uow.ledger.draw(line.line_id, qty, commit=released)
+        if left is None:
+            raise RetryableConflict(f"line {line_no}'s remaining quantity was taken concurrently")
+        used_up = used_up or left == 0
+        entries.append(ledger_row(EntryKind.RESERVE, certificate, line.line_id, qty, line.unit, actor, declaration))
         if released:
-            entries.append(ledger_row(EntryKind.COMMIT, certificate, line_id, qty, unit, actor, declaration))
+            entries.append(ledger_row(EntryKind.COMMIT, certificate, line.line_id, qty, line.unit, actor, declaration))
     uow.ledger.append(entries)
-    if certificate.write_off_mode is WriteOffMode.SINGLE:
-        uow.ledger.change_uses(certificate.id, 1)
-    if released:
-        _exhaust_if_used_up(uow, certificate)
+    return released and (used_up or certificate.write_off_mode is WriteOffMode.SINGLE)
+
+
+def _exhaust_check(deps: Dependencies, certificate_id: int) -> None:
+    """C3 after a write-off that used a line up, in a short transaction under the exclusive lock.
+
+    Two shipments emptying two lines at once cannot both miss it; the expiry sweep re-checks if this never ran.
+    """
+    with deps.uow() as uow:
+        certificate = uow.ledger.lock_certificate_by_id(certificate_id)
+        if certificate.state is CertState.ACTIVE:
+            _exhaust_if_used_up(uow, certificate)
+        uow.commit()
 
 
 def ledger_row(
@@ -240,7 +278,7 @@ def _mark_released(
 
 
 def _exhaust_if_used_up(uow: UnitOfWork, certificate: CertificateFacts) -> None:
-    """C3: grade A after its first commit (W4); B/C/D once every line's remaining quantity is 0."""
+    """C3 (caller holds the exclusive lock): grade A after its first commit (W4); B/C/D once every line is at 0."""
     if exhausts(certificate.write_off_mode, uow.ledger.remaining(certificate.id)):
         aggregate = uow.certificates.get(certificate.id)
         aggregate.fire(
@@ -270,14 +308,14 @@ def _view(declaration: Declaration) -> dict[str, Any]:
 def resolve_hold(cmd: c.ResolveHold, deps: Dependencies) -> dict[str, Any]:
     """W6: split releases the in-quota part (the excess gets a disposal notice); reject refuses it all."""
 
-    def work(uow: UnitOfWork) -> tuple[dict[str, Any], bool]:
+    def work(uow: UnitOfWork) -> Outcome:
         declaration, certificate = _load(uow, cmd)
         require_port_officer(cmd.actor, certificate)
         if not cmd.split:
             declaration.reject(cmd.actor, cmd.reason)
             return _save(uow, declaration)
         _split(uow, deps, cmd, declaration, certificate)
-        return _view(declaration), True
+        return Outcome(_view(declaration))
 
     return run_idempotent(deps, cmd, cmd.idempotency_key, work)
 
@@ -301,14 +339,16 @@ def _split(
     declaration.drawn = drawn
     declaration.disposal = cmd.disposal if excess else None
     _route(uow, deps, certificate, declaration)
+    _claim_single_use(uow, certificate)
     uow.declarations.save(declaration)
-    _draw(uow, deps, certificate, declaration, uow.ledger.line_ids(certificate.id), cmd.actor)
+    if _draw(uow, certificate, declaration, cmd.actor):
+        _exhaust_if_used_up(uow, certificate)  # _load holds the exclusive lock
 
 
 def record_inspection(cmd: c.RecordInspection, deps: Dependencies) -> dict[str, Any]:
     """D4/D5/D7: pass releases and commits; sample holds for the laboratory; fail orders disposal."""
 
-    def work(uow: UnitOfWork) -> tuple[dict[str, Any], bool]:
+    def work(uow: UnitOfWork) -> Outcome:
         declaration, certificate = _load(uow, cmd)
         require_port_officer(cmd.actor, certificate)
         if cmd.outcome == "pass":
@@ -328,7 +368,7 @@ def record_inspection(cmd: c.RecordInspection, deps: Dependencies) -> dict[str, 
 def record_lab_result(cmd: c.RecordLabResult, deps: Dependencies) -> dict[str, Any]:
     """R47–R49: goods held for the laboratory are released only when they pass."""
 
-    def work(uow: UnitOfWork) -> tuple[dict[str, Any], bool]:
+    def work(uow: UnitOfWork) -> Outcome:
         declaration, certificate = _load(uow, cmd)
         require_port_officer(cmd.actor, certificate)
         if cmd.passed:
@@ -349,7 +389,7 @@ def _fail(uow: UnitOfWork, declaration: Declaration, certificate: CertificateFac
 
 
 def complete_disposal(cmd: c.CompleteDisposal, deps: Dependencies) -> dict[str, Any]:
-    def work(uow: UnitOfWork) -> tuple[dict[str, Any], bool]:
+    def work(uow: UnitOfWork) -> Outcome:
         declaration, certificate = _load(uow, cmd)
         require_port_officer(cmd.actor, certificate)
         declaration.dispose(cmd.actor)
@@ -361,7 +401,7 @@ def complete_disposal(cmd: c.CompleteDisposal, deps: Dependencies) -> dict[str, 
 def withdraw_declaration(cmd: c.WithdrawDeclaration, deps: Dependencies) -> dict[str, Any]:
     """W10 before release: the declaration is deleted (删单) and its reservation released automatically."""
 
-    def work(uow: UnitOfWork) -> tuple[dict[str, Any], bool]:
+    def work(uow: UnitOfWork) -> Outcome:
         declaration, certificate = _load(uow, cmd)
         if cmd.actor.role is Role.APPLICANT and cmd.actor.enterprise_id != certificate.enterprise_id:
             raise PermissionDenied("only the holder or a port officer withdraws a declaration", rule_id="W10")
@@ -378,7 +418,7 @@ def _commit_release(
     uow: UnitOfWork, deps: Dependencies, declaration: Declaration, certificate: CertificateFacts, actor: Actor
 ) -> None:
     """D6: the reservation becomes a committed write-off (W7: even if the certificate expired meanwhile)."""
-    line_ids = uow.ledger.line_ids(certificate.id)
+    line_ids = _line_ids(certificate)
     entries = []
     for line_no, qty in declaration.drawn.items():
         if not uow.ledger.commit(line_ids[line_no], qty):
@@ -404,7 +444,7 @@ def release_reservation(
     uow: UnitOfWork, declaration: Declaration, certificate: CertificateFacts, actor: Actor, reason: str
 ) -> None:
     """D7/W9/W10: give back what the declaration held; nothing is written off."""
-    line_ids = uow.ledger.line_ids(certificate.id)
+    line_ids = _line_ids(certificate)
     entries = []
     for line_no, qty in declaration.drawn.items():
         if not uow.ledger.release(line_ids[line_no], qty):
@@ -433,9 +473,9 @@ def _load(uow: UnitOfWork, cmd: c.DeclarationCommand) -> tuple[Declaration, Cert
     return uow.declarations.get(cmd.declaration_id), certificate  # re-read under the lock
 
 
-def _save(uow: UnitOfWork, declaration: Declaration) -> tuple[dict[str, Any], bool]:
+def _save(uow: UnitOfWork, declaration: Declaration) -> Outcome:
     uow.declarations.save(declaration)
-    return _view(declaration), True
+    return Outcome(_view(declaration))
 
 
 def require_port_officer(actor: Actor, certificate: CertificateFacts) -> None:

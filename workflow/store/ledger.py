@@ -13,11 +13,11 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from workflow.domain.declaration import Declaration
-from workflow.domain.errors import DuplicateRequest, NotFound
+from workflow.domain.errors import DuplicateRequest, NotFound, RetryableConflict
 from workflow.domain.goods import Direction, RiskGrade, WriteOffMode
 from workflow.domain.ledger import (
     CertificateFacts,
@@ -42,6 +42,22 @@ from workflow.store.tables import (
 )
 
 Now = Callable[[], datetime]
+CERTIFICATE_COLUMNS = (
+    CertificateRow.id,
+    CertificateRow.certificate_no,
+    CertificateRow.grade,
+    CertificateRow.enterprise_id,
+    CertificateRow.district,
+    CertificateRow.follow_up,
+    CertificateRow.policy_id,
+    CertificateRow.state,
+    CertificateRow.hold,
+    CertificateRow.direction,
+    CertificateRow.write_off_mode,
+    CertificateRow.valid_from,
+    CertificateRow.valid_until,
+    CertificateRow.open_uses,
+)
 OPEN_STATES = (
     DeclState.DECLARED,
     DeclState.DOC_CHECKED,
@@ -52,36 +68,46 @@ OPEN_STATES = (
 
 
 class SqlLedger:
+    """Balances and entries through Core statements on the session's connection (no ORM identity map here)."""
+
     def __init__(self, session: Session, now: Now) -> None:
         self.session, self.now = session, now
 
-    def lock_certificate(self, certificate_no: str) -> CertificateFacts:
-        """Read the certificate under a row lock (FOR UPDATE on PostgreSQL; SQLite already holds the write lock)."""
-        row = self.session.scalar(
-            select(CertificateRow)
+    def _execute(self, statement: Any, parameters: Any = None) -> Any:
+        return self.session.connection().execute(statement, parameters)
+
+    def lock_certificate(self, certificate_no: str, shared: bool = False) -> CertificateFacts:
+        """Read the certificate under a row lock.
+
+        `shared` lets write-offs run side by side while anything that ends or exhausts the certificate (FOR UPDATE)
+        waits for them. SQLite already holds the write lock.
+        """
+        row = self._execute(
+            select(*CERTIFICATE_COLUMNS)
             .where(CertificateRow.certificate_no == certificate_no)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
+            .with_for_update(read=shared)
+        ).first()
         if row is None:
             raise NotFound(f"no certificate {certificate_no}", field="certificate_no")
         return self._facts(row)
 
-    def lock_certificate_by_id(self, certificate_id: int) -> CertificateFacts:
-        number = self.session.scalar(select(CertificateRow.certificate_no).where(CertificateRow.id == certificate_id))
-        if number is None:
+    def lock_certificate_by_id(self, certificate_id: int, shared: bool = False) -> CertificateFacts:
+        number = self._execute(select(CertificateRow.certificate_no).where(CertificateRow.id == certificate_id))
+        found = number.scalar()
+        if found is None:
             raise NotFound(f"no certificate {certificate_id}")
-        return self.lock_certificate(number)
+        return self.lock_certificate(found, shared)
 
-    def _facts(self, row: CertificateRow) -> CertificateFacts:
-        lines = self.session.scalars(
-            select(CertificateLineRow)
-            .where(CertificateLineRow.certificate_id == row.id)
-            .execution_options(populate_existing=True)
+    def _facts(self, row: Any) -> CertificateFacts:
+        line = CertificateLineRow
+        lines = self._execute(
+            select(line.id, line.line_no, line.unit, line.approved_qty, line.committed_qty, line.reserved_qty).where(
+                line.certificate_id == row.id
+            )
         )
         balances = {
-            line.line_no: LineBalance(line.line_no, line.unit, line.approved_qty, line.committed_qty, line.reserved_qty)
-            for line in lines
+            n: LineBalance(n, unit, approved, committed, reserved, line_id)
+            for line_id, n, unit, approved, committed, reserved in lines
         }
         return CertificateFacts(
             id=row.id,
@@ -101,30 +127,41 @@ class SqlLedger:
             lines=balances,
         )
 
-    def line_ids(self, certificate_id: int) -> dict[int, int]:
-        rows = self.session.execute(
-            select(CertificateLineRow.line_no, CertificateLineRow.id).where(
-                CertificateLineRow.certificate_id == certificate_id
+    def claim_single_use(self, certificate_id: int) -> bool:
+        """W4: the one use of a single-use certificate; of two racing declarations exactly one gets it."""
+        try:
+            result = self._execute(
+                update(CertificateRow)
+                .where(CertificateRow.id == certificate_id, CertificateRow.open_uses == 0)
+                .values(open_uses=CertificateRow.open_uses + 1)
             )
-        )
-        return {line_no: line_id for line_no, line_id in rows}
+        except DBAPIError as error:
+            _raise_if_deadlock(error)
+            raise
+        return bool(result.rowcount == 1)
 
     def change_uses(self, certificate_id: int, delta: int) -> None:
-        """Single-use certificates count their one open use (W4); released reservations give it back."""
-        self.session.execute(
+        """A reservation given back on a single-use certificate frees its one use again."""
+        self._execute(
             update(CertificateRow)
             .where(CertificateRow.id == certificate_id)
             .values(open_uses=CertificateRow.open_uses + delta)
         )
 
-    def reserve(self, line_id: int, qty: Decimal) -> bool:
-        """D1/W8: reserve only what remains; a False means the quota was not there and nothing changed."""
+    def draw(self, line_id: int, qty: Decimal, commit: bool) -> Decimal | None:
+        """D1 (+D6): reserve — or reserve and commit at once — only what remains, in ONE guarded statement.
+
+        Returns the quantity left afterwards, or None when it was not there (nothing changed).
+        """
         line = CertificateLineRow
-        return self._guarded(
-            line_id,
-            line.approved_qty - line.committed_qty - line.reserved_qty >= qty,
-            reserved_qty=line.reserved_qty + qty,
-        )
+        values = {"committed_qty": line.committed_qty + qty} if commit else {"reserved_qty": line.reserved_qty + qty}
+        row = self._execute(
+            update(line)
+            .where(line.id == line_id, line.approved_qty - line.committed_qty - line.reserved_qty >= qty)
+            .values(**values)
+            .returning(line.approved_qty - line.committed_qty - line.reserved_qty)
+        ).first()
+        return None if row is None else Decimal(row[0])
 
     def commit(self, line_id: int, qty: Decimal) -> bool:
         """D6: the reservation becomes a committed write-off at release."""
@@ -147,13 +184,10 @@ class SqlLedger:
         return self._guarded(line_id, line.committed_qty >= qty, committed_qty=line.committed_qty - qty)
 
     def _guarded(self, line_id: int, condition: Any, **values: Any) -> bool:
-        result = self.session.execute(
-            update(CertificateLineRow)
-            .where(CertificateLineRow.id == line_id, condition)
-            .values(**values)
-            .execution_options(synchronize_session=False)
+        result = self._execute(
+            update(CertificateLineRow).where(CertificateLineRow.id == line_id, condition).values(**values)
         )
-        return result.rowcount == 1  # type: ignore[attr-defined, no-any-return]
+        return bool(result.rowcount == 1)
 
     def remaining(self, certificate_id: int) -> list[Decimal]:
         line = CertificateLineRow
@@ -167,7 +201,8 @@ class SqlLedger:
 
     def append(self, entries: Sequence[dict[str, Any]]) -> None:
         if entries:
-            self.session.execute(insert(LedgerEntryRow), [{"at": self.now(), **entry} for entry in entries])
+            now = self.now()
+            self._execute(insert(LedgerEntryRow), [{"at": now, **entry} for entry in entries])
 
     def entry(self, entry_id: int) -> LedgerEntry:
         row = self.session.get(LedgerEntryRow, entry_id)
@@ -238,6 +273,20 @@ class SqlLedger:
         )
         return list(self.session.scalars(_skip_locked(self.session, query)))
 
+    def used_up(self, limit: int = 500) -> list[int]:
+        """Active multi-use certificates with nothing remaining on any line (and at least one line)."""
+        line = CertificateLineRow
+        left = func.max(line.approved_qty - line.committed_qty - line.reserved_qty)
+        query = (
+            select(CertificateRow.id)
+            .join(line, line.certificate_id == CertificateRow.id)
+            .where(CertificateRow.state == CertState.ACTIVE.value)
+            .group_by(CertificateRow.id)
+            .having(left == 0)
+            .limit(limit)
+        )
+        return list(self.session.connection().execute(query).scalars())
+
     def overdue_follow_ups(self, today: date, limit: int = 500) -> list[int]:
         """R54: declarations whose follow-up report is past due and not yet alerted."""
         query = (
@@ -273,6 +322,12 @@ class SqlLedger:
         )
 
 
+def _raise_if_deadlock(error: DBAPIError) -> None:
+    """PostgreSQL broke a lock cycle (two single-use claims upgrading shared locks): the request is retried."""
+    if getattr(error.orig, "sqlstate", None) == "40P01":
+        raise RetryableConflict("a concurrent declaration held the certificate; retrying") from error
+
+
 def _skip_locked(session: Session, query: Any) -> Any:
     """Sweeps lock what they take and skip what another sweep holds (PostgreSQL); SQLite has one writer anyway."""
     if session.get_bind().dialect.name == "postgresql":
@@ -288,11 +343,15 @@ class SqlDeclarations(_AggregateRepository):
 
     def find(self, declaration_no: str) -> tuple[int, str] | None:
         """The id and request hash of an existing declaration with this number (the natural idempotency key)."""
-        row = self.session.execute(
-            select(DeclarationRow.id, DeclarationRow.request_hash).where(
-                DeclarationRow.declaration_no == declaration_no
+        row = (
+            self.session.connection()
+            .execute(
+                select(DeclarationRow.id, DeclarationRow.request_hash).where(
+                    DeclarationRow.declaration_no == declaration_no
+                )
             )
-        ).first()
+            .first()
+        )
         return (row[0], row[1]) if row else None
 
     def add(

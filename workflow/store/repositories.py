@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from workflow.domain.credit import CreditRecord
@@ -44,27 +44,32 @@ class AuditTrail:
         self, object_type: str, aggregate: Aggregate, ref: str, district: str, records: Sequence[TransitionRecord]
     ) -> None:
         assert aggregate.id is not None
-        self.session.add_all(
-            AuditEventRow(
-                object_type=object_type,
-                object_id=aggregate.id,
-                object_ref=ref,
-                district=district,
-                actor_id=record.actor.user_id,
-                actor_role=record.actor.role.value,
-                actor_name=record.actor.name,
-                at=self.now(),
-                trigger=record.trigger,
-                from_state=record.from_state,
-                to_state=record.to_state,
-                reason=record.reason,
-                policy_id=aggregate.policy_id,
-                policy_hash=aggregate.policy_hash,
-                rule_ids=list(record.rule_ids),
-                inputs=dict(record.inputs),
-            )
+        if not records:
+            return
+        now = self.now()
+        rows = [
+            {
+                "object_type": object_type,
+                "object_id": aggregate.id,
+                "object_ref": ref,
+                "district": district,
+                "actor_id": record.actor.user_id,
+                "actor_role": record.actor.role.value,
+                "actor_name": record.actor.name,
+                "at": now,
+                "trigger": record.trigger,
+                "from_state": record.from_state,
+                "to_state": record.to_state,
+                "reason": record.reason,
+                "policy_id": aggregate.policy_id,
+                "policy_hash": aggregate.policy_hash,
+                "rule_ids": list(record.rule_ids),
+                "inputs": dict(record.inputs),
+            }
             for record in records
-        )
+        ]
+        # One multi-row INSERT through Core: the audit trail is on every write path, the hot one included.
+        self.session.connection().execute(insert(AuditEventRow), rows)
 
 
 class SqlOutbox:
@@ -291,12 +296,15 @@ class SqlEnterprises:
         return EnterpriseInfo(row.id, row.name, row.district, row.is_natural_person)
 
     def credit_records(self, enterprise_id: int) -> list[CreditRecord]:
-        rows = self.session.scalars(select(CreditRecordRow).where(CreditRecordRow.enterprise_id == enterprise_id))
-        return [
-            CreditRecord(
-                row.enterprise_id, CreditTier(row.tier), CreditRegime(row.regime), row.effective_from, row.effective_to
+        record = CreditRecordRow
+        rows = self.session.connection().execute(
+            select(record.enterprise_id, record.tier, record.regime, record.effective_from, record.effective_to).where(
+                record.enterprise_id == enterprise_id
             )
-            for row in rows
+        )
+        return [
+            CreditRecord(enterprise, CreditTier(tier), CreditRegime(regime), start, end)
+            for enterprise, tier, regime, start, end in rows
         ]
 
     def granted_identities(self, enterprise_id: int) -> set[ProductIdentity]:

@@ -44,6 +44,12 @@ class ScaledQuantity(TypeDecorator[Decimal]):
     impl = BigInteger
     cache_ok = True
 
+    class comparator_factory(TypeDecorator.Comparator[Decimal]):
+        """Sums and differences of quantities stay quantities, so `remaining >= :qty` binds :qty scaled too."""
+
+        def _adapt_expression(self, op: Any, other_comparator: Any) -> tuple[Any, Any]:
+            return op, self.type
+
     def process_bind_param(self, value: Decimal | int | None, dialect: object) -> int | None:
         if value is None:
             return None

@@ -10,6 +10,7 @@ from typing import Self
 from sqlalchemy.orm import Session, sessionmaker
 
 from workflow.store.ledger import SqlDeclarations, SqlIdempotency, SqlLedger
+from workflow.store.notifications import SqlNotifications
 from workflow.store.repositories import (
     AuditTrail,
     SqlApplications,
@@ -42,6 +43,7 @@ class SqlUnitOfWork:
         self.ledger = SqlLedger(self.session, self._now)
         self.declarations = SqlDeclarations(self.session, audit, self.outbox, self._now)
         self.idempotency = SqlIdempotency(self.session, self._now)
+        self.notifications = SqlNotifications(self.session, self._now)
         return self
 
     def __exit__(

@@ -1,0 +1,44 @@
+"""Notifying users: an inbox row and an e-mail task per user, in the transaction of the change that caused them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from workflow.domain.errors import InvalidInput
+from workflow.service.ports import UnitOfWork
+
+# Each kind the engine sends, with the params its zh and en templates (tasks/templates/mail) need.
+KINDS: Mapping[str, frozenset[str]] = {
+    "assessment_assigned": frozenset({"reference", "due_on"}),
+    "assessment_reminder": frozenset({"reference", "due_on"}),
+    "assessment_concluded": frozenset({"reference", "outcome"}),
+    "clock_reminder": frozenset({"reference", "due_on", "percent"}),
+    "clock_breach": frozenset({"reference", "due_on"}),
+    "follow_up_overdue": frozenset({"declaration_no", "due_on"}),
+    "correction_requested": frozenset({"reference", "deficiencies"}),
+    "decision_made": frozenset({"reference", "decision"}),
+}
+SEND_EMAIL = "send_email"
+
+
+def notify(uow: UnitOfWork, user_ids: Iterable[int], kind: str, params: Mapping[str, str]) -> list[int]:
+    """Returns the new notification ids; the caller commits, so a rolled-back change notifies nobody."""
+    check_params(kind, params)
+    ids = []
+    for user_id in dict.fromkeys(user_ids):  # a user named twice still gets one message
+        notification_id = uow.notifications.add(user_id, kind, params)
+        uow.outbox.add(SEND_EMAIL, {"notification_id": notification_id})
+        ids.append(notification_id)
+    return ids
+
+
+def check_params(kind: str, params: Mapping[str, str]) -> None:
+    """Refuse here what a template would fail on later in a worker, where nobody sees the error."""
+    if kind not in KINDS:
+        raise InvalidInput(f"unknown notification kind {kind!r}; known: {', '.join(sorted(KINDS))}", field="kind")
+    missing = sorted(KINDS[kind] - params.keys())
+    if missing:
+        raise InvalidInput(f"{kind} needs the params {', '.join(missing)}", field="params")
+    not_text = sorted(name for name, value in params.items() if not isinstance(value, str))
+    if not_text:
+        raise InvalidInput(f"{kind} params must be strings: {', '.join(not_text)}", field="params")
