@@ -12,7 +12,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -58,6 +58,41 @@ CERTIFICATE_COLUMNS = (
     CertificateRow.valid_until,
     CertificateRow.open_uses,
 )
+_LINE = CertificateLineRow
+# The hot path's statements are built once with bind parameters, so each call is a compiled-cache hit instead of
+# rebuilding the expression tree (which cost more client CPU than the round trips).
+_CERTIFICATE_WITH_LINES = (
+    select(
+        *CERTIFICATE_COLUMNS,
+        _LINE.id.label("line_id"),
+        _LINE.line_no,
+        _LINE.unit,
+        _LINE.approved_qty,
+        _LINE.committed_qty,
+        _LINE.reserved_qty,
+    )
+    .join(_LINE, _LINE.certificate_id == CertificateRow.id)
+    .where(CertificateRow.certificate_no == bindparam("certificate_no"))
+)
+_LOCK_SHARED = _CERTIFICATE_WITH_LINES.with_for_update(read=True, of=CertificateRow)
+_LOCK_EXCLUSIVE = _CERTIFICATE_WITH_LINES.with_for_update(of=CertificateRow)
+_REMAINING = _LINE.approved_qty - _LINE.committed_qty - _LINE.reserved_qty
+_QTY = bindparam("qty", type_=_LINE.approved_qty.type)
+_DRAW_COMMITTED = (
+    update(_LINE)
+    .where(_LINE.id == bindparam("line_id"), _REMAINING >= _QTY)
+    .values(committed_qty=_LINE.committed_qty + _QTY)
+    .returning(_REMAINING)
+)
+_DRAW_RESERVED = (
+    update(_LINE)
+    .where(_LINE.id == bindparam("line_id"), _REMAINING >= _QTY)
+    .values(reserved_qty=_LINE.reserved_qty + _QTY)
+    .returning(_REMAINING)
+)
+_FIND_DECLARATION = select(DeclarationRow.id, DeclarationRow.request_hash).where(
+    DeclarationRow.declaration_no == bindparam("declaration_no")
+)
 OPEN_STATES = (
     DeclState.DECLARED,
     DeclState.DOC_CHECKED,
@@ -77,19 +112,15 @@ class SqlLedger:
         return self.session.connection().execute(statement, parameters)
 
     def lock_certificate(self, certificate_no: str, shared: bool = False) -> CertificateFacts:
-        """Read the certificate under a row lock.
+        """Read the certificate and its lines in one round trip, under a lock on the certificate's row.
 
         `shared` lets write-offs run side by side while anything that ends or exhausts the certificate (FOR UPDATE)
         waits for them. SQLite already holds the write lock.
         """
-        row = self._execute(
-            select(*CERTIFICATE_COLUMNS)
-            .where(CertificateRow.certificate_no == certificate_no)
-            .with_for_update(read=shared)
-        ).first()
-        if row is None:
+        rows = self._execute(_LOCK_SHARED if shared else _LOCK_EXCLUSIVE, {"certificate_no": certificate_no}).all()
+        if not rows:
             raise NotFound(f"no certificate {certificate_no}", field="certificate_no")
-        return self._facts(row)
+        return self._facts(rows)
 
     def lock_certificate_by_id(self, certificate_id: int, shared: bool = False) -> CertificateFacts:
         number = self._execute(select(CertificateRow.certificate_no).where(CertificateRow.id == certificate_id))
@@ -98,16 +129,12 @@ class SqlLedger:
             raise NotFound(f"no certificate {certificate_id}")
         return self.lock_certificate(found, shared)
 
-    def _facts(self, row: Any) -> CertificateFacts:
-        line = CertificateLineRow
-        lines = self._execute(
-            select(line.id, line.line_no, line.unit, line.approved_qty, line.committed_qty, line.reserved_qty).where(
-                line.certificate_id == row.id
-            )
-        )
+    @staticmethod
+    def _facts(rows: Sequence[Any]) -> CertificateFacts:
+        row = rows[0]
         balances = {
-            n: LineBalance(n, unit, approved, committed, reserved, line_id)
-            for line_id, n, unit, approved, committed, reserved in lines
+            r.line_no: LineBalance(r.line_no, r.unit, r.approved_qty, r.committed_qty, r.reserved_qty, r.line_id)
+            for r in rows
         }
         return CertificateFacts(
             id=row.id,
@@ -149,18 +176,11 @@ class SqlLedger:
         )
 
     def draw(self, line_id: int, qty: Decimal, commit: bool) -> Decimal | None:
-        """D1 (+D6): reserve — or reserve and commit at once — only what remains, in ONE guarded statement.
+        """D1 (+D6): reserve, or reserve and commit at once, only what remains, in ONE guarded statement.
 
         Returns the quantity left afterwards, or None when it was not there (nothing changed).
         """
-        line = CertificateLineRow
-        values = {"committed_qty": line.committed_qty + qty} if commit else {"reserved_qty": line.reserved_qty + qty}
-        row = self._execute(
-            update(line)
-            .where(line.id == line_id, line.approved_qty - line.committed_qty - line.reserved_qty >= qty)
-            .values(**values)
-            .returning(line.approved_qty - line.committed_qty - line.reserved_qty)
-        ).first()
+        row = self._execute(_DRAW_COMMITTED if commit else _DRAW_RESERVED, {"line_id": line_id, "qty": qty}).first()
         return None if row is None else Decimal(row[0])
 
     def commit(self, line_id: int, qty: Decimal) -> bool:
@@ -227,19 +247,23 @@ class SqlLedger:
         return total if total is not None else Decimal(0)
 
     def add_reversal(self, entry_id: int, qty: Decimal, reason_code: str, reason: str, requested_by: int) -> int:
-        return self.session.execute(
-            insert(ReversalRow)
-            .values(
-                commit_entry_id=entry_id,
-                qty=qty,
-                reason_code=reason_code,
-                reason=reason,
-                state="requested",
-                requested_by=requested_by,
-                requested_at=self.now(),
+        return (
+            self.session.connection()
+            .execute(
+                insert(ReversalRow)
+                .values(
+                    commit_entry_id=entry_id,
+                    qty=qty,
+                    reason_code=reason_code,
+                    reason=reason,
+                    state="requested",
+                    requested_by=requested_by,
+                    requested_at=self.now(),
+                )
+                .returning(ReversalRow.id)
             )
-            .returning(ReversalRow.id)
-        ).scalar_one()
+            .scalar_one()
+        )
 
     def reversal(self, reversal_id: int) -> Reversal:
         row = self.session.get(ReversalRow, reversal_id, populate_existing=True)
@@ -257,12 +281,12 @@ class SqlLedger:
 
     def decide_reversal(self, reversal_id: int, state: str, decided_by: int | None) -> bool:
         """Only a still-requested reversal can be decided: of two concurrent deciders exactly one wins."""
-        result = self.session.execute(
+        result = self.session.connection().execute(
             update(ReversalRow)
             .where(ReversalRow.id == reversal_id, ReversalRow.state == "requested")
             .values(state=state, decided_by=decided_by, decided_at=self.now())
         )
-        return result.rowcount == 1  # type: ignore[attr-defined, no-any-return]
+        return bool(result.rowcount == 1)
 
     def expiring(self, today: date, limit: int = 500) -> list[int]:
         """C4: active certificates past validity, skipping rows another sweep holds (safe to run twice at once)."""
@@ -301,7 +325,7 @@ class SqlLedger:
         return list(self.session.scalars(_skip_locked(self.session, query)))
 
     def mark_alerted(self, declaration_id: int) -> None:
-        self.session.execute(
+        self.session.connection().execute(
             update(DeclarationRow).where(DeclarationRow.id == declaration_id).values(follow_up_alerted_at=self.now())
         )
 
@@ -365,12 +389,14 @@ class SqlDeclarations(_AggregateRepository):
             "declaration_no": declaration.declaration_no,
         }
         try:
-            declaration.id = self.session.execute(
-                insert(DeclarationRow).values(**values).returning(DeclarationRow.id)
-            ).scalar_one()
+            declaration.id = (
+                self.session.connection()
+                .execute(insert(DeclarationRow).values(**values).returning(DeclarationRow.id))
+                .scalar_one()
+            )
         except IntegrityError as error:
             raise DuplicateRequest(f"declaration {declaration.declaration_no} was filed concurrently") from error
-        self.session.execute(
+        self.session.connection().execute(
             insert(DeclarationLineRow),
             [
                 {
@@ -418,7 +444,7 @@ class SqlDeclarations(_AggregateRepository):
 
     def set_drawn(self, declaration_id: int, drawn: dict[int, Decimal]) -> None:
         for line_no, qty in drawn.items():
-            self.session.execute(
+            self.session.connection().execute(
                 update(DeclarationLineRow)
                 .where(DeclarationLineRow.declaration_id == declaration_id, DeclarationLineRow.line_no == line_no)
                 .values(drawn_qty=qty)
@@ -460,7 +486,7 @@ class SqlIdempotency:
     def claim(self, key: str, actor_id: int | None, request_hash: str) -> None:
         """Taken first in the transaction, so a concurrent duplicate waits here, then fails and replays."""
         try:
-            self.session.execute(
+            self.session.connection().execute(
                 insert(IdempotencyKeyRow).values(
                     key=key, actor_id=actor_id, request_hash=request_hash, result={}, created_at=self.now()
                 )
@@ -469,4 +495,6 @@ class SqlIdempotency:
             raise DuplicateRequest(f"idempotency key {key!r} is being used by another request") from error
 
     def record(self, key: str, result: dict[str, Any]) -> None:
-        self.session.execute(update(IdempotencyKeyRow).where(IdempotencyKeyRow.key == key).values(result=result))
+        self.session.connection().execute(
+            update(IdempotencyKeyRow).where(IdempotencyKeyRow.key == key).values(result=result)
+        )
