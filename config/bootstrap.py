@@ -28,6 +28,8 @@ from workflow.store.engine import make_engine, make_session_factory
 from workflow.store.outbox import OutboxRelay
 from workflow.store.uow import SqlUnitOfWork
 
+PUBLISH_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
+
 
 @dataclass
 class Container:
@@ -43,7 +45,11 @@ class Container:
     extras: dict[str, Any] = field(default_factory=dict)
 
     def publish(self, task: str, payload: dict[str, Any], message_id: str) -> None:
-        self.celery.send_task(task_name(task), kwargs=payload, task_id=message_id)
+        # A short retry: the row stays in the outbox if the broker is down, and beat's relay sends it later, so a
+        # web request must not hang on Celery's default publish retries during an outage.
+        self.celery.send_task(
+            task_name(task), kwargs=payload, task_id=message_id, retry=True, retry_policy=PUBLISH_RETRY
+        )
 
     def health(self) -> dict[str, dict[str, Any]]:
         """Database, broker and worker, each up or down with the reason; the web maps it to 200/503."""

@@ -14,13 +14,30 @@ ROUTES = {
     "relay_outbox": "outbox",
     "expire_certificates": "sweeps",
     "exhaust_used_up": "sweeps",
+    "remind_panels": "sweeps",
+    "sweep_clocks": "sweeps",
+    "deem_acceptances": "sweeps",
     "flag_overdue_follow_ups": "sweeps",
     "send_email": "notifications",
+    "render_certificate": "documents",
 }
 
 
 def task_name(task: str) -> str:
     return TASK_PREFIX + task
+
+
+def redis_transport_options(visibility_timeout: int) -> dict[str, Any]:
+    """The visibility timeout, and a sweep for abandoned messages scaled to it.
+
+    kombu looks for messages unacknowledged past the timeout only every interval × throttle seconds (10 × 10 by
+    default), so a short timeout alone would still leave a dead worker's message waiting up to 100 s more.
+    """
+    return {
+        "visibility_timeout": visibility_timeout,
+        "unacked_restore_interval": max(1, min(10, visibility_timeout // 4)),
+        "unacked_restore_throttle": 1,
+    }
 
 
 def celery_settings(settings: Settings) -> dict[str, Any]:
@@ -38,7 +55,7 @@ def celery_settings(settings: Settings) -> dict[str, Any]:
         "task_default_queue": "outbox",
         "task_routes": {task_name(task): {"queue": queue} for task, queue in ROUTES.items()},
         # Redis re-delivers unacknowledged messages after this; no task may run longer, and no timer lives in ETAs.
-        "broker_transport_options": {"visibility_timeout": 3600},
+        "broker_transport_options": redis_transport_options(settings.broker_visibility_timeout),
         "worker_hijack_root_logger": False,
         "worker_send_task_events": False,
         "timezone": "Asia/Shanghai",

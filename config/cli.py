@@ -274,6 +274,11 @@ from config.cli_tasks import tasks_group  # noqa: E402
 
 main.add_command(tasks_group)
 
+from config.cli_verify import keys, verify  # noqa: E402
+
+main.add_command(verify)
+main.add_command(keys)
+
 
 if __name__ == "__main__":
     main()

@@ -27,6 +27,7 @@ from workflow.store.tables import ApplicationRow
 
 DEMO_PASSWORD = "demo-password"
 DISTRICTS = ("xiamen", "fuzhou", "quanzhou", "pingtan")
+PANEL_EXPERTS = 5
 CUSTOMS_ROLES = (
     Role.ACCEPTOR,
     Role.REVIEWER,
@@ -205,6 +206,10 @@ def _directory(container: Container, session: Session) -> Iterator[str]:
         for role in CUSTOMS_ROLES:
             yield from _ensure_user(
                 session, f"{demo.district}.{role.value}", role, password, now, district=demo.district
+            )
+        for n in range(2, PANEL_EXPERTS + 1):  # R61: enough experts for a panel of five
+            yield from _ensure_user(
+                session, f"{demo.district}.expert{n}", Role.EXPERT, password, now, district=demo.district
             )
     yield from _ensure_user(session, "admin", Role.ADMIN, password, now)
 

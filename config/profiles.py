@@ -67,6 +67,7 @@ class _RiskAssessment(_FileModel):
     conclusion: PanelConclusion
     hq_lead_time_working_days: Count
     entity_reuse_months: Count
+    opinion_working_days: Positive
 
 
 class _FollowUp(_FileModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from typing import Any
 
@@ -13,11 +14,13 @@ from config.bootstrap import Container, bootstrap
 from config.celery_config import QUEUES
 from config.settings import load_settings
 from tasks.dead_letters import record_dead_letters
+from tasks.documents import register_document_tasks
 from tasks.mail import register_mail_tasks
 from tasks.workflow import register_tasks
 
 log = logging.getLogger(__name__)
 _containers: dict[str, Container] = {}
+_parent_pid: dict[str, int] = {}
 SWEEP_SECONDS = 3600.0
 
 
@@ -25,9 +28,11 @@ def create_celery_app(container: Container | None = None) -> Celery:
     """Register the tasks on the container's Celery instance, so the web and worker share one in embedded mode."""
     container = container or bootstrap()
     _containers["current"] = container
+    _parent_pid["pid"] = os.getpid()
     register_tasks(container.celery, current_container)
     register_mail_tasks(container.celery, current_container)
-    record_dead_letters(current_container)
+    register_document_tasks(container.celery, current_container)
+    record_dead_letters(container.celery, current_container)
     container.celery.conf.beat_schedule = beat_schedule(container)
     return container.celery
 
@@ -42,6 +47,9 @@ def beat_schedule(container: Container) -> dict[str, Any]:
         "relay-outbox": {"task": "specgoods.relay_outbox", "schedule": container.settings.outbox_relay_seconds},
         # Sweeps are idempotent and skip rows another sweep holds, so a late or doubled run is harmless.
         "expire-certificates": {"task": "specgoods.expire_certificates", "schedule": SWEEP_SECONDS},
+        "remind-panels": {"task": "specgoods.remind_panels", "schedule": SWEEP_SECONDS},
+        "sweep-clocks": {"task": "specgoods.sweep_clocks", "schedule": SWEEP_SECONDS},
+        "deem-acceptances": {"task": "specgoods.deem_acceptances", "schedule": SWEEP_SECONDS},
         "exhaust-used-up": {"task": "specgoods.exhaust_used_up", "schedule": SWEEP_SECONDS},
         "flag-overdue-follow-ups": {"task": "specgoods.flag_overdue_follow_ups", "schedule": SWEEP_SECONDS},
     }
@@ -49,8 +57,9 @@ def beat_schedule(container: Container) -> dict[str, Any]:
 
 @signals.worker_process_init.connect
 def _fresh_engine_after_fork(**_kwargs: Any) -> None:
+    """A prefork child must not reuse its parent's connections; the solo pool fires this too, in the same process."""
     container = _containers.get("current")
-    if container is not None:
+    if container is not None and os.getpid() != _parent_pid.get("pid"):
         container.engine.dispose(close=False)
 
 
@@ -68,6 +77,7 @@ class EmbeddedWorker:
 def start_embedded_worker(container: Container) -> EmbeddedWorker:
     """The embedded default: never `task_always_eager`; tasks really go through a broker and a worker."""
     app = create_celery_app(container)
+    app.set_default()  # the worker thread runs tasks on the default app: else retries publish to Celery's own
     worker = app.WorkController(
         pool_cls="solo",
         concurrency=1,

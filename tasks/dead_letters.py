@@ -11,7 +11,7 @@ import traceback
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from celery import signals
+from celery import Celery, signals
 
 from config.bootstrap import Container
 from config.celery_config import TASK_PREFIX
@@ -21,8 +21,8 @@ log = logging.getLogger(__name__)
 MAX_ERROR_CHARS = 10_000
 
 
-def record_dead_letters(container: Callable[[], Container]) -> None:
-    """Connect once per process (the uid makes a second call a no-op); signals are global, not per app."""
+def record_dead_letters(app: Celery, container: Callable[[], Container]) -> None:
+    """Signals are global: this receiver takes only the failures of `app`'s tasks, and connects once per app."""
 
     def on_failure(
         sender: Any = None,
@@ -32,10 +32,10 @@ def record_dead_letters(container: Callable[[], Container]) -> None:
         **_: Any,
     ) -> None:
         name = getattr(sender, "name", "") or ""
-        if name.startswith(TASK_PREFIX):
+        if getattr(sender, "app", None) is app and name.startswith(TASK_PREFIX):
             _record(container, name, task_id or "", dict(kwargs or {}), _error_text(exception))
 
-    signals.task_failure.connect(on_failure, weak=False, dispatch_uid="specgoods.dead_letters")
+    signals.task_failure.connect(on_failure, weak=False, dispatch_uid=f"specgoods.dead_letters.{id(app)}")
 
 
 def _record(container: Callable[[], Container], task: str, task_id: str, payload: dict[str, Any], error: str) -> None:

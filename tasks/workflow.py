@@ -11,12 +11,21 @@ from sqlalchemy.exc import OperationalError
 
 from config.bootstrap import Container
 from workflow.domain.actors import SYSTEM_ACTOR
-from workflow.domain.commands import ExhaustUsedUp, ExpireCertificates, FlagOverdueFollowUps, ScreenApplication
+from workflow.domain.commands import (
+    DeemAcceptances,
+    ExhaustUsedUp,
+    ExpireCertificates,
+    FlagOverdueFollowUps,
+    RemindPanels,
+    ScreenApplication,
+    SweepClocks,
+)
 from workflow.domain.errors import DomainError
 
 log = logging.getLogger(__name__)
 TRANSIENT = (OperationalError, ConnectionError, TimeoutError)
-RETRY = {"autoretry_for": TRANSIENT, "retry_backoff": True, "retry_backoff_max": 60, "max_retries": 8}
+# shared=False: the tasks belong to this app only, so building a second app in one process is no conflict.
+RETRY = {"autoretry_for": TRANSIENT, "retry_backoff": True, "retry_backoff_max": 60, "max_retries": 8, "shared": False}
 
 
 def register_tasks(app: Celery, container: Callable[[], Container]) -> None:
@@ -33,6 +42,18 @@ def register_tasks(app: Celery, container: Callable[[], Container]) -> None:
     @app.task(name="specgoods.expire_certificates", **RETRY)
     def expire_certificates() -> dict[str, Any]:
         return _run(container, ExpireCertificates(SYSTEM_ACTOR))
+
+    @app.task(name="specgoods.remind_panels", **RETRY)
+    def remind_panels() -> dict[str, Any]:
+        return _run(container, RemindPanels(SYSTEM_ACTOR))
+
+    @app.task(name="specgoods.sweep_clocks", **RETRY)
+    def sweep_clocks() -> dict[str, Any]:
+        return _run(container, SweepClocks(SYSTEM_ACTOR))
+
+    @app.task(name="specgoods.deem_acceptances", **RETRY)
+    def deem_acceptances() -> dict[str, Any]:
+        return _run(container, DeemAcceptances(SYSTEM_ACTOR))
 
     @app.task(name="specgoods.exhaust_used_up", **RETRY)
     def exhaust_used_up() -> dict[str, Any]:

@@ -27,7 +27,8 @@ from workflow.store.migrate import upgrade
 from workflow.store.tables import Base
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-REDIS_TEST_URL = "redis://127.0.0.1:6379/13"
+# One Redis database per test session, so suites running side by side on one machine do not share queues.
+REDIS_TEST_URL = f"redis://127.0.0.1:6379/{1 + int(uuid.uuid4().int % 15)}"
 RUN_ID = uuid.uuid4().hex[:8]
 
 

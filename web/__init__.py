@@ -20,9 +20,11 @@ def create_app(container: Container | None = None) -> Flask:
 
 
 def _register(app: Flask) -> None:
-    from web import api, errors, health, pages
+    from web import api, errors, health, inbox, pages, verify
 
     errors.register(app)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(api.blueprint)
+    app.register_blueprint(inbox.blueprint)
     app.register_blueprint(pages.blueprint)
+    app.register_blueprint(verify.blueprint)

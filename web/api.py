@@ -116,9 +116,6 @@ ACTIONS: dict[str, Callable[[Actor, int, Mapping[str, Any]], c.Command]] = {
     "not-accept": lambda a, i, d: c.NotAcceptApplication(a, i, _text(d, "reason", ""), _strings(d, "rule_ids")),
     "start-review": lambda a, i, d: c.StartReview(a, i),
     "refer-assessment": lambda a, i, d: c.ReferAssessment(a, i, _text(d, "reason", "")),
-    "conclude-assessment": lambda a, i, d: c.ConcludeAssessment(
-        a, i, _text(d, "reason", ""), _text(d, "outcome", "pass")
-    ),
     "extend": lambda a, i, d: c.ExtendDeadline(a, i, _text(d, "reason", "")),
     "grant": lambda a, i, d: c.GrantApplication(
         a, i, _text(d, "reason", ""), _choice(d, "grade", RiskGrade) if "grade" in d else None

@@ -13,6 +13,7 @@ from config.bootstrap import Container
 from tests.conftest import Cast, make_cast
 from workflow.domain import commands as c
 from workflow.domain.actors import Actor, Role
+from workflow.domain.assessment import Opinion
 from workflow.domain.errors import ConcurrencyConflict, DomainError, GuardFailed, InvalidTransition, PermissionDenied
 from workflow.domain.goods import Direction, GoodsCategory, GoodsLine, ProteinPurity
 from workflow.domain.lifecycle import AppState
@@ -255,6 +256,9 @@ def test_bad_input_is_a_domain_error_and_creates_nothing(container: Container, c
 
 
 def test_r19_acceptance_starts_the_clock_and_r21_assessment_pauses_it(container: Container, cast: Cast, clock) -> None:
+    from tests.integration.test_review import experts
+
+    experts(container, 5)  # R61: the district's panel must be drawable
     application_id = to_under_review(container, cast)
     view = _view_with_calendar(container, application_id)
     assert view["clock"]["accepted_on"] == "2016-06-01" and view["clock"]["paused"] is False
@@ -263,7 +267,11 @@ def test_r19_acceptance_starts_the_clock_and_r21_assessment_pauses_it(container:
     paused = _view_with_calendar(container, application_id)["clock"]
     assert paused["paused"] is True and paused["pauses"] == [["2016-06-01", None]]
     clock.today_value = date(2016, 6, 15)
-    container.bus.handle(c.ConcludeAssessment(cast.expert, application_id, "panel agrees", outcome="pass"))
+    with container.deps.uow() as uow:
+        panel = uow.assessments.open_for(application_id)
+    assert panel is not None
+    for seat in panel.seats[:3]:
+        container.bus.handle(c.SubmitOpinion(Actor(seat.expert_id, Role.EXPERT), panel.id, Opinion.PASS))
     resumed = _view_with_calendar(container, application_id)["clock"]
     assert resumed["paused"] is False and resumed["pauses"] == [["2016-06-01", "2016-06-15"]]
     assert resumed["due_date"] > view["clock"]["due_date"]

@@ -29,7 +29,6 @@ COMMANDS: dict[str, Build] = {
     "not_accept": lambda k, i: c.NotAcceptApplication(k.acceptor, i, "not special goods", ("R4",)),
     "start_review": lambda k, i: c.StartReview(k.reviewer, i),
     "refer_assessment": lambda k, i: c.ReferAssessment(k.reviewer, i, "grade B"),
-    "assessment_done": lambda k, i: c.ConcludeAssessment(k.expert, i, "pass", outcome="pass"),
     "extend": lambda k, i: c.ExtendDeadline(k.head, i, "lab test"),
     "grant": lambda k, i: c.GrantApplication(k.decider, i, "complete"),
     "deny": lambda k, i: c.DenyApplication(k.decider, i, "incomplete"),

@@ -6,10 +6,11 @@ live on the frozen `StatutoryClock`. Pure: "today" is always an argument, never 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from fractions import Fraction
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 from workflow.domain.calendar import WorkingCalendar
 from workflow.domain.errors import GuardFailed, InvalidInput, PolicyError
@@ -121,6 +122,32 @@ class StatutoryClock:
         if self.extended:
             raise GuardFailed("the decision time limit may be extended only once", rule_id="R20")
         return replace(self, extended=True)
+
+    def to_dict(self) -> dict[str, object]:
+        """The clock as JSON-ready data (stored with the application)."""
+        return {
+            "accepted_on": self.accepted_on.isoformat(),
+            "pauses": [[start.isoformat(), end.isoformat() if end else None] for start, end in self.pauses],
+            "extended": self.extended,
+            "limits": {
+                "correction_days": self.limits.correction_days,
+                "decision_days": self.limits.decision_days,
+                "extension_days": self.limits.extension_days,
+                "delivery_days": self.limits.delivery_days,
+            },
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> StatutoryClock:
+        pauses = tuple(
+            (date.fromisoformat(start), date.fromisoformat(end) if end else None) for start, end in data["pauses"]
+        )
+        return cls(
+            accepted_on=date.fromisoformat(data["accepted_on"]),
+            pauses=pauses,
+            extended=data["extended"],
+            limits=ClockLimits(**data["limits"]),
+        )
 
     def due_date(self, calendar: WorkingCalendar) -> date | None:
         """The last day for the decision (R19-R22); None while paused with working days still left."""

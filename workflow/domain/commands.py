@@ -7,6 +7,7 @@ from datetime import date
 from decimal import Decimal
 
 from workflow.domain.actors import Actor
+from workflow.domain.assessment import Opinion
 from workflow.domain.goods import Direction, GoodsLine, RiskGrade
 from workflow.domain.ledger import Disposal, ReversalReason
 
@@ -91,11 +92,6 @@ class StartReview(ApplicationCommand):
 @dataclass(frozen=True)
 class ReferAssessment(ApplicationCommand):
     pass
-
-
-@dataclass(frozen=True)
-class ConcludeAssessment(ApplicationCommand):
-    outcome: str = "pass"
 
 
 @dataclass(frozen=True)
@@ -216,3 +212,45 @@ class ExhaustUsedUp(Command):
 @dataclass(frozen=True)
 class FlagOverdueFollowUps(Command):
     """D8 / R54: alert the destination customs about follow-up reports not in within the window."""
+
+
+@dataclass(frozen=True)
+class SubmitOpinion(Command):
+    """A8: an expert's opinion on a panel (通过 / 补正材料 / 驳回), with reasons."""
+
+    assessment_id: int
+    opinion: Opinion
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class RecordHeadquartersOpinion(Command):
+    """legacy-2015: the conclusion of headquarters' experts, recorded by the reviewer."""
+
+    assessment_id: int
+    opinion: Opinion
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class DeclareConflict(Command):
+    """An expert's tie to an enterprise (R61: never on a panel for its goods)."""
+
+    expert_id: int
+    enterprise_id: int
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class RemindPanels(Command):
+    """The sweep reminding experts of opinions due by the next working day."""
+
+
+@dataclass(frozen=True)
+class SweepClocks(Command):
+    """The sweep raising statutory-clock reminders (75 %) and breach alerts (R19–R22)."""
+
+
+@dataclass(frozen=True)
+class DeemAcceptances(Command):
+    """The sweep accepting applications with no correction notice within the window (R17)."""

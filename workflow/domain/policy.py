@@ -112,6 +112,7 @@ class RiskAssessmentRule:
     conclusion: PanelConclusion
     hq_lead_time_working_days: int
     entity_reuse_months: int
+    opinion_working_days: int = 5
 
 
 @dataclass(frozen=True)

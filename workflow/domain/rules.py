@@ -229,12 +229,12 @@ def validity_months(grade: RiskGrade, policy: Policy) -> Decision[int]:
 def validity_until(issued_on: date, grade: RiskGrade, policy: Policy) -> Decision[date]:
     """R36–R37: counting starts the day after issue and ends on the matching day, or the month-end if none."""
     months = validity_months(grade, policy).result
-    until = _add_months(issued_on, months)
+    until = add_months(issued_on, months)
     reason = f"grade {grade}, {months} months from the day after {issued_on}: valid until {until} (R36, R37)"
     return _decide(until, ("R36", "R37"), reason, issued_on=issued_on, grade=grade, months=months)
 
 
-def _add_months(day: date, months: int) -> date:
+def add_months(day: date, months: int) -> date:
     """Civil Code Art 202: the matching day of the last month, or that month's last day when it has none."""
     month_index = day.month - 1 + months
     year, month = day.year + month_index // 12, month_index % 12 + 1

@@ -106,14 +106,6 @@ def start_review(cmd: c.StartReview, deps: Dependencies) -> None:
     _act(deps, cmd, lambda app, ctx: app.start_review(cmd.actor))
 
 
-def refer_assessment(cmd: c.ReferAssessment, deps: Dependencies) -> None:
-    _act(deps, cmd, lambda app, ctx: app.refer_assessment(cmd.actor, ctx.today, cmd.reason))
-
-
-def conclude_assessment(cmd: c.ConcludeAssessment, deps: Dependencies) -> None:
-    _act(deps, cmd, lambda app, ctx: app.conclude_assessment(cmd.actor, cmd.outcome, ctx.today, cmd.reason))
-
-
 def extend_deadline(cmd: c.ExtendDeadline, deps: Dependencies) -> None:
     _act(deps, cmd, lambda app, ctx: app.extend(cmd.actor, cmd.reason))
 
@@ -278,8 +270,6 @@ HANDLERS: dict[type[c.Command], Handler] = {
     c.RequestCorrection: request_correction,
     c.NotAcceptApplication: not_accept_application,
     c.StartReview: start_review,
-    c.ReferAssessment: refer_assessment,
-    c.ConcludeAssessment: conclude_assessment,
     c.ExtendDeadline: extend_deadline,
     c.GrantApplication: grant_application,
     c.DenyApplication: deny_application,

@@ -6,12 +6,17 @@ import logging
 from typing import Any
 
 from workflow.domain.commands import Command
-from workflow.service import certificates, handlers, writeoff
+from workflow.service import certificates, handlers, review, writeoff
 from workflow.service.handlers import Handler
 from workflow.service.ports import Dependencies
 
 log = logging.getLogger(__name__)
-ALL_HANDLERS: dict[type[Command], Handler] = {**handlers.HANDLERS, **writeoff.HANDLERS, **certificates.HANDLERS}
+ALL_HANDLERS: dict[type[Command], Handler] = {
+    **handlers.HANDLERS,
+    **writeoff.HANDLERS,
+    **certificates.HANDLERS,
+    **review.HANDLERS,
+}
 
 
 class MessageBus:

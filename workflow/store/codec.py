@@ -5,12 +5,11 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from datetime import date
 from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from workflow.domain.clock import ClockLimits, StatutoryClock
+from workflow.domain.clock import StatutoryClock
 from workflow.domain.goods import GoodsLine
 
 _LINE_HINTS = typing.get_type_hints(GoodsLine)
@@ -51,25 +50,8 @@ def _candidates(hint: Any) -> tuple[Any, ...]:
 
 
 def clock_to_json(clock: StatutoryClock | None) -> dict[str, Any] | None:
-    if clock is None:
-        return None
-    return {
-        "accepted_on": clock.accepted_on.isoformat(),
-        "pauses": [[start.isoformat(), end.isoformat() if end else None] for start, end in clock.pauses],
-        "extended": clock.extended,
-        "limits": dataclasses.asdict(clock.limits),
-    }
+    return None if clock is None else clock.to_dict()
 
 
 def clock_from_json(data: dict[str, Any] | None) -> StatutoryClock | None:
-    if data is None:
-        return None
-    pauses = tuple(
-        (date.fromisoformat(start), date.fromisoformat(end) if end else None) for start, end in data["pauses"]
-    )
-    return StatutoryClock(
-        accepted_on=date.fromisoformat(data["accepted_on"]),
-        pauses=pauses,
-        extended=data["extended"],
-        limits=ClockLimits(**data["limits"]),
-    )
+    return None if data is None else StatutoryClock.from_dict(data)

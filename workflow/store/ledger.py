@@ -30,7 +30,7 @@ from workflow.domain.ledger import (
     ReversalReason,
 )
 from workflow.domain.lifecycle import CertState, DeclState
-from workflow.store.repositories import AuditTrail, SqlOutbox, _AggregateRepository, _guarded_update
+from workflow.store.repositories import AuditTrail, SqlOutbox, _AggregateRepository, _guarded_update, skip_locked
 from workflow.store.tables import (
     CertificateLineRow,
     CertificateRow,
@@ -295,7 +295,7 @@ class SqlLedger:
             .where(CertificateRow.state == CertState.ACTIVE.value, CertificateRow.valid_until < today)
             .limit(limit)
         )
-        return list(self.session.scalars(_skip_locked(self.session, query)))
+        return list(self.session.scalars(skip_locked(self.session, query)))
 
     def used_up(self, limit: int = 500) -> list[int]:
         """Active multi-use certificates with nothing remaining on any line (and at least one line)."""
@@ -322,7 +322,7 @@ class SqlLedger:
             )
             .limit(limit)
         )
-        return list(self.session.scalars(_skip_locked(self.session, query)))
+        return list(self.session.scalars(skip_locked(self.session, query)))
 
     def mark_alerted(self, declaration_id: int) -> None:
         self.session.connection().execute(
@@ -350,13 +350,6 @@ def _raise_if_deadlock(error: DBAPIError) -> None:
     """PostgreSQL broke a lock cycle (two single-use claims upgrading shared locks): the request is retried."""
     if getattr(error.orig, "sqlstate", None) == "40P01":
         raise RetryableConflict("a concurrent declaration held the certificate; retrying") from error
-
-
-def _skip_locked(session: Session, query: Any) -> Any:
-    """Sweeps lock what they take and skip what another sweep holds (PostgreSQL); SQLite has one writer anyway."""
-    if session.get_bind().dialect.name == "postgresql":
-        return query.with_for_update(skip_locked=True)
-    return query
 
 
 class SqlDeclarations(_AggregateRepository):

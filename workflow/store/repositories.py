@@ -34,6 +34,13 @@ from workflow.store.tables import (
 Now = Callable[[], datetime]
 
 
+def skip_locked(session: Session, query: Any, of: Any = None) -> Any:
+    """Sweeps lock what they take and skip what another sweep holds (PostgreSQL); SQLite has one writer anyway."""
+    if session.get_bind().dialect.name == "postgresql":
+        return query.with_for_update(skip_locked=True, of=of)
+    return query
+
+
 class AuditTrail:
     """Writes the pending transition records of an aggregate as audit events, in the caller's transaction."""
 
@@ -226,6 +233,8 @@ class SqlCertificates(_AggregateRepository):
             )
             for line in certificate.lines
         )
+        # Rendering needs the id, which only the insert gives: hence asked for here, not in `record_issue`.
+        certificate.requests.append(OutboxRequest("render_certificate", {"certificate_id": certificate.id}))
         self._flush_pending(certificate, certificate.certificate_no)
         return certificate
 

@@ -31,7 +31,8 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-Json = JSON().with_variant(JSONB(), "postgresql")
+# An absent value is SQL NULL, not JSON null, so "IS NULL" means what it says.
+Json = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 QUANTITY_SCALE = 10_000
 
 
@@ -451,3 +452,16 @@ class DeadLetterRow(Base):
     error: Mapped[str] = mapped_column(Text)
     failed_at: Mapped[datetime]
     retried_at: Mapped[datetime | None]
+
+
+class CertificateDocumentRow(Base):
+    """The signed PDF of a certificate: its hash, the full signed payload and the detached signature over it."""
+
+    __tablename__ = "certificate_documents"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    certificate_id: Mapped[int] = mapped_column(ForeignKey("certificates.id", ondelete="CASCADE"), unique=True)
+    pdf_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(Json)
+    signature: Mapped[str] = mapped_column(String(128))
+    key_id: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]

@@ -9,6 +9,7 @@ from typing import Self
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from workflow.store.assessments import SqlAssessments
 from workflow.store.ledger import SqlDeclarations, SqlIdempotency, SqlLedger
 from workflow.store.notifications import SqlNotifications
 from workflow.store.repositories import (
@@ -44,6 +45,7 @@ class SqlUnitOfWork:
         self.declarations = SqlDeclarations(self.session, audit, self.outbox, self._now)
         self.idempotency = SqlIdempotency(self.session, self._now)
         self.notifications = SqlNotifications(self.session, self._now)
+        self.assessments = SqlAssessments(self.session, self._now)
         return self
 
     def __exit__(
