@@ -135,7 +135,7 @@ def services(url: str, scratch: Path) -> Iterator[tuple[Container, Any, Any]]:
 def seed(container: Container, count: int) -> tuple[Any, list[int]]:
     """One draft filed through the bus, copied `count` times (tests' clone_drafts): submissions go through the bus."""
     from tests.conftest import make_cast
-    from tests.integration.test_application_service import file_application
+    from tests.integration.support import file_application
     from tests.integration.test_reliability import clone_drafts
 
     cast = make_cast(container, suffix="P")

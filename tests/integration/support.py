@@ -9,13 +9,14 @@ from sqlalchemy import select
 
 from config.bootstrap import Container
 from tests.conftest import Cast
-from tests.integration.test_application_service import view_required_documents
 from workflow.domain import commands as c
+from workflow.domain import rules
 from workflow.domain.goods import Direction, GoodsCategory, GoodsLine, ProteinPurity
 from workflow.domain.ledger import inspection_draw
 from workflow.store.tables import CertificateLineRow, CertificateRow, LedgerEntryRow
 
 _numbers = itertools.count(1)
+PDF = b"%PDF-1.4 test\n%%EOF"
 
 
 def fx10_cytokine(qty: int = 100) -> GoodsLine:
@@ -67,15 +68,29 @@ def fx09_hek293(qty: int = 5) -> GoodsLine:
     )
 
 
+def file_application(
+    container: Container, cast: Cast, lines: tuple[GoodsLine, ...] | None = None, direction: Direction = Direction.ENTRY
+) -> int:
+    """A draft with every document its goods require (R12–R16)."""
+    application_id: int = container.bus.handle(
+        c.CreateApplication(cast.applicant, cast.enterprise_id, "xiamen", direction, lines or (fx10_cytokine(),))
+    )
+    for doc_type in view_required_documents(container, application_id):
+        container.bus.handle(
+            c.AttachDocument(cast.applicant, application_id, doc_type, f"{doc_type}.pdf", "application/pdf", PDF)
+        )
+    return application_id
+
+
+def view_required_documents(container: Container, application_id: int) -> list[str]:
+    with container.deps.uow() as uow:
+        application = uow.applications.get(application_id)
+        return list(rules.required_documents(application.lines, application.direction, True, False).result)
+
+
 def grant(container: Container, cast: Cast, *lines: GoodsLine, direction: Direction = Direction.ENTRY) -> str:
     """File, accept, review and grant; returns the certificate number."""
-    application_id: int = container.bus.handle(
-        c.CreateApplication(cast.applicant, cast.enterprise_id, "xiamen", direction, tuple(lines))
-    )
-    for doc_type in _documents(container, application_id):
-        container.bus.handle(
-            c.AttachDocument(cast.applicant, application_id, doc_type, "d.pdf", "application/pdf", b"%PDF-1.4")
-        )
+    application_id = file_application(container, cast, tuple(lines), direction)
     for command in (
         c.SubmitApplication(cast.applicant, application_id),
         c.AcceptApplication(cast.acceptor, application_id),
@@ -85,10 +100,6 @@ def grant(container: Container, cast: Cast, *lines: GoodsLine, direction: Direct
     certificate_id = container.bus.handle(c.GrantApplication(cast.decider, application_id, "granted"))
     with container.sessions() as session:
         return str(session.scalar(select(CertificateRow.certificate_no).where(CertificateRow.id == certificate_id)))
-
-
-def _documents(container: Container, application_id: int) -> list[str]:
-    return view_required_documents(container, application_id)
 
 
 def declaration_no(container: Container, inspected: bool, rate: Decimal) -> str:

@@ -4,58 +4,22 @@ from __future__ import annotations
 
 import threading
 from datetime import date
-from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
 
 from config.bootstrap import Container
 from tests.conftest import Cast, make_cast
+from tests.integration.support import file_application, fx10_cytokine
 from workflow.domain import commands as c
 from workflow.domain.actors import Actor, Role
 from workflow.domain.assessment import Opinion
 from workflow.domain.errors import ConcurrencyConflict, DomainError, GuardFailed, InvalidTransition, PermissionDenied
-from workflow.domain.goods import Direction, GoodsCategory, GoodsLine, ProteinPurity
+from workflow.domain.goods import Direction
 from workflow.domain.lifecycle import AppState
 from workflow.store import queries
 from workflow.store.repositories import AuditTrail
 from workflow.store.tables import ApplicationRow, AuditEventRow, CertificateRow, OutboxRow
-
-PDF = b"%PDF-1.4 test\n%%EOF"
-
-
-def cytokine(quantity: int = 100) -> GoodsLine:
-    return GoodsLine(
-        name_zh="重组人IL-6",
-        name_en="Recombinant human IL-6",
-        category=GoodsCategory.BIOLOGICAL_PRODUCT,
-        quantity=Decimal(quantity),
-        unit="支",
-        manufacturer="PeproTech",
-        origin_country="US",
-        intended_use="科研",
-        user_lab="P2",
-        protein_purity=ProteinPurity.PURIFIED,
-    )
-
-
-def file_application(container: Container, cast: Cast, lines: tuple[GoodsLine, ...] | None = None) -> int:
-    application_id: int = container.bus.handle(
-        c.CreateApplication(cast.applicant, cast.enterprise_id, "xiamen", Direction.ENTRY, lines or (cytokine(),))
-    )
-    for doc_type in view_required_documents(container, application_id):
-        container.bus.handle(
-            c.AttachDocument(cast.applicant, application_id, doc_type, f"{doc_type}.pdf", "application/pdf", PDF)
-        )
-    return application_id
-
-
-def view_required_documents(container: Container, application_id: int) -> list[str]:
-    from workflow.domain import rules
-
-    with container.deps.uow() as uow:
-        application = uow.applications.get(application_id)
-        return list(rules.required_documents(application.lines, application.direction, True, False).result)
 
 
 def _view(container: Container, application_id: int) -> dict:
@@ -94,7 +58,7 @@ def test_submit_writes_state_audit_event_and_outbox_row_together(container: Cont
 
 def test_a1_submit_without_required_documents_is_refused_and_writes_nothing(container: Container, cast: Cast) -> None:
     application_id: int = container.bus.handle(
-        c.CreateApplication(cast.applicant, cast.enterprise_id, "xiamen", Direction.ENTRY, (cytokine(),))
+        c.CreateApplication(cast.applicant, cast.enterprise_id, "xiamen", Direction.ENTRY, (fx10_cytokine(),))
     )
     with pytest.raises(GuardFailed) as refused:
         container.bus.handle(c.SubmitApplication(cast.applicant, application_id))

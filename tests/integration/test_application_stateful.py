@@ -14,7 +14,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from config.bootstrap import Container
 from tests.conftest import Cast, make_cast
-from tests.integration.test_application_service import file_application
+from tests.integration.support import file_application
 from workflow.domain import commands as c
 from workflow.domain.errors import DomainError
 from workflow.domain.lifecycle import APPLICATION, AppState

@@ -27,7 +27,7 @@ from config.bootstrap import Container
 from config.celery_config import QUEUES
 from tests.conftest import WorkerProcess, _empty_tables, make_cast, wait_for, wait_for_worker
 from tests.integration.blocking_worker import STALL_DIR_ENV, stalled_marker
-from tests.integration.test_application_service import file_application
+from tests.integration.support import file_application
 from workflow.domain import commands as c
 from workflow.store import queries
 from workflow.store.repositories import SqlOutbox

@@ -10,8 +10,7 @@ from sqlalchemy import func, select
 
 from config.bootstrap import Container
 from tests.conftest import Cast, FixedClock
-from tests.integration.support import fx04_ecoli, fx10_cytokine
-from tests.integration.test_application_service import file_application
+from tests.integration.support import file_application, fx04_ecoli, fx10_cytokine
 from workflow.domain import commands as c
 from workflow.domain.actors import Actor, Role
 from workflow.domain.assessment import Opinion

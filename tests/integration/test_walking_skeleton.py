@@ -14,7 +14,7 @@ from werkzeug.security import generate_password_hash
 from config.bootstrap import Container
 from tasks.app import EmbeddedWorker, start_embedded_worker
 from tests.conftest import Cast, make_cast, wait_for, wait_for_worker
-from tests.integration.test_application_service import file_application
+from tests.integration.support import file_application
 from web import create_app
 from workflow.domain import commands as c
 from workflow.store import queries

@@ -418,23 +418,7 @@ def _commit_release(
     uow: UnitOfWork, deps: Dependencies, declaration: Declaration, certificate: CertificateFacts, actor: Actor
 ) -> None:
     """D6: the reservation becomes a committed write-off (W7: even if the certificate expired meanwhile)."""
-    line_ids = _line_ids(certificate)
-    entries = []
-    for line_no, qty in declaration.drawn.items():
-        if not uow.ledger.commit(line_ids[line_no], qty):
-            raise ConcurrencyConflict(f"the reservation of line {line_no} is gone; reload the declaration")
-        entries.append(
-            ledger_row(
-                EntryKind.COMMIT,
-                certificate,
-                line_ids[line_no],
-                qty,
-                certificate.lines[line_no].unit,
-                actor,
-                declaration,
-            )
-        )
-    uow.ledger.append(entries)
+    _settle_reservation(uow, declaration, certificate, actor, EntryKind.COMMIT)
     _mark_released(uow, deps, certificate, declaration)
     if certificate.state is CertState.ACTIVE:
         _exhaust_if_used_up(uow, certificate)
@@ -444,26 +428,28 @@ def release_reservation(
     uow: UnitOfWork, declaration: Declaration, certificate: CertificateFacts, actor: Actor, reason: str
 ) -> None:
     """D7/W9/W10: give back what the declaration held; nothing is written off."""
-    line_ids = _line_ids(certificate)
-    entries = []
-    for line_no, qty in declaration.drawn.items():
-        if not uow.ledger.release(line_ids[line_no], qty):
-            raise ConcurrencyConflict(f"the reservation of line {line_no} is gone; reload the declaration")
-        entries.append(
-            ledger_row(
-                EntryKind.RELEASE,
-                certificate,
-                line_ids[line_no],
-                qty,
-                certificate.lines[line_no].unit,
-                actor,
-                declaration,
-                reason=reason,
-            )
-        )
-    uow.ledger.append(entries)
+    _settle_reservation(uow, declaration, certificate, actor, EntryKind.RELEASE, reason=reason)
     if declaration.drawn and certificate.write_off_mode is WriteOffMode.SINGLE:
         uow.ledger.change_uses(certificate.id, -1)
+
+
+def _settle_reservation(
+    uow: UnitOfWork,
+    declaration: Declaration,
+    certificate: CertificateFacts,
+    actor: Actor,
+    kind: EntryKind,
+    **extra: Any,
+) -> None:
+    """Commit (D6) or give back (D7) each reserved line with one guarded statement and its ledger row."""
+    settle = uow.ledger.commit if kind is EntryKind.COMMIT else uow.ledger.release
+    entries = []
+    for line_no, qty in declaration.drawn.items():
+        line = certificate.lines[line_no]
+        if not settle(line.line_id, qty):
+            raise ConcurrencyConflict(f"the reservation of line {line_no} is gone; reload the declaration")
+        entries.append(ledger_row(kind, certificate, line.line_id, qty, line.unit, actor, declaration, **extra))
+    uow.ledger.append(entries)
 
 
 def _load(uow: UnitOfWork, cmd: c.DeclarationCommand) -> tuple[Declaration, CertificateFacts]:
