@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from celery import Celery
@@ -42,7 +42,6 @@ class Container:
     deps: Dependencies
     bus: MessageBus
     relay: OutboxRelay
-    extras: dict[str, Any] = field(default_factory=dict)
 
     def publish(self, task: str, payload: dict[str, Any], message_id: str) -> None:
         # A short retry: the row stays in the outbox if the broker is down, and beat's relay sends it later, so a

@@ -6,6 +6,7 @@ Embedded mode (SQLite, in-memory transport, worker thread) and production mode (
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
@@ -69,18 +70,23 @@ def test_embedded_mode_screens_a_submission_in_the_in_process_worker(
     assert health.json["checks"]["worker"]["up"] is True
 
 
-def test_production_mode_screens_a_submission_in_a_worker_process_on_redis_and_postgresql(
-    make_container: Callable[..., Container],
-    postgres_url: str,
-    redis_url: str,
-    start_worker: Callable[..., object],
-) -> None:
+@pytest.fixture
+def production(
+    make_container: Callable[..., Container], postgres_url: str, redis_url: str, start_worker: Callable[..., Any]
+) -> Container:
+    """PostgreSQL and Redis, with a real worker process that answers pings."""
     from tests.conftest import _empty_tables
 
     _empty_tables(postgres_url)
     container = make_container(postgres_url, redis_url=redis_url, relay_after_commit=True)
-    worker = start_worker(postgres_url, redis_url)
-    wait_for_worker(container, worker)  # type: ignore[arg-type]
+    wait_for_worker(container, start_worker(postgres_url, redis_url))
+    return container
+
+
+def test_production_mode_screens_a_submission_in_a_worker_process_on_redis_and_postgresql(
+    production: Container,
+) -> None:
+    container = production
     cast = make_cast(container)
     application_id = file_application(container, cast)
     container.bus.handle(c.SubmitApplication(cast.applicant, application_id))
@@ -104,19 +110,9 @@ def test_healthz_reports_503_naming_the_worker_when_none_answers(
     assert checks["worker"]["up"] is False and "no worker answered" in checks["worker"]["detail"]
 
 
-def test_the_expiry_sweep_runs_as_a_task_in_a_worker_process(
-    make_container: Callable[..., Container],
-    postgres_url: str,
-    redis_url: str,
-    start_worker: Callable[..., object],
-) -> None:
-    from tests.conftest import _empty_tables
+def test_the_expiry_sweep_runs_as_a_task_in_a_worker_process(production: Container) -> None:
     from tests.integration.support import certificate_state, fx10_cytokine, grant
 
-    _empty_tables(postgres_url)
-    container = make_container(postgres_url, redis_url=redis_url)
-    number = grant(container, make_cast(container), fx10_cytokine(10))  # granted 2016-06-01, valid to 2017-06-01
-    worker = start_worker(postgres_url, redis_url)
-    wait_for_worker(container, worker)  # type: ignore[arg-type]
-    container.celery.send_task("specgoods.expire_certificates")  # the worker's clock is today's: long expired
-    wait_for(lambda: certificate_state(container, number) == "expired", timeout=60, what="the sweep to expire it")
+    number = grant(production, make_cast(production), fx10_cytokine(10))  # granted 2016-06-01, valid to 2017-06-01
+    production.celery.send_task("specgoods.expire_certificates")  # the worker's clock is today's: long expired
+    wait_for(lambda: certificate_state(production, number) == "expired", timeout=60, what="the sweep to expire it")

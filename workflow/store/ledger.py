@@ -61,21 +61,23 @@ CERTIFICATE_COLUMNS = (
 _LINE = CertificateLineRow
 # The hot path's statements are built once with bind parameters, so each call is a compiled-cache hit instead of
 # rebuilding the expression tree (which cost more client CPU than the round trips).
-_CERTIFICATE_WITH_LINES = (
-    select(
-        *CERTIFICATE_COLUMNS,
-        _LINE.id.label("line_id"),
-        _LINE.line_no,
-        _LINE.unit,
-        _LINE.approved_qty,
-        _LINE.committed_qty,
-        _LINE.reserved_qty,
+_CERTIFICATE_WITH_LINES = select(
+    *CERTIFICATE_COLUMNS,
+    _LINE.id.label("line_id"),
+    _LINE.line_no,
+    _LINE.unit,
+    _LINE.approved_qty,
+    _LINE.committed_qty,
+    _LINE.reserved_qty,
+).join(_LINE, _LINE.certificate_id == CertificateRow.id)
+# (key column, shared?) -> the prebuilt locking read; by number for declarations, by id for everything else.
+_LOCKS = {
+    (key, shared): _CERTIFICATE_WITH_LINES.where(column == bindparam("key")).with_for_update(
+        read=shared, of=CertificateRow
     )
-    .join(_LINE, _LINE.certificate_id == CertificateRow.id)
-    .where(CertificateRow.certificate_no == bindparam("certificate_no"))
-)
-_LOCK_SHARED = _CERTIFICATE_WITH_LINES.with_for_update(read=True, of=CertificateRow)
-_LOCK_EXCLUSIVE = _CERTIFICATE_WITH_LINES.with_for_update(of=CertificateRow)
+    for key, column in (("no", CertificateRow.certificate_no), ("id", CertificateRow.id))
+    for shared in (True, False)
+}
 _REMAINING = _LINE.approved_qty - _LINE.committed_qty - _LINE.reserved_qty
 _QTY = bindparam("qty", type_=_LINE.approved_qty.type)
 _DRAW_COMMITTED = (
@@ -117,17 +119,16 @@ class SqlLedger:
         `shared` lets write-offs run side by side while anything that ends or exhausts the certificate (FOR UPDATE)
         waits for them. SQLite already holds the write lock.
         """
-        rows = self._execute(_LOCK_SHARED if shared else _LOCK_EXCLUSIVE, {"certificate_no": certificate_no}).all()
-        if not rows:
-            raise NotFound(f"no certificate {certificate_no}", field="certificate_no")
-        return self._facts(rows)
+        return self._lock(("no", shared), certificate_no, "certificate_no")
 
     def lock_certificate_by_id(self, certificate_id: int, shared: bool = False) -> CertificateFacts:
-        number = self._execute(select(CertificateRow.certificate_no).where(CertificateRow.id == certificate_id))
-        found = number.scalar()
-        if found is None:
-            raise NotFound(f"no certificate {certificate_id}")
-        return self.lock_certificate(found, shared)
+        return self._lock(("id", shared), certificate_id, "certificate_id")
+
+    def _lock(self, statement: tuple[str, bool], key: str | int, field: str) -> CertificateFacts:
+        rows = self._execute(_LOCKS[statement], {"key": key}).all()
+        if not rows:
+            raise NotFound(f"no certificate {key}", field=field)
+        return self._facts(rows)
 
     @staticmethod
     def _facts(rows: Sequence[Any]) -> CertificateFacts:

@@ -33,10 +33,6 @@ class OutboxRelay:
             rows = session.scalars(self._pending(session, limit)).all()
             return self._publish_rows(rows)
 
-    def pending_count(self) -> int:
-        with self.sessions() as session:
-            return len(session.scalars(select(OutboxRow.id).where(OutboxRow.published_at.is_(None))).all())
-
     @staticmethod
     def _pending(session: Session, limit: int) -> Any:
         query = select(OutboxRow).where(OutboxRow.published_at.is_(None)).order_by(OutboxRow.id).limit(limit)
