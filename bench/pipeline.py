@@ -36,20 +36,18 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import redis
 from sqlalchemy import event, func, select
 
 # Run as a script, only bench/ is on the path; the repository root holds the tests' set-up helpers we reuse.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.scratch import scratch_database
 from config.bootstrap import Container, bootstrap
 from config.settings import load_settings
 from workflow.domain import commands as c
-from workflow.store.migrate import upgrade
 from workflow.store.tables import AuditEventRow
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 QUEUE = "screening"
 NOOP_TASK = "celery.accumulate"
 WARMUP = 20  # submissions and 10× as many no-ops before measuring: forked children import and connect lazily
@@ -90,20 +88,6 @@ class Cell:
 
 
 # -- the scratch database, Redis and worker --------------------------------------------------------------------------
-
-
-@contextmanager
-def scratch_database() -> Iterator[str]:
-    name = f"specgoods_bench_pipeline_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-        upgrade(url)
-        yield url
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @contextmanager
@@ -332,7 +316,7 @@ def _percentile(values: list[float], pct: int) -> float:
 
 
 def run(options: Options) -> list[Cell]:
-    with tempfile.TemporaryDirectory(prefix="specgoods-pipeline-") as scratch, scratch_database() as url:
+    with tempfile.TemporaryDirectory(prefix="specgoods-pipeline-") as scratch, scratch_database("pipeline") as url:
         return measure(options, url, Path(scratch))
 
 

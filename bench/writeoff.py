@@ -18,10 +18,9 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from multiprocessing.connection import Connection
@@ -34,16 +33,15 @@ from sqlalchemy import event, text
 # Run as a script, only bench/ is on the path; the repository root holds the tests' set-up helpers we reuse.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.scratch import plain_dsn, scratch_database
 from config.bootstrap import Container, bootstrap
 from config.settings import load_settings
 from workflow.domain import commands as c
 from workflow.domain.actors import Actor
 from workflow.domain.errors import DomainError
 from workflow.domain.goods import Direction
-from workflow.store.migrate import upgrade
 from workflow.store.tables import QUANTITY_SCALE
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 SPREAD_LINES = 10_000
 APPROVED_UNITS = 10**9  # 10^13 ten-thousandths per line: far below BIGINT, never used up in a run
 UNITS = (1, 5)  # each write-off draws a random 1–5 units
@@ -89,26 +87,6 @@ class Fixture:
     @property
     def dsn(self) -> str:
         return plain_dsn(self.url)
-
-
-def plain_dsn(url: str) -> str:
-    """The SQLAlchemy URL without its driver name, as psycopg itself takes it."""
-    return url.replace("postgresql+psycopg://", "postgresql://")
-
-
-@contextmanager
-def scratch_database() -> Iterator[str]:
-    """A migrated database of our own, dropped (even after a failure) at the end."""
-    name = f"specgoods_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    try:
-        upgrade(url)
-        yield url
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def make_container(url: str, instance_path: str) -> Container:
@@ -437,10 +415,12 @@ def check_ledger(dsn: str, side: str, outcomes: Counter[str]) -> Invariants:
 def reset(dsn: str) -> None:
     """Empty the write-off tables and balances, so each cell starts from the same rows and the same dead tuples."""
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("TRUNCATE reversals, ledger_entries, declaration_lines, declarations, idempotency_keys")
+        conn.execute(
+            "TRUNCATE writeoff_receipts, reversals, ledger_entries, declaration_lines, declarations, idempotency_keys"
+        )
         conn.execute("DELETE FROM audit_events WHERE object_type = 'declaration'")
         conn.execute("UPDATE certificate_lines SET committed_qty = 0, reserved_qty = 0")
-        conn.execute("VACUUM (ANALYZE) certificate_lines, certificates, audit_events")
+        conn.execute("VACUUM (ANALYZE) certificate_lines, certificates, audit_events, writeoff_receipts")
 
 
 # -- cells, the table and the command ------------------------------------------------------------------------------
@@ -522,7 +502,7 @@ def run(
 ) -> list[Cell]:
     """Every (layout, clients) pair as a baseline cell then a service cell, back to back so they share the noise."""
     cells: list[Cell] = []
-    with scratch_database() as url, tempfile.TemporaryDirectory() as instance:
+    with scratch_database("writeoff") as url, tempfile.TemporaryDirectory() as instance:
         fixture = seed(url, instance, spread="spread" in options.layouts)
         conditions(probe(fixture.dsn))
         pool = ClientPool(fixture, max(options.clients))
@@ -580,7 +560,7 @@ def summary(cells: list[Cell]) -> list[str]:
 
 def profile_one_client(seconds: float, top: int = 15) -> None:
     """Where one service client's time goes on the hot line: a statement timeline, then cProfile by layer."""
-    with scratch_database() as url, tempfile.TemporaryDirectory() as instance:
+    with scratch_database("writeoff") as url, tempfile.TemporaryDirectory() as instance:
         fixture = seed(url, instance, spread=False)
         client = Client(fixture, 0)
         warm, task = Task("service", "hot", 0.0, 1.0, 0), Task("service", "hot", 0.0, seconds, 1)

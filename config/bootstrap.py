@@ -21,6 +21,7 @@ from config.documents import FileDocumentStore
 from config.holidays import load_calendar
 from config.profiles import load_districts, load_policies
 from config.settings import Settings, load_settings
+from config.signing import key_ring
 from workflow.domain.calendar import WorkingCalendar
 from workflow.service.messagebus import MessageBus
 from workflow.service.ports import Clock, Dependencies, PolicyBook
@@ -102,6 +103,7 @@ def bootstrap(
         calendar=calendar or load_calendar(settings.calendar_file),
         documents=FileDocumentStore(settings.instance_path / "documents"),
         draw_key=lambda district: district_draw_key(settings.effective_secret_key, district),
+        sign=key_ring(settings).sign_named,
     )
     container = Container(
         settings, engine, sessions, celery, deps, MessageBus(deps), OutboxRelay(sessions, lambda *a: None, clock.now)

@@ -18,6 +18,7 @@ ROUTES = {
     "sweep_clocks": "sweeps",
     "deem_acceptances": "sweeps",
     "flag_overdue_follow_ups": "sweeps",
+    "checkpoint_audit_chains": "sweeps",
     "send_email": "notifications",
     "render_certificate": "documents",
 }

@@ -1,4 +1,4 @@
-"""`specgoods audit`: the auditor's commands, starting with the write-off ledger check (W13).
+"""`specgoods audit`: the auditor's commands — ledger check (W13), hash-chain check, checkpoints, evidence packs.
 
 Registered on the main group by `config.cli`; that module imports this one, so this one imports it only lazily.
 """
@@ -6,14 +6,23 @@ Registered on the main group by `config.cli`; that module imports this one, so t
 from __future__ import annotations
 
 import json
+import os
 import sys
+from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
 
+from config.audit_trail import TrailReport, total_events, verify_trail
+from config.evidence import PackReport, export_pack, verify_pack
+from config.settings import load_settings
+from config.signing import PublicKeys, key_ring, keys_from_jwks
+from workflow.domain.errors import InvalidInput
 from workflow.store.audit_ledger import LedgerAudit, LineAudit, audit_ledger
+from workflow.store.engine import READ_ONLY
 
 EXIT_VIOLATIONS = 1
 
@@ -77,3 +86,145 @@ def _violations_table(result: LedgerAudit) -> Table:
         line = "-" if violation.line_no is None else str(violation.line_no)
         table.add_row(*map(Text, (violation.rule, violation.certificate_no, line, violation.detail)))
     return table
+
+
+# -- the tamper-evident trail ---------------------------------------------------------------------------------------
+
+
+@audit.command("verify")
+@click.option("--district", default=None, help="Walk this district's chain only (receipts are then not checked).")
+@click.option("--pack", "pack", type=click.Path(path_type=Path), default=None, help="Check an evidence pack instead.")
+@click.option("--jwks", "jwks_file", type=click.Path(path_type=Path), default=None, help="Trust only these keys.")
+@click.option(
+    "--jobs", type=click.IntRange(1, 64), default=os.cpu_count() or 1, show_default="CPU count", help="Processes."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
+def verify(district: str | None, pack: Path | None, jwks_file: Path | None, jobs: int, as_json: bool) -> None:
+    """Recompute the audit hash chains, check signed checkpoints and receipts; exit 1 naming the first problem."""
+    keys = _trusted_keys(jwks_file)
+    if pack is not None:
+        _verify_pack(pack, keys, as_json)
+        return
+    from config.cli import _container
+
+    container = _container(relay_after_commit=False)
+    # A reader only: on SQLite it must not hold the write lock while it walks a long chain.
+    with container.engine.connect().execution_options(**{READ_ONLY: True}) as connection:
+        total = total_events(connection, district)
+        with _progress(as_json) as progress:
+            task = progress.add_task("verifying the audit chain", total=total)
+            trusted = keys or key_ring(container.settings).public_keys()
+            report = verify_trail(connection, trusted, district, lambda n: progress.advance(task, n), jobs)
+    _print_trail(report, as_json)
+    if not report.ok:
+        sys.exit(EXIT_VIOLATIONS)
+
+
+def _trusted_keys(jwks_file: Path | None) -> PublicKeys | None:
+    if jwks_file is None:
+        return None
+    try:
+        return keys_from_jwks(json.loads(jwks_file.read_text(encoding="utf-8")))
+    except (OSError, ValueError) as error:
+        raise InvalidInput(f"cannot read {jwks_file}: {error}", field="--jwks") from None
+
+
+def _progress(quiet: bool) -> Progress:
+    """A bar on stderr, so `--json` output on stdout stays one clean document."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        disable=quiet,
+    )
+
+
+def _print_trail(report: TrailReport, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+        return
+    console = Console()
+    table = Table(title="Audit hash chains by district")
+    for name in ("District", "Events", "Head", "Checkpoints", "Status"):
+        table.add_column(name, justify="right" if name in ("Events", "Head", "Checkpoints") else "left")
+    for district in report.districts:
+        finding = district.finding
+        status = Text("OK", style="green") if finding is None else Text(f"{finding.kind}: seq {finding.seq}", "red")
+        head = "-" if district.head_seq is None else str(district.head_seq)
+        table.add_row(Text(district.district), str(district.events), head, str(district.checkpoints), status)
+    console.print(table)
+    for district in report.districts:
+        if district.finding is not None:
+            found = district.finding
+            where = f"event id {found.event_id}" if found.event_id is not None else f"seq {found.seq}"
+            console.print(Text(f"{found.district}: first {found.kind} at {where}: {found.detail}", style="bold red"))
+    for problem in report.receipt_problems:
+        console.print(Text(f"receipts of {problem.certificate_no} line {problem.line_no}: {problem.detail}", "red"))
+    events = sum(district.events for district in report.districts)
+    verdict = "audit trail OK" if report.ok else "audit trail TAMPERED"
+    console.print(f"{verdict}: {events} events, {report.receipts_checked} receipts checked", highlight=False)
+
+
+def _verify_pack(path: Path, keys: PublicKeys | None, as_json: bool) -> None:
+    try:
+        content = path.read_bytes()
+    except OSError as error:
+        raise InvalidInput(f"cannot read {path}: {error.strerror}", field="--pack") from None
+    report = verify_pack(content, keys)
+    _print_pack(report, as_json)
+    if not report.ok:
+        sys.exit(EXIT_VIOLATIONS)
+
+
+def _print_pack(report: PackReport, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+        return
+    click.echo(f"evidence pack of {report.certificate_no}")
+    click.echo(f"  {report.events} events in a chain segment of {report.segment}, {report.receipts} receipts")
+    click.echo(f"  certificate PDF: {report.pdf}")
+    if report.keys_from_pack:
+        click.echo("  note: checked against the pack's own keys; pass --jwks with the published keys to pin them")
+    for problem in report.problems:
+        click.echo(f"  TAMPERED: {problem}")
+    click.echo("pack OK" if report.ok else f"pack TAMPERED: {len(report.problems)} problem(s)")
+
+
+@audit.command("checkpoint")
+def checkpoint() -> None:
+    """Sign every district's chain head that moved since its last checkpoint (beat does this hourly)."""
+    from config.audit_trail import write_checkpoints
+    from config.cli import _container
+
+    container = _container(relay_after_commit=False)
+    with container.sessions() as session:
+        written = write_checkpoints(session, key_ring(container.settings), container.deps.clock.now())
+        session.commit()
+    for row in written:
+        click.echo(f"checkpoint {row['district']} at {row['seq']}: {row['event_hash'][:16]}… key {row['key_id']}")
+    if not written:
+        click.echo("every chain head is already checkpointed")
+
+
+@audit.command("export")
+@click.option("--certificate", "certificate_no", required=True, metavar="NO", help="The certificate to export.")
+@click.option("--output", "-o", type=click.Path(path_type=Path), default=None, help="Zip file (default NO.zip).")
+def export(certificate_no: str, output: Path | None) -> None:
+    """Write the certificate's evidence pack: events, chain segment, checkpoint, receipts, PDF, public keys."""
+    from config.cli import _container
+
+    container = _container(relay_after_commit=False)
+    settings = load_settings()
+    with container.sessions() as session:
+        content = export_pack(
+            session,
+            key_ring(settings),
+            certificate_no,
+            settings.instance_path / "certificates",
+            container.deps.clock.now(),
+        )
+    target = output or Path(f"{certificate_no}.zip")
+    target.write_bytes(content)
+    click.echo(f"wrote {target} ({len(content)} bytes); check it with: specgoods audit verify --pack {target}")

@@ -25,6 +25,7 @@ from config.signing import (
     verify_token,
 )
 from workflow.domain.errors import InvalidInput
+from workflow.domain.receipts import RECEIPT_TYPE
 from workflow.domain.signature import Verdict
 from workflow.store.certificate_documents import live_status
 
@@ -130,6 +131,11 @@ def describe(payload: Mapping[str, Any]) -> list[str]:
     """The signed facts as lines of text; every field comes from the payload, so none is trusted before `valid`."""
     if not payload:
         return []
+    if payload.get("type") == RECEIPT_TYPE:
+        return _describe_receipt(payload)
+    if payload.get("type") == "audit-checkpoint":
+        seq, signed_hash = payload.get("seq"), str(payload.get("hash"))
+        return [f"audit checkpoint: district {payload.get('district')} at {seq}, hash {signed_hash}"]
     holder = payload.get("holder", {})
     facts = [
         f"certificate {payload.get('certificate_no')} ({payload.get('direction')}, grade {payload.get('grade')})",
@@ -141,6 +147,18 @@ def describe(payload: Mapping[str, Any]) -> list[str]:
         f"  line {line['line_no']} {line['name']}: {line['approved_qty']} {line['unit']}" for line in _lines(payload)
     ]
     return facts + lines
+
+
+def _describe_receipt(payload: Mapping[str, Any]) -> list[str]:
+    movement = "written off" if payload.get("kind") == "commit" else "reversed"
+    return [
+        f"write-off receipt {payload.get('seq')} of certificate {payload.get('certificate_no')} "
+        f"line {payload.get('line_no')}",
+        f"{payload.get('qty')} {payload.get('unit')} {movement} at {payload.get('at')} "
+        f"(declaration {payload.get('declaration_no')}, ledger entry {payload.get('entry_id')})",
+        f"net written off on the line after it: {payload.get('net_committed')} {payload.get('unit')}",
+        f"previous receipt's hash: {payload.get('prev')}, key {payload.get('kid')}",
+    ]
 
 
 def _lines(payload: Mapping[str, Any]) -> list[Mapping[str, Any]]:

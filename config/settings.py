@@ -6,7 +6,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Self
 
-from pydantic import PositiveInt, ValidationError, model_validator
+from pydantic import PositiveFloat, PositiveInt, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from workflow.domain.errors import InvalidInput
@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     mail_from: str = "specgoods@localhost"
     worker_ping_timeout: float = 3.0
     outbox_relay_seconds: float = 5.0
+    # How often beat signs each district's audit-chain head: the longest stretch a database writer could rewrite.
+    audit_checkpoint_seconds: PositiveFloat = 3600.0
     # Redis re-delivers a message unacknowledged for this long: above the longest task, never an ETA's home.
     broker_visibility_timeout: PositiveInt = 300
     log_level: str = "INFO"

@@ -67,6 +67,32 @@ class KeyRing:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
+        self._cached: tuple[tuple[int, int], Signer] | None = None
+
+    def sign_named(self, payload: Mapping[str, Any]) -> tuple[str, str]:
+        """Sign a payload under the active key, naming the key in it: (kid, compact token).
+
+        For receipts and checkpoints, signed inside hot transactions: the key is read again only when the `active`
+        file changes (a rotation replaces it), not on every signature.
+        """
+        signer = self._current_signer()
+        token, _signature = signer.sign_payload({**payload, "kid": signer.kid})
+        return signer.kid, token
+
+    def _current_signer(self) -> Signer:
+        stamp = self._active_stamp()
+        if self._cached is None or self._cached[0] != stamp or stamp == (0, 0):
+            signer = self.signer()
+            self._cached = (self._active_stamp(), signer)
+            return signer
+        return self._cached[1]
+
+    def _active_stamp(self) -> tuple[int, int]:
+        try:
+            status = (self.folder / ACTIVE_FILE).stat()
+        except FileNotFoundError:
+            return (0, 0)
+        return (status.st_ino, status.st_mtime_ns)
 
     def sign(self, message: bytes) -> tuple[str, bytes]:
         signer = self.signer()

@@ -52,6 +52,10 @@ def beat_schedule(container: Container) -> dict[str, Any]:
         "deem-acceptances": {"task": "specgoods.deem_acceptances", "schedule": SWEEP_SECONDS},
         "exhaust-used-up": {"task": "specgoods.exhaust_used_up", "schedule": SWEEP_SECONDS},
         "flag-overdue-follow-ups": {"task": "specgoods.flag_overdue_follow_ups", "schedule": SWEEP_SECONDS},
+        "checkpoint-audit-chains": {
+            "task": "specgoods.checkpoint_audit_chains",
+            "schedule": container.settings.audit_checkpoint_seconds,
+        },
     }
 
 

@@ -9,7 +9,9 @@ from typing import Any
 from celery import Celery
 from sqlalchemy.exc import OperationalError
 
+from config.audit_trail import write_checkpoints
 from config.bootstrap import Container
+from config.signing import key_ring
 from workflow.domain.actors import SYSTEM_ACTOR
 from workflow.domain.commands import (
     DeemAcceptances,
@@ -62,6 +64,15 @@ def register_tasks(app: Celery, container: Callable[[], Container]) -> None:
     @app.task(name="specgoods.flag_overdue_follow_ups", **RETRY)
     def flag_overdue_follow_ups() -> dict[str, Any]:
         return _run(container, FlagOverdueFollowUps(SYSTEM_ACTOR))
+
+    @app.task(name="specgoods.checkpoint_audit_chains", **RETRY)
+    def checkpoint_audit_chains() -> dict[str, Any]:
+        """Sign each district's chain head: after this, rewriting the chain up to it needs the signing key."""
+        built = container()
+        with built.sessions() as session:
+            written = write_checkpoints(session, key_ring(built.settings), built.deps.clock.now())
+            session.commit()
+        return {"ok": True, "result": [{"district": row["district"], "seq": row["seq"]} for row in written]}
 
 
 def _run(container: Callable[[], Container], command: Any) -> dict[str, Any]:

@@ -23,10 +23,10 @@ from sqlalchemy.orm import Session
 
 from config.bootstrap import Container
 from tests.conftest import Cast
+from workflow.store import audit_chain
 from workflow.store.audit_ledger import LedgerAudit, audit_ledger
 from workflow.store.tables import (
     ApplicationRow,
-    AuditEventRow,
     CertificateLineRow,
     CertificateRow,
     DeclarationRow,
@@ -173,22 +173,25 @@ class Book:
         """A certificate transition and its audit event, as the certificate lifecycle writes them."""
         with self.session() as session, session.begin():
             session.execute(update(CertificateRow).where(CertificateRow.id == cert.id).values(state=to_state))
-            _insert(
-                session,
-                AuditEventRow,
-                object_type="certificate",
-                object_id=cert.id,
-                object_ref=cert.no,
-                district="xiamen",
-                actor_id=self.decider,
-                actor_role="decider",
-                at=at,
-                trigger=trigger,
-                from_state="active",
-                to_state=to_state,
-                rule_ids=[],
-                inputs={},
-            )
+            event = {
+                "object_type": "certificate",
+                "object_id": cert.id,
+                "object_ref": cert.no,
+                "district": "xiamen",
+                "actor_id": self.decider,
+                "actor_role": "decider",
+                "actor_name": "",
+                "at": at,
+                "trigger": trigger,
+                "from_state": "active",
+                "to_state": to_state,
+                "reason": "",
+                "policy_id": "",
+                "policy_hash": "",
+                "rule_ids": [],
+                "inputs": {},
+            }
+            audit_chain.seal(session.connection(), [event])  # events only ever enter through the chain
 
     def sql(self, statement: str, **params: Any) -> None:
         with self.session() as session, session.begin():

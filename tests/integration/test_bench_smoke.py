@@ -16,3 +16,13 @@ def test_two_clients_racing_on_one_hot_line_leave_no_over_draw_and_no_lost_or_du
     clean = writeoff.Invariants(overdrawn=0, mismatched=0, lost=0, duplicated=0)
     assert [(cell.side, cell.invariants) for cell in cells] == [("baseline", clean), ("service", clean)]
     assert all(cell.outcomes.get("released", 0) > 0 for cell in cells)  # the check saw real write-offs
+
+
+audit_verify = importlib.import_module("bench.audit_verify")
+
+
+@pytest.mark.postgres
+def test_the_audit_verify_benchmark_writes_a_chain_the_verifier_accepts_in_one_and_in_two_processes() -> None:
+    result = audit_verify.run(audit_verify.RANGE_FOR_SMOKE, jobs=2)
+    assert result["verified_ok"] and result["finding"] is None
+    assert result["events"] == audit_verify.RANGE_FOR_SMOKE and result["bytes"] > 100 * result["events"]

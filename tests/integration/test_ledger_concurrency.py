@@ -15,7 +15,9 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from config.audit_trail import verify_trail
 from config.bootstrap import Container
+from config.signing import KeyRing, key_ring
 from tests.conftest import Cast, wait_for
 from tests.integration.stress_client import Cast as ClientCast
 from tests.integration.stress_client import hold_a_transaction_open, run_client
@@ -66,6 +68,15 @@ def _assert_ledger_is_exact(container: Container, number: str, tallies: list[dic
     assert committed_declarations == told_released, "a write-off was lost or applied twice"
 
 
+def _assert_trail_intact(container: Container, client_instance: Path) -> None:
+    """The racing commits still form one unbroken hash chain, and every line's receipts add up to its balance."""
+    keys = key_ring(container.settings).public_keys() | KeyRing(client_instance / "keys").public_keys()
+    with container.engine.connect() as connection:
+        report = verify_trail(connection, keys)
+    assert report.ok, report.as_dict()
+    assert report.receipts_checked > 0
+
+
 def test_sixteen_processes_racing_on_three_hot_lines_never_overdraw_lose_or_duplicate(
     make_container: Callable[..., Container], postgres_url: str, tmp_path: Path
 ) -> None:
@@ -76,6 +87,7 @@ def test_sixteen_processes_racing_on_three_hot_lines_never_overdraw_lose_or_dupl
     cast = make_cast(container)
     number, tallies = _race(container, cast, postgres_url, tmp_path, processes=16, operations=120)
     _assert_ledger_is_exact(container, number, tallies)
+    _assert_trail_intact(container, tmp_path)
     assert sum(t["released"] for t in tallies) > 50 and sum(t["held"] for t in tallies) > 0  # quota ran out
     assert sum(t["replays"] for t in tallies) > 0 and sum(t["reversed"] for t in tallies) > 0
     assert {line: used <= D(300) for line, (_a, used, _r) in balances(container, number).items()} == {
@@ -95,6 +107,7 @@ def test_four_processes_on_one_sqlite_file_keep_the_ledger_exact(
     cast = make_cast(container)
     number, tallies = _race(container, cast, sqlite_url, tmp_path, processes=4, operations=60)
     _assert_ledger_is_exact(container, number, tallies)
+    _assert_trail_intact(container, tmp_path)
 
 
 def test_a_client_killed_in_the_middle_of_a_write_off_leaves_nothing_half_written(

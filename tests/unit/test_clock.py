@@ -253,3 +253,12 @@ def test_r19_r21_the_limit_is_used_up_exactly_on_the_due_date(
     assert clock.working_days_used(CALENDAR, due - timedelta(days=1)) == clock.limit_days - 1
     assert not clock.is_breached(CALENDAR, due)
     assert clock.is_breached(CALENDAR, due + timedelta(days=1))
+
+
+def test_a_pause_starting_on_the_day_the_previous_one_ended_pauses_that_day_once() -> None:
+    """Found by the property above: 4 Jan 2015 was a make-up working day, paused by both pauses, counted twice."""
+    clock = StatutoryClock(D("2015-01-01")).pause(D("2015-01-01")).resume(D("2015-01-04"))
+    twice = clock.pause(D("2015-01-04")).resume(D("2015-01-04"))
+    due = clock.due_date(CALENDAR)
+    assert twice.due_date(CALENDAR) == due
+    assert twice.working_days_used(CALENDAR, due) == clock.working_days_used(CALENDAR, due) == 20

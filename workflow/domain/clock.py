@@ -167,7 +167,11 @@ class StatutoryClock:
         """The counted working days from acceptance up to and including `today` (R19, R21, R22)."""
         if today <= self.accepted_on:
             return 0
-        paused = sum(self._paused_working_days(calendar, start, end, today) for start, end in self.pauses)
+        paused, counted_until = 0, self.accepted_on
+        for start, end in self.pauses:
+            # A pause may begin on the day the previous one ended: that shared day is paused once, not twice.
+            paused += self._paused_working_days(calendar, max(start - ONE_DAY, counted_until), end, today)
+            counted_until = max(counted_until, end or today)
         return calendar.working_days_between(self.accepted_on, today) - paused
 
     def fraction_used(self, calendar: WorkingCalendar, today: date) -> Fraction:
@@ -179,12 +183,11 @@ class StatutoryClock:
         due = self.due_date(calendar)
         return due is not None and today > due
 
-    def _paused_working_days(self, calendar: WorkingCalendar, start: date, end: date | None, today: date) -> int:
+    @staticmethod
+    def _paused_working_days(calendar: WorkingCalendar, after: date, end: date | None, today: date) -> int:
+        """Working days paused after `after` (acceptance day and days already paused never count) up to `today`."""
         last = today if end is None else min(end, today)
-        if last < start:
-            return 0
-        # Days up to accepted_on never count, so the pause's share starts after it.
-        return calendar.working_days_between(max(start - ONE_DAY, self.accepted_on), last)
+        return calendar.working_days_between(after, last) if last > after else 0
 
 
 def _check_pause(index: int, start: date, end: date | None, previous_end: date, *, is_last: bool) -> None:

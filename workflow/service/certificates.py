@@ -14,6 +14,7 @@ from workflow.domain.goods import WriteOffMode
 from workflow.domain.ledger import CertificateFacts, Disposal, EntryKind
 from workflow.domain.lifecycle import CertState
 from workflow.service.ports import Dependencies, UnitOfWork
+from workflow.service.receipts import record_entries
 from workflow.service.writeoff import (
     Outcome,
     ledger_row,
@@ -105,7 +106,10 @@ def _apply_reversal(
     if not uow.ledger.reverse(entry.line_id, qty):
         raise ConcurrencyConflict("the committed quantity is no longer there to reverse")
     requester = Actor(requested_by, Role.PORT_OFFICER)
-    uow.ledger.append(
+    record_entries(
+        uow,
+        deps,
+        certificate,
         [
             ledger_row(
                 EntryKind.REVERSE,
@@ -118,7 +122,8 @@ def _apply_reversal(
                 reverses_entry_id=entry.id,
                 approver_id=decider.user_id,
             )
-        ]
+        ],
+        None,
     )
     if certificate.state is CertState.EXHAUSTED and deps.clock.today() <= certificate.valid_until:
         aggregate = uow.certificates.get(certificate.id)
@@ -137,12 +142,14 @@ def end_certificate(cmd: c.EndCertificate, deps: Dependencies) -> dict[str, Any]
         raise PermissionDenied(f"{cmd.trigger} is not for a {cmd.actor.role}", rule_id="C5")
     with deps.uow() as uow:
         certificate = uow.ledger.lock_certificate_by_id(cmd.certificate_id)
-        _end(uow, certificate, cmd.trigger, cmd.actor, cmd.reason)
+        _end(uow, deps, certificate, cmd.trigger, cmd.actor, cmd.reason)
         uow.commit()
     return {"certificate_id": cmd.certificate_id, "state": cmd.trigger}
 
 
-def _end(uow: UnitOfWork, certificate: CertificateFacts, trigger: str, actor: Actor, reason: str) -> None:
+def _end(
+    uow: UnitOfWork, deps: Dependencies, certificate: CertificateFacts, trigger: str, actor: Actor, reason: str
+) -> None:
     if not reason.strip():
         raise GuardFailed("a reason is required", rule_id="C5", field="reason")
     if actor.district not in (None, certificate.district):
@@ -153,7 +160,7 @@ def _end(uow: UnitOfWork, certificate: CertificateFacts, trigger: str, actor: Ac
     for declaration_id in uow.ledger.open_declarations(certificate.id):
         declaration = uow.declarations.get(declaration_id)
         declaration.void(f"certificate {trigger}: {reason}")
-        release_reservation(uow, declaration, certificate, SYSTEM_ACTOR, f"certificate {trigger}")
+        release_reservation(uow, deps, declaration, certificate, SYSTEM_ACTOR, f"certificate {trigger}")
         uow.declarations.save(declaration)
 
 
@@ -174,7 +181,7 @@ def report_follow_up(cmd: c.ReportFollowUp, deps: Dependencies) -> dict[str, Any
             declaration.disposal = Disposal.DESTROY
         uow.declarations.save(declaration)
         if not passed and certificate.state not in (CertState.WITHDRAWN, CertState.REVOKED, CertState.CANCELLED):
-            _end(uow, certificate, "withdraw", cmd.actor, cmd.reason or "follow-up found a mismatch (R56)")
+            _end(uow, deps, certificate, "withdraw", cmd.actor, cmd.reason or "follow-up found a mismatch (R56)")
         result = {
             "declaration_id": declaration.id,
             "state": str(declaration.state),

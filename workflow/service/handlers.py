@@ -122,8 +122,11 @@ def grant_application(cmd: c.GrantApplication, deps: Dependencies) -> int:
         policy = deps.policies.policy_for(application.district, application.received_on or today)
         grade = cmd.grade or rules.grade_application(application.lines, application.direction, policy).result
         application.grant(cmd.actor, grade, cmd.reason)
-        certificate = uow.certificates.add(_issue_certificate(uow, application, policy, today))
+        issued = _issue_certificate(uow, application, policy, today)  # reads the enterprise's earlier grants
+        # The version-guarded UPDATE decides a race before anything is inserted: a loser gets a conflict, never a
+        # duplicate certificate for the same application.
         uow.applications.save(application)
+        certificate = uow.certificates.add(issued)
         assert certificate.id is not None
         uow.commit()
         return certificate.id

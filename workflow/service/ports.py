@@ -18,6 +18,7 @@ from workflow.domain.goods import ProductIdentity
 from workflow.domain.ledger import CertificateFacts, LedgerEntry, Reversal
 from workflow.domain.model import Application, Certificate
 from workflow.domain.policy import Policy
+from workflow.domain.receipts import LineHead
 
 
 class Clock(Protocol):
@@ -100,7 +101,7 @@ class Ledger(Protocol):
 
     def remaining(self, certificate_id: int) -> list[Decimal]: ...
 
-    def append(self, entries: Sequence[dict[str, Any]]) -> None: ...
+    def append(self, entries: Sequence[dict[str, Any]]) -> list[int]: ...
 
     def open_declarations(self, certificate_id: int) -> list[int]: ...
 
@@ -185,6 +186,14 @@ class Notifications(Protocol):
     def add(self, user_id: int, kind: str, params: Mapping[str, str]) -> int: ...
 
 
+class Receipts(Protocol):
+    """Write-off receipts, chained per certificate line."""
+
+    def heads(self, line_ids: Sequence[int]) -> dict[int, LineHead]: ...
+
+    def add(self, receipts: Sequence[dict[str, Any]]) -> None: ...
+
+
 class UnitOfWork(Protocol):
     """One database transaction: state, audit events and outbox rows commit together or not at all."""
 
@@ -198,6 +207,7 @@ class UnitOfWork(Protocol):
     idempotency: Idempotency
     notifications: Notifications
     assessments: Assessments
+    receipts: Receipts
 
     def __enter__(self) -> Self: ...
 
@@ -232,3 +242,5 @@ class Dependencies:
     calendar: WorkingCalendar
     documents: DocumentStore
     draw_key: Callable[[str], tuple[str, bytes]]
+    # Signs a payload under the active key, naming it: (kid, compact token). Receipts are signed in the write-off.
+    sign: Callable[[Mapping[str, Any]], tuple[str, str]]

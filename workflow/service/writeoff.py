@@ -40,6 +40,7 @@ from workflow.domain.ledger import (
 )
 from workflow.domain.lifecycle import CertState
 from workflow.service.ports import Dependencies, UnitOfWork
+from workflow.service.receipts import record_entries
 
 REPLAY_ATTEMPTS = 5
 
@@ -149,7 +150,7 @@ def _declare(uow: UnitOfWork, deps: Dependencies, cmd: c.DeclareShipment, reques
         _route(uow, deps, certificate, declaration)
         _claim_single_use(uow, certificate)
     uow.declarations.add(declaration, _line_ids(certificate), fingerprint, cmd.actor.user_id)
-    used_up = not failures and _draw(uow, certificate, declaration, cmd.actor)
+    used_up = not failures and _draw(uow, deps, certificate, declaration, cmd.actor)
     after = (lambda: _exhaust_check(deps, certificate.id)) if used_up else None
     return Outcome(_view(declaration), True, after)
 
@@ -208,7 +209,9 @@ def _route(uow: UnitOfWork, deps: Dependencies, certificate: CertificateFacts, d
         _mark_released(uow, deps, certificate, declaration)
 
 
-def _draw(uow: UnitOfWork, certificate: CertificateFacts, declaration: Declaration, actor: Actor) -> bool:
+def _draw(
+    uow: UnitOfWork, deps: Dependencies, certificate: CertificateFacts, declaration: Declaration, actor: Actor
+) -> bool:
     """Reserve what was declared, committing at once when the route released the goods.
 
     One guarded statement per line. A line whose quota went to a concurrent write-off sends the whole request
@@ -225,7 +228,7 @@ def _draw(uow: UnitOfWork, certificate: CertificateFacts, declaration: Declarati
         entries.append(ledger_row(EntryKind.RESERVE, certificate, line.line_id, qty, line.unit, actor, declaration))
         if released:
             entries.append(ledger_row(EntryKind.COMMIT, certificate, line.line_id, qty, line.unit, actor, declaration))
-    uow.ledger.append(entries)
+    record_entries(uow, deps, certificate, entries, declaration.declaration_no)
     return released and (used_up or certificate.write_off_mode is WriteOffMode.SINGLE)
 
 
@@ -341,7 +344,7 @@ def _split(
     _route(uow, deps, certificate, declaration)
     _claim_single_use(uow, certificate)
     uow.declarations.save(declaration)
-    if _draw(uow, certificate, declaration, cmd.actor):
+    if _draw(uow, deps, certificate, declaration, cmd.actor):
         _exhaust_if_used_up(uow, certificate)  # _load holds the exclusive lock
 
 
@@ -357,7 +360,7 @@ def record_inspection(cmd: c.RecordInspection, deps: Dependencies) -> dict[str, 
         elif cmd.outcome == "sample":
             declaration.sample(cmd.actor, cmd.reason)
         elif cmd.outcome == "fail":
-            _fail(uow, declaration, certificate, cmd)
+            _fail(uow, deps, declaration, certificate, cmd)
         else:
             raise InvalidInput("outcome is one of pass, sample, fail", field="outcome")
         return _save(uow, declaration)
@@ -375,17 +378,19 @@ def record_lab_result(cmd: c.RecordLabResult, deps: Dependencies) -> dict[str, A
             declaration.lab_pass(cmd.actor)
             _commit_release(uow, deps, declaration, certificate, cmd.actor)
         else:
-            _fail(uow, declaration, certificate, cmd)
+            _fail(uow, deps, declaration, certificate, cmd)
         return _save(uow, declaration)
 
     return run_idempotent(deps, cmd, cmd.idempotency_key, work)
 
 
-def _fail(uow: UnitOfWork, declaration: Declaration, certificate: CertificateFacts, cmd: Any) -> None:
+def _fail(
+    uow: UnitOfWork, deps: Dependencies, declaration: Declaration, certificate: CertificateFacts, cmd: Any
+) -> None:
     if cmd.disposal is None:
         raise InvalidInput("a failed inspection orders return or destruction", field="disposal")
     declaration.fail(cmd.actor, cmd.disposal, cmd.reason)
-    release_reservation(uow, declaration, certificate, cmd.actor, cmd.reason)
+    release_reservation(uow, deps, declaration, certificate, cmd.actor, cmd.reason)
 
 
 def complete_disposal(cmd: c.CompleteDisposal, deps: Dependencies) -> dict[str, Any]:
@@ -408,7 +413,7 @@ def withdraw_declaration(cmd: c.WithdrawDeclaration, deps: Dependencies) -> dict
         if cmd.actor.role is not Role.APPLICANT:
             require_port_officer(cmd.actor, certificate)
         declaration.withdraw(cmd.actor, cmd.reason)
-        release_reservation(uow, declaration, certificate, cmd.actor, cmd.reason or "declaration withdrawn")
+        release_reservation(uow, deps, declaration, certificate, cmd.actor, cmd.reason or "declaration withdrawn")
         return _save(uow, declaration)
 
     return run_idempotent(deps, cmd, cmd.idempotency_key, work)
@@ -418,23 +423,29 @@ def _commit_release(
     uow: UnitOfWork, deps: Dependencies, declaration: Declaration, certificate: CertificateFacts, actor: Actor
 ) -> None:
     """D6: the reservation becomes a committed write-off (W7: even if the certificate expired meanwhile)."""
-    _settle_reservation(uow, declaration, certificate, actor, EntryKind.COMMIT)
+    _settle_reservation(uow, deps, declaration, certificate, actor, EntryKind.COMMIT)
     _mark_released(uow, deps, certificate, declaration)
     if certificate.state is CertState.ACTIVE:
         _exhaust_if_used_up(uow, certificate)
 
 
 def release_reservation(
-    uow: UnitOfWork, declaration: Declaration, certificate: CertificateFacts, actor: Actor, reason: str
+    uow: UnitOfWork,
+    deps: Dependencies,
+    declaration: Declaration,
+    certificate: CertificateFacts,
+    actor: Actor,
+    reason: str,
 ) -> None:
     """D7/W9/W10: give back what the declaration held; nothing is written off."""
-    _settle_reservation(uow, declaration, certificate, actor, EntryKind.RELEASE, reason=reason)
+    _settle_reservation(uow, deps, declaration, certificate, actor, EntryKind.RELEASE, reason=reason)
     if declaration.drawn and certificate.write_off_mode is WriteOffMode.SINGLE:
         uow.ledger.change_uses(certificate.id, -1)
 
 
 def _settle_reservation(
     uow: UnitOfWork,
+    deps: Dependencies,
     declaration: Declaration,
     certificate: CertificateFacts,
     actor: Actor,
@@ -449,7 +460,7 @@ def _settle_reservation(
         if not settle(line.line_id, qty):
             raise ConcurrencyConflict(f"the reservation of line {line_no} is gone; reload the declaration")
         entries.append(ledger_row(kind, certificate, line.line_id, qty, line.unit, actor, declaration, **extra))
-    uow.ledger.append(entries)
+    record_entries(uow, deps, certificate, entries, declaration.declaration_no)
 
 
 def _load(uow: UnitOfWork, cmd: c.DeclarationCommand) -> tuple[Declaration, CertificateFacts]:

@@ -220,10 +220,13 @@ class SqlLedger:
             )
         )
 
-    def append(self, entries: Sequence[dict[str, Any]]) -> None:
-        if entries:
-            now = self.now()
-            self._execute(insert(LedgerEntryRow), [{"at": now, **entry} for entry in entries])
+    def append(self, entries: Sequence[dict[str, Any]]) -> list[int]:
+        """Insert the rows; their ids, in the order given (receipts name the entry they vouch for)."""
+        if not entries:
+            return []
+        now = self.now()
+        statement = insert(LedgerEntryRow).returning(LedgerEntryRow.id, sort_by_parameter_order=True)
+        return list(self._execute(statement, [{"at": now, **entry} for entry in entries]).scalars())
 
     def entry(self, entry_id: int) -> LedgerEntry:
         row = self.session.get(LedgerEntryRow, entry_id)

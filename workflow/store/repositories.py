@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from workflow.domain.credit import CreditRecord
@@ -18,11 +18,11 @@ from workflow.domain.lifecycle import AppState, CertState
 from workflow.domain.model import Aggregate, Application, Certificate, CertificateLine, OutboxRequest, TransitionRecord
 from workflow.domain.policy import CreditRegime, CreditTier
 from workflow.service.ports import EnterpriseInfo
+from workflow.store import audit_chain
 from workflow.store.codec import clock_from_json, clock_to_json, line_from_json, line_to_json
 from workflow.store.tables import (
     ApplicationLineRow,
     ApplicationRow,
-    AuditEventRow,
     CertificateLineRow,
     CertificateRow,
     CreditRecordRow,
@@ -42,10 +42,11 @@ def skip_locked(session: Session, query: Any, of: Any = None) -> Any:
 
 
 class AuditTrail:
-    """Writes the pending transition records of an aggregate as audit events, in the caller's transaction."""
+    """Collects the transition records of a transaction as audit events; `seal` chains and writes them at commit."""
 
     def __init__(self, session: Session, now: Now) -> None:
         self.session, self.now = session, now
+        self.pending: list[dict[str, Any]] = []
 
     def write(
         self, object_type: str, aggregate: Aggregate, ref: str, district: str, records: Sequence[TransitionRecord]
@@ -75,8 +76,16 @@ class AuditTrail:
             }
             for record in records
         ]
-        # One multi-row INSERT through Core: the audit trail is on every write path, the hot one included.
-        self.session.connection().execute(insert(AuditEventRow), rows)
+        self.pending.extend(rows)
+
+    def seal(self) -> None:
+        """Last statements before COMMIT: link the events into their districts' hash chains and insert them."""
+        if self.pending:
+            audit_chain.seal(self.session.connection(), self.pending)
+            self.pending = []
+
+    def discard(self) -> None:
+        self.pending = []
 
 
 class SqlOutbox:

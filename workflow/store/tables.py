@@ -340,8 +340,57 @@ class AuditEventRow(Base):
     policy_hash: Mapped[str] = mapped_column(String(64), default="")
     rule_ids: Mapped[list[str]] = mapped_column(Json)
     inputs: Mapped[dict[str, Any]] = mapped_column(Json)
+    # The district's hash chain (workflow/domain/audit_chain.py): place, previous event's hash, this event's hash.
+    chain_seq: Mapped[int] = mapped_column(BigInteger)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    event_hash: Mapped[str] = mapped_column(String(64))
 
-    __table_args__ = (Index("ix_audit_events_object", "object_type", "object_id", "id"),)
+    __table_args__ = (
+        Index("ix_audit_events_object", "object_type", "object_id", "id"),
+        Index("ix_audit_events_chain", "district", "chain_seq", unique=True),
+    )
+
+
+class AuditChainHeadRow(Base):
+    """The last link of a district's chain; its row lock orders the district's commits into the chain."""
+
+    __tablename__ = "audit_chain_heads"
+    district: Mapped[str] = mapped_column(String(32), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    event_hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditCheckpointRow(Base):
+    """A signed (district, seq, hash): the chain up to here can no longer be rewritten without the signing key."""
+
+    __tablename__ = "audit_checkpoints"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    district: Mapped[str] = mapped_column(String(32))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    event_hash: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
+    key_id: Mapped[str] = mapped_column(String(16))
+    token: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (UniqueConstraint("district", "seq"),)
+
+
+class WriteOffReceiptRow(Base):
+    """A signed receipt for one committed (or reversed) write-off, chained to the line's previous receipt."""
+
+    __tablename__ = "writeoff_receipts"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    ledger_entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entries.id"), unique=True)
+    certificate_id: Mapped[int] = mapped_column(ForeignKey("certificates.id"), index=True)
+    certificate_line_id: Mapped[int] = mapped_column(ForeignKey("certificate_lines.id"))
+    seq: Mapped[int]
+    net_committed: Mapped[Decimal] = mapped_column(Quantity)
+    receipt_hash: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str] = mapped_column(String(16))
+    token: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("certificate_line_id", "seq"),)
 
 
 class OutboxRow(Base):

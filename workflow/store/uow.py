@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from workflow.store.assessments import SqlAssessments
 from workflow.store.ledger import SqlDeclarations, SqlIdempotency, SqlLedger
 from workflow.store.notifications import SqlNotifications
+from workflow.store.receipts import SqlReceipts
 from workflow.store.repositories import (
     AuditTrail,
     SqlApplications,
@@ -35,7 +36,7 @@ class SqlUnitOfWork:
 
     def __enter__(self) -> Self:
         self.session = self._sessions()
-        audit = AuditTrail(self.session, self._now)
+        self.audit = audit = AuditTrail(self.session, self._now)
         self.outbox = SqlOutbox(self.session, self._now)
         self.applications = SqlApplications(self.session, audit, self.outbox, self._now)
         self.certificates = SqlCertificates(self.session, audit, self.outbox, self._now)
@@ -46,6 +47,7 @@ class SqlUnitOfWork:
         self.idempotency = SqlIdempotency(self.session, self._now)
         self.notifications = SqlNotifications(self.session, self._now)
         self.assessments = SqlAssessments(self.session, self._now)
+        self.receipts = SqlReceipts(self.session, self._now)
         return self
 
     def __exit__(
@@ -55,10 +57,12 @@ class SqlUnitOfWork:
         self.session.close()
 
     def commit(self) -> None:
+        self.audit.seal()
         self.session.commit()
         if self.outbox.added and self._after_commit is not None:
             self.outbox.added = 0
             self._after_commit()
 
     def rollback(self) -> None:
+        self.audit.discard()
         self.session.rollback()

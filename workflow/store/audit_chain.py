@@ -1,0 +1,165 @@
+"""The audit hash chain in the database: sealing events into their district's chain at commit, and reading it back.
+
+Sealing happens last in the transaction (`seal`, called by the unit of work just before COMMIT): the district's
+head row is locked, the new events are linked after it, inserted, and the head moves. The lock is held only for
+those three statements and the commit, and no one holding it waits for any other lock (districts are locked in
+name order), so it orders a district's commits into one chain without deadlocks. Ids are allocated under the same
+lock, so within a district id order is chain order — which lets a walk name an event inserted afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from workflow.domain.audit_chain import GENESIS, as_stored, checkpoint_payload, link
+from workflow.store.tables import AuditChainHeadRow, AuditCheckpointRow, AuditEventRow
+
+HEADS = AuditChainHeadRow.__table__.c
+EVENTS = AuditEventRow.__table__.c
+CHECKPOINTS = AuditCheckpointRow.__table__.c
+
+# Everything a walk needs, in one narrow SELECT.
+EVENT_COLUMNS = (
+    EVENTS.id,
+    EVENTS.district,
+    EVENTS.chain_seq,
+    EVENTS.prev_hash,
+    EVENTS.event_hash,
+    EVENTS.object_type,
+    EVENTS.object_id,
+    EVENTS.object_ref,
+    EVENTS.actor_id,
+    EVENTS.actor_role,
+    EVENTS.actor_name,
+    EVENTS.at,
+    EVENTS.trigger,
+    EVENTS.from_state,
+    EVENTS.to_state,
+    EVENTS.reason,
+    EVENTS.policy_id,
+    EVENTS.policy_hash,
+    EVENTS.rule_ids,
+    EVENTS.inputs,
+)
+
+
+def seal(connection: Connection, events: Sequence[dict[str, Any]]) -> None:
+    """Link and insert a transaction's events, district by district in name order, moving each head."""
+    for district in sorted({event["district"] for event in events}):
+        chain = [_as_stored(event) for event in events if event["district"] == district]
+        seq, head_hash = _lock_head(connection, district)
+        seq, head_hash = link(chain, seq, head_hash)
+        connection.execute(insert(AuditEventRow), chain)
+        move_head = update(AuditChainHeadRow).where(HEADS.district == district)
+        connection.execute(move_head.values(seq=seq, event_hash=head_hash))
+
+
+def _as_stored(event: Mapping[str, Any]) -> dict[str, Any]:
+    return {**event, "rule_ids": as_stored(event["rule_ids"]), "inputs": as_stored(event["inputs"])}
+
+
+def _lock_head(connection: Connection, district: str) -> tuple[int, str]:
+    query = select(HEADS.seq, HEADS.event_hash).where(HEADS.district == district).with_for_update()
+    row = connection.execute(query).first()
+    if row is None:
+        # A district's first event: create its head (a concurrent first writer may win), then lock it.
+        first = _upsert(connection, AuditChainHeadRow).values(district=district, seq=0, event_hash=GENESIS)
+        connection.execute(first.on_conflict_do_nothing())
+        row = connection.execute(query).one()
+    return int(row.seq), str(row.event_hash)
+
+
+def heads(connection: Connection, district: str | None = None) -> dict[str, tuple[int, str]]:
+    query = select(HEADS.district, HEADS.seq, HEADS.event_hash)
+    if district is not None:
+        query = query.where(HEADS.district == district)
+    return {row.district: (int(row.seq), str(row.event_hash)) for row in connection.execute(query)}
+
+
+def districts(connection: Connection) -> list[str]:
+    """Every district with a chain: those with a head, and those whose events lost their head row."""
+    with_events = set(connection.execute(select(EVENTS.district).distinct()).scalars())
+    return sorted(with_events | set(heads(connection)))
+
+
+def count_events(connection: Connection, district: str) -> int:
+    return int(connection.execute(select(func.count()).where(EVENTS.district == district)).scalar_one())
+
+
+def stream_events(
+    connection: Connection, district: str, first: int = 1, last: int | None = None, batch: int = 10_000
+) -> Iterator[RowMapping]:
+    """The district's events from `first` to `last` (or the end) in chain order, streamed in batches.
+
+    One query read through a server-side cursor on PostgreSQL: memory stays flat for any length, and fetching
+    row by row had cost more than the hashing.
+    """
+    query = select(*EVENT_COLUMNS).where(EVENTS.district == district, EVENTS.chain_seq >= first)
+    if last is not None:
+        query = query.where(EVENTS.chain_seq <= last)
+    result = connection.execution_options(yield_per=batch).execute(query.order_by(EVENTS.chain_seq))
+    for partition in result.mappings().partitions():
+        yield from partition
+
+
+def event_at(connection: Connection, district: str, seq: int) -> tuple[int, str] | None:
+    """(id, hash) of the event at `seq`: where a walk that starts after it picks up the chain."""
+    query = select(EVENTS.id, EVENTS.event_hash).where(EVENTS.district == district, EVENTS.chain_seq == seq)
+    row = connection.execute(query).first()
+    return (int(row[0]), str(row[1])) if row else None
+
+
+def last_seq(connection: Connection, district: str) -> int:
+    query = select(func.max(EVENTS.chain_seq)).where(EVENTS.district == district)
+    return int(connection.execute(query).scalar() or 0)
+
+
+def segment(connection: Connection, district: str, first: int, last: int) -> list[tuple[int, str, str]]:
+    """(seq, prev_hash, hash) of a stretch of the chain: what links a certificate's events to a checkpoint."""
+    query = (
+        select(EVENTS.chain_seq, EVENTS.prev_hash, EVENTS.event_hash)
+        .where(EVENTS.district == district, EVENTS.chain_seq.between(first, last))
+        .order_by(EVENTS.chain_seq)
+    )
+    return [(int(row.chain_seq), str(row.prev_hash), str(row.event_hash)) for row in connection.execute(query)]
+
+
+# -- signed checkpoints ---------------------------------------------------------------------------------------------
+
+Sign = Callable[[dict[str, Any]], tuple[str, str]]  # names its key in the payload, returns (kid, compact token)
+
+
+def write_checkpoints(session: Session, sign: Sign, now: datetime) -> list[dict[str, Any]]:
+    """Sign each district's current head, unless its latest checkpoint already covers it; returns what was signed."""
+    written = []
+    connection = session.connection()
+    for district, (seq, head_hash) in sorted(heads(connection).items()):
+        if seq == 0 or latest_checkpoint_seq(connection, district) == seq:
+            continue
+        kid, token = sign(checkpoint_payload(district, seq, head_hash, now))
+        row = {"district": district, "seq": seq, "event_hash": head_hash, "at": now, "key_id": kid, "token": token}
+        connection.execute(_upsert(connection, AuditCheckpointRow).values(**row).on_conflict_do_nothing())
+        written.append(row)
+    return written
+
+
+def _upsert(connection: Connection, table: Any) -> Any:
+    """The dialect's INSERT, which knows ON CONFLICT."""
+    return (postgresql if connection.dialect.name == "postgresql" else sqlite).insert(table)
+
+
+def latest_checkpoint_seq(connection: Connection, district: str) -> int | None:
+    return connection.execute(select(func.max(CHECKPOINTS.seq)).where(CHECKPOINTS.district == district)).scalar()
+
+
+def checkpoints(connection: Connection, district: str | None = None) -> list[RowMapping]:
+    query = select(AuditCheckpointRow.__table__).order_by(CHECKPOINTS.district, CHECKPOINTS.seq)
+    if district is not None:
+        query = query.where(CHECKPOINTS.district == district)
+    return list(connection.execute(query).mappings())
