@@ -1,148 +1,182 @@
-"""`/api/v1`: the JSON surface of the application lifecycle (the walking skeleton the full API grows from)."""
+"""`/api/v1/applications`: filing (create, attach, submit, withdraw, answer a correction) and customs decisions.
+
+Each customs action is allowed to the roles its lifecycle transition names (workflow/domain/lifecycle.py), so the
+route table and the state machine cannot disagree about who decides what.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from apiflask import APIBlueprint
+from flask import request
 
+from web import paging
+from web.authz import READERS, guard, scope_of
 from web.context import container, current_actor
+from web.idempotency import idempotent
+from web.schemas import (
+    ApplicationIn,
+    ApplicationOut,
+    ApplicationPage,
+    ApplicationQuery,
+    AttachedOut,
+    AuditEvent,
+    CorrectionIn,
+    DocumentIn,
+    DraftIn,
+    GrantIn,
+    NotAcceptIn,
+    ReasonIn,
+)
+from web.uploads import read_upload
 from workflow.domain import commands as c
 from workflow.domain.actors import Actor, Role
-from workflow.domain.errors import InvalidInput, NotFound
-from workflow.domain.goods import Direction, RiskGrade
-from workflow.service.precheck import parse_goods_lines
-from workflow.store import queries
+from workflow.domain.errors import PermissionDenied
+from workflow.domain.lifecycle import APPLICATION
+from workflow.store import api_reads, queries
 
-blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
-
-ALLOWED_UPLOADS = {"application/pdf": b"%PDF", "image/png": b"\x89PNG", "image/jpeg": b"\xff\xd8\xff"}
+blueprint = APIBlueprint("api", __name__, url_prefix="/api/v1", tag="Applications")
 
 
-def _body() -> Mapping[str, Any]:
-    data = request.get_json(silent=True)
-    if not isinstance(data, Mapping):
-        raise InvalidInput("the request body must be a JSON object", field="body")
-    return data
-
-
-def _text(data: Mapping[str, Any], name: str, default: str | None = None) -> str:
-    value = data.get(name, default)
-    if not isinstance(value, str):
-        raise InvalidInput(f"{name} must be a string", field=name)
-    return value
-
-
-def _choice(data: Mapping[str, Any], name: str, kind: Any) -> Any:
-    try:
-        return kind(_text(data, name))
-    except ValueError:
-        allowed = ", ".join(member.value for member in kind)
-        raise InvalidInput(f"{name} must be one of: {allowed}", field=name) from None
-
-
-def _strings(data: Mapping[str, Any], name: str) -> tuple[str, ...]:
-    value = data.get(name, [])
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise InvalidInput(f"{name} must be a list of strings", field=name)
-    return tuple(value)
-
-
-def _view(application_id: int, actor: Actor) -> dict[str, Any]:
+def _view(application_id: int) -> dict[str, Any]:
     with container().sessions() as session:
-        view = queries.application_view(session, application_id, container().deps.calendar)
-    _authorize_read(view, actor)
-    return view
+        return queries.application_view(session, application_id, container().deps.calendar)
 
 
-def _authorize_read(view: Mapping[str, Any], actor: Actor) -> None:
-    """Applicants see their enterprise's files, officers their district's; anything else is 'not found'."""
-    if actor.role is Role.APPLICANT:
-        visible = view["enterprise_id"] == actor.enterprise_id
-    else:
-        visible = actor.district is None or view["district"] == actor.district
-    if not visible:
-        raise NotFound(f"no application {view['id']}")
+def _may(trigger: str) -> frozenset[Role]:
+    return frozenset(APPLICATION.spec(trigger).actors) - {Role.SYSTEM}
+
+
+@blueprint.get("/applications")
+@guard(READERS, write=False)
+@blueprint.input(ApplicationQuery, location="query")
+@blueprint.output(ApplicationPage)
+def list_applications(query_data: ApplicationQuery) -> dict[str, Any]:
+    """Applications the caller may see, newest first."""
+    with container().sessions() as session:
+        rows = api_reads.applications(
+            session, scope_of(current_actor()), query_data.state, query_data.before, query_data.limit + 1
+        )
+    return paging.page(rows, query_data.limit)
 
 
 @blueprint.post("/applications")
-def create_application() -> tuple[Response, int]:
-    actor, data = current_actor(), _body()
-    enterprise_id = data.get("enterprise_id", actor.enterprise_id)
-    if not isinstance(enterprise_id, int):
-        raise InvalidInput("enterprise_id must be an integer", field="enterprise_id")
-    command = c.CreateApplication(
-        actor,
-        enterprise_id,
-        _text(data, "district"),
-        _choice(data, "direction", Direction),
-        parse_goods_lines(data.get("lines")),
-    )
-    application_id = container().bus.handle(command)
-    return jsonify(_view(application_id, actor)), 201
-
-
-@blueprint.post("/applications/<int:application_id>/documents")
-def attach_document(application_id: int) -> tuple[Response, int]:
+@guard({Role.APPLICANT}, write=True)
+@idempotent
+@blueprint.input(ApplicationIn)
+@blueprint.output(ApplicationOut, status_code=201)
+def create_application(json_data: ApplicationIn) -> dict[str, Any]:
+    """A draft application of the caller's enterprise."""
     actor = current_actor()
-    upload = request.files.get("file")
-    doc_type = request.form.get("doc_type", "")
-    if upload is None or not doc_type:
-        raise InvalidInput(
-            "a multipart upload needs 'file' and 'doc_type'", field="file" if upload is None else "doc_type"
-        )
-    content = upload.read()
-    content_type = _sniff(content)
-    command = c.AttachDocument(actor, application_id, doc_type, upload.filename or "document", content_type, content)
-    document_id = container().bus.handle(command)
-    return jsonify(id=document_id, doc_type=doc_type, content_type=content_type, size=len(content)), 201
-
-
-def _sniff(content: bytes) -> str:
-    """Trust the bytes, not the client's declared type."""
-    for content_type, magic in ALLOWED_UPLOADS.items():
-        if content.startswith(magic):
-            return content_type
-    raise InvalidInput("only PDF, PNG and JPEG documents are accepted", field="file")
-
-
-ACTIONS: dict[str, Callable[[Actor, int, Mapping[str, Any]], c.Command]] = {
-    "submit": lambda a, i, d: c.SubmitApplication(a, i),
-    "resubmit": lambda a, i, d: c.ResubmitApplication(a, i),
-    "withdraw": lambda a, i, d: c.WithdrawApplication(a, i, _text(d, "reason", "")),
-    "accept": lambda a, i, d: c.AcceptApplication(a, i),
-    "request-correction": lambda a, i, d: c.RequestCorrection(a, i, deficiencies=_strings(d, "deficiencies")),
-    "not-accept": lambda a, i, d: c.NotAcceptApplication(a, i, _text(d, "reason", ""), _strings(d, "rule_ids")),
-    "start-review": lambda a, i, d: c.StartReview(a, i),
-    "refer-assessment": lambda a, i, d: c.ReferAssessment(a, i, _text(d, "reason", "")),
-    "extend": lambda a, i, d: c.ExtendDeadline(a, i, _text(d, "reason", "")),
-    "grant": lambda a, i, d: c.GrantApplication(
-        a, i, _text(d, "reason", ""), _choice(d, "grade", RiskGrade) if "grade" in d else None
-    ),
-    "deny": lambda a, i, d: c.DenyApplication(a, i, _text(d, "reason", "")),
-}
-
-
-@blueprint.post("/applications/<int:application_id>/<action>")
-def act(application_id: int, action: str) -> Response:
-    actor = current_actor()
-    build = ACTIONS.get(action)
-    if build is None:
-        raise NotFound(f"no action {action!r}; known: {', '.join(ACTIONS)}")
-    _view(application_id, actor)  # an object the actor may not see does not exist for them
-    data = _body() if request.content_length else {}
-    container().bus.handle(build(actor, application_id, data))
-    return jsonify(_view(application_id, actor))
+    enterprise_id = json_data.enterprise_id or actor.enterprise_id or 0
+    if enterprise_id != actor.enterprise_id:
+        raise PermissionDenied("applicants file only for their own enterprise", rule_id="R11")
+    lines = tuple(line.to_goods_line() for line in json_data.lines)
+    command = c.CreateApplication(actor, enterprise_id, json_data.district, json_data.direction, lines)
+    return _view(container().bus.handle(command))
 
 
 @blueprint.get("/applications/<int:application_id>")
-def show(application_id: int) -> Response:
-    return jsonify(_view(application_id, current_actor()))
+@guard(READERS, write=False)
+@blueprint.output(ApplicationOut)
+def show_application(application_id: int) -> dict[str, Any]:
+    return _view(application_id)
+
+
+@blueprint.patch("/applications/<int:application_id>")
+@guard({Role.APPLICANT}, write=True)
+@blueprint.input(DraftIn)
+@blueprint.output(ApplicationOut)
+def revise_draft(application_id: int, json_data: DraftIn) -> dict[str, Any]:
+    """Replace a draft's (or a corrected application's) direction and goods lines; idempotent by nature."""
+    lines = tuple(line.to_goods_line() for line in json_data.lines)
+    command = c.ReviseDraft(current_actor(), application_id, json_data.direction, lines, json_data.version)
+    container().bus.handle(command)
+    return _view(application_id)
+
+
+@blueprint.post("/applications/<int:application_id>/documents")
+@guard({Role.APPLICANT}, write=True)
+@idempotent
+@blueprint.input(DocumentIn, location="form")
+@blueprint.output(AttachedOut, status_code=201)
+def attach_document(application_id: int, form_data: DocumentIn) -> dict[str, Any]:
+    """A PDF, PNG or JPEG (multipart field `file`); the type is read from the bytes, not from the client."""
+    upload = read_upload(request.files.get("file"))
+    command = c.AttachDocument(
+        current_actor(), application_id, form_data.doc_type, upload.filename, upload.content_type, upload.content
+    )
+    document_id = container().bus.handle(command)
+    return {
+        "id": document_id,
+        "doc_type": form_data.doc_type,
+        "filename": upload.filename,
+        "content_type": upload.content_type,
+        "size": len(upload.content),
+    }
 
 
 @blueprint.get("/applications/<int:application_id>/audit")
-def audit(application_id: int) -> Response:
-    _view(application_id, current_actor())
+@guard(READERS, write=False)
+@blueprint.output(list[AuditEvent])
+def application_audit(application_id: int) -> list[dict[str, Any]]:
+    """Every transition of the application, oldest first."""
     with container().sessions() as session:
-        return jsonify(queries.audit_trail(session, "application", application_id))
+        return api_reads.audit_trail(session, "application", application_id)
+
+
+# -- one route per transition ---------------------------------------------------------------------------------------
+
+Build = Callable[[Actor, int, Any], c.Command]
+
+
+def _transition(path: str, trigger: str, body: type | None, build: Build, summary: str) -> None:
+    """Registers `POST /applications/{id}/<path>` for `trigger`, allowed to the roles the lifecycle names."""
+
+    def act(application_id: int, **data: Any) -> dict[str, Any]:
+        container().bus.handle(build(current_actor(), application_id, data.get("json_data")))
+        return _view(application_id)
+
+    act.__name__ = f"{trigger}_application"
+    act.__doc__ = summary
+    view: Any = blueprint.output(ApplicationOut)(act)
+    if body is not None:
+        view = blueprint.input(body)(view)
+    view = guard(_may(trigger), write=True)(idempotent(view))
+    blueprint.post(f"/applications/<int:application_id>/{path}")(view)
+
+
+for _path, _trigger, _body, _build, _summary in (
+    ("submit", "submit", None, lambda a, i, d: c.SubmitApplication(a, i), "Submit a draft (A1)."),
+    ("resubmit", "resubmit", None, lambda a, i, d: c.ResubmitApplication(a, i), "Answer a correction notice."),
+    ("withdraw", "withdraw", ReasonIn, lambda a, i, d: c.WithdrawApplication(a, i, d.reason), "Withdraw (A12)."),
+    ("accept", "accept", None, lambda a, i, d: c.AcceptApplication(a, i), "Accept (受理)."),
+    (
+        "request-correction",
+        "request_correction",
+        CorrectionIn,
+        lambda a, i, d: c.RequestCorrection(a, i, deficiencies=tuple(d.deficiencies)),
+        "Issue the one-time correction notice (R17).",
+    ),
+    (
+        "not-accept",
+        "not_accept",
+        NotAcceptIn,
+        lambda a, i, d: c.NotAcceptApplication(a, i, d.reason, tuple(d.rule_ids)),
+        "Refuse to accept (R18).",
+    ),
+    ("start-review", "start_review", None, lambda a, i, d: c.StartReview(a, i), "Start the documentary review."),
+    (
+        "refer-assessment",
+        "refer_assessment",
+        ReasonIn,
+        lambda a, i, d: c.ReferAssessment(a, i, d.reason),
+        "Refer to the district's risk assessment (R61).",
+    ),
+    ("extend", "extend", ReasonIn, lambda a, i, d: c.ExtendDeadline(a, i, d.reason), "Extend by 10 days (R20)."),
+    ("grant", "grant", GrantIn, lambda a, i, d: c.GrantApplication(a, i, d.reason, d.grade), "Grant (准予许可)."),
+    ("deny", "deny", ReasonIn, lambda a, i, d: c.DenyApplication(a, i, d.reason), "Deny, with reasons (R25)."),
+):
+    _transition(_path, _trigger, _body, _build, _summary)

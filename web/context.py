@@ -1,14 +1,28 @@
-"""Request-side access to the container, the bus and the signed-in actor."""
+"""Request-side access to the container, the bus and the signed-in actor (an API token, or HTTP Basic).
+
+Passwords are Argon2id hashes; hashes from before the API (Werkzeug's scrypt/pbkdf2) still verify and are replaced by
+Argon2id at the next sign-in on the token endpoint. A failed password check is written to the audit trail.
+"""
 
 from __future__ import annotations
 
-from flask import current_app, request
+from contextlib import suppress
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app, g, request
 from werkzeug.security import check_password_hash
 
 from config.bootstrap import Container
 from workflow.domain.actors import Actor
 from workflow.domain.errors import DomainError
-from workflow.store.directory import find_user
+from workflow.store.accounts import account_for_token, record_login, set_password_hash
+from workflow.store.directory import UserAccount, find_user
+from workflow.store.uow import SqlUnitOfWork
+
+HASHER = PasswordHasher()
+# Verified against when the user name is unknown, so a miss costs what a wrong password costs.
+_DUMMY_HASH = HASHER.hash("no such user")
 
 
 class Unauthenticated(DomainError):
@@ -21,12 +35,65 @@ def container() -> Container:
 
 
 def current_actor() -> Actor:
-    """HTTP Basic against the users table (the API's per-user tokens come with the full API)."""
+    """The actor of this request, authenticated once per request."""
+    if "actor" not in g:
+        g.actor = _authenticate()
+    actor: Actor = g.actor
+    return actor
+
+
+def _authenticate() -> Actor:
     auth = request.authorization
-    if auth is None or not auth.username or auth.password is None:
-        raise Unauthenticated("sign in: HTTP Basic credentials are required")
+    if auth is None:
+        raise Unauthenticated("sign in: send an API token (Authorization: Bearer …) or HTTP Basic credentials")
+    if auth.type == "bearer":
+        return _by_token(auth.token or "")
+    if auth.type == "basic" and auth.username and auth.password is not None:
+        return check_password(auth.username, auth.password).actor
+    raise Unauthenticated("unsupported Authorization scheme: use Bearer or Basic")
+
+
+def _by_token(token: str) -> Actor:
     with container().sessions() as session:
-        account = find_user(session, auth.username)
-    if account is None or not check_password_hash(account.password_hash, auth.password):
-        raise Unauthenticated("unknown user or wrong password")
+        account = account_for_token(session, token, container().deps.clock.now())
+    if account is None:
+        raise Unauthenticated("the API token is unknown, expired or revoked")
     return account.actor
+
+
+def check_password(username: str, password: str) -> UserAccount:
+    """The account, or Unauthenticated after the failure is written to the login history."""
+    with container().sessions() as session:
+        account = find_user(session, username)
+    # An unknown name still pays for one hash check, so timing does not tell which names exist.
+    if not verify_password(account.password_hash if account else "", password) or account is None:
+        login_event(username, account, "login_failed")
+        raise Unauthenticated("unknown user or wrong password")
+    return account
+
+
+def verify_password(stored: str, password: str) -> bool:
+    if stored.startswith("$argon2"):
+        try:
+            return HASHER.verify(stored, password)
+        except (VerificationError, InvalidHashError):
+            return False
+    if stored.startswith(("scrypt:", "pbkdf2:")):
+        return check_password_hash(stored, password)
+    _burn(password)
+    return False
+
+
+def _burn(password: str) -> None:
+    with suppress(VerificationError):
+        HASHER.verify(_DUMMY_HASH, password)
+
+
+def login_event(username: str, account: UserAccount | None, outcome: str, rehash: str | None = None) -> None:
+    """One sign-in attempt in the audit trail, in its own unit of work (so it joins the hash chain)."""
+    inputs = {"remote_addr": request.remote_addr or "", "user_agent": request.user_agent.string[:200]}
+    with SqlUnitOfWork(container().sessions, container().deps.clock.now) as uow:
+        if rehash is not None and account is not None:
+            set_password_hash(uow.session, account.id, rehash)
+        record_login(uow.session, uow.audit, username, account, outcome, inputs)
+        uow.commit()

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request
+from apiflask import APIBlueprint
+from flask import Response, jsonify, request
 
+from web.authz import EVERYONE, guard
 from web.context import container, current_actor
+from web.idempotency import idempotent
 from workflow.domain.errors import InvalidInput, NotFound
 from workflow.store.notifications import SqlNotifications
 
-blueprint = Blueprint("inbox", __name__, url_prefix="/api/v1/inbox")
+blueprint = APIBlueprint("inbox", __name__, url_prefix="/api/v1/inbox", tag="Inbox")
 
 DEFAULT_LIMIT, MAX_LIMIT = 20, 100
 MAX_ID = 2**63 - 1  # a BIGINT: a larger cursor would be a database error rather than an empty page
@@ -16,6 +19,7 @@ FLAGS = {"1": True, "true": True, "0": False, "false": False}
 
 
 @blueprint.get("")
+@guard(EVERYONE, write=False)
 def inbox() -> Response:
     """`?unread=1` for unread only; `?before=<next>` for the following page."""
     user_id = _user_id()
@@ -29,6 +33,8 @@ def inbox() -> Response:
 
 
 @blueprint.post("/<int:notification_id>/read")
+@guard(EVERYONE, write=False)  # one's own inbox, not workflow data: auditors mark their notifications read too
+@idempotent
 def mark_read(notification_id: int) -> Response:
     user_id = _user_id()
     with container().sessions() as session, session.begin():

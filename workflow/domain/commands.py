@@ -28,6 +28,16 @@ class CreateApplication(Command):
 
 
 @dataclass(frozen=True)
+class ReviseDraft(Command):
+    """Change a draft's (or a corrected application's) direction and goods lines before it is submitted again."""
+
+    application_id: int
+    direction: Direction
+    lines: tuple[GoodsLine, ...]
+    version: int | None = None  # the version the applicant edited; a stale edit is a conflict, not an overwrite
+
+
+@dataclass(frozen=True)
 class AttachDocument(Command):
     application_id: int
     doc_type: str

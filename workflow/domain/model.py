@@ -15,7 +15,7 @@ from typing import Any
 from workflow.domain.actors import SYSTEM_ACTOR, Actor, Role
 from workflow.domain.calendar import WorkingCalendar
 from workflow.domain.clock import ClockLimits, StatutoryClock, correction_deadline
-from workflow.domain.errors import GuardFailed, InvalidTransition, PermissionDenied
+from workflow.domain.errors import GuardFailed, InvalidInput, InvalidTransition, PermissionDenied
 from workflow.domain.goods import Direction, GoodsLine, RiskGrade, WriteOffMode
 from workflow.domain.lifecycle import APPLICATION, CERTIFICATE, AppState, CertState, Lifecycle
 
@@ -148,6 +148,16 @@ class Application(Aggregate):
         self._require_own_enterprise(actor)
         if self.state not in (AppState.DRAFT, AppState.CORRECTION_REQUESTED):
             raise InvalidTransition(f"an application in state {self.state} cannot be edited", rule_id="A1")
+
+    def revise(self, actor: Actor, direction: Direction, lines: Sequence[GoodsLine]) -> None:
+        """The applicant's edit of the goods while they hold the file; audited, the state stays (R13)."""
+        self.require_editable_by(actor)
+        if not lines:
+            raise InvalidInput("an application has at least one goods line", rule_id="R13", field="lines")
+        before = {"direction": self.direction.value, "lines": len(self.lines)}
+        self.direction, self.lines = direction, list(lines)
+        after = {"direction": direction.value, "lines": len(self.lines)}
+        self.note("revise", actor, rule_ids=("R13",), inputs={"before": before, "after": after})
 
     def needs_screening(self) -> bool:
         """Screening runs once per submission: a re-delivered task finds it done and writes nothing."""

@@ -12,7 +12,7 @@ from workflow.domain import rules
 from workflow.domain.actors import SYSTEM_ACTOR
 from workflow.domain.clock import ClockLimits
 from workflow.domain.credit import credit_as_of
-from workflow.domain.errors import InvalidInput
+from workflow.domain.errors import ConcurrencyConflict, InvalidInput
 from workflow.domain.model import Application, Certificate, CertificateLine
 from workflow.domain.policy import Policy
 from workflow.service.ports import Dependencies, UnitOfWork
@@ -41,6 +41,18 @@ def create_application(cmd: c.CreateApplication, deps: Dependencies) -> int:
         uow.commit()
         assert application.id is not None
         return application.id
+
+
+def revise_draft(cmd: c.ReviseDraft, deps: Dependencies) -> None:
+    """The applicant's edit: new direction and lines in the version-guarded transaction of the application."""
+    with deps.uow() as uow:
+        application = uow.applications.get(cmd.application_id)
+        if cmd.version is not None and cmd.version != application.version:
+            raise ConcurrencyConflict(f"the application changed since version {cmd.version}; reload it")
+        application.revise(cmd.actor, cmd.direction, cmd.lines)
+        uow.applications.save(application)  # guarded: of two concurrent edits one wins, the other conflicts
+        uow.applications.replace_lines(application)
+        uow.commit()
 
 
 def attach_document(cmd: c.AttachDocument, deps: Dependencies) -> int:
@@ -263,6 +275,7 @@ def _issue_certificate(uow: UnitOfWork, application: Application, policy: Policy
 
 HANDLERS: dict[type[c.Command], Handler] = {
     c.CreateApplication: create_application,
+    c.ReviseDraft: revise_draft,
     c.AttachDocument: attach_document,
     c.SubmitApplication: submit_application,
     c.ResubmitApplication: resubmit_application,

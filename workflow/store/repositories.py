@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from workflow.domain.credit import CreditRecord
@@ -142,18 +142,7 @@ class SqlApplications(_AggregateRepository):
         self.session.flush()
         row.reference = application.reference = f"{application.district[:2].upper()}{row.created_at:%Y}{row.id:07d}"
         application.id = row.id
-        self.session.add_all(
-            ApplicationLineRow(
-                application_id=row.id,
-                line_no=n,
-                name_zh=line.name_zh,
-                category=line.category,
-                quantity=line.quantity,
-                unit=line.unit,
-                facts=line_to_json(line),
-            )
-            for n, line in enumerate(application.lines, start=1)
-        )
+        self.session.add_all(self._line_rows(application))
         self._flush_pending(application, application.reference)
         return application
 
@@ -196,6 +185,28 @@ class SqlApplications(_AggregateRepository):
             self.session, ApplicationRow, application, {**self._columns(application), "updated_at": self.now()}
         )
         self._flush_pending(application, application.reference)
+
+    def replace_lines(self, application: Application) -> None:
+        """A revised draft's goods lines, after `save` won the version guard in the same transaction."""
+        assert application.id is not None
+        self.session.execute(delete(ApplicationLineRow).where(ApplicationLineRow.application_id == application.id))
+        self.session.add_all(self._line_rows(application))
+
+    @staticmethod
+    def _line_rows(application: Application) -> list[ApplicationLineRow]:
+        assert application.id is not None
+        return [
+            ApplicationLineRow(
+                application_id=application.id,
+                line_no=n,
+                name_zh=line.name_zh,
+                category=line.category,
+                quantity=line.quantity,
+                unit=line.unit,
+                facts=line_to_json(line),
+            )
+            for n, line in enumerate(application.lines, start=1)
+        ]
 
     @staticmethod
     def _columns(app: Application) -> dict[str, Any]:

@@ -102,6 +102,20 @@ class UserRow(Base):
     created_at: Mapped[datetime]
 
 
+class ApiTokenRow(Base):
+    """A per-user API token (docs/api/README.md): only its SHA-256 is kept; the token is shown once, when issued."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(80), default="")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
 class CreditRecordRow(Base):
     """企业信用: one dated tier of an enterprise under one credit regime (R73)."""
 

@@ -1,0 +1,258 @@
+"""`/api/v1` certificates, declarations, write-offs and reversals.
+
+Thin routes over workflow/service/writeoff.py and workflow/service/certificates.py.
+
+Those commands carry their `Idempotency-Key` into their own transaction, so a retried write-off replays exactly once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from apiflask import APIBlueprint
+
+from web import paging
+from web.authz import READERS, guard, scope_of
+from web.context import container, current_actor
+from web.idempotency import REPLAYED, request_key
+from web.schemas import (
+    AuditEvent,
+    BigPageQuery,
+    CertificateOut,
+    CertificatePage,
+    DeclarationIn,
+    DeclarationOut,
+    DeclarationPage,
+    InspectionIn,
+    LabResultIn,
+    PageQuery,
+    ReasonIn,
+    RemainingOut,
+    ResolveHoldIn,
+    ReversalDecisionIn,
+    ReversalIn,
+    ReversalOut,
+    WriteOffPage,
+)
+from workflow.domain import commands as c
+from workflow.domain.actors import Role
+from workflow.store import api_reads
+
+blueprint = APIBlueprint("writeoffs", __name__, url_prefix="/api/v1", tag="Certificates and write-offs")
+F = TypeVar("F", bound=Callable[..., Any])
+DECLARERS = {Role.APPLICANT, Role.PORT_OFFICER}
+PORT = {Role.PORT_OFFICER}
+
+
+def keyed(view: F) -> F:
+    """Marks a POST whose command takes the `Idempotency-Key` itself (see module docstring)."""
+    view.idempotency = "command"  # type: ignore[attr-defined]
+    return view
+
+
+Reply = tuple[dict[str, Any], int, dict[str, str]]
+
+
+def _replayed(body: dict[str, Any], result: dict[str, Any], status: int) -> Reply:
+    """The body (validated by the route's output model) and, for a replay, the header that says so."""
+    replayed = bool(result.get("replayed"))
+    return {**body, "replayed": replayed}, status, ({REPLAYED: "true"} if replayed else {})
+
+
+# -- certificates ---------------------------------------------------------------------------------------------------
+
+
+@blueprint.get("/certificates")
+@guard(READERS, write=False)
+@blueprint.input(PageQuery, location="query")
+@blueprint.output(CertificatePage)
+def list_certificates(query_data: PageQuery) -> dict[str, Any]:
+    """Certificates the caller may see, newest first."""
+    with container().sessions() as session:
+        rows = api_reads.certificates(session, scope_of(current_actor()), query_data.before, query_data.limit + 1)
+    return paging.page(rows, query_data.limit)
+
+
+@blueprint.get("/certificates/<int:certificate_id>")
+@guard(READERS, write=False)
+@blueprint.output(CertificateOut)
+def show_certificate(certificate_id: int) -> dict[str, Any]:
+    with container().sessions() as session:
+        return api_reads.certificate(session, certificate_id)
+
+
+@blueprint.get("/certificates/<int:certificate_id>/remaining")
+@guard(READERS, write=False)
+@blueprint.output(RemainingOut)
+def remaining(certificate_id: int) -> dict[str, Any]:
+    """余量: per line, approved − committed − reserved."""
+    with container().sessions() as session:
+        found = api_reads.certificate(session, certificate_id)
+    return {"certificate_id": found["id"], **{k: found[k] for k in ("certificate_no", "state", "valid_until", "lines")}}
+
+
+@blueprint.get("/certificates/<int:certificate_id>/write-offs")
+@guard(READERS, write=False)
+@blueprint.input(BigPageQuery, location="query")
+@blueprint.output(WriteOffPage)
+def write_off_history(certificate_id: int, query_data: BigPageQuery) -> dict[str, Any]:
+    """The write-off ledger (W12), newest first: reservations, commits, releases and reversals."""
+    with container().sessions() as session:
+        rows = api_reads.write_offs(session, certificate_id, query_data.before, query_data.limit + 1)
+    return paging.page(rows, query_data.limit)
+
+
+@blueprint.get("/certificates/<int:certificate_id>/audit")
+@guard(READERS, write=False)
+@blueprint.output(list[AuditEvent])
+def certificate_audit(certificate_id: int) -> list[dict[str, Any]]:
+    with container().sessions() as session:
+        return api_reads.audit_trail(session, "certificate", certificate_id)
+
+
+# -- declarations ---------------------------------------------------------------------------------------------------
+
+
+def _declaration(declaration_id: int, result: dict[str, Any] | None = None, status: int = 200) -> Reply:
+    with container().sessions() as session:
+        body = api_reads.declaration(session, declaration_id)
+    return _replayed(body, result or {}, status)
+
+
+@blueprint.get("/declarations")
+@guard(READERS, write=False)
+@blueprint.input(BigPageQuery, location="query")
+@blueprint.output(DeclarationPage)
+def list_declarations(query_data: BigPageQuery) -> dict[str, Any]:
+    with container().sessions() as session:
+        rows = api_reads.declarations(session, scope_of(current_actor()), query_data.before, query_data.limit + 1)
+    return paging.page(rows, query_data.limit)
+
+
+@blueprint.post("/declarations")
+@guard(DECLARERS, write=True)
+@keyed
+@blueprint.input(DeclarationIn)
+@blueprint.doc(responses={201: {"description": "Declared (or replayed)"}})
+@blueprint.output(DeclarationOut, status_code=201)
+def declare(json_data: DeclarationIn) -> Reply:
+    """D1: declare a shipment against a certificate; it is checked, routed and, if released, written off at once."""
+    command = c.DeclareShipment(
+        current_actor(),
+        json_data.declaration_no,
+        json_data.certificate_no,
+        json_data.declared_on,
+        json_data.direction,
+        tuple((line.line_no, line.qty) for line in json_data.lines),
+        port=json_data.port,
+        idempotency_key=request_key(),
+    )
+    result = container().bus.handle(command)
+    return _declaration(result["declaration_id"], result, 201)
+
+
+@blueprint.get("/declarations/<int:declaration_id>")
+@guard(READERS, write=False)
+@blueprint.output(DeclarationOut)
+def show_declaration(declaration_id: int) -> Reply:
+    return _declaration(declaration_id)
+
+
+@blueprint.get("/declarations/<int:declaration_id>/audit")
+@guard(READERS, write=False)
+@blueprint.output(list[AuditEvent])
+def declaration_audit(declaration_id: int) -> list[dict[str, Any]]:
+    with container().sessions() as session:
+        return api_reads.audit_trail(session, "declaration", declaration_id)
+
+
+@blueprint.post("/declarations/<int:declaration_id>/inspection")
+@guard(PORT, write=True)
+@keyed
+@blueprint.input(InspectionIn)
+@blueprint.output(DeclarationOut)
+def record_inspection(declaration_id: int, json_data: InspectionIn) -> Reply:
+    """D4/D5: `pass` releases the goods and commits the write-off; `sample` holds them; `fail` orders disposal."""
+    command = c.RecordInspection(
+        current_actor(), declaration_id, json_data.reason, request_key(), json_data.outcome, json_data.disposal
+    )
+    return _declaration(declaration_id, container().bus.handle(command))
+
+
+@blueprint.post("/declarations/<int:declaration_id>/lab-result")
+@guard(PORT, write=True)
+@keyed
+@blueprint.input(LabResultIn)
+@blueprint.output(DeclarationOut)
+def record_lab_result(declaration_id: int, json_data: LabResultIn) -> Reply:
+    """R47–R49: goods held for the laboratory are released only when they pass."""
+    command = c.RecordLabResult(
+        current_actor(), declaration_id, json_data.reason, request_key(), json_data.passed, json_data.disposal
+    )
+    return _declaration(declaration_id, container().bus.handle(command))
+
+
+@blueprint.post("/declarations/<int:declaration_id>/resolve-hold")
+@guard(PORT, write=True)
+@keyed
+@blueprint.input(ResolveHoldIn)
+@blueprint.output(DeclarationOut)
+def resolve_hold(declaration_id: int, json_data: ResolveHoldIn) -> Reply:
+    """W6: release the in-quota part (a disposal notice for the excess), or reject the whole shipment."""
+    command = c.ResolveHold(
+        current_actor(), declaration_id, json_data.reason, request_key(), json_data.split, json_data.disposal
+    )
+    return _declaration(declaration_id, container().bus.handle(command))
+
+
+@blueprint.post("/declarations/<int:declaration_id>/withdraw")
+@guard(DECLARERS, write=True)
+@keyed
+@blueprint.input(ReasonIn)
+@blueprint.output(DeclarationOut)
+def withdraw_declaration(declaration_id: int, json_data: ReasonIn) -> Reply:
+    """Before release: the declaration is deleted (删单) and its reservation released (W10)."""
+    command = c.WithdrawDeclaration(current_actor(), declaration_id, json_data.reason, request_key())
+    return _declaration(declaration_id, container().bus.handle(command))
+
+
+# -- reversals (W10) ------------------------------------------------------------------------------------------------
+
+
+def _reversal(reversal_id: int, result: dict[str, Any], status: int) -> Reply:
+    with container().sessions() as session:
+        body = api_reads.reversal(session, reversal_id)
+    return _replayed(body, result, status)
+
+
+@blueprint.post("/write-offs/<int:entry_id>/reversals")
+@guard(PORT, write=True)
+@keyed
+@blueprint.input(ReversalIn)
+@blueprint.output(ReversalOut, status_code=201)
+def request_reversal(entry_id: int, json_data: ReversalIn) -> Reply:
+    """W10: a port officer asks to reverse (part of) a committed write-off; a decider approves it."""
+    command = c.RequestReversal(
+        current_actor(), entry_id, json_data.qty, json_data.reason_code, json_data.reason, request_key()
+    )
+    result = container().bus.handle(command)
+    return _reversal(result["reversal_id"], result, 201)
+
+
+@blueprint.get("/reversals/<int:reversal_id>")
+@guard(READERS, write=False)
+@blueprint.output(ReversalOut)
+def show_reversal(reversal_id: int) -> Reply:
+    return _reversal(reversal_id, {}, 200)
+
+
+@blueprint.post("/reversals/<int:reversal_id>/decision")
+@guard({Role.DECIDER}, write=True)
+@keyed
+@blueprint.input(ReversalDecisionIn)
+@blueprint.output(ReversalOut)
+def decide_reversal(reversal_id: int, json_data: ReversalDecisionIn) -> Reply:
+    """W10: a decider other than the requester approves (the quantity returns to the line) or refuses."""
+    command = c.DecideReversal(current_actor(), reversal_id, json_data.approve, json_data.reason, request_key())
+    return _reversal(reversal_id, container().bus.handle(command), 200)

@@ -1,0 +1,416 @@
+"""The API's request and response bodies as pydantic models: they validate input and are the OpenAPI 3.1 schemas.
+
+Inputs forbid unknown fields, so a misspelt field is an error naming it rather than silently ignored. Quantities are
+decimal strings in responses (a ledger never rounds through a float).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+
+from workflow.domain.goods import Direction, RiskGrade
+from workflow.domain.ledger import Disposal, ReversalReason
+from workflow.service.precheck import LineFacts
+from workflow.store.api_reads import BIGINT_MAX, INT_MAX
+
+Id = Annotated[StrictInt, Field(ge=1, le=INT_MAX)]
+Reason = Annotated[StrictStr, Field(max_length=2000)]
+Code = Annotated[StrictStr, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_.\-/]+$")]
+PositiveQty = Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=4)]
+
+
+def _utc(value: datetime) -> datetime:
+    """The tables keep naive UTC; RFC 3339 (OpenAPI's date-time) needs the offset said."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+Timestamp = Annotated[datetime, AfterValidator(_utc)]
+
+
+class In(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+# -- paging ---------------------------------------------------------------------------------------------------------
+
+
+class PageQuery(In):
+    """Keyset paging: `before` is the `next` of the previous page; pages are newest first."""
+
+    limit: Annotated[int, Field(ge=1, le=100)] = 20
+    before: Annotated[int, Field(ge=1, le=INT_MAX)] | None = None
+
+
+class BigPageQuery(PageQuery):
+    """Paging over an append-only table with 64-bit ids."""
+
+    before: Annotated[int, Field(ge=1, le=BIGINT_MAX)] | None = None
+
+
+class ApplicationQuery(PageQuery):
+    state: Annotated[str, Field(max_length=32, pattern=r"^[a-z_]+$")] | None = None
+
+
+class AuditQuery(BigPageQuery):
+    object_type: Annotated[str, Field(max_length=32, pattern=r"^[a-z_]+$")] | None = None
+
+
+# -- sign-in --------------------------------------------------------------------------------------------------------
+
+
+class TokenIn(In):
+    name: Annotated[StrictStr, Field(max_length=80)] = ""
+    lifetime_days: Annotated[StrictInt, Field(ge=1, le=365)] = 90
+
+
+class TokenOut(Out):
+    id: int
+    token: str = Field(description="shown once: only its SHA-256 is stored")
+    name: str
+    expires_at: Timestamp
+
+
+class TokenInfo(Out):
+    id: int
+    name: str
+    created_at: Timestamp
+    expires_at: Timestamp
+    last_used_at: Timestamp | None
+    revoked: bool
+
+
+class TokenList(Out):
+    items: list[TokenInfo]
+
+
+class Me(Out):
+    id: int | None
+    name: str
+    role: str
+    enterprise_id: int | None
+    district: str | None
+
+
+# -- enterprises ----------------------------------------------------------------------------------------------------
+
+
+class EnterpriseIn(In):
+    name: Annotated[StrictStr, Field(min_length=1, max_length=200)]
+    name_en: Annotated[StrictStr, Field(max_length=200)] = ""
+    uscc: Annotated[StrictStr, Field(min_length=18, max_length=18)]
+    district: Code
+    is_natural_person: StrictBool = False
+
+
+class EnterpriseOut(Out):
+    id: int
+    name: str
+    name_en: str
+    uscc: str
+    district: str
+    is_natural_person: bool
+
+
+class EnterprisePage(Out):
+    items: list[EnterpriseOut]
+    next: int | None
+
+
+# -- applications ---------------------------------------------------------------------------------------------------
+
+
+class ApplicationIn(In):
+    enterprise_id: Id | None = Field(None, description="defaults to the applicant's own enterprise")
+    district: Code
+    direction: Direction
+    lines: Annotated[list[LineFacts], Field(min_length=1, max_length=200)]
+
+
+class DraftIn(In):
+    direction: Direction
+    lines: Annotated[list[LineFacts], Field(min_length=1, max_length=200)]
+    version: Annotated[int, Field(ge=0, le=2**31 - 1)] | None = Field(
+        None, description="the version you edited (from GET); a stale edit is refused with 409"
+    )
+
+
+class ReasonIn(In):
+    reason: Reason = ""
+
+
+class CorrectionIn(In):
+    deficiencies: Annotated[list[Annotated[StrictStr, Field(min_length=1, max_length=500)]], Field(min_length=1)]
+
+
+class NotAcceptIn(In):
+    reason: Reason = ""
+    rule_ids: list[Code] = []
+
+
+class GrantIn(In):
+    reason: Reason = ""
+    grade: RiskGrade | None = None
+
+
+class LineOut(Out):
+    line_no: int
+    name_zh: str
+    category: str | None
+    quantity: str
+    unit: str
+
+
+class DocumentOut(Out):
+    id: int
+    doc_type: str
+    filename: str
+    size: int
+    sha256: str
+
+
+class CertificateSummary(Out):
+    id: int
+    certificate_no: str
+    state: str
+    grade: str
+    write_off_mode: str
+    paperless: bool
+    follow_up: bool
+    valid_from: date
+    valid_until: date
+
+
+class ApplicationOut(Out):
+    id: int
+    reference: str
+    enterprise_id: int
+    district: str
+    direction: str
+    state: str
+    version: int
+    grade: str | None
+    received_on: date | None
+    accepted_on: date | None
+    screening: dict[str, Any] | None
+    policy: dict[str, str]
+    lines: list[LineOut]
+    documents: list[DocumentOut]
+    certificate: CertificateSummary | None
+    clock: dict[str, Any] | None
+
+
+class ApplicationItem(Out):
+    id: int
+    reference: str
+    enterprise_id: int
+    district: str
+    direction: str
+    state: str
+    grade: str | None
+    updated_at: Timestamp
+
+
+class ApplicationPage(Out):
+    items: list[ApplicationItem]
+    next: int | None
+
+
+class DocumentIn(In):
+    doc_type: Annotated[StrictStr, Field(min_length=1, max_length=48, pattern=r"^[a-z0-9_]+$")]
+
+
+class AttachedOut(Out):
+    id: int
+    doc_type: str
+    filename: str
+    content_type: str
+    size: int
+
+
+class AuditEvent(Out):
+    id: int
+    object_type: str
+    object_id: int
+    object_ref: str
+    district: str
+    at: Timestamp
+    trigger: str
+    from_: str = Field(alias="from")
+    to: str
+    actor: dict[str, Any]
+    reason: str
+    rule_ids: list[str]
+    policy: dict[str, str]
+    inputs: dict[str, Any]
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+
+class AuditPage(Out):
+    items: list[AuditEvent]
+    next: int | None
+
+
+# -- certificates, declarations, write-offs -------------------------------------------------------------------------
+
+
+class CertificateLineOut(Out):
+    line_no: int
+    name_zh: str
+    unit: str
+    approved_qty: str
+    committed_qty: str
+    reserved_qty: str
+    remaining_qty: str
+
+
+class CertificateOut(Out):
+    id: int
+    certificate_no: str
+    application_id: int
+    enterprise_id: int
+    district: str
+    direction: str
+    state: str
+    grade: str
+    write_off_mode: str
+    paperless: bool
+    follow_up: bool
+    valid_from: date
+    valid_until: date
+    lines: list[CertificateLineOut]
+
+
+class CertificatePage(Out):
+    items: list[CertificateOut]
+    next: int | None
+
+
+class RemainingOut(Out):
+    certificate_id: int
+    certificate_no: str
+    state: str
+    valid_until: date
+    lines: list[CertificateLineOut]
+
+
+class WriteOffOut(Out):
+    id: int
+    kind: str
+    line_no: int
+    qty: str
+    unit: str
+    declaration_id: int | None
+    declaration_no: str | None
+    reverses_entry_id: int | None
+    actor_role: str
+    at: Timestamp
+    reason: str
+
+
+class WriteOffPage(Out):
+    items: list[WriteOffOut]
+    next: int | None
+
+
+class DeclaredLine(In):
+    line_no: Annotated[StrictInt, Field(ge=1, le=10_000)]
+    qty: PositiveQty
+
+
+class DeclarationIn(In):
+    declaration_no: Annotated[StrictStr, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9\-]+$")]
+    certificate_no: Annotated[StrictStr, Field(min_length=1, max_length=40)]
+    declared_on: date
+    direction: Direction
+    lines: Annotated[list[DeclaredLine], Field(min_length=1, max_length=200)]
+    port: Annotated[StrictStr, Field(max_length=40)] = ""
+
+
+class InspectionIn(In):
+    outcome: Annotated[StrictStr, Field(pattern=r"^(pass|sample|fail)$")]
+    disposal: Disposal | None = None
+    reason: Reason = ""
+
+
+class LabResultIn(In):
+    passed: StrictBool
+    disposal: Disposal | None = None
+    reason: Reason = ""
+
+
+class ResolveHoldIn(In):
+    split: StrictBool = True
+    disposal: Disposal = Disposal.RETURN
+    reason: Reason = ""
+
+
+class DeclarationLineOut(Out):
+    line_no: int
+    requested_qty: str
+    drawn_qty: str
+
+
+class DeclarationOut(Out):
+    id: int
+    declaration_no: str
+    certificate_id: int
+    enterprise_id: int
+    district: str
+    port: str
+    declared_on: date
+    state: str
+    hold_reason: str
+    disposal: str | None
+    released_on: date | None
+    follow_up_due_on: date | None
+    lines: list[DeclarationLineOut]
+    replayed: bool = False
+
+
+class DeclarationPage(Out):
+    items: list[DeclarationOut]
+    next: int | None
+
+
+class ReversalIn(In):
+    qty: PositiveQty
+    reason_code: ReversalReason
+    reason: Reason = ""
+
+
+class ReversalDecisionIn(In):
+    approve: StrictBool
+    reason: Reason = ""
+
+
+class ReversalOut(Out):
+    id: int
+    entry_id: int
+    qty: str
+    reason_code: str
+    reason: str
+    state: str
+    requested_at: Timestamp
+    decided_at: Timestamp | None
+    replayed: bool = False
+
+
+# -- pre-check ------------------------------------------------------------------------------------------------------
+
+
+class PrecheckOut(Out):
+    policy: dict[str, Any]
+    direction: str
+    district: str | None
+    date: str | None
+    lines: list[dict[str, Any]]
+    overall: dict[str, Any]

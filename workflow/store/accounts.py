@@ -1,0 +1,134 @@
+"""Sign-in data for the API: per-user tokens (kept as SHA-256 only), password re-hashing and login history.
+
+A token is 32 random bytes: a fast hash is enough to make a stolen table useless and keeps the lookup one indexed
+read. Passwords are never handled here beyond storing the hash the web layer computed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from workflow.domain.actors import Actor, Role
+from workflow.domain.model import Aggregate, TransitionRecord
+from workflow.store.directory import UserAccount
+from workflow.store.repositories import AuditTrail
+from workflow.store.tables import ApiTokenRow, EnterpriseRow, UserRow
+
+TOKEN_PREFIX = "sgt_"
+LAST_USED_GRANULARITY = timedelta(minutes=5)  # a read does not write on every request, only now and then
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    id: int
+    token: str
+    name: str
+    expires_at: datetime
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def issue_token(session: Session, user_id: int, name: str, now: datetime, lifetime: timedelta) -> IssuedToken:
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = ApiTokenRow(
+        user_id=user_id, name=name, token_hash=token_digest(token), created_at=now, expires_at=now + lifetime
+    )
+    session.add(row)
+    session.flush()
+    return IssuedToken(row.id, token, name, row.expires_at)
+
+
+def account_for_token(session: Session, token: str, now: datetime) -> UserAccount | None:
+    """The active user a live token belongs to; expired, revoked or unknown tokens give None."""
+    found = session.execute(
+        select(ApiTokenRow, UserRow)
+        .join(UserRow, UserRow.id == ApiTokenRow.user_id)
+        .where(ApiTokenRow.token_hash == token_digest(token), UserRow.active.is_(True))
+    ).first()
+    if found is None:
+        return None
+    token_row, user = found
+    if token_row.revoked_at is not None or token_row.expires_at <= now:
+        return None
+    if token_row.last_used_at is None or now - token_row.last_used_at > LAST_USED_GRANULARITY:
+        session.execute(update(ApiTokenRow).where(ApiTokenRow.id == token_row.id).values(last_used_at=now))
+        session.commit()
+    return account_of(user)
+
+
+def account_of(user: UserRow) -> UserAccount:
+    actor = Actor(
+        user_id=user.id,
+        role=Role(user.role),
+        name=user.display_name or user.username,
+        enterprise_id=user.enterprise_id,
+        district=user.district,
+    )
+    return UserAccount(user.id, user.username, user.password_hash, actor)
+
+
+def tokens_of(session: Session, user_id: int) -> list[dict[str, Any]]:
+    rows = session.scalars(select(ApiTokenRow).where(ApiTokenRow.user_id == user_id).order_by(ApiTokenRow.id))
+    return [
+        {
+            "id": row.id,
+            "name": row.name,
+            "created_at": row.created_at,
+            "expires_at": row.expires_at,
+            "last_used_at": row.last_used_at,
+            "revoked": row.revoked_at is not None,
+        }
+        for row in rows
+    ]
+
+
+def revoke_token(session: Session, user_id: int, token_id: int, now: datetime) -> bool:
+    """Only the owner's own token; someone else's is reported as not there."""
+    result = session.execute(
+        update(ApiTokenRow)
+        .where(ApiTokenRow.id == token_id, ApiTokenRow.user_id == user_id, ApiTokenRow.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def set_password_hash(session: Session, user_id: int, password_hash: str) -> None:
+    session.execute(update(UserRow).where(UserRow.id == user_id).values(password_hash=password_hash))
+
+
+def record_login(
+    session: Session,
+    audit: AuditTrail,
+    username: str,
+    account: UserAccount | None,
+    outcome: str,
+    inputs: dict[str, str],
+) -> None:
+    """One audit event per sign-in attempt (object_type "user"), chained like every other event.
+
+    An unknown user name is recorded against object id 0 with the name it tried, so guessing shows in the trail.
+    """
+    actor = account.actor if account else Actor(None, Role.SYSTEM, name=username[:120])
+    record = TransitionRecord(outcome, "", outcome, actor, reason="", rule_ids=(), inputs=inputs)
+    subject = Aggregate(id=account.id if account else 0)
+    audit.write("user", subject, username[:40], _district(session, account), [record])
+
+
+def _district(session: Session, account: UserAccount | None) -> str:
+    if account is None:
+        return ""
+    if account.actor.district:
+        return account.actor.district
+    if account.actor.enterprise_id is not None:
+        query = select(EnterpriseRow.district).where(EnterpriseRow.id == account.actor.enterprise_id)
+        return session.scalar(query) or ""
+    return ""

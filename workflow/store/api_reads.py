@@ -1,0 +1,326 @@
+"""Read side of the JSON API: who owns an object (for authorization), keyset-paginated lists, ledgers and audits.
+
+Every list is ordered by id, newest first, and pages with `id < before`: a page costs one index range scan however
+deep it is, and rows inserted meanwhile never shift a page (keyset pagination).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from workflow.store.tables import (
+    ApplicationRow,
+    AuditEventRow,
+    CertificateLineRow,
+    CertificateRow,
+    DeclarationLineRow,
+    DeclarationRow,
+    DocumentRow,
+    EnterpriseRow,
+    LedgerEntryRow,
+    ReversalRow,
+)
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Whose an object is: the enterprise it belongs to (None for none) and the district that handles it."""
+
+    enterprise_id: int | None
+    district: str
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a reader may see: one enterprise's objects, one district's, or (both None) everything."""
+
+    enterprise_id: int | None = None
+    district: str | None = None
+
+
+INT_MAX, BIGINT_MAX = 2**31 - 1, 2**63 - 1
+BIG_IDS = {"declaration_id", "entry_id", "notification_id", "event_id"}  # the append-only tables' BIGINT keys
+
+
+def max_id(kind: str) -> int:
+    """The largest id the column can hold: PostgreSQL refuses a larger parameter rather than finding nothing."""
+    return BIGINT_MAX if kind in BIG_IDS else INT_MAX
+
+
+def owner(session: Session, kind: str, object_id: int) -> Owner | None:
+    query = OWNERS[kind](object_id)
+    found = session.execute(query).first()
+    return Owner(found[0], found[1]) if found else None
+
+
+OWNERS = {
+    "enterprise_id": lambda i: select(EnterpriseRow.id, EnterpriseRow.district).where(EnterpriseRow.id == i),
+    "application_id": lambda i: select(ApplicationRow.enterprise_id, ApplicationRow.district).where(
+        ApplicationRow.id == i
+    ),
+    "certificate_id": lambda i: select(CertificateRow.enterprise_id, CertificateRow.district).where(
+        CertificateRow.id == i
+    ),
+    "declaration_id": lambda i: select(DeclarationRow.enterprise_id, DeclarationRow.district).where(
+        DeclarationRow.id == i
+    ),
+    "entry_id": lambda i: (
+        select(CertificateRow.enterprise_id, CertificateRow.district)
+        .join(LedgerEntryRow, LedgerEntryRow.certificate_id == CertificateRow.id)
+        .where(LedgerEntryRow.id == i)
+    ),
+    "reversal_id": lambda i: (
+        select(CertificateRow.enterprise_id, CertificateRow.district)
+        .join(LedgerEntryRow, LedgerEntryRow.certificate_id == CertificateRow.id)
+        .join(ReversalRow, ReversalRow.commit_entry_id == LedgerEntryRow.id)
+        .where(ReversalRow.id == i)
+    ),
+    "document_id": lambda i: (
+        select(ApplicationRow.enterprise_id, ApplicationRow.district)
+        .join(DocumentRow, DocumentRow.application_id == ApplicationRow.id)
+        .where(DocumentRow.id == i)
+    ),
+}
+
+
+def _scoped(query: Select[Any], table: Any, scope: Scope, before: int | None, limit: int) -> Select[Any]:
+    if scope.enterprise_id is not None:
+        query = query.where(table.enterprise_id == scope.enterprise_id)
+    if scope.district is not None:
+        query = query.where(table.district == scope.district)
+    if before is not None:
+        query = query.where(table.id < before)
+    return query.order_by(table.id.desc()).limit(limit)
+
+
+def enterprises(session: Session, scope: Scope, before: int | None, limit: int) -> list[dict[str, Any]]:
+    query = select(EnterpriseRow)
+    if scope.enterprise_id is not None:
+        query = query.where(EnterpriseRow.id == scope.enterprise_id)
+    if scope.district is not None:
+        query = query.where(EnterpriseRow.district == scope.district)
+    if before is not None:
+        query = query.where(EnterpriseRow.id < before)
+    rows = session.scalars(query.order_by(EnterpriseRow.id.desc()).limit(limit))
+    return [enterprise_view(row) for row in rows]
+
+
+def enterprise(session: Session, enterprise_id: int) -> dict[str, Any]:
+    row = session.get(EnterpriseRow, enterprise_id)
+    assert row is not None, "the caller checked the owner first"
+    return enterprise_view(row)
+
+
+def enterprise_view(row: EnterpriseRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "name_en": row.name_en,
+        "uscc": row.uscc,
+        "district": row.district,
+        "is_natural_person": row.is_natural_person,
+    }
+
+
+def applications(
+    session: Session, scope: Scope, state: str | None, before: int | None, limit: int
+) -> list[dict[str, Any]]:
+    query = select(ApplicationRow)
+    if state is not None:
+        query = query.where(ApplicationRow.state == state)
+    rows = session.scalars(_scoped(query, ApplicationRow, scope, before, limit))
+    return [
+        {
+            "id": row.id,
+            "reference": row.reference,
+            "enterprise_id": row.enterprise_id,
+            "district": row.district,
+            "direction": row.direction,
+            "state": row.state,
+            "grade": row.grade,
+            "updated_at": row.updated_at,
+        }
+        for row in rows
+    ]
+
+
+def certificates(session: Session, scope: Scope, before: int | None, limit: int) -> list[dict[str, Any]]:
+    rows = session.scalars(_scoped(select(CertificateRow), CertificateRow, scope, before, limit))
+    return [certificate_view(session, row) for row in rows]
+
+
+def certificate(session: Session, certificate_id: int) -> dict[str, Any]:
+    row = session.get(CertificateRow, certificate_id)
+    assert row is not None, "the caller checked the owner first"
+    return certificate_view(session, row)
+
+
+def certificate_view(session: Session, row: CertificateRow) -> dict[str, Any]:
+    lines = session.scalars(
+        select(CertificateLineRow)
+        .where(CertificateLineRow.certificate_id == row.id)
+        .order_by(CertificateLineRow.line_no)
+    )
+    return {
+        "id": row.id,
+        "certificate_no": row.certificate_no,
+        "application_id": row.application_id,
+        "enterprise_id": row.enterprise_id,
+        "district": row.district,
+        "direction": row.direction,
+        "state": row.state,
+        "grade": row.grade,
+        "write_off_mode": row.write_off_mode,
+        "paperless": row.paperless,
+        "follow_up": row.follow_up,
+        "valid_from": row.valid_from,
+        "valid_until": row.valid_until,
+        "lines": [_line(line) for line in lines],
+    }
+
+
+def _line(line: CertificateLineRow) -> dict[str, Any]:
+    remaining = line.approved_qty - line.committed_qty - line.reserved_qty
+    return {
+        "line_no": line.line_no,
+        "name_zh": line.name_zh,
+        "unit": line.unit,
+        "approved_qty": _qty(line.approved_qty),
+        "committed_qty": _qty(line.committed_qty),
+        "reserved_qty": _qty(line.reserved_qty),
+        "remaining_qty": _qty(remaining),
+    }
+
+
+def write_offs(session: Session, certificate_id: int, before: int | None, limit: int) -> list[dict[str, Any]]:
+    """W12: the certificate's ledger, newest first; each commit's id is what a reversal names."""
+    query = (
+        select(LedgerEntryRow, CertificateLineRow.line_no, DeclarationRow.declaration_no)
+        .join(CertificateLineRow, CertificateLineRow.id == LedgerEntryRow.certificate_line_id)
+        .outerjoin(DeclarationRow, DeclarationRow.id == LedgerEntryRow.declaration_id)
+        .where(LedgerEntryRow.certificate_id == certificate_id)
+    )
+    if before is not None:
+        query = query.where(LedgerEntryRow.id < before)
+    rows = session.execute(query.order_by(LedgerEntryRow.id.desc()).limit(limit))
+    return [
+        {
+            "id": entry.id,
+            "kind": entry.kind,
+            "line_no": line_no,
+            "qty": _qty(entry.qty),
+            "unit": entry.unit,
+            "declaration_id": entry.declaration_id,
+            "declaration_no": declaration_no,
+            "reverses_entry_id": entry.reverses_entry_id,
+            "actor_role": entry.actor_role,
+            "at": entry.at,
+            "reason": entry.reason,
+        }
+        for entry, line_no, declaration_no in rows
+    ]
+
+
+def declarations(session: Session, scope: Scope, before: int | None, limit: int) -> list[dict[str, Any]]:
+    rows = session.scalars(_scoped(select(DeclarationRow), DeclarationRow, scope, before, limit))
+    return [declaration_view(session, row) for row in rows]
+
+
+def declaration(session: Session, declaration_id: int) -> dict[str, Any]:
+    row = session.get(DeclarationRow, declaration_id)
+    assert row is not None, "the caller checked the owner first"
+    return declaration_view(session, row)
+
+
+def declaration_view(session: Session, row: DeclarationRow) -> dict[str, Any]:
+    lines = session.scalars(
+        select(DeclarationLineRow)
+        .where(DeclarationLineRow.declaration_id == row.id)
+        .order_by(DeclarationLineRow.line_no)
+    )
+    return {
+        "id": row.id,
+        "declaration_no": row.declaration_no,
+        "certificate_id": row.certificate_id,
+        "enterprise_id": row.enterprise_id,
+        "district": row.district,
+        "port": row.port,
+        "declared_on": row.declared_on,
+        "state": row.state,
+        "hold_reason": row.hold_reason,
+        "disposal": row.disposal,
+        "released_on": row.released_on,
+        "follow_up_due_on": row.follow_up_due_on,
+        "lines": [
+            {"line_no": line.line_no, "requested_qty": _qty(line.requested_qty), "drawn_qty": _qty(line.drawn_qty)}
+            for line in lines
+        ],
+    }
+
+
+def reversal(session: Session, reversal_id: int) -> dict[str, Any]:
+    row = session.get(ReversalRow, reversal_id)
+    assert row is not None, "the caller checked the owner first"
+    return {
+        "id": row.id,
+        "entry_id": row.commit_entry_id,
+        "qty": _qty(row.qty),
+        "reason_code": row.reason_code,
+        "reason": row.reason,
+        "state": row.state,
+        "requested_at": row.requested_at,
+        "decided_at": row.decided_at,
+    }
+
+
+def audit_events(
+    session: Session, scope: Scope, object_type: str | None, before: int | None, limit: int
+) -> list[dict[str, Any]]:
+    """The district's audit trail (auditors, heads): every event, or one kind of object's."""
+    query = select(AuditEventRow)
+    if scope.district is not None:
+        query = query.where(AuditEventRow.district == scope.district)
+    if object_type is not None:
+        query = query.where(AuditEventRow.object_type == object_type)
+    if before is not None:
+        query = query.where(AuditEventRow.id < before)
+    rows = session.scalars(query.order_by(AuditEventRow.id.desc()).limit(limit))
+    return [audit_view(row) for row in rows]
+
+
+def audit_trail(session: Session, object_type: str, object_id: int) -> list[dict[str, Any]]:
+    rows = session.scalars(
+        select(AuditEventRow)
+        .where(AuditEventRow.object_type == object_type, AuditEventRow.object_id == object_id)
+        .order_by(AuditEventRow.id)
+    )
+    return [audit_view(row) for row in rows]
+
+
+def audit_view(row: AuditEventRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "object_type": row.object_type,
+        "object_id": row.object_id,
+        "object_ref": row.object_ref,
+        "district": row.district,
+        "at": row.at,
+        "trigger": row.trigger,
+        "from": row.from_state,
+        "to": row.to_state,
+        "actor": {"id": row.actor_id, "role": row.actor_role, "name": row.actor_name},
+        "reason": row.reason,
+        "rule_ids": row.rule_ids,
+        "policy": {"id": row.policy_id, "hash": row.policy_hash},
+        "inputs": row.inputs,
+    }
+
+
+def _qty(value: Decimal) -> str:
+    """Quantities travel as decimal strings: JSON numbers are floats to most clients, and a ledger never rounds."""
+    return format(value.normalize(), "f")
