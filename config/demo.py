@@ -23,6 +23,7 @@ from workflow.domain.goods import Direction, Exclusion, GoodsCategory, GoodsLine
 from workflow.domain.policy import CreditRegime, CreditTier
 from workflow.domain.uscc import check_digit
 from workflow.store.directory import create_user, ensure_credit, ensure_enterprise, find_user
+from workflow.store.enterprise_admin import make_admin
 from workflow.store.tables import ApplicationRow
 
 DEMO_PASSWORD = "demo-password"
@@ -203,6 +204,8 @@ def _directory(container: Container, session: Session) -> Iterator[str]:
         yield from _ensure_user(
             session, f"{demo.district}.applicant", Role.APPLICANT, password, now, enterprise_id=row.id
         )
+        if make_admin(session, f"{demo.district}.applicant"):  # the enterprise's admin keeps its profile and users
+            yield f"user {demo.district}.applicant is the admin of {demo.name_en}"
         for role in CUSTOMS_ROLES:
             yield from _ensure_user(
                 session, f"{demo.district}.{role.value}", role, password, now, district=demo.district

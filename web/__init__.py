@@ -76,6 +76,7 @@ def _register(app: APIFlask) -> None:
         precheck,
         security,
         spec,
+        ui,
         verify,
     )
 
@@ -86,3 +87,4 @@ def _register(app: APIFlask) -> None:
     for module in (health, *api_modules, pages, verify):
         app.register_blueprint(module.blueprint)
     security.limit_sign_in(app, [module.blueprint for module in api_modules])
+    ui.register(app)

@@ -29,6 +29,7 @@ from web.schemas import (
     GrantIn,
     NotAcceptIn,
     ReasonIn,
+    ReassignIn,
 )
 from web.uploads import read_upload
 from workflow.domain import commands as c
@@ -74,7 +75,9 @@ def create_application(json_data: ApplicationIn) -> dict[str, Any]:
     if enterprise_id != actor.enterprise_id:
         raise PermissionDenied("applicants file only for their own enterprise", rule_id="R11")
     lines = tuple(line.to_goods_line() for line in json_data.lines)
-    command = c.CreateApplication(actor, enterprise_id, json_data.district, json_data.direction, lines)
+    command = c.CreateApplication(
+        actor, enterprise_id, json_data.district, json_data.direction, lines, tuple(json_data.ports)
+    )
     return _view(container().bus.handle(command))
 
 
@@ -92,7 +95,8 @@ def show_application(application_id: int) -> dict[str, Any]:
 def revise_draft(application_id: int, json_data: DraftIn) -> dict[str, Any]:
     """Replace a draft's (or a corrected application's) direction and goods lines; idempotent by nature."""
     lines = tuple(line.to_goods_line() for line in json_data.lines)
-    command = c.ReviseDraft(current_actor(), application_id, json_data.direction, lines, json_data.version)
+    ports = None if json_data.ports is None else tuple(json_data.ports)
+    command = c.ReviseDraft(current_actor(), application_id, json_data.direction, lines, json_data.version, ports)
     container().bus.handle(command)
     return _view(application_id)
 
@@ -134,17 +138,20 @@ Build = Callable[[Actor, int, Any], c.Command]
 
 def _transition(path: str, trigger: str, body: type | None, build: Build, summary: str) -> None:
     """Registers `POST /applications/{id}/<path>` for `trigger`, allowed to the roles the lifecycle names."""
+    _action(path, trigger, _may(trigger), body, build, summary)
 
+
+def _action(path: str, name: str, roles: frozenset[Role], body: type | None, build: Build, summary: str) -> None:
     def act(application_id: int, **data: Any) -> dict[str, Any]:
         container().bus.handle(build(current_actor(), application_id, data.get("json_data")))
         return _view(application_id)
 
-    act.__name__ = f"{trigger}_application"
+    act.__name__ = f"{name}_application"
     act.__doc__ = summary
     view: Any = blueprint.output(ApplicationOut)(act)
     if body is not None:
         view = blueprint.input(body)(view)
-    view = guard(_may(trigger), write=True)(idempotent(view))
+    view = guard(roles, write=True)(idempotent(view))
     blueprint.post(f"/applications/<int:application_id>/{path}")(view)
 
 
@@ -180,3 +187,20 @@ for _path, _trigger, _body, _build, _summary in (
     ("deny", "deny", ReasonIn, lambda a, i, d: c.DenyApplication(a, i, d.reason), "Deny, with reasons (R25)."),
 ):
     _transition(_path, _trigger, _body, _build, _summary)
+
+
+# -- the review queue: claims are advisory and audited, not lifecycle transitions -------------------------------------
+
+QUEUE_OFFICERS = frozenset({Role.ACCEPTOR, Role.REVIEWER, Role.DECIDER, Role.HEAD})
+for _path, _roles, _body, _build, _summary in (
+    ("claim", QUEUE_OFFICERS, None, lambda a, i, d: c.ClaimApplication(a, i), "Take the file from the queue."),
+    ("unclaim", QUEUE_OFFICERS, None, lambda a, i, d: c.UnclaimApplication(a, i), "Put a claimed file back."),
+    (
+        "reassign",
+        frozenset({Role.HEAD}),
+        ReassignIn,
+        lambda a, i, d: c.ReassignApplication(a, i, user_id=d.user_id),
+        "Hand the file to another officer of the district (head only).",
+    ),
+):
+    _action(_path, _path, _roles, _body, _build, _summary)

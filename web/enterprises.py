@@ -1,4 +1,8 @@
-"""`/api/v1/enterprises`: applicant enterprises, read within one's scope; registered by administrators."""
+"""`/api/v1/enterprises`: applicant enterprises, read within one's scope; registered by administrators.
+
+The enterprise's admin (or a customs administrator) edits its profile and manages its applicant users through the
+commands of workflow/service/enterprises.py; the password is hashed here (Argon2id) and never reaches the service.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +12,31 @@ from apiflask import APIBlueprint
 
 from web import paging
 from web.authz import READERS, guard, scope_of
-from web.context import container, current_actor
+from web.context import HASHER, container, current_actor
 from web.idempotency import idempotent
-from web.schemas import EnterpriseIn, EnterpriseOut, EnterprisePage, PageQuery
+from web.schemas import (
+    EnterpriseIn,
+    EnterpriseOut,
+    EnterprisePage,
+    EnterprisePatch,
+    EnterpriseUserIn,
+    EnterpriseUserList,
+    EnterpriseUserOut,
+    EnterpriseUserPatch,
+    PageQuery,
+)
+from workflow.domain import commands as c
 from workflow.domain.actors import Role
+from workflow.domain.enterprise import EnterpriseUser, check_password
 from workflow.domain.errors import ConcurrencyConflict
 from workflow.domain.uscc import validate_uscc
 from workflow.store import api_reads
 from workflow.store.directory import ensure_enterprise, find_enterprise
+from workflow.store.enterprise_admin import enterprise_users, user_of
+from workflow.store.tables import UserRow
+
+# Who may manage an enterprise at all; the handler then checks the applicant is its admin, against the database.
+MANAGERS = {Role.APPLICANT, Role.ADMIN}
 
 blueprint = APIBlueprint("enterprises", __name__, url_prefix="/api/v1", tag="Enterprises")
 
@@ -61,3 +82,73 @@ def register_enterprise(json_data: EnterpriseIn) -> dict[str, Any]:
             now=container().deps.clock.now(),
         )
         return api_reads.enterprise_view(row)
+
+
+@blueprint.patch("/enterprises/<int:enterprise_id>")
+@guard(MANAGERS, write=True)
+@blueprint.input(EnterprisePatch)
+@blueprint.output(EnterpriseOut)
+def update_enterprise(enterprise_id: int, json_data: EnterprisePatch) -> dict[str, Any]:
+    """The enterprise's admin edits its profile; send the `version` you read to refuse a stale edit (409)."""
+    fields = json_data.model_dump(exclude_unset=True, exclude={"version"})
+    container().bus.handle(
+        c.UpdateEnterpriseProfile(current_actor(), enterprise_id, **fields, version=json_data.version)
+    )
+    with container().sessions() as session:
+        return api_reads.enterprise(session, enterprise_id)
+
+
+@blueprint.get("/enterprises/<int:enterprise_id>/users")
+@guard(READERS, write=False)
+@blueprint.output(EnterpriseUserList)
+def list_enterprise_users(enterprise_id: int) -> dict[str, Any]:
+    """The enterprise's applicant users, active or not, with who its admins are."""
+    with container().sessions() as session:
+        return {"items": [_user_view(user) for user in enterprise_users(session, enterprise_id)]}
+
+
+@blueprint.post("/enterprises/<int:enterprise_id>/users")
+@guard(MANAGERS, write=True)
+@idempotent
+@blueprint.input(EnterpriseUserIn)
+@blueprint.output(EnterpriseUserOut, status_code=201)
+def add_enterprise_user(enterprise_id: int, json_data: EnterpriseUserIn) -> dict[str, Any]:
+    """Another applicant user of the enterprise, who can sign in at once with the initial password."""
+    check_password(json_data.password)
+    command = c.AddEnterpriseUser(
+        current_actor(),
+        enterprise_id,
+        username=json_data.username,
+        display_name=json_data.display_name,
+        email=json_data.email,
+        password_hash=HASHER.hash(json_data.password),
+        is_admin=json_data.is_admin,
+    )
+    user_id = container().bus.handle(command)
+    with container().sessions() as session:
+        row = session.get(UserRow, user_id)
+        assert row is not None
+        return _user_view(user_of(row))
+
+
+@blueprint.patch("/enterprises/<int:enterprise_id>/users/<int:user_id>")
+@guard(MANAGERS, write=True)
+@blueprint.input(EnterpriseUserPatch)
+@blueprint.output(EnterpriseUserOut)
+def change_enterprise_user(enterprise_id: int, user_id: int, json_data: EnterpriseUserPatch) -> dict[str, Any]:
+    """Deactivate or reactivate a user, make or unmake an admin; the last active admin stays (422)."""
+    command = c.ChangeEnterpriseUser(
+        current_actor(), enterprise_id, user_id, active=json_data.active, is_admin=json_data.is_admin
+    )
+    return _user_view(container().bus.handle(command))
+
+
+def _user_view(user: EnterpriseUser) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "username": user.username,
+        "display_name": user.display_name,
+        "email": user.email,
+        "active": user.active,
+        "is_admin": user.is_admin,
+    }

@@ -117,6 +117,10 @@ class EnterpriseOut(Out):
     uscc: str
     district: str
     is_natural_person: bool
+    address: str
+    contact_person: str
+    phone: str
+    version: int
 
 
 class EnterprisePage(Out):
@@ -124,7 +128,50 @@ class EnterprisePage(Out):
     next: int | None
 
 
+class EnterprisePatch(In):
+    """The profile fields to change (absent ones stay); the USCC is the enterprise's identity and not editable."""
+
+    name: Annotated[StrictStr, Field(max_length=200)] | None = None
+    name_en: Annotated[StrictStr, Field(max_length=200)] | None = None
+    address: Annotated[StrictStr, Field(max_length=300)] | None = None
+    contact_person: Annotated[StrictStr, Field(max_length=120)] | None = None
+    phone: Annotated[StrictStr, Field(max_length=40)] | None = None
+    version: Annotated[StrictInt, Field(ge=0, le=INT_MAX)] | None = Field(
+        None, description="the version you read; a stale one is 409"
+    )
+
+
+class EnterpriseUserIn(In):
+    username: Annotated[StrictStr, Field(min_length=3, max_length=80)]
+    display_name: Annotated[StrictStr, Field(min_length=1, max_length=120)]
+    email: Annotated[StrictStr, Field(min_length=3, max_length=200)]
+    password: Annotated[StrictStr, Field(min_length=10, max_length=200, description="the initial password")]
+    is_admin: StrictBool = False
+
+
+class EnterpriseUserPatch(In):
+    active: StrictBool | None = None
+    is_admin: StrictBool | None = None
+
+
+class EnterpriseUserOut(Out):
+    id: int
+    username: str
+    display_name: str
+    email: str
+    active: bool
+    is_admin: bool
+
+
+class EnterpriseUserList(Out):
+    items: list[EnterpriseUserOut]
+
+
 # -- applications ---------------------------------------------------------------------------------------------------
+
+
+Port = Annotated[StrictStr, Field(min_length=1, max_length=80)]
+Ports = Annotated[list[Port], Field(max_length=10, description="口岸: ports of entry or exit")]
 
 
 class ApplicationIn(In):
@@ -132,14 +179,20 @@ class ApplicationIn(In):
     district: Code
     direction: Direction
     lines: Annotated[list[LineFacts], Field(min_length=1, max_length=200)]
+    ports: Ports = []
 
 
 class DraftIn(In):
     direction: Direction
     lines: Annotated[list[LineFacts], Field(min_length=1, max_length=200)]
+    ports: Ports | None = Field(None, description="omit to keep the ports as they are")
     version: Annotated[int, Field(ge=0, le=2**31 - 1)] | None = Field(
         None, description="the version you edited (from GET); a stale edit is refused with 409"
     )
+
+
+class ReassignIn(In):
+    user_id: Id
 
 
 class ReasonIn(In):
@@ -205,6 +258,8 @@ class ApplicationOut(Out):
     documents: list[DocumentOut]
     certificate: CertificateSummary | None
     clock: dict[str, Any] | None
+    ports: list[str]
+    claimed_by: int | None
 
 
 class ApplicationItem(Out):

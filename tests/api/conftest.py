@@ -116,6 +116,7 @@ def home_objects(world: World) -> dict[str, int]:
         "document_id": document,
         "token_id": _token_of(world, home.applicant),
         "notification_id": notification,
+        "user_id": home.applicant.user_id or 0,
     }
 
 

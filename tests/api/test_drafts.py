@@ -37,7 +37,10 @@ def test_a_draft_is_revised_in_place_with_an_audited_event(world: World) -> None
     assert [line["name_zh"] for line in revised.json["lines"]] == ["重组人IL-6", "人血清"]
     assert revised.json["version"] == draft["version"] + 1 and revised.json["state"] == "draft"
     (event,) = [event for event in _trail(world, draft["id"]) if event["trigger"] == "revise"]
-    assert event["inputs"] == {"before": {"direction": "entry", "lines": 1}, "after": {"direction": "exit", "lines": 2}}
+    assert event["inputs"] == {
+        "before": {"direction": "entry", "lines": 1, "ports": []},
+        "after": {"direction": "exit", "lines": 2, "ports": []},
+    }
 
 
 def test_a_stale_version_is_a_409_and_changes_nothing(world: World) -> None:

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from config.bootstrap import Container
 from tests.conftest import Cast, make_cast
-from tests.integration.support import file_application, fx10_cytokine
+from tests.integration.support import PDF, file_application, fx09_hek293, fx10_cytokine, grant
 from workflow.domain import commands as c
 from workflow.domain.actors import Actor, Role
 from workflow.domain.assessment import Opinion
@@ -65,6 +65,30 @@ def test_a1_submit_without_required_documents_is_refused_and_writes_nothing(cont
     assert refused.value.rule_id == "R12" and "application_form" in refused.value.message
     assert _view(container, application_id)["state"] == "draft"
     assert _audit(container, application_id) == []
+
+
+def _submit_with(container: Container, cast: Cast, documents: tuple[str, ...]) -> int:
+    application_id: int = container.bus.handle(
+        c.CreateApplication(cast.applicant, cast.enterprise_id, "xiamen", Direction.ENTRY, (fx09_hek293(),))
+    )
+    for doc_type in documents:
+        container.bus.handle(
+            c.AttachDocument(cast.applicant, application_id, doc_type, f"{doc_type}.pdf", "application/pdf", PDF)
+        )
+    container.bus.handle(c.SubmitApplication(cast.applicant, application_id))
+    return application_id
+
+
+def test_r15_only_the_entity_s_first_application_needs_its_licence_not_every_new_product(
+    container: Container, cast: Cast
+) -> None:
+    basic = ("application_form", "goods_description")
+    with pytest.raises(GuardFailed) as first:
+        _submit_with(container, cast, basic)
+    assert "business_licence" in first.value.message
+    grant(container, cast, fx10_cytokine())  # the enterprise now has a granted application, of another product
+    application_id = _submit_with(container, cast, basic)  # a new product: R60 first time, but not R15's
+    assert _view(container, application_id)["state"] == "submitted"
 
 
 def test_the_full_path_to_grant_issues_a_certificate_with_validity_and_mode(container: Container, cast: Cast) -> None:
@@ -264,3 +288,31 @@ def test_r17_a_correction_notice_after_five_working_days_is_refused(container: C
 def _view_with_calendar(container: Container, application_id: int) -> dict:
     with container.sessions() as session:
         return queries.application_view(session, application_id, container.deps.calendar)
+
+
+def test_two_officers_claiming_one_file_at_once_get_one_claim_and_one_conflict(
+    container: Container, cast: Cast
+) -> None:
+    application_id = file_application(container, cast)
+    container.bus.handle(c.SubmitApplication(cast.applicant, application_id))
+    barrier, outcomes = threading.Barrier(2), []
+
+    def claim(officer: Actor) -> None:
+        barrier.wait()
+        try:
+            container.bus.handle(c.ClaimApplication(officer, application_id))
+            outcomes.append(officer.user_id)
+        except (ConcurrencyConflict, InvalidTransition):
+            outcomes.append(None)
+
+    threads = [threading.Thread(target=claim, args=(officer,)) for officer in (cast.acceptor, cast.reviewer)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    (winner,) = [user_id for user_id in outcomes if user_id is not None]
+    assert outcomes.count(None) == 1
+    with container.sessions() as session:
+        assert session.get(ApplicationRow, application_id).claimed_by == winner
+    claims = [event for event in _audit(container, application_id) if event["trigger"] == "claim"]
+    assert len(claims) == 1 and claims[0]["inputs"] == {"from": None, "to": winner}

@@ -25,6 +25,7 @@ class CreateApplication(Command):
     district: str
     direction: Direction
     lines: tuple[GoodsLine, ...]
+    ports: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class ReviseDraft(Command):
     direction: Direction
     lines: tuple[GoodsLine, ...]
     version: int | None = None  # the version the applicant edited; a stale edit is a conflict, not an overwrite
+    ports: tuple[str, ...] | None = None  # None keeps the ports as they are
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,23 @@ class ApplicationCommand(Command):
 @dataclass(frozen=True)
 class SubmitApplication(ApplicationCommand):
     pass
+
+
+@dataclass(frozen=True)
+class ClaimApplication(ApplicationCommand):
+    """An officer takes a file from the review queue (advisory; audited)."""
+
+
+@dataclass(frozen=True)
+class UnclaimApplication(ApplicationCommand):
+    """The holder or the head puts a claimed file back in the queue."""
+
+
+@dataclass(frozen=True)
+class ReassignApplication(ApplicationCommand):
+    """The head hands a file to another officer of the district."""
+
+    user_id: int = 0
 
 
 @dataclass(frozen=True)
@@ -264,3 +283,41 @@ class SweepClocks(Command):
 @dataclass(frozen=True)
 class DeemAcceptances(Command):
     """The sweep accepting applications with no correction notice within the window (R17)."""
+
+
+# -- the enterprise's own administration (workflow/service/enterprises.py) ------------------------------------------
+
+
+@dataclass(frozen=True)
+class UpdateEnterpriseProfile(Command):
+    """The enterprise admin edits the profile; None keeps a field. The USCC is the identity and never changes."""
+
+    enterprise_id: int
+    name: str | None = None
+    name_en: str | None = None
+    address: str | None = None
+    contact_person: str | None = None
+    phone: str | None = None
+    version: int | None = None  # the version the admin edited; a stale edit is a conflict, not an overwrite
+
+
+@dataclass(frozen=True)
+class AddEnterpriseUser(Command):
+    """Another applicant user of the admin's enterprise; the web layer hashes the password (never sent here)."""
+
+    enterprise_id: int
+    username: str
+    display_name: str
+    email: str
+    password_hash: str
+    is_admin: bool = False
+
+
+@dataclass(frozen=True)
+class ChangeEnterpriseUser(Command):
+    """Deactivate or reactivate a user, make or unmake an admin; None keeps a flag."""
+
+    enterprise_id: int
+    user_id: int
+    active: bool | None = None
+    is_admin: bool | None = None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -115,6 +115,9 @@ class Application(Aggregate):
     screening: dict[str, Any] | None = None
     decision_reason: str = ""
     clock: StatutoryClock | None = None
+    ports: tuple[str, ...] = ()
+    claimed_by: int | None = None
+    claimed_at: datetime | None = None
 
     def __post_init__(self) -> None:
         if self.state is None:
@@ -149,15 +152,58 @@ class Application(Aggregate):
         if self.state not in (AppState.DRAFT, AppState.CORRECTION_REQUESTED):
             raise InvalidTransition(f"an application in state {self.state} cannot be edited", rule_id="A1")
 
-    def revise(self, actor: Actor, direction: Direction, lines: Sequence[GoodsLine]) -> None:
+    def revise(
+        self, actor: Actor, direction: Direction, lines: Sequence[GoodsLine], ports: Sequence[str] | None = None
+    ) -> None:
         """The applicant's edit of the goods while they hold the file; audited, the state stays (R13)."""
         self.require_editable_by(actor)
         if not lines:
             raise InvalidInput("an application has at least one goods line", rule_id="R13", field="lines")
-        before = {"direction": self.direction.value, "lines": len(self.lines)}
+        before = {"direction": self.direction.value, "lines": len(self.lines), "ports": list(self.ports)}
         self.direction, self.lines = direction, list(lines)
-        after = {"direction": direction.value, "lines": len(self.lines)}
+        self.ports = self.ports if ports is None else checked_ports(ports)
+        after = {"direction": direction.value, "lines": len(self.lines), "ports": list(self.ports)}
         self.note("revise", actor, rule_ids=("R13",), inputs={"before": before, "after": after})
+
+    # -- the review queue: who works the file (advisory, audited) ----------------------------------------------
+
+    def claim(self, actor: Actor, at: datetime) -> bool:
+        """An officer takes an open file from the queue; taking one's own claim again changes nothing."""
+        self._require_open_for_officer(actor)
+        if self.claimed_by == actor.user_id:
+            return False
+        if self.claimed_by is not None:
+            raise InvalidTransition(f"user {self.claimed_by} works this file; ask the head to reassign it")
+        self._set_claim(actor, actor.user_id, at, "claim")
+        return True
+
+    def unclaim(self, actor: Actor, at: datetime) -> None:
+        """The holder (or the head) puts the file back in the queue."""
+        self._require_open_for_officer(actor)
+        if self.claimed_by is None:
+            raise InvalidTransition("nobody works this file")
+        if actor.user_id != self.claimed_by and actor.role is not Role.HEAD:
+            raise PermissionDenied("only the holder or the head gives a claimed file back")
+        self._set_claim(actor, None, at, "unclaim")
+
+    def reassign(self, actor: Actor, to: Actor, at: datetime) -> None:
+        """The head (负责人) hands the file to another officer of the district."""
+        self._require_open_for_officer(actor)
+        if actor.role is not Role.HEAD:
+            raise PermissionDenied("only the head reassigns files")
+        if to.role not in (Role.ACCEPTOR, Role.REVIEWER, Role.DECIDER, Role.HEAD) or to.district != self.district:
+            raise InvalidInput("reassign to an acceptor, reviewer, decider or head of this district", field="user_id")
+        self._set_claim(actor, to.user_id, at, "reassign")
+
+    def _require_open_for_officer(self, actor: Actor) -> None:
+        self._require_customs(actor)
+        if self.state in (AppState.DRAFT, *CLOSED_APPLICATION_STATES):
+            raise InvalidTransition(f"an application in state {self.state} is in no queue")
+
+    def _set_claim(self, actor: Actor, holder: int | None, at: datetime, trigger: str) -> None:
+        inputs = {"from": self.claimed_by, "to": holder}
+        self.claimed_by, self.claimed_at = holder, (at if holder is not None else None)
+        self.note(trigger, actor, inputs=inputs)
 
     def needs_screening(self) -> bool:
         """Screening runs once per submission: a re-delivered task finds it done and writes nothing."""
@@ -304,6 +350,18 @@ class Application(Aggregate):
     def _require_reason(reason: str) -> None:
         if not reason.strip():
             raise GuardFailed("a reason is required", rule_id="R25", field="reason")
+
+
+CLOSED_APPLICATION_STATES = (AppState.GRANTED, AppState.DENIED, AppState.NOT_ACCEPTED, AppState.WITHDRAWN)
+MAX_PORTS, MAX_PORT_LENGTH = 10, 80
+
+
+def checked_ports(ports: Sequence[str]) -> tuple[str, ...]:
+    """口岸: named ports of entry/exit, trimmed, each once, in the order given."""
+    cleaned = tuple(dict.fromkeys(port.strip() for port in ports if port.strip()))
+    if len(cleaned) > MAX_PORTS or any(len(port) > MAX_PORT_LENGTH for port in cleaned):
+        raise InvalidInput(f"at most {MAX_PORTS} ports of at most {MAX_PORT_LENGTH} characters", field="ports")
+    return cleaned
 
 
 @dataclass(frozen=True)

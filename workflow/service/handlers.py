@@ -13,7 +13,7 @@ from workflow.domain.actors import SYSTEM_ACTOR
 from workflow.domain.clock import ClockLimits
 from workflow.domain.credit import credit_as_of
 from workflow.domain.errors import ConcurrencyConflict, InvalidInput
-from workflow.domain.model import Application, Certificate, CertificateLine
+from workflow.domain.model import Application, Certificate, CertificateLine, checked_ports
 from workflow.domain.policy import Policy
 from workflow.service.ports import Dependencies, UnitOfWork
 from workflow.service.precheck import explain
@@ -34,6 +34,7 @@ def create_application(cmd: c.CreateApplication, deps: Dependencies) -> int:
             district=cmd.district,
             direction=cmd.direction,
             lines=list(cmd.lines),
+            ports=checked_ports(cmd.ports),
             policy_id=policy.id,
             policy_hash=policy.content_hash,
         )
@@ -49,10 +50,34 @@ def revise_draft(cmd: c.ReviseDraft, deps: Dependencies) -> None:
         application = uow.applications.get(cmd.application_id)
         if cmd.version is not None and cmd.version != application.version:
             raise ConcurrencyConflict(f"the application changed since version {cmd.version}; reload it")
-        application.revise(cmd.actor, cmd.direction, cmd.lines)
+        application.revise(cmd.actor, cmd.direction, cmd.lines, cmd.ports)
         uow.applications.save(application)  # guarded: of two concurrent edits one wins, the other conflicts
         uow.applications.replace_lines(application)
         uow.commit()
+
+
+def claim_application(cmd: c.ClaimApplication, deps: Dependencies) -> None:
+    with deps.uow() as uow:
+        application = uow.applications.get(cmd.application_id)
+        if application.claim(cmd.actor, deps.clock.now()):
+            _save(uow, application)
+
+
+def unclaim_application(cmd: c.UnclaimApplication, deps: Dependencies) -> None:
+    with deps.uow() as uow:
+        application = uow.applications.get(cmd.application_id)
+        application.unclaim(cmd.actor, deps.clock.now())
+        _save(uow, application)
+
+
+def reassign_application(cmd: c.ReassignApplication, deps: Dependencies) -> None:
+    with deps.uow() as uow:
+        application = uow.applications.get(cmd.application_id)
+        target = uow.enterprises.officer(cmd.user_id)
+        if target is None:
+            raise InvalidInput(f"no active officer {cmd.user_id}", field="user_id")
+        application.reassign(cmd.actor, target, deps.clock.now())
+        _save(uow, application)
 
 
 def attach_document(cmd: c.AttachDocument, deps: Dependencies) -> int:
@@ -202,11 +227,18 @@ def _first_time(uow: UnitOfWork, application: Application) -> rules.Decision[boo
     return next((d for d in decisions if d.result), decisions[0])
 
 
+def _entity_first(uow: UnitOfWork, application: Application) -> bool:
+    """R15's "first application by an entity": none of the enterprise's applications was ever granted.
+
+    Not R60's product-level first time: an established enterprise importing a new product files no licence again.
+    """
+    return not uow.enterprises.granted_identities(application.enterprise_id)
+
+
 def _required_documents(uow: UnitOfWork, application: Application, policy: Policy) -> list[str]:
     enterprise = uow.enterprises.get(application.enterprise_id)
-    first_time = bool(_first_time(uow, application).result)
     decision = rules.required_documents(
-        application.lines, application.direction, first_time, enterprise.is_natural_person
+        application.lines, application.direction, _entity_first(uow, application), enterprise.is_natural_person
     )
     return list(decision.result)
 
@@ -231,7 +263,7 @@ def _screen(uow: UnitOfWork, application: Application, policy: Policy) -> dict[s
             "risk_assessment": rules.risk_assessment_route(grade.result, policy),
         }
     required = rules.required_documents(
-        application.lines, application.direction, bool(first_time.result), enterprise.is_natural_person
+        application.lines, application.direction, _entity_first(uow, application), enterprise.is_natural_person
     )
     attached = uow.documents.attached_types(application.id or 0)
     return {
@@ -276,6 +308,9 @@ def _issue_certificate(uow: UnitOfWork, application: Application, policy: Policy
 HANDLERS: dict[type[c.Command], Handler] = {
     c.CreateApplication: create_application,
     c.ReviseDraft: revise_draft,
+    c.ClaimApplication: claim_application,
+    c.UnclaimApplication: unclaim_application,
+    c.ReassignApplication: reassign_application,
     c.AttachDocument: attach_document,
     c.SubmitApplication: submit_application,
     c.ResubmitApplication: resubmit_application,

@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from workflow.domain.commands import Command
-from workflow.service import certificates, handlers, review, writeoff
+from workflow.service import certificates, enterprises, handlers, review, writeoff
 from workflow.service.handlers import Handler
 from workflow.service.ports import Dependencies
 
@@ -16,6 +16,7 @@ ALL_HANDLERS: dict[type[Command], Handler] = {
     **writeoff.HANDLERS,
     **certificates.HANDLERS,
     **review.HANDLERS,
+    **enterprises.HANDLERS,
 }
 
 

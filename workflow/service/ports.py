@@ -9,11 +9,12 @@ from decimal import Decimal
 from types import TracebackType
 from typing import Any, Protocol, Self
 
-from workflow.domain.actors import Role
+from workflow.domain.actors import Actor, Role
 from workflow.domain.assessment import Assessment, Opinion
 from workflow.domain.calendar import WorkingCalendar
 from workflow.domain.credit import CreditRecord
 from workflow.domain.declaration import Declaration
+from workflow.domain.enterprise import EnterpriseProfile, EnterpriseUser
 from workflow.domain.goods import ProductIdentity
 from workflow.domain.ledger import CertificateFacts, LedgerEntry, Reversal
 from workflow.domain.model import Application, Certificate
@@ -65,6 +66,8 @@ class EnterpriseDirectory(Protocol):
     def credit_records(self, enterprise_id: int) -> list[CreditRecord]: ...
 
     def granted_identities(self, enterprise_id: int) -> set[ProductIdentity]: ...
+
+    def officer(self, user_id: int) -> Actor | None: ...
 
 
 class DocumentIndex(Protocol):
@@ -196,6 +199,26 @@ class Receipts(Protocol):
     def add(self, receipts: Sequence[dict[str, Any]]) -> None: ...
 
 
+class EnterpriseAdmin(Protocol):
+    """The enterprise's own administration (workflow/service/enterprises.py): profile, users, their audit events."""
+
+    def lock(self, enterprise_id: int) -> EnterpriseProfile: ...
+
+    def user(self, user_id: int) -> EnterpriseUser | None: ...
+
+    def other_active_admins(self, enterprise_id: int, user_id: int) -> int: ...
+
+    def update_profile(self, enterprise_id: int, version: int, values: Mapping[str, str]) -> bool: ...
+
+    def add_user(self, enterprise_id: int, username: str, display_name: str, email: str, password_hash: str,
+                 is_admin: bool) -> int: ...  # fmt: skip
+
+    def set_user(self, user_id: int, active: bool, is_admin: bool) -> None: ...
+
+    def record(self, object_type: str, object_id: int, ref: str, district: str, actor: Actor, trigger: str,
+               inputs: Mapping[str, Any]) -> None: ...  # fmt: skip
+
+
 class UnitOfWork(Protocol):
     """One database transaction: state, audit events and outbox rows commit together or not at all."""
 
@@ -210,6 +233,7 @@ class UnitOfWork(Protocol):
     notifications: Notifications
     assessments: Assessments
     receipts: Receipts
+    enterprise_admin: EnterpriseAdmin
 
     def __enter__(self) -> Self: ...
 

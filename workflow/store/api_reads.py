@@ -24,6 +24,7 @@ from workflow.store.tables import (
     EnterpriseRow,
     LedgerEntryRow,
     ReversalRow,
+    UserRow,
 )
 
 
@@ -80,6 +81,12 @@ OWNERS = {
         .join(ReversalRow, ReversalRow.commit_entry_id == LedgerEntryRow.id)
         .where(ReversalRow.id == i)
     ),
+    # An applicant user belongs to their enterprise; a customs officer is nobody's here (not found).
+    "user_id": lambda i: (
+        select(EnterpriseRow.id, EnterpriseRow.district)
+        .join(UserRow, UserRow.enterprise_id == EnterpriseRow.id)
+        .where(UserRow.id == i)
+    ),
     "document_id": lambda i: (
         select(ApplicationRow.enterprise_id, ApplicationRow.district)
         .join(DocumentRow, DocumentRow.application_id == ApplicationRow.id)
@@ -124,6 +131,10 @@ def enterprise_view(row: EnterpriseRow) -> dict[str, Any]:
         "uscc": row.uscc,
         "district": row.district,
         "is_natural_person": row.is_natural_person,
+        "address": row.address,
+        "contact_person": row.contact_person,
+        "phone": row.phone,
+        "version": row.version,
     }
 
 

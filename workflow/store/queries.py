@@ -37,6 +37,8 @@ def application_view(session: Session, application_id: int, calendar: WorkingCal
         "accepted_on": _iso(row.accepted_on),
         "screening": row.screening,
         "policy": {"id": row.policy_id, "hash": row.policy_hash},
+        "ports": list(row.ports or []),
+        "claimed_by": row.claimed_by,
         "lines": [
             {
                 "line_no": line.line_no,

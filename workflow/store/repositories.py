@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from workflow.domain.actors import Actor, Role
 from workflow.domain.credit import CreditRecord
 from workflow.domain.declaration import Declaration
 from workflow.domain.errors import ConcurrencyConflict, NotFound
@@ -29,6 +30,7 @@ from workflow.store.tables import (
     DocumentRow,
     EnterpriseRow,
     OutboxRow,
+    UserRow,
 )
 
 Now = Callable[[], datetime]
@@ -178,6 +180,9 @@ class SqlApplications(_AggregateRepository):
             decision_reason=row.decision_reason,
             policy_id=row.policy_id,
             policy_hash=row.policy_hash,
+            ports=tuple(row.ports or ()),
+            claimed_by=row.claimed_by,
+            claimed_at=row.claimed_at,
         )
 
     def save(self, application: Application) -> None:
@@ -224,6 +229,9 @@ class SqlApplications(_AggregateRepository):
             "reviewer_id": app.reviewer_id,
             "decider_id": app.decider_id,
             "correction_notices": app.correction_notices,
+            "ports": list(app.ports),
+            "claimed_by": app.claimed_by,
+            "claimed_at": app.claimed_at,
             "screening": app.screening,
             "clock": clock_to_json(app.clock),
             "decision_reason": app.decision_reason,
@@ -335,6 +343,13 @@ class SqlEnterprises:
             CreditRecord(enterprise, CreditTier(tier), CreditRegime(regime), start, end)
             for enterprise, tier, regime, start, end in rows
         ]
+
+    def officer(self, user_id: int) -> Actor | None:
+        """An active customs user, as the actor they would act as (for reassigning a file to them)."""
+        row = self.session.get(UserRow, user_id)
+        if row is None or not row.active or not Role(row.role).is_customs:
+            return None
+        return Actor(row.id, Role(row.role), row.display_name or row.username, row.enterprise_id, row.district)
 
     def granted_identities(self, enterprise_id: int) -> set[ProductIdentity]:
         """R60: identities of goods on the enterprise's granted applications, whatever became of the certificate."""

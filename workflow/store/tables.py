@@ -83,6 +83,11 @@ class EnterpriseRow(Base):
     district: Mapped[str] = mapped_column(String(32), index=True)
     is_natural_person: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime]
+    # The profile its admin keeps (migration 0009); `version` guards edits against a concurrent change.
+    address: Mapped[str] = mapped_column(String(300), default="")
+    contact_person: Mapped[str] = mapped_column(String(120), default="")
+    phone: Mapped[str] = mapped_column(String(40), default="")
+    version: Mapped[int] = mapped_column(default=0)
 
 
 class UserRow(Base):
@@ -100,6 +105,8 @@ class UserRow(Base):
     district: Mapped[str | None] = mapped_column(String(32))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime]
+    # An applicant user who keeps the enterprise's profile and users (an enterprise keeps at least one).
+    is_enterprise_admin: Mapped[bool] = mapped_column(default=False)
 
 
 class ApiTokenRow(Base):
@@ -156,8 +163,16 @@ class ApplicationRow(Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # 口岸: the ports of entry or exit the applicant names (R9's "port and date of entry/exit").
+    ports: Mapped[list[str] | None] = mapped_column(Json)
+    # Who works the file now (a queue claim, audited); advisory: any officer of the post may still act.
+    claimed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    claimed_at: Mapped[datetime | None]
 
-    __table_args__ = (Index("ix_applications_district_state", "district", "state", "id"),)
+    __table_args__ = (
+        Index("ix_applications_district_state", "district", "state", "id"),
+        Index("ix_applications_claimed_by", "claimed_by", "id"),
+    )
 
 
 class ApplicationLineRow(Base):

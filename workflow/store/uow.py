@@ -10,6 +10,7 @@ from typing import Self
 from sqlalchemy.orm import Session, sessionmaker
 
 from workflow.store.assessments import SqlAssessments
+from workflow.store.enterprise_admin import SqlEnterpriseAdmin
 from workflow.store.ledger import SqlDeclarations, SqlIdempotency, SqlLedger
 from workflow.store.notifications import SqlNotifications
 from workflow.store.receipts import SqlReceipts
@@ -48,6 +49,7 @@ class SqlUnitOfWork:
         self.notifications = SqlNotifications(self.session, self._now)
         self.assessments = SqlAssessments(self.session, self._now)
         self.receipts = SqlReceipts(self.session, self._now)
+        self.enterprise_admin = SqlEnterpriseAdmin(self.session, audit, self._now)
         return self
 
     def __exit__(

@@ -1,0 +1,167 @@
+"""The applicant's pages: own applications, the guided new-application form, the pre-check, certificates, profile.
+
+Everything writes through the message bus with the signed-in applicant as the actor, so the engine's own checks
+(own enterprise only, R10, R11, the lifecycle) apply to the pages exactly as to the API.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from flask import Blueprint, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from web.context import container
+from web.ui import goods
+from web.ui.auth import actor, allow
+from web.ui.forms import ApplicationForm, GoodsForm, UsccForm, options
+from web.ui.i18n import districts
+from workflow.domain import commands as c
+from workflow.domain.actors import Role
+from workflow.domain.credit import credit_as_of
+from workflow.domain.errors import InvalidInput
+from workflow.domain.goods import Direction
+from workflow.domain.model import checked_ports
+from workflow.domain.uscc import validate_uscc
+from workflow.service.precheck import parse_precheck_input, run_precheck
+from workflow.store import api_reads, ui_queries
+from workflow.store.api_reads import Scope
+
+blueprint = Blueprint("ui_applicant", __name__, url_prefix="/ui/applicant")
+APPLICANT = (Role.APPLICANT,)
+PAGE = 25
+
+
+def _enterprise_id() -> int:
+    return actor().enterprise_id or -1  # an applicant user without an enterprise sees nothing, not everything
+
+
+@blueprint.get("/applications")
+@allow(APPLICANT)
+def applications() -> str:
+    before = request.args.get("before", type=int)
+    with container().sessions() as session:
+        rows = api_reads.applications(session, Scope(enterprise_id=_enterprise_id()), None, before, PAGE + 1)
+    return render_template("ui/applicant/applications.html", rows=rows[:PAGE], next_before=_next(rows))
+
+
+def _next(rows: list[dict[str, Any]]) -> int | None:
+    return rows[PAGE - 1]["id"] if len(rows) > PAGE else None
+
+
+def _goods_form(kind: type[GoodsForm] = GoodsForm) -> GoodsForm:
+    form = kind()
+    form.district.choices = options(districts())
+    if request.method == "GET":
+        form.district.data = actor().district or container().settings.district
+    return form
+
+
+@blueprint.route("/applications/new", methods=["GET", "POST"])
+@allow(APPLICANT)
+def new_application() -> Response | tuple[str, int]:
+    """Direction, district and goods lines make the draft; documents and submission follow on its page."""
+    form = _goods_form(ApplicationForm)
+    assert isinstance(form, ApplicationForm)
+    entered = goods.LinesInput([goods.blank_line()])
+    if request.method == "POST":
+        entered = _entered()
+        valid = form.validate()  # first: validating clears every field's errors, the ports' too
+        ports = _ports(form)
+        if entered.lines and valid and ports is not None:
+            direction = Direction(form.direction.data)
+            command = c.CreateApplication(
+                actor(), _enterprise_id(), form.district.data, direction, entered.lines, ports
+            )
+            application_id = container().bus.handle(command)
+            return redirect(url_for("ui_objects.application", application_id=application_id), 303)
+    status = 422 if entered.errors or form.errors or form.ports.errors else 200
+    return render_template("ui/applicant/new.html", form=form, entered=entered, goods=goods), status
+
+
+def _ports(form: ApplicationForm) -> tuple[str, ...] | None:
+    """The ports, checked by the domain's rule; a problem is shown beside the field instead of a page error."""
+    try:
+        return checked_ports(form.port_list())
+    except InvalidInput as error:
+        form.ports.errors = [*form.ports.errors, error.message]
+        return None
+
+
+@blueprint.get("/lines/<int:index>")
+@allow(APPLICANT)
+def line_fragment(index: int) -> str:
+    """One more empty goods line for the form (htmx)."""
+    index = min(index, goods.MAX_LINES - 1)
+    line = render_template("ui/applicant/_line.html", index=index, line=goods.blank_line(), errors={}, goods=goods)
+    counter = render_template("ui/applicant/_add_line.html", count=index + 1, oob=True, goods=goods)
+    return line + counter
+
+
+def _entered() -> goods.LinesInput:
+    """The posted lines; "add a goods line" without script posts the form and gets it back one line longer."""
+    if request.form.get("add_line"):
+        return goods.LinesInput([*goods.read_lines(request.form, validate=False).values, goods.blank_line()])
+    return goods.read_lines(request.form)
+
+
+@blueprint.route("/precheck", methods=["GET", "POST"])
+@allow(APPLICANT)
+def precheck() -> tuple[str, int]:
+    """What the rules would decide for these goods, line by line and overall, with rule ids and reasons."""
+    form = _goods_form()
+    entered, report = goods.LinesInput([goods.blank_line()]), None
+    if request.method == "POST":
+        entered = _entered()
+        if entered.lines and form.validate():
+            report = _run_precheck(form, entered)
+    status = 422 if entered.errors or form.errors else 200
+    return render_template("ui/applicant/precheck.html", form=form, entered=entered, goods=goods, report=report), status
+
+
+def _run_precheck(form: GoodsForm, entered: goods.LinesInput) -> dict[str, Any]:
+    deps = container().deps
+    today = deps.clock.today()
+    policy = deps.policies.policy_for(form.district.data, today)
+    with deps.uow() as uow:
+        credit = credit_as_of(uow.enterprises.credit_records(_enterprise_id()), today, policy)
+        prior = uow.enterprises.granted_identities(_enterprise_id())
+    raw = {
+        "direction": form.direction.data,
+        "district": form.district.data,
+        "applicant": {"credit_tier": credit.tier.value},
+        "lines": [asdict(line) for line in entered.lines],
+    }
+    return run_precheck(parse_precheck_input(raw), policy, prior)
+
+
+@blueprint.get("/certificates")
+@allow(APPLICANT)
+def certificates() -> str:
+    before = request.args.get("before", type=int)
+    with container().sessions() as session:
+        rows = ui_queries.certificates_with_lines(session, _enterprise_id(), before, PAGE + 1)
+    return render_template("ui/applicant/certificates.html", rows=rows[:PAGE], next_before=_next(rows))
+
+
+@blueprint.route("/enterprise", methods=["GET", "POST"])
+@allow(APPLICANT)
+def profile() -> tuple[str, int]:
+    """The enterprise's record, credit history and approvals; the code checker validates a USCC with its check digit."""
+    form, checked = UsccForm(), None
+    if form.validate_on_submit():
+        checked = _check_uscc(form)
+    with container().sessions() as session:
+        enterprise = ui_queries.enterprise_profile(session, _enterprise_id())
+    status = 422 if form.errors else 200
+    return render_template("ui/applicant/profile.html", enterprise=enterprise, form=form, checked=checked), status
+
+
+def _check_uscc(form: UsccForm) -> str | None:
+    try:
+        return validate_uscc(form.uscc.data or "")
+    except InvalidInput as problem:  # shown beside the field; the reason names the failing part of the code
+        form.uscc.errors = [_("Not a valid unified social credit code:") + " " + problem.message]
+        return None

@@ -1,0 +1,144 @@
+"""Signing people in and out with a session cookie, the language switch, and the role check on every page.
+
+The password check, the login history and the rate limit are the API's (web/context.py, web/security.py): a failed
+form sign-in counts against the same per-address and per-name counters as a failed HTTP Basic request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from apiflask import APIFlask
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager, current_user, login_user, logout_user
+from werkzeug.wrappers import Response
+
+from web.context import Unauthenticated, check_password, container, login_event
+from web.ui.forms import SignInForm
+from web.ui.i18n import LANGUAGES
+from workflow.domain.actors import Actor, Role
+from workflow.domain.errors import PermissionDenied
+from workflow.store.ui_queries import actor_by_id
+
+blueprint = Blueprint("ui_auth", __name__, url_prefix="/ui")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class SessionUser:
+    """Flask-Login's view of a signed-in person: the workflow actor, re-read from the database on every request."""
+
+    actor: Actor
+    locale: str = "zh"
+    is_authenticated: bool = True
+    is_active: bool = True
+    is_anonymous: bool = False
+
+    def get_id(self) -> str:
+        return str(self.actor.user_id)
+
+
+def register(app: APIFlask) -> None:
+    manager = LoginManager(app)
+    manager.login_view = "ui_auth.sign_in"
+    manager.login_message = ""  # the sign-in page says what to do; an untranslated flash would not
+    manager.user_loader(_load)
+    _limit_sign_in(app.extensions["specgoods_limiter"])
+
+
+def _load(user_id: str) -> SessionUser | None:
+    """A deactivated or deleted user is signed out at their next request."""
+    if not user_id.isdigit():
+        return None
+    with container().sessions() as db:
+        found = actor_by_id(db, int(user_id))
+    return SessionUser(*found) if found else None
+
+
+def _limit_sign_in(limiter: Limiter) -> None:
+    """The API's two shared counters (scopes), so a password guessed through the form counts there too."""
+    for key, scope in ((get_remote_address, "sign-in-address"), (_form_user, "sign-in-user")):
+        limiter.shared_limit(
+            lambda: str(current_app.config["SPECGOODS_LOGIN_LIMIT"]),
+            scope,
+            key_func=key,
+            exempt_when=lambda: request.endpoint != "ui_auth.sign_in" or request.method != "POST",
+            deduct_when=lambda response: response.status_code == 401,  # only a refused password counts
+        )(blueprint)
+
+
+def _form_user() -> str:
+    return request.form.get("username", "")
+
+
+def actor() -> Actor:
+    """The signed-in person as a workflow actor; pages reach here only through `allow`."""
+    user: SessionUser = current_user  # type: ignore[assignment]
+    return user.actor
+
+
+def allow(roles: Iterable[Role]) -> Callable[[F], F]:
+    """Signed in, in one of `roles`; anyone else is sent to sign in, or told they may not (403)."""
+    allowed = frozenset(roles)
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.is_authenticated:
+                return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
+            if actor().role not in allowed:
+                raise PermissionDenied(_("This page is not for your role."))
+            return view(*args, **kwargs)
+
+        checked.ui_roles = allowed  # type: ignore[attr-defined]
+        return checked  # type: ignore[return-value]
+
+    return decorate
+
+
+@blueprint.route("/sign-in", methods=["GET", "POST"])
+def sign_in() -> Response | tuple[str, int]:
+    form = SignInForm()
+    if not form.validate_on_submit():
+        return render_template("ui/sign_in.html", form=form), 400 if request.method == "POST" else 200
+    try:
+        account = check_password(form.username.data or "", form.password.data or "")
+    except Unauthenticated:  # the failure is already in the login history; the form says it once, vaguely
+        form.password.errors = [_("Unknown user or wrong password.")]
+        return render_template("ui/sign_in.html", form=form), 401
+    login_event(account.username, account, "login")
+    session.clear()  # a fresh session on sign-in: no fixation, and the old CSRF token goes with it
+    login_user(SessionUser(account.actor))
+    return redirect(_safe_next(request.args.get("next")), 303)
+
+
+@blueprint.post("/sign-out")
+def sign_out() -> Response:
+    lang = session.get("lang")
+    logout_user()
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    return redirect(url_for("ui_auth.sign_in"), 303)
+
+
+@blueprint.post("/language")
+def language() -> Response:
+    chosen = request.form.get("lang", "")
+    if chosen in LANGUAGES:
+        session["lang"] = chosen
+    return redirect(_safe_next(request.form.get("next")), 303)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this site: an open redirect would turn the sign-in page into a phishing tool."""
+    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+        return target
+    return url_for("ui.home")

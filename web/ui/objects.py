@@ -1,0 +1,275 @@
+"""The page of each object (application, certificate, declaration), shared by every role that may see it.
+
+An application page offers exactly the actions its lifecycle allows from the current state to the reader's role
+(workflow/domain/lifecycle.py), and says who held each post so separation of duties (R11) is visible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from web.authz import visible
+from web.context import container
+from web.ui import diagram
+from web.ui.auth import actor, allow
+from web.ui.forms import CorrectionForm, DocumentForm, OptionalReasonForm, ReasonForm, options
+from web.uploads import read_upload
+from workflow.domain import commands as c
+from workflow.domain import rules
+from workflow.domain.actors import Actor, Role
+from workflow.domain.errors import InvalidInput, NotFound
+from workflow.domain.goods import RiskGrade
+from workflow.domain.lifecycle import APPLICATION, CERTIFICATE, DECLARATION
+from workflow.store import api_reads, queries, ui_queries
+
+blueprint = Blueprint("ui_objects", __name__, url_prefix="/ui")
+READERS = tuple(role for role in Role if role is not Role.SYSTEM)
+
+
+def require_visible(kind: str, object_id: int) -> None:
+    """Another enterprise's or district's object is not found, exactly as if it did not exist."""
+    if not 1 <= object_id <= api_reads.max_id(kind):
+        raise NotFound(_("Not found."))
+    with container().sessions() as session:
+        found = api_reads.owner(session, kind, object_id)
+    if found is None or not visible(actor(), found):
+        raise NotFound(_("Not found."))
+
+
+# -- application ----------------------------------------------------------------------------------------------------
+
+
+@blueprint.get("/applications/<int:application_id>")
+@allow(READERS)
+def application(application_id: int) -> str:
+    require_visible("application_id", application_id)
+    with container().sessions() as session:
+        view = queries.application_view(session, application_id, container().deps.calendar)
+        trail = api_reads.audit_trail(session, "application", application_id)
+        posts = ui_queries.application_posts(session, application_id)
+        officers = ui_queries.district_officers(session, view["district"])
+        enterprise = ui_queries.enterprise_profile(session, view["enterprise_id"])
+        assessments = ui_queries.assessments_of(session, application_id)
+    me, required = actor(), _required_documents(application_id)
+    return render_template(
+        "ui/application.html",
+        app=view,
+        trail=trail,
+        posts=posts,
+        enterprise=enterprise,
+        assessments=assessments,
+        required=required,
+        notice=_last_notice(trail),
+        actions=[trigger for trigger in APPLICATION.allowed_triggers(view["state"]) if _may(me, trigger)],
+        own_posts=[post for post, user in posts.items() if user and user["id"] == me.user_id],
+        officers=officers,
+        holder=next((officer for officer in officers if officer["id"] == view["claimed_by"]), None),
+        queue_open=view["state"] not in ("draft", "granted", "denied", "not_accepted", "withdrawn"),
+        svg=diagram.render(APPLICATION, view["state"]),
+        grades=[grade.value for grade in RiskGrade],
+        forms={"reason": ReasonForm(), "optional": OptionalReasonForm(), "correction": CorrectionForm(),
+               "document": _document_form(required)},
+    )  # fmt: skip
+
+
+def _may(me: Actor, trigger: str) -> bool:
+    return me.role in APPLICATION.spec(trigger).actors
+
+
+def _required_documents(application_id: int) -> list[str]:
+    """R12–R16 for this file, as the submission check will apply them."""
+    with container().deps.uow() as uow:
+        found = uow.applications.get(application_id)
+        enterprise = uow.enterprises.get(found.enterprise_id)
+        granted = uow.enterprises.granted_identities(found.enterprise_id)
+    first_time = any(rules.is_first_time(line.identity, granted).result for line in found.lines)
+    allowed = rules.applicant_may_apply(found.lines, enterprise.is_natural_person)
+    if not allowed.result:
+        return []
+    return list(rules.required_documents(found.lines, found.direction, first_time, enterprise.is_natural_person).result)
+
+
+def _document_form(required: list[str]) -> DocumentForm:
+    form = DocumentForm()
+    form.doc_type.choices = options(((doc, doc) for doc in (*required, "other")), data=True)
+    return form
+
+
+def _last_notice(trail: list[dict[str, Any]]) -> list[str]:
+    """The deficiencies of the latest correction notice (R17: one notice lists them all)."""
+    notices = [event for event in trail if event["trigger"] == "request_correction"]
+    return [item for item in notices[-1]["reason"].split("; ") if item] if notices else []
+
+
+@blueprint.post("/applications/<int:application_id>/documents")
+@allow((Role.APPLICANT,))
+def attach(application_id: int) -> Response:
+    """The API's upload checks: size limit, type sniffed from the bytes, safe name; stored by SHA-256."""
+    require_visible("application_id", application_id)
+    form = _document_form(_required_documents(application_id))
+    if not form.validate_on_submit():
+        raise InvalidInput(_("Choose a document type from the list."), field="doc_type")
+    upload = read_upload(request.files.get("file"))
+    command = c.AttachDocument(
+        actor(), application_id, form.doc_type.data, upload.filename, upload.content_type, upload.content
+    )
+    container().bus.handle(command)
+    flash(_("Document attached."))
+    return _back(application_id)
+
+
+@blueprint.post("/applications/<int:application_id>/copy")
+@allow((Role.APPLICANT,))
+def copy(application_id: int) -> Response:
+    """A new draft with the same direction, district and goods lines; documents are attached afresh."""
+    require_visible("application_id", application_id)
+    with container().deps.uow() as uow:
+        found = uow.applications.get(application_id)
+    me = actor()
+    command = c.CreateApplication(me, me.enterprise_id or -1, found.district, found.direction, tuple(found.lines))
+    flash(_("Copied into a new draft."))
+    return _back(container().bus.handle(command))
+
+
+@blueprint.get("/documents/<int:document_id>")
+@allow(READERS)
+def document(document_id: int) -> Response:
+    """An attachment, to whoever may see its application; always a download, in the type its bytes were sniffed as."""
+    require_visible("document_id", document_id)
+    with container().sessions() as session:
+        found = ui_queries.document(session, document_id)
+    if found is None:
+        raise NotFound(_("Not found."))
+    content = container().deps.documents.get(found["sha256"])
+    response = Response(content, mimetype=found["content_type"])
+    response.headers["Content-Disposition"] = f'attachment; filename="{found["filename"]}"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+Build = Callable[[Actor, int], c.Command]
+
+
+def _reason() -> str:
+    return request.form.get("reason", "").strip()
+
+
+def _deficiencies() -> tuple[str, ...]:
+    return tuple(line.strip() for line in request.form.get("deficiencies", "").splitlines() if line.strip())
+
+
+def _grade() -> RiskGrade | None:
+    chosen = request.form.get("grade", "")
+    if chosen and chosen not in {grade.value for grade in RiskGrade}:
+        raise InvalidInput(_("Unknown risk grade."), field="grade")
+    return RiskGrade(chosen) if chosen else None
+
+
+ACTIONS: dict[str, Build] = {
+    "submit": lambda a, i: c.SubmitApplication(a, i),
+    "resubmit": lambda a, i: c.ResubmitApplication(a, i),
+    "withdraw": lambda a, i: c.WithdrawApplication(a, i, _reason()),
+    "accept": lambda a, i: c.AcceptApplication(a, i),
+    "request_correction": lambda a, i: c.RequestCorrection(a, i, deficiencies=_deficiencies()),
+    "not_accept": lambda a, i: c.NotAcceptApplication(a, i, _reason(), ("R18",)),
+    "start_review": lambda a, i: c.StartReview(a, i),
+    "refer_assessment": lambda a, i: c.ReferAssessment(a, i, _reason()),
+    "extend": lambda a, i: c.ExtendDeadline(a, i, _reason()),
+    "grant": lambda a, i: c.GrantApplication(a, i, _reason(), _grade()),
+    "deny": lambda a, i: c.DenyApplication(a, i, _reason()),
+    # The queue's claims: advisory and audited, not lifecycle transitions.
+    "claim": lambda a, i: c.ClaimApplication(a, i),
+    "unclaim": lambda a, i: c.UnclaimApplication(a, i),
+    "reassign": lambda a, i: c.ReassignApplication(a, i, user_id=_user_id()),
+}
+
+
+def _user_id() -> int:
+    chosen = request.form.get("user_id", "")
+    if not chosen.isdigit():
+        raise InvalidInput(_("Choose an officer."), field="user_id")
+    return int(chosen)
+
+
+@blueprint.post("/applications/<int:application_id>/act/<trigger>")
+@allow(READERS)
+def act(application_id: int, trigger: str) -> Response:
+    """One lifecycle action; the engine checks role, state, separation of duties and reasons, all or nothing."""
+    require_visible("application_id", application_id)
+    build = ACTIONS.get(trigger)
+    if build is None:
+        raise NotFound(_("Not found."))
+    container().bus.handle(build(actor(), application_id))
+    flash(_("Done."))
+    return _back(application_id)
+
+
+def _back(application_id: int) -> Response:
+    return redirect(url_for("ui_objects.application", application_id=application_id), 303)
+
+
+# -- certificate and declaration ------------------------------------------------------------------------------------
+
+
+@blueprint.get("/certificates/<int:certificate_id>")
+@allow(READERS)
+def certificate(certificate_id: int) -> str:
+    """Remaining quantity per line (余量), the write-off history with running balances, declarations, trail."""
+    require_visible("certificate_id", certificate_id)
+    with container().sessions() as session:
+        view = api_reads.certificate(session, certificate_id)
+        history = ui_queries.ledger_history(session, ui_queries.LedgerFilter(certificate_id=certificate_id), None, 200)
+        declarations = ui_queries.certificate_declarations(session, certificate_id)
+        trail = api_reads.audit_trail(session, "certificate", certificate_id)
+    return render_template(
+        "ui/certificate.html",
+        cert=view,
+        history=history,
+        declarations=declarations,
+        trail=trail,
+        svg=diagram.render(CERTIFICATE, view["state"]),
+    )
+
+
+@blueprint.get("/declarations/<int:declaration_id>/disposal-notice")
+@allow(READERS)
+def disposal_notice(declaration_id: int) -> str:
+    """检验检疫处理通知书: the printable notice of a return or destruction order, from the declaration's own record."""
+    require_visible("declaration_id", declaration_id)
+    with container().sessions() as session:
+        view = api_reads.declaration(session, declaration_id)
+        cert = api_reads.certificate(session, view["certificate_id"])
+        holder = ui_queries.enterprise_profile(session, view["enterprise_id"])
+        trail = api_reads.audit_trail(session, "declaration", declaration_id)
+    order = next((event for event in reversed(trail) if event["to"] == "disposal_ordered"), None)
+    if order is None or not view["disposal"]:
+        raise NotFound(_("No disposal was ordered for this declaration."))
+    return render_template("ui/disposal_notice.html", decl=view, cert=cert, holder=holder, order=order)
+
+
+@blueprint.get("/declarations/<int:declaration_id>")
+@allow(READERS)
+def declaration(declaration_id: int) -> str:
+    require_visible("declaration_id", declaration_id)
+    with container().sessions() as session:
+        view = api_reads.declaration(session, declaration_id)
+        cert = api_reads.certificate(session, view["certificate_id"])
+        route = ui_queries.declaration_route(session, declaration_id)
+        trail = api_reads.audit_trail(session, "declaration", declaration_id)
+        history = ui_queries.ledger_history(
+            session, ui_queries.LedgerFilter(certificate_id=view["certificate_id"]), None, 50
+        )
+    return render_template(
+        "ui/declaration.html",
+        decl=view,
+        cert=cert,
+        route=route,
+        trail=trail,
+        history=[entry for entry in history if entry["declaration_id"] == declaration_id],
+        allowed=DECLARATION.allowed_triggers(view["state"]),
+        svg=diagram.render(DECLARATION, view["state"]),
+    )

@@ -1,0 +1,90 @@
+"""The customs desk: the queue of applications with filters (state, grade, district, paperless, SLA urgency, holder).
+
+The queue is keyset-paged on the application id over the (district, state, id) index; urgency selects by the date
+the decision clock started and then shows each row's exact due date from the statutory clock (R19–R22).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from flask import Blueprint, render_template, request
+
+from web.context import container
+from web.ui.auth import actor, allow
+from web.ui.i18n import districts
+from workflow.domain.actors import Role
+from workflow.domain.clock import STATUTORY_LIMITS
+from workflow.domain.errors import DomainError
+from workflow.domain.goods import RiskGrade
+from workflow.domain.lifecycle import APPLICATION
+from workflow.store import ui_queries
+from workflow.store.codec import clock_from_json
+
+blueprint = Blueprint("ui_review", __name__, url_prefix="/ui/review")
+DESK = (Role.ACCEPTOR, Role.REVIEWER, Role.DECIDER, Role.HEAD)
+PAGE = 50
+SOON_DAYS = 5  # working days before the due date from which a file counts as urgent
+FILTERS = ("state", "grade", "district", "paperless", "urgency", "holder")
+
+
+@blueprint.get("/queue")
+@allow(DESK)
+def queue() -> str:
+    args = {name: request.args.get(name, "") for name in FILTERS}
+    before = request.args.get("before", type=int)
+    where = _filter(args)
+    with container().sessions() as session:
+        rows = ui_queries.review_queue(session, where, before, PAGE + 1)
+    shown = [_with_due_date(row) for row in rows[:PAGE]]
+    template = "ui/review/_rows.html" if request.headers.get("HX-Request") else "ui/review/queue.html"
+    return render_template(
+        template,
+        rows=shown,
+        args={k: v for k, v in args.items() if v},
+        next_before=rows[PAGE - 1]["id"] if len(rows) > PAGE else None,
+        states=[state.value for state in APPLICATION.states if state.value != "draft"],
+        grades=[grade.value for grade in RiskGrade],
+        districts=districts(),
+        own_district=actor().district,
+    )
+
+
+def _filter(args: dict[str, str]) -> ui_queries.QueueFilter:
+    """Unknown values select nothing rather than fail: a filter is a question, and a wrong one has no answer."""
+    return ui_queries.QueueFilter(
+        district=actor().district or args["district"] or None,
+        state=args["state"] or None,
+        grade=args["grade"] or None,
+        paperless={"yes": True, "no": False}.get(args["paperless"]),
+        accepted_by=_urgency_cutoff(args["urgency"]),
+        claimed_by=actor().user_id if args["holder"] == "mine" else None,
+        unclaimed=args["holder"] == "unclaimed",
+    )
+
+
+def _urgency_cutoff(urgency: str) -> date | None:
+    """The latest acceptance day whose unpaused clock is past due ("overdue") or due within 5 working days."""
+    if urgency not in ("overdue", "soon"):
+        return None
+    # Past due means more working days used than the limit; due soon, within SOON_DAYS of it.
+    used = STATUTORY_LIMITS.decision_days + (1 if urgency == "overdue" else -SOON_DAYS)
+    calendar, day = container().deps.calendar, container().deps.clock.today()
+    start = day
+    while calendar.working_days_between(start, day) < used:
+        start -= timedelta(days=1)
+    return start
+
+
+def _with_due_date(row: dict[str, Any]) -> dict[str, Any]:
+    clock = clock_from_json(row["clock"])
+    if clock is None or row["state"] not in ui_queries.CLOCK_STATES:
+        return row | {"due_on": None, "urgent": False}
+    calendar, today = container().deps.calendar, container().deps.clock.today()
+    try:
+        due = clock.due_date(calendar)
+        soon = due is not None and calendar.working_days_between(today, max(today, due)) <= SOON_DAYS
+    except DomainError:  # a date beyond the holiday calendar's range: show the file, without a due date
+        return row | {"due_on": None, "urgent": False}
+    return row | {"due_on": due, "urgent": soon}

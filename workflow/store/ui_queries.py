@@ -1,0 +1,534 @@
+"""Read side of the web pages: the reviewer queue, profiles, write-off history with running balances, dashboards.
+
+Lists are keyset-paged (`before` an id, newest first) and filter on indexed columns, so a page costs the same on
+the hundredth page as on the first; pages fetch one row more than they show to know whether another page exists.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session, aliased
+
+from workflow.domain.actors import Actor, Role
+from workflow.store.api_reads import Scope, enterprise_view
+from workflow.store.tables import (
+    ApplicationRow,
+    AuditEventRow,
+    CertificateLineRow,
+    CertificateRow,
+    CreditRecordRow,
+    DeclarationRow,
+    DocumentRow,
+    EnterpriseRow,
+    LedgerEntryRow,
+    PanelSeatRow,
+    ReversalRow,
+    RiskAssessmentRow,
+    UserRow,
+)
+
+DECIDED_STATES = ("granted", "denied")
+PORT_STATES = ("port_review", "inspection", "lab_hold", "disposal_ordered", "follow_up_pending")
+CLOCK_STATES = ("accepted", "under_review", "risk_assessment")  # the decision clock runs (or is paused) in these
+RECENT_SAMPLE = 500  # dashboard figures over time read the latest rows only: a page must not scan history
+
+
+def actor_by_id(session: Session, user_id: int) -> tuple[Actor, str] | None:
+    """The active user as an actor, with their preferred language; None for an unknown or inactive user."""
+    row = session.get(UserRow, user_id)
+    if row is None or not row.active:
+        return None
+    actor = Actor(row.id, Role(row.role), row.display_name or row.username, row.enterprise_id, row.district)
+    return actor, row.locale
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """A reviewer's queue: the district is the officer's own (None for a province-wide user)."""
+
+    district: str | None = None
+    state: str | None = None
+    grade: str | None = None
+    paperless: bool | None = None
+    accepted_by: date | None = None  # SLA urgency: accepted on or before this day, and the clock still running
+    claimed_by: int | None = None  # "mine": the files this officer works
+    unclaimed: bool = False  # nobody works them yet
+
+
+def review_queue(session: Session, where: QueueFilter, before: int | None, limit: int) -> list[dict[str, Any]]:
+    holder = aliased(UserRow)
+    query = (
+        select(ApplicationRow, EnterpriseRow.name, func.coalesce(func.nullif(holder.display_name, ""), holder.username))
+        .join(EnterpriseRow, EnterpriseRow.id == ApplicationRow.enterprise_id)
+        .outerjoin(holder, holder.id == ApplicationRow.claimed_by)
+    )
+    for column, value in (
+        (ApplicationRow.district, where.district),
+        (ApplicationRow.state, where.state),
+        (ApplicationRow.grade, where.grade),
+        (ApplicationRow.paperless, where.paperless),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if where.accepted_by is not None:
+        query = query.where(ApplicationRow.accepted_on <= where.accepted_by, ApplicationRow.state.in_(CLOCK_STATES))
+    if where.claimed_by is not None:
+        query = query.where(ApplicationRow.claimed_by == where.claimed_by)
+    if where.unclaimed:
+        query = query.where(ApplicationRow.claimed_by.is_(None))
+    if before is not None:
+        query = query.where(ApplicationRow.id < before)
+    if where.state is None:
+        query = query.where(ApplicationRow.state != "draft")  # a draft is the applicant's, not yet customs' business
+    rows = session.execute(query.order_by(ApplicationRow.id.desc()).limit(limit))
+    return [_queue_row(row, name) | {"holder": holder_name} for row, name, holder_name in rows]
+
+
+def district_officers(session: Session, district: str) -> list[dict[str, Any]]:
+    """Who a head may hand a file to: the active acceptors, reviewers, deciders and heads of the district."""
+    roles = ("acceptor", "reviewer", "decider", "head")
+    query = (
+        select(UserRow.id, UserRow.username, UserRow.display_name, UserRow.role)
+        .where(UserRow.district == district, UserRow.role.in_(roles), UserRow.active.is_(True))
+        .order_by(UserRow.role, UserRow.username)
+    )
+    return [{"id": row[0], "name": row[2] or row[1], "role": row[3]} for row in session.execute(query)]
+
+
+def _queue_row(row: ApplicationRow, enterprise: str) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "reference": row.reference,
+        "enterprise": enterprise,
+        "district": row.district,
+        "direction": row.direction,
+        "state": row.state,
+        "grade": row.grade,
+        "paperless": row.paperless,
+        "received_on": row.received_on,
+        "accepted_on": row.accepted_on,
+        "clock": row.clock,
+    }
+
+
+def document(session: Session, document_id: int) -> dict[str, Any] | None:
+    """An attachment's stored facts: the bytes are in the document store under `sha256`."""
+    row = session.get(DocumentRow, document_id)
+    if row is None:
+        return None
+    return {"filename": row.filename, "content_type": row.content_type, "sha256": row.sha256, "size": row.size}
+
+
+def application_posts(session: Session, application_id: int) -> dict[str, dict[str, Any] | None]:
+    """Who accepted, reviewed and decided the application (R11: three different officers), by post."""
+    row = session.get(ApplicationRow, application_id)
+    if row is None:
+        return {}
+    ids = {"acceptor": row.acceptor_id, "reviewer": row.reviewer_id, "decider": row.decider_id}
+    users = session.scalars(select(UserRow).where(UserRow.id.in_([i for i in ids.values() if i is not None])))
+    names = {user.id: user.display_name or user.username for user in users}
+    return {post: ({"id": i, "name": names.get(i, "")} if i is not None else None) for post, i in ids.items()}
+
+
+def declaration_route(session: Session, declaration_id: int) -> dict[str, Any] | None:
+    """The inspection-routing result (E1–E3) with the rate, the draw and the reason."""
+    route: dict[str, Any] | None = session.scalar(
+        select(DeclarationRow.route).where(DeclarationRow.id == declaration_id)
+    )
+    return route
+
+
+def enterprise_profile(session: Session, enterprise_id: int) -> dict[str, Any] | None:
+    """The enterprise, its credit history (newest first) and its certificates (earlier approvals)."""
+    row = session.get(EnterpriseRow, enterprise_id)
+    if row is None:
+        return None
+    credit = session.scalars(
+        select(CreditRecordRow)
+        .where(CreditRecordRow.enterprise_id == enterprise_id)
+        .order_by(CreditRecordRow.effective_from.desc())
+    )
+    return enterprise_view(row) | {
+        "credit": [
+            {"tier": c.tier, "regime": c.regime, "from": c.effective_from, "to": c.effective_to} for c in credit
+        ],
+        "approvals": approvals(session, enterprise_id, limit=20),
+    }
+
+
+def approvals(session: Session, enterprise_id: int, limit: int) -> list[dict[str, Any]]:
+    rows = session.scalars(
+        select(CertificateRow)
+        .where(CertificateRow.enterprise_id == enterprise_id)
+        .order_by(CertificateRow.id.desc())
+        .limit(limit)
+    )
+    return [
+        {
+            "id": c.id,
+            "certificate_no": c.certificate_no,
+            "application_id": c.application_id,
+            "grade": c.grade,
+            "state": c.state,
+            "valid_until": c.valid_until,
+        }
+        for c in rows
+    ]
+
+
+def certificate_id_by_no(session: Session, certificate_no: str) -> int | None:
+    found: int | None = session.scalar(
+        select(CertificateRow.id).where(CertificateRow.certificate_no == certificate_no.strip())
+    )
+    return found
+
+
+def declaration_id_by_no(session: Session, declaration_no: str) -> int | None:
+    found: int | None = session.scalar(
+        select(DeclarationRow.id).where(DeclarationRow.declaration_no == declaration_no.strip())
+    )
+    return found
+
+
+def certificates_with_lines(
+    session: Session, enterprise_id: int, before: int | None, limit: int
+) -> list[dict[str, Any]]:
+    """An enterprise's certificates, newest first, with every line's balances: two queries, whatever the page size."""
+    query = select(CertificateRow).where(CertificateRow.enterprise_id == enterprise_id)
+    if before is not None:
+        query = query.where(CertificateRow.id < before)
+    rows = session.scalars(query.order_by(CertificateRow.id.desc()).limit(limit)).all()
+    lines: defaultdict[int, list[dict[str, Any]]] = defaultdict(list)
+    found = session.scalars(
+        select(CertificateLineRow)
+        .where(CertificateLineRow.certificate_id.in_([row.id for row in rows]))
+        .order_by(CertificateLineRow.certificate_id, CertificateLineRow.line_no)
+    )
+    for line in found:
+        lines[line.certificate_id].append(_line_balance(line))
+    return [_certificate_row(row, lines[row.id]) for row in rows]
+
+
+def _line_balance(line: CertificateLineRow) -> dict[str, Any]:
+    return {
+        "line_no": line.line_no,
+        "name_zh": line.name_zh,
+        "unit": line.unit,
+        "approved_qty": _qty(line.approved_qty),
+        "committed_qty": _qty(line.committed_qty),
+        "reserved_qty": _qty(line.reserved_qty),
+        "remaining_qty": _qty(line.approved_qty - line.committed_qty - line.reserved_qty),
+    }
+
+
+def _certificate_row(row: CertificateRow, lines: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "certificate_no": row.certificate_no,
+        "state": row.state,
+        "grade": row.grade,
+        "write_off_mode": row.write_off_mode,
+        "valid_until": row.valid_until,
+        "lines": lines,
+    }
+
+
+def certificate_numbers(session: Session, district: str) -> set[str]:
+    return set(session.scalars(select(CertificateRow.certificate_no).where(CertificateRow.district == district)))
+
+
+def certificate_declarations(session: Session, certificate_id: int, limit: int = 50) -> list[dict[str, Any]]:
+    rows = session.scalars(
+        select(DeclarationRow)
+        .where(DeclarationRow.certificate_id == certificate_id)
+        .order_by(DeclarationRow.id.desc())
+        .limit(limit)
+    )
+    return [
+        {"id": d.id, "declaration_no": d.declaration_no, "state": d.state, "declared_on": d.declared_on} for d in rows
+    ]
+
+
+# -- write-off history with running balances ------------------------------------------------------------------------
+
+# What each ledger entry does to a line's use (committed + reserved) and to its committed quantity.
+_USE = {"reserve": 1, "release": -1, "commit": 0, "reverse": -1}
+_COMMITTED = {"reserve": 0, "release": 0, "commit": 1, "reverse": -1}
+
+
+def _signed(table: dict[str, int]) -> Any:
+    """The entry's quantity with its sign, typed as a quantity so the sum reads back as a Decimal.
+
+    No multiplication: a bound factor would be scaled like a quantity (ten-thousandths).
+    """
+    whens = [(LedgerEntryRow.kind == kind, LedgerEntryRow.qty if sign > 0 else -LedgerEntryRow.qty)
+             for kind, sign in table.items() if sign]  # fmt: skip
+    return case(*whens, else_=0)
+
+
+@dataclass(frozen=True)
+class LedgerFilter:
+    """Whose write-offs: one certificate, one enterprise, one district, or all; and a period of entry dates."""
+
+    certificate_id: int | None = None
+    enterprise_id: int | None = None
+    district: str | None = None
+    since: date | None = None
+    until: date | None = None
+
+
+def ledger_history(session: Session, where: LedgerFilter, before: int | None, limit: int) -> list[dict[str, Any]]:
+    """Ledger entries, newest first, each with its line's committed and remaining quantity right after it.
+
+    Two steps: the page of entries (keyset, filters), then running sums over the whole history of only the lines on
+    that page (window functions, PostgreSQL and SQLite alike). A balance so never depends on the page or the period
+    that shows it, and a page costs the same whatever the size of the ledger.
+    """
+    page = session.execute(_ledger_page(where, before, limit)).mappings().all()
+    if not page:
+        return []
+    balances = _running_balances(session, {row["certificate_line_id"] for row in page}, page[0]["id"])
+    return [_history_row(row, *balances[row["id"]]) for row in page]
+
+
+def _ledger_page(where: LedgerFilter, before: int | None, limit: int) -> Any:
+    query = (
+        select(
+            LedgerEntryRow.id,
+            LedgerEntryRow.kind,
+            LedgerEntryRow.qty,
+            LedgerEntryRow.unit,
+            LedgerEntryRow.at,
+            LedgerEntryRow.actor_role,
+            LedgerEntryRow.reason,
+            LedgerEntryRow.declaration_id,
+            LedgerEntryRow.certificate_line_id,
+            CertificateRow.id.label("certificate_id"),
+            CertificateRow.certificate_no,
+            CertificateLineRow.line_no,
+            CertificateLineRow.approved_qty,
+            DeclarationRow.declaration_no,
+        )
+        .join(CertificateRow, CertificateRow.id == LedgerEntryRow.certificate_id)
+        .join(CertificateLineRow, CertificateLineRow.id == LedgerEntryRow.certificate_line_id)
+        .outerjoin(DeclarationRow, DeclarationRow.id == LedgerEntryRow.declaration_id)
+    )
+    for column, value in (
+        (LedgerEntryRow.certificate_id, where.certificate_id),
+        (CertificateRow.enterprise_id, where.enterprise_id),
+        (CertificateRow.district, where.district),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if where.since is not None:
+        query = query.where(LedgerEntryRow.at >= _start_of(where.since))
+    if where.until is not None:
+        query = query.where(LedgerEntryRow.at < _start_of(where.until, 1))
+    if before is not None:
+        query = query.where(LedgerEntryRow.id < before)
+    return query.order_by(LedgerEntryRow.id.desc()).limit(limit)
+
+
+def _running_balances(session: Session, line_ids: set[int], up_to: int) -> dict[int, tuple[Decimal, Decimal]]:
+    """Entry id -> (use, committed) of its line right after it, over the lines' whole history up to `up_to`."""
+    line, order = LedgerEntryRow.certificate_line_id, LedgerEntryRow.id
+    rows = session.execute(
+        select(
+            LedgerEntryRow.id,
+            func.sum(_signed(_USE)).over(partition_by=line, order_by=order),
+            func.sum(_signed(_COMMITTED)).over(partition_by=line, order_by=order),
+        ).where(line.in_(line_ids), LedgerEntryRow.id <= up_to)
+    )
+    return {entry_id: (Decimal(used or 0), Decimal(committed or 0)) for entry_id, used, committed in rows}
+
+
+def _start_of(day: date, plus_days: int = 0) -> datetime:
+    return datetime.combine(date.fromordinal(day.toordinal() + plus_days), datetime.min.time())
+
+
+def _history_row(row: Any, used: Decimal, committed: Decimal) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "kind": row["kind"],
+        "qty": _qty(row["qty"]),
+        "unit": row["unit"],
+        "at": row["at"],
+        "actor_role": row["actor_role"],
+        "reason": row["reason"],
+        "certificate_id": row["certificate_id"],
+        "certificate_no": row["certificate_no"],
+        "line_no": row["line_no"],
+        "declaration_id": row["declaration_id"],
+        "declaration_no": row["declaration_no"],
+        "committed": _qty(committed),
+        "remaining": _qty(Decimal(row["approved_qty"]) - used),
+    }
+
+
+def _qty(value: Decimal) -> str:
+    return format(Decimal(value).normalize(), "f")
+
+
+def open_declarations(session: Session, district: str | None, limit: int = 50) -> list[dict[str, Any]]:
+    """Declarations waiting for a port officer: held, under inspection, at the laboratory or awaiting disposal."""
+    query = select(DeclarationRow, CertificateRow.certificate_no).join(
+        CertificateRow, CertificateRow.id == DeclarationRow.certificate_id
+    )
+    query = query.where(DeclarationRow.state.in_(PORT_STATES))
+    if district is not None:
+        query = query.where(DeclarationRow.district == district)
+    rows = session.execute(query.order_by(DeclarationRow.id.desc()).limit(limit))
+    return [
+        {
+            "id": d.id,
+            "declaration_no": d.declaration_no,
+            "certificate_no": number,
+            "state": d.state,
+            "declared_on": d.declared_on,
+            "hold_reason": d.hold_reason,
+        }
+        for d, number in rows
+    ]
+
+
+def pending_reversals(session: Session, district: str | None, limit: int = 50) -> list[dict[str, Any]]:
+    """W10: reversals requested and not yet decided, with the write-off they would undo."""
+    query = (
+        select(ReversalRow, LedgerEntryRow, CertificateRow.certificate_no, CertificateRow.id)
+        .join(LedgerEntryRow, LedgerEntryRow.id == ReversalRow.commit_entry_id)
+        .join(CertificateRow, CertificateRow.id == LedgerEntryRow.certificate_id)
+        .where(ReversalRow.state == "requested")
+    )
+    if district is not None:
+        query = query.where(CertificateRow.district == district)
+    rows = session.execute(query.order_by(ReversalRow.id).limit(limit))
+    return [
+        {
+            "id": reversal.id,
+            "entry_id": entry.id,
+            "certificate_id": certificate_id,
+            "certificate_no": number,
+            "qty": _qty(reversal.qty),
+            "unit": entry.unit,
+            "reason_code": reversal.reason_code,
+            "reason": reversal.reason,
+            "requested_by": reversal.requested_by,
+            "requested_at": reversal.requested_at,
+        }
+        for reversal, entry, number, certificate_id in rows
+    ]
+
+
+# -- expert desk ----------------------------------------------------------------------------------------------------
+
+
+def expert_seats(session: Session, expert_id: int, open_only: bool, limit: int = 100) -> list[dict[str, Any]]:
+    query = (
+        select(PanelSeatRow, RiskAssessmentRow, ApplicationRow.reference, ApplicationRow.id)
+        .join(RiskAssessmentRow, RiskAssessmentRow.id == PanelSeatRow.assessment_id)
+        .join(ApplicationRow, ApplicationRow.id == RiskAssessmentRow.application_id)
+        .where(PanelSeatRow.expert_id == expert_id)
+    )
+    if open_only:
+        query = query.where(PanelSeatRow.opinion.is_(None), RiskAssessmentRow.state == "open")
+    rows = session.execute(query.order_by(PanelSeatRow.due_on, PanelSeatRow.id).limit(limit))
+    return [
+        {
+            "seat_id": seat.id,
+            "assessment_id": assessment.id,
+            "application_id": application_id,
+            "reference": reference,
+            "due_on": seat.due_on,
+            "opinion": seat.opinion,
+            "reason": seat.reason,
+            "assessment_state": assessment.state,
+            "assessment_due_on": assessment.due_on,
+        }
+        for seat, assessment, reference, application_id in rows
+    ]
+
+
+def assessments_of(session: Session, application_id: int) -> list[dict[str, Any]]:
+    rows = session.scalars(
+        select(RiskAssessmentRow)
+        .where(RiskAssessmentRow.application_id == application_id)
+        .order_by(RiskAssessmentRow.id)
+    )
+    return [
+        {
+            "id": a.id,
+            "state": a.state,
+            "outcome": a.outcome,
+            "assessor_level": a.assessor_level,
+            "panel_size": a.panel_size,
+            "started_on": a.started_on,
+            "due_on": a.due_on,
+            "concluded_on": a.concluded_on,
+            "reused_from_id": a.reused_from_id,
+        }
+        for a in rows
+    ]
+
+
+# -- auditor's dashboard --------------------------------------------------------------------------------------------
+
+
+def dashboard(session: Session, scope: Scope) -> dict[str, Any]:
+    return {
+        "by_state": _by_state(session, scope),
+        "paperless": _paperless_share(session, scope),
+        "decisions": _decision_times(session, scope),
+        "inspection": _inspection_rates(session, scope),
+    }
+
+
+def _by_state(session: Session, scope: Scope) -> dict[str, int]:
+    query = select(ApplicationRow.state, func.count()).group_by(ApplicationRow.state)
+    if scope.district is not None:
+        query = query.where(ApplicationRow.district == scope.district)
+    return {state: count for state, count in session.execute(query)}
+
+
+def _paperless_share(session: Session, scope: Scope) -> dict[str, int]:
+    query = select(CertificateRow.paperless, func.count()).group_by(CertificateRow.paperless)
+    if scope.district is not None:
+        query = query.where(CertificateRow.district == scope.district)
+    counts = {bool(paperless): count for paperless, count in session.execute(query)}
+    return {"paperless": counts.get(True, 0), "paper": counts.get(False, 0)}
+
+
+def _decision_times(session: Session, scope: Scope) -> list[dict[str, Any]]:
+    """The latest decisions: received, decided, and the statutory clock that governed them (for SLA compliance)."""
+    query = (
+        select(ApplicationRow.received_on, ApplicationRow.clock, AuditEventRow.at, AuditEventRow.trigger)
+        .join(AuditEventRow, AuditEventRow.object_id == ApplicationRow.id)
+        .where(AuditEventRow.object_type == "application", AuditEventRow.trigger.in_(("grant", "deny")))
+    )
+    if scope.district is not None:
+        query = query.where(AuditEventRow.district == scope.district)
+    rows = session.execute(query.order_by(AuditEventRow.id.desc()).limit(RECENT_SAMPLE))
+    return [
+        {"received_on": received, "clock": clock, "decided_on": at.date(), "trigger": trigger}
+        for received, clock, at, trigger in rows
+        if received is not None
+    ]
+
+
+def _inspection_rates(session: Session, scope: Scope) -> dict[tuple[str, str], tuple[int, int]]:
+    """(grade, credit tier) -> (inspected, routed) over the latest routed declarations (E1)."""
+    query = select(DeclarationRow.route).where(DeclarationRow.route.is_not(None))
+    if scope.district is not None:
+        query = query.where(DeclarationRow.district == scope.district)
+    routed: Counter[tuple[str, str]] = Counter()
+    inspected: defaultdict[tuple[str, str], int] = defaultdict(int)
+    for (route,) in session.execute(query.order_by(DeclarationRow.id.desc()).limit(RECENT_SAMPLE)):
+        key = (str(route.get("grade", "?")), str(route.get("credit_tier", "?")))
+        routed[key] += 1
+        inspected[key] += 1 if route.get("inspected") else 0
+    return {key: (inspected[key], count) for key, count in sorted(routed.items())}
