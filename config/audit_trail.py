@@ -38,8 +38,12 @@ class DistrictReport:
 
     def as_dict(self) -> dict[str, Any]:
         finding = self.finding.as_dict() if self.finding else None
-        return {"district": self.district, "events": self.events, "head_seq": self.head_seq, "finding": finding} | {
-            "checkpoints": self.checkpoints
+        return {
+            "district": self.district,
+            "events": self.events,
+            "head_seq": self.head_seq,
+            "checkpoints": self.checkpoints,
+            "finding": finding,
         }
 
 

@@ -7,6 +7,7 @@ Argon2id at the next sign-in on the token endpoint. A failed password check is w
 from __future__ import annotations
 
 from contextlib import suppress
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -21,8 +22,15 @@ from workflow.store.directory import UserAccount, find_user
 from workflow.store.uow import SqlUnitOfWork
 
 HASHER = PasswordHasher()
-# Verified against when the user name is unknown, so a miss costs what a wrong password costs.
-_DUMMY_HASH = HASHER.hash("no such user")
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when the user name is unknown, so a miss costs what a wrong password costs.
+
+    Made on first use, not at import: an Argon2 hash costs every CLI command and worker start that imports this.
+    """
+    return HASHER.hash("no such user")
 
 
 class Unauthenticated(DomainError):
@@ -86,7 +94,7 @@ def verify_password(stored: str, password: str) -> bool:
 
 def _burn(password: str) -> None:
     with suppress(VerificationError):
-        HASHER.verify(_DUMMY_HASH, password)
+        HASHER.verify(_dummy_hash(), password)
 
 
 def login_event(username: str, account: UserAccount | None, outcome: str, rehash: str | None = None) -> None:

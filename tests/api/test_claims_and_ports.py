@@ -6,7 +6,7 @@ from typing import Any
 
 from tests.api.conftest import World
 from tests.api.test_lifecycle_over_http import CYTOKINE, attach_all, file_draft
-from workflow.store import queries
+from workflow.store import api_reads
 
 
 def _submitted(world: World) -> int:
@@ -23,7 +23,7 @@ def _act(world: World, actor: Any, application_id: int, action: str, body: dict[
 
 def _triggers(world: World, application_id: int) -> list[tuple[str, dict[str, Any]]]:
     with world.container.sessions() as session:
-        trail = queries.audit_trail(session, "application", application_id)
+        trail = api_reads.audit_trail(session, "application", application_id)
     return [(event["trigger"], event["inputs"]) for event in trail if event["trigger"].endswith(("claim", "assign"))]
 
 

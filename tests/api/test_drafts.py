@@ -6,7 +6,7 @@ from typing import Any
 
 from tests.api.conftest import World
 from tests.api.test_lifecycle_over_http import CYTOKINE, attach_all, file_draft
-from workflow.store import queries
+from workflow.store import api_reads
 
 SERUM = {
     "name_zh": "人血清",
@@ -25,7 +25,7 @@ def _patch(world: World, application_id: int, body: dict[str, Any], actor: Any =
 
 def _trail(world: World, application_id: int) -> list[dict[str, Any]]:
     with world.container.sessions() as session:
-        return queries.audit_trail(session, "application", application_id)
+        return api_reads.audit_trail(session, "application", application_id)
 
 
 def test_a_draft_is_revised_in_place_with_an_audited_event(world: World) -> None:

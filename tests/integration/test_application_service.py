@@ -17,7 +17,7 @@ from workflow.domain.assessment import Opinion
 from workflow.domain.errors import ConcurrencyConflict, DomainError, GuardFailed, InvalidTransition, PermissionDenied
 from workflow.domain.goods import Direction
 from workflow.domain.lifecycle import AppState
-from workflow.store import queries
+from workflow.store import api_reads, queries
 from workflow.store.repositories import AuditTrail
 from workflow.store.tables import ApplicationRow, AuditEventRow, CertificateRow, OutboxRow
 
@@ -29,7 +29,7 @@ def _view(container: Container, application_id: int) -> dict:
 
 def _audit(container: Container, application_id: int) -> list[dict]:
     with container.sessions() as session:
-        return queries.audit_trail(session, "application", application_id)
+        return api_reads.audit_trail(session, "application", application_id)
 
 
 def to_under_review(container: Container, cast: Cast) -> int:
@@ -104,7 +104,7 @@ def test_the_full_path_to_grant_issues_a_certificate_with_validity_and_mode(cont
     triggers = [event["trigger"] for event in _audit(container, application_id)]
     assert triggers == ["submit", "accept", "start_review", "grant"]
     with container.sessions() as session:
-        (issue,) = queries.audit_trail(session, "certificate", certificate_id)
+        (issue,) = api_reads.audit_trail(session, "certificate", certificate_id)
     assert issue["trigger"] == "issue" and issue["to"] == "active"
 
 

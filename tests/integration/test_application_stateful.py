@@ -18,7 +18,7 @@ from tests.integration.support import file_application
 from workflow.domain import commands as c
 from workflow.domain.errors import DomainError
 from workflow.domain.lifecycle import APPLICATION, AppState
-from workflow.store import queries
+from workflow.store import api_reads, queries
 
 Build = Callable[[Cast, int], c.Command]
 COMMANDS: dict[str, Build] = {
@@ -40,7 +40,7 @@ COMMANDS: dict[str, Build] = {
 def _snapshot(container: Container, application_id: int) -> tuple[str, int, list[dict]]:
     with container.sessions() as session:
         view = queries.application_view(session, application_id)
-        trail = queries.audit_trail(session, "application", application_id)
+        trail = api_reads.audit_trail(session, "application", application_id)
     return view["state"], view["version"], trail
 
 

@@ -29,7 +29,7 @@ from tests.conftest import WorkerProcess, _empty_tables, make_cast, wait_for, wa
 from tests.integration.blocking_worker import STALL_DIR_ENV, stalled_marker
 from tests.integration.support import file_application
 from workflow.domain import commands as c
-from workflow.store import queries
+from workflow.store import api_reads, queries
 from workflow.store.repositories import SqlOutbox
 from workflow.store.tables import ApplicationLineRow, ApplicationRow, AuditEventRow, DocumentRow, OutboxRow
 
@@ -273,7 +273,7 @@ def test_a_worker_child_killed_mid_task_still_screens_exactly_once(
     wait_for(lambda: screen_counts(container), timeout=60, what="a new child to screen the re-queued message")
     assert_screened_exactly_once(container, redis_url, [application_id])
     with container.sessions() as session:
-        trail = queries.audit_trail(session, "application", application_id)
+        trail = api_reads.audit_trail(session, "application", application_id)
     assert [event["trigger"] for event in trail] == ["submit", "screen"]
     assert worker.process.poll() is None  # the parent survived and re-queued the message
     assert "signal 9 (SIGKILL)" in worker.log.read_text()
@@ -423,4 +423,4 @@ def test_d_a_rolled_back_submit_leaves_no_outbox_row_no_message_and_nothing_to_s
     with container.sessions() as session:
         view = queries.application_view(session, failed)
         assert (view["state"], view["version"]) == ("draft", 0)
-        assert queries.audit_trail(session, "application", failed) == []
+        assert api_reads.audit_trail(session, "application", failed) == []

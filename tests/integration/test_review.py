@@ -16,7 +16,7 @@ from workflow.domain.actors import Actor, Role
 from workflow.domain.assessment import Opinion
 from workflow.domain.errors import GuardFailed, PermissionDenied
 from workflow.domain.goods import GoodsLine
-from workflow.store import queries
+from workflow.store import api_reads, queries
 from workflow.store.directory import create_user
 from workflow.store.tables import NotificationRow, RiskAssessmentRow
 
@@ -171,7 +171,7 @@ def test_r17_the_sweep_deems_an_application_accepted_from_its_receipt(
     state = view(container, application_id)
     assert state["state"] == "accepted" and state["accepted_on"] == "2016-06-01"
     with container.sessions() as session:
-        trail = queries.audit_trail(session, "application", application_id)
+        trail = api_reads.audit_trail(session, "application", application_id)
     assert trail[-1]["actor"]["role"] == "system" and "R17" in trail[-1]["rule_ids"]
     assert container.bus.handle(c.DeemAcceptances(cast.applicant)) == 0
 

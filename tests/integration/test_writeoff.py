@@ -250,10 +250,10 @@ def test_an_overdue_follow_up_is_alerted_once(container: Container, cast: Cast, 
     clock.today_value = date(2016, 7, 2)
     assert container.bus.handle(c.FlagOverdueFollowUps(cast.applicant)) == 1
     assert container.bus.handle(c.FlagOverdueFollowUps(cast.applicant)) == 0
-    from workflow.store import queries
+    from workflow.store import api_reads
 
     with container.sessions() as session:
-        trail = queries.audit_trail(session, "declaration", shipment["declaration_id"])
+        trail = api_reads.audit_trail(session, "declaration", shipment["declaration_id"])
     assert trail[-1]["trigger"] == "follow_up_overdue" and "R54" in trail[-1]["rule_ids"]
 
 

@@ -13,6 +13,7 @@ from workflow.domain.actors import SYSTEM_ACTOR
 from workflow.domain.clock import ClockLimits
 from workflow.domain.credit import credit_as_of
 from workflow.domain.errors import ConcurrencyConflict, InvalidInput
+from workflow.domain.goods import ProductIdentity
 from workflow.domain.model import Application, Certificate, CertificateLine, checked_ports
 from workflow.domain.policy import Policy
 from workflow.service.ports import Dependencies, UnitOfWork
@@ -104,8 +105,8 @@ def submit_application(cmd: c.SubmitApplication, deps: Dependencies) -> None:
     with deps.uow() as uow:
         application = uow.applications.get(cmd.application_id)
         today = deps.clock.today()
-        policy = _adopt_policy(application, deps, today)
-        required = _required_documents(uow, application, policy)
+        _adopt_policy(application, deps, today)  # the policy in force on submission governs from now on
+        required = _required_documents(uow, application)
         application.submit(cmd.actor, today, uow.documents.attached_types(application.id or 0), required)
         _save(uow, application)
 
@@ -221,34 +222,35 @@ def _adopt_policy(application: Application, deps: Dependencies, on: date) -> Pol
     return policy
 
 
-def _first_time(uow: UnitOfWork, application: Application) -> rules.Decision[bool]:
-    granted = uow.enterprises.granted_identities(application.enterprise_id)
+def _first_time(application: Application, granted: set[ProductIdentity]) -> rules.Decision[bool]:
+    """R60: first time if any line's product was never granted to the enterprise."""
     decisions = [rules.is_first_time(line.identity, granted) for line in application.lines]
     return next((d for d in decisions if d.result), decisions[0])
 
 
-def _entity_first(uow: UnitOfWork, application: Application) -> bool:
-    """R15's "first application by an entity": none of the enterprise's applications was ever granted.
+def _documents(
+    uow: UnitOfWork, application: Application, granted: set[ProductIdentity]
+) -> rules.Decision[tuple[str, ...]]:
+    """R12–R16: the documents the goods need.
 
-    Not R60's product-level first time: an established enterprise importing a new product files no licence again.
+    R15 asks about the entity's first application (no grant at all), not R60's new product: an established
+    enterprise importing a new product files no licence again (the pre-check decides it the same way).
     """
-    return not uow.enterprises.granted_identities(application.enterprise_id)
-
-
-def _required_documents(uow: UnitOfWork, application: Application, policy: Policy) -> list[str]:
     enterprise = uow.enterprises.get(application.enterprise_id)
-    decision = rules.required_documents(
-        application.lines, application.direction, _entity_first(uow, application), enterprise.is_natural_person
-    )
-    return list(decision.result)
+    return rules.required_documents(application.lines, application.direction, not granted, enterprise.is_natural_person)
+
+
+def _required_documents(uow: UnitOfWork, application: Application) -> list[str]:
+    granted = uow.enterprises.granted_identities(application.enterprise_id)
+    return list(_documents(uow, application, granted).result)
 
 
 def _screen(uow: UnitOfWork, application: Application, policy: Policy) -> dict[str, Any]:
     on = application.received_on
     assert on is not None
-    enterprise = uow.enterprises.get(application.enterprise_id)
     credit = credit_as_of(uow.enterprises.credit_records(application.enterprise_id), on, policy)
-    first_time = _first_time(uow, application)
+    granted = uow.enterprises.granted_identities(application.enterprise_id)  # once: R60 and R15 both ask
+    first_time = _first_time(application, granted)
     scope = [rules.scope(line, application.direction, policy) for line in application.lines]
     in_scope = all(decision.result for decision in scope)
     decisions: dict[str, rules.Decision[Any]] = {"first_time": first_time}
@@ -262,9 +264,7 @@ def _screen(uow: UnitOfWork, application: Application, policy: Policy) -> dict[s
             "follow_up": rules.follow_up_required(grade.result, application.direction, policy),
             "risk_assessment": rules.risk_assessment_route(grade.result, policy),
         }
-    required = rules.required_documents(
-        application.lines, application.direction, _entity_first(uow, application), enterprise.is_natural_person
-    )
+    required = _documents(uow, application, granted)
     attached = uow.documents.attached_types(application.id or 0)
     return {
         "received_on": on.isoformat(),
@@ -282,7 +282,8 @@ def _issue_certificate(uow: UnitOfWork, application: Application, policy: Policy
     grade = application.grade
     assert grade is not None and application.id is not None
     credit = credit_as_of(uow.enterprises.credit_records(application.enterprise_id), today, policy)
-    first_time = bool(_first_time(uow, application).result)
+    granted = uow.enterprises.granted_identities(application.enterprise_id)
+    first_time = bool(_first_time(application, granted).result)
     certificate = Certificate(
         application_id=application.id,
         enterprise_id=application.enterprise_id,

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from workflow.domain.actors import Actor, Role
 from workflow.domain.model import Aggregate, TransitionRecord
-from workflow.store.directory import UserAccount
+from workflow.store.directory import UserAccount, account_of
 from workflow.store.repositories import AuditTrail
 from workflow.store.tables import ApiTokenRow, EnterpriseRow, UserRow
 
@@ -63,17 +63,6 @@ def account_for_token(session: Session, token: str, now: datetime) -> UserAccoun
         session.execute(update(ApiTokenRow).where(ApiTokenRow.id == token_row.id).values(last_used_at=now))
         session.commit()
     return account_of(user)
-
-
-def account_of(user: UserRow) -> UserAccount:
-    actor = Actor(
-        user_id=user.id,
-        role=Role(user.role),
-        name=user.display_name or user.username,
-        enterprise_id=user.enterprise_id,
-        district=user.district,
-    )
-    return UserAccount(user.id, user.username, user.password_hash, actor)
 
 
 def tokens_of(session: Session, user_id: int) -> list[dict[str, Any]]:

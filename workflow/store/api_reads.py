@@ -7,12 +7,12 @@ deep it is, and rows inserted meanwhile never shift a page (keyset pagination).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from workflow.domain.signature import quantity_text
 from workflow.store.tables import (
     ApplicationRow,
     AuditEventRow,
@@ -191,20 +191,20 @@ def certificate_view(session: Session, row: CertificateRow) -> dict[str, Any]:
         "follow_up": row.follow_up,
         "valid_from": row.valid_from,
         "valid_until": row.valid_until,
-        "lines": [_line(line) for line in lines],
+        "lines": [line_balance(line) for line in lines],
     }
 
 
-def _line(line: CertificateLineRow) -> dict[str, Any]:
+def line_balance(line: CertificateLineRow) -> dict[str, Any]:
     remaining = line.approved_qty - line.committed_qty - line.reserved_qty
     return {
         "line_no": line.line_no,
         "name_zh": line.name_zh,
         "unit": line.unit,
-        "approved_qty": _qty(line.approved_qty),
-        "committed_qty": _qty(line.committed_qty),
-        "reserved_qty": _qty(line.reserved_qty),
-        "remaining_qty": _qty(remaining),
+        "approved_qty": quantity_text(line.approved_qty),
+        "committed_qty": quantity_text(line.committed_qty),
+        "reserved_qty": quantity_text(line.reserved_qty),
+        "remaining_qty": quantity_text(remaining),
     }
 
 
@@ -224,7 +224,7 @@ def write_offs(session: Session, certificate_id: int, before: int | None, limit:
             "id": entry.id,
             "kind": entry.kind,
             "line_no": line_no,
-            "qty": _qty(entry.qty),
+            "qty": quantity_text(entry.qty),
             "unit": entry.unit,
             "declaration_id": entry.declaration_id,
             "declaration_no": declaration_no,
@@ -268,7 +268,11 @@ def declaration_view(session: Session, row: DeclarationRow) -> dict[str, Any]:
         "released_on": row.released_on,
         "follow_up_due_on": row.follow_up_due_on,
         "lines": [
-            {"line_no": line.line_no, "requested_qty": _qty(line.requested_qty), "drawn_qty": _qty(line.drawn_qty)}
+            {
+                "line_no": line.line_no,
+                "requested_qty": quantity_text(line.requested_qty),
+                "drawn_qty": quantity_text(line.drawn_qty),
+            }
             for line in lines
         ],
     }
@@ -280,7 +284,7 @@ def reversal(session: Session, reversal_id: int) -> dict[str, Any]:
     return {
         "id": row.id,
         "entry_id": row.commit_entry_id,
-        "qty": _qty(row.qty),
+        "qty": quantity_text(row.qty),
         "reason_code": row.reason_code,
         "reason": row.reason,
         "state": row.state,
@@ -330,8 +334,3 @@ def audit_view(row: AuditEventRow) -> dict[str, Any]:
         "policy": {"id": row.policy_id, "hash": row.policy_hash},
         "inputs": row.inputs,
     }
-
-
-def _qty(value: Decimal) -> str:
-    """Quantities travel as decimal strings: JSON numbers are floats to most clients, and a ledger never rounds."""
-    return format(value.normalize(), "f")

@@ -53,16 +53,16 @@ def ensure_enterprise(
 
 def find_user(session: Session, username: str) -> UserAccount | None:
     row = session.scalar(select(UserRow).where(UserRow.username == username, UserRow.active.is_(True)))
-    if row is None:
-        return None
-    actor = Actor(
-        user_id=row.id,
-        role=Role(row.role),
-        name=row.display_name or row.username,
-        enterprise_id=row.enterprise_id,
-        district=row.district,
-    )
-    return UserAccount(row.id, row.username, row.password_hash, actor)
+    return None if row is None else account_of(row)
+
+
+def account_of(row: UserRow) -> UserAccount:
+    return UserAccount(row.id, row.username, row.password_hash, actor_of(row))
+
+
+def actor_of(row: UserRow) -> Actor:
+    """The one way a stored user becomes the actor that travels with commands."""
+    return Actor(row.id, Role(row.role), row.display_name or row.username, row.enterprise_id, row.district)
 
 
 def create_user(

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from workflow.domain.calendar import WorkingCalendar
 from workflow.domain.errors import NotFound
 from workflow.store.codec import clock_from_json
-from workflow.store.tables import ApplicationLineRow, ApplicationRow, AuditEventRow, CertificateRow, DocumentRow
+from workflow.store.tables import ApplicationLineRow, ApplicationRow, CertificateRow, DocumentRow
 
 
 def application_view(session: Session, application_id: int, calendar: WorkingCalendar | None = None) -> dict[str, Any]:
@@ -79,29 +79,6 @@ def certificate_summary(row: CertificateRow) -> dict[str, Any]:
         "valid_from": _iso(row.valid_from),
         "valid_until": _iso(row.valid_until),
     }
-
-
-def audit_trail(session: Session, object_type: str, object_id: int) -> list[dict[str, Any]]:
-    rows = session.scalars(
-        select(AuditEventRow)
-        .where(AuditEventRow.object_type == object_type, AuditEventRow.object_id == object_id)
-        .order_by(AuditEventRow.id)
-    )
-    return [
-        {
-            "id": row.id,
-            "at": row.at.isoformat(),
-            "trigger": row.trigger,
-            "from": row.from_state,
-            "to": row.to_state,
-            "actor": {"id": row.actor_id, "role": row.actor_role, "name": row.actor_name},
-            "reason": row.reason,
-            "rule_ids": row.rule_ids,
-            "policy": {"id": row.policy_id, "hash": row.policy_hash},
-            "inputs": row.inputs,
-        }
-        for row in rows
-    ]
 
 
 def applications_by_state(session: Session) -> dict[str, int]:

@@ -21,6 +21,7 @@ from workflow.domain.policy import CreditRegime, CreditTier
 from workflow.service.ports import EnterpriseInfo
 from workflow.store import audit_chain
 from workflow.store.codec import clock_from_json, clock_to_json, line_from_json, line_to_json
+from workflow.store.directory import actor_of
 from workflow.store.tables import (
     ApplicationLineRow,
     ApplicationRow,
@@ -349,7 +350,7 @@ class SqlEnterprises:
         row = self.session.get(UserRow, user_id)
         if row is None or not row.active or not Role(row.role).is_customs:
             return None
-        return Actor(row.id, Role(row.role), row.display_name or row.username, row.enterprise_id, row.district)
+        return actor_of(row)
 
     def granted_identities(self, enterprise_id: int) -> set[ProductIdentity]:
         """R60: identities of goods on the enterprise's granted applications, whatever became of the certificate."""

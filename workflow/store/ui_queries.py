@@ -15,8 +15,10 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, aliased
 
-from workflow.domain.actors import Actor, Role
-from workflow.store.api_reads import Scope, enterprise_view
+from workflow.domain.actors import Actor
+from workflow.domain.signature import quantity_text
+from workflow.store.api_reads import Scope, enterprise_view, line_balance
+from workflow.store.directory import actor_of
 from workflow.store.tables import (
     ApplicationRow,
     AuditEventRow,
@@ -44,8 +46,7 @@ def actor_by_id(session: Session, user_id: int) -> tuple[Actor, str] | None:
     row = session.get(UserRow, user_id)
     if row is None or not row.active:
         return None
-    actor = Actor(row.id, Role(row.role), row.display_name or row.username, row.enterprise_id, row.district)
-    return actor, row.locale
+    return actor_of(row), row.locale
 
 
 @dataclass(frozen=True)
@@ -211,20 +212,8 @@ def certificates_with_lines(
         .order_by(CertificateLineRow.certificate_id, CertificateLineRow.line_no)
     )
     for line in found:
-        lines[line.certificate_id].append(_line_balance(line))
+        lines[line.certificate_id].append(line_balance(line))
     return [_certificate_row(row, lines[row.id]) for row in rows]
-
-
-def _line_balance(line: CertificateLineRow) -> dict[str, Any]:
-    return {
-        "line_no": line.line_no,
-        "name_zh": line.name_zh,
-        "unit": line.unit,
-        "approved_qty": _qty(line.approved_qty),
-        "committed_qty": _qty(line.committed_qty),
-        "reserved_qty": _qty(line.reserved_qty),
-        "remaining_qty": _qty(line.approved_qty - line.committed_qty - line.reserved_qty),
-    }
 
 
 def _certificate_row(row: CertificateRow, lines: list[dict[str, Any]]) -> dict[str, Any]:
@@ -356,7 +345,7 @@ def _history_row(row: Any, used: Decimal, committed: Decimal) -> dict[str, Any]:
     return {
         "id": row["id"],
         "kind": row["kind"],
-        "qty": _qty(row["qty"]),
+        "qty": quantity_text(Decimal(row["qty"])),
         "unit": row["unit"],
         "at": row["at"],
         "actor_role": row["actor_role"],
@@ -366,13 +355,9 @@ def _history_row(row: Any, used: Decimal, committed: Decimal) -> dict[str, Any]:
         "line_no": row["line_no"],
         "declaration_id": row["declaration_id"],
         "declaration_no": row["declaration_no"],
-        "committed": _qty(committed),
-        "remaining": _qty(Decimal(row["approved_qty"]) - used),
+        "committed": quantity_text(committed),
+        "remaining": quantity_text(Decimal(row["approved_qty"]) - used),
     }
-
-
-def _qty(value: Decimal) -> str:
-    return format(Decimal(value).normalize(), "f")
 
 
 def open_declarations(session: Session, district: str | None, limit: int = 50) -> list[dict[str, Any]]:
@@ -414,7 +399,7 @@ def pending_reversals(session: Session, district: str | None, limit: int = 50) -
             "entry_id": entry.id,
             "certificate_id": certificate_id,
             "certificate_no": number,
-            "qty": _qty(reversal.qty),
+            "qty": quantity_text(reversal.qty),
             "unit": entry.unit,
             "reason_code": reversal.reason_code,
             "reason": reversal.reason,
