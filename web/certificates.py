@@ -21,6 +21,8 @@ from web.schemas import (
     BigPageQuery,
     CertificateOut,
     CertificatePage,
+    DeclarationBatchIn,
+    DeclarationBatchOut,
     DeclarationIn,
     DeclarationOut,
     DeclarationPage,
@@ -138,7 +140,34 @@ def list_declarations(query_data: BigPageQuery) -> dict[str, Any]:
 @blueprint.output(DeclarationOut, status_code=201)
 def declare(json_data: DeclarationIn) -> Reply:
     """D1: declare a shipment against a certificate; it is checked, routed and, if released, written off at once."""
-    command = c.DeclareShipment(
+    result = container().bus.handle(_shipment(json_data, request_key()))
+    return _declaration(result["declaration_id"], result, 201)
+
+
+@blueprint.post("/declarations/batch")
+@guard(DECLARERS, write=True)
+@keyed
+@blueprint.input(DeclarationBatchIn)
+@blueprint.doc(responses={201: {"description": "All declared (or replayed), in the order sent"}})
+@blueprint.output(DeclarationBatchOut, status_code=201)
+def declare_batch(json_data: DeclarationBatchIn) -> Reply:
+    """D1 for a feed's burst of up to 500 declarations, judged in the order sent and filed in ONE transaction.
+
+    Each is checked, routed and written off exactly as if declared alone, seeing what the earlier ones drew. One
+    refused declaration refuses the batch (nothing is written) and the error's `field` names it, for example
+    `declarations[3].certificate_no`. Declarations already filed under the same number replay.
+    """
+    shipments = tuple(_shipment(item) for item in json_data.declarations)
+    result = container().bus.handle(c.DeclareShipments(current_actor(), shipments, idempotency_key=request_key()))
+    views = result["declarations"]
+    with container().sessions() as session:
+        bodies = api_reads.declarations_by_id(session, [view["declaration_id"] for view in views])
+    items = [{**body, "replayed": bool(view.get("replayed"))} for body, view in zip(bodies, views, strict=True)]
+    return _replayed({"declarations": items}, result, 201)
+
+
+def _shipment(json_data: DeclarationIn, key: str = "") -> c.DeclareShipment:
+    return c.DeclareShipment(
         current_actor(),
         json_data.declaration_no,
         json_data.certificate_no,
@@ -146,10 +175,8 @@ def declare(json_data: DeclarationIn) -> Reply:
         json_data.direction,
         tuple((line.line_no, line.qty) for line in json_data.lines),
         port=json_data.port,
-        idempotency_key=request_key(),
+        idempotency_key=key,
     )
-    result = container().bus.handle(command)
-    return _declaration(result["declaration_id"], result, 201)
 
 
 @blueprint.get("/declarations/<int:declaration_id>")

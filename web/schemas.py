@@ -390,6 +390,12 @@ class DeclarationIn(In):
     port: Annotated[StrictStr, Field(max_length=40)] = ""
 
 
+class DeclarationBatchIn(In):
+    """A feed's burst: judged in order, filed in one transaction, all or none."""
+
+    declarations: Annotated[list[DeclarationIn], Field(min_length=1, max_length=500)]
+
+
 class InspectionIn(In):
     outcome: Annotated[StrictStr, Field(pattern=r"^(pass|sample|fail)$")]
     disposal: Disposal | None = None
@@ -428,6 +434,11 @@ class DeclarationOut(Out):
     released_on: date | None
     follow_up_due_on: date | None
     lines: list[DeclarationLineOut]
+    replayed: bool = False
+
+
+class DeclarationBatchOut(Out):
+    declarations: list[DeclarationOut]
     replayed: bool = False
 
 

@@ -23,14 +23,16 @@ def _bodies(world: World) -> dict[str, Any]:
     with world.container.sessions() as session:
         number = session.scalar(select(CertificateRow.certificate_no))
     line = {"name_zh": "IL-6", "quantity": "1", "unit": "支", "category": "biological_product"}
+    declaration = {
+        "declaration_no": "DEC-IDOR-1", "certificate_no": number, "declared_on": "2016-06-01",
+        "direction": "entry", "lines": [{"line_no": 1, "qty": "1"}],
+    }  # fmt: skip
     return {
         "api.create_application": {
             "enterprise_id": world.home.enterprise_id, "district": "xiamen", "direction": "entry", "lines": [line],
         },
-        "writeoffs.declare": {
-            "declaration_no": "DEC-IDOR-1", "certificate_no": number, "declared_on": "2016-06-01",
-            "direction": "entry", "lines": [{"line_no": 1, "qty": "1"}],
-        },
+        "writeoffs.declare": declaration,
+        "writeoffs.declare_batch": {"declarations": [declaration, {**declaration, "declaration_no": "DEC-IDOR-2"}]},
     }  # fmt: skip
 
 

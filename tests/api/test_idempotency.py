@@ -80,3 +80,37 @@ def test_a_malformed_key_is_a_400_naming_the_header(world: World) -> None:
         world.home.applicant, "POST", "/api/v1/applications", json=DRAFT, headers={"Idempotency-Key": "no spaces"}
     )
     assert response.status_code == 400 and response.json["field"] == "Idempotency-Key"
+
+
+def _batch(certificate_no: str, *numbers: str) -> dict:
+    line = {"line_no": 1, "qty": "5"}
+    return {
+        "declarations": [
+            {"declaration_no": n, "certificate_no": certificate_no, "declared_on": "2016-06-01", "direction": "entry",
+             "lines": [line]}
+            for n in numbers
+        ]
+    }  # fmt: skip
+
+
+def test_a_retried_batch_is_written_off_once_and_answers_in_the_order_sent(world: World) -> None:
+    certificate = granted(world)["certificate"]
+    body = _batch(certificate["certificate_no"], "DEC-B-2", "DEC-B-1")
+    headers = {"Idempotency-Key": "feed-1"}
+    first = world.call(world.home.applicant, "POST", "/api/v1/declarations/batch", json=body, headers=headers)
+    again = world.call(world.home.applicant, "POST", "/api/v1/declarations/batch", json=body, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert [item["declaration_no"] for item in first.json["declarations"]] == ["DEC-B-2", "DEC-B-1"]
+    assert again.json == {**first.json, "replayed": True} and again.headers[REPLAYED] == "true"
+    assert _count(world, DeclarationRow) == 2
+
+
+def test_a_batch_with_one_bad_declaration_is_refused_whole_and_the_error_names_it(world: World) -> None:
+    certificate = granted(world)["certificate"]
+    body = _batch(certificate["certificate_no"], "DEC-C-1", "DEC-C-2")
+    body["declarations"][1]["certificate_no"] = "NO-SUCH"
+    response = world.call(world.home.applicant, "POST", "/api/v1/declarations/batch", json=body)
+    assert response.status_code == 422 and response.json["field"] == "declarations[1].certificate_no"
+    empty = world.call(world.home.applicant, "POST", "/api/v1/declarations/batch", json={"declarations": []})
+    assert empty.status_code in (400, 422) and "declarations" in str(empty.json)
+    assert _count(world, DeclarationRow) == 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -33,6 +33,7 @@ class Tally:
     held: int = 0
     inspected: int = 0
     replays: int = 0
+    batches: int = 0
     withdrawn: int = 0
     reversed: int = 0
     refused: int = 0
@@ -52,7 +53,7 @@ def run_client(args: tuple[str, str, str, Cast, int, int, int]) -> dict[str, Any
     database_url, instance, certificate_no, cast, lines, operations, seed = args
     container, rng, tally = _container(database_url, instance), random.Random(seed), Tally()
     open_inspections: list[int] = []
-    previous: c.DeclareShipment | None = None
+    previous: c.DeclareShipment | c.DeclareShipments | None = None
     for index in range(operations):
         roll = rng.random()
         if previous is not None and roll < 0.1:
@@ -61,26 +62,35 @@ def run_client(args: tuple[str, str, str, Cast, int, int, int]) -> dict[str, Any
             _withdraw(container, cast, open_inspections.pop(), tally)
         elif roll < 0.27:
             _reverse_one(container, cast, rng, tally)
-        else:
-            previous = c.DeclareShipment(
-                cast.applicant,
-                f"S{seed:03d}-{index:05d}",
-                certificate_no,
-                date(2016, 6, 1),
-                Direction.ENTRY,
-                ((rng.randint(1, lines), Decimal(rng.randint(1, 5))),),
-                idempotency_key=f"k-{seed}-{index}",
+        elif roll < 0.4:
+            # A feed's burst: up to ten declarations, some on two lines, the lines cited in random order.
+            shipments = tuple(
+                _shipment(cast, certificate_no, f"S{seed:03d}-{index:05d}-{item}", rng, lines, rng.randint(1, 2))
+                for item in range(rng.randint(2, 10))
             )
-            _declare(container, previous, tally, open_inspections)
+            previous = c.DeclareShipments(cast.applicant, shipments, idempotency_key=f"k-{seed}-{index}")
+            for view in container.bus.handle(previous)["declarations"]:
+                _count(view, tally, open_inspections)
+            tally.batches += 1
+        else:
+            previous = _shipment(cast, certificate_no, f"S{seed:03d}-{index:05d}", rng, lines, 1)
+            previous = replace(previous, idempotency_key=f"k-{seed}-{index}")
+            _count(container.bus.handle(previous), tally, open_inspections)
     container.dispose()
     return tally.__dict__
 
 
-def _declare(container: Container, command: c.DeclareShipment, tally: Tally, open_inspections: list[int]) -> None:
-    result = container.bus.handle(command)
+def _shipment(
+    cast: Cast, certificate_no: str, number: str, rng: random.Random, lines: int, cited: int
+) -> c.DeclareShipment:
+    drawn = tuple((line, Decimal(rng.randint(1, 5))) for line in rng.sample(range(1, lines + 1), cited))
+    return c.DeclareShipment(cast.applicant, number, certificate_no, date(2016, 6, 1), Direction.ENTRY, drawn)
+
+
+def _count(result: dict[str, Any], tally: Tally, open_inspections: list[int]) -> None:
     if result["state"] == "released":
         tally.released += 1
-        tally.released_nos.append(command.declaration_no)
+        tally.released_nos.append(result["declaration_no"])
     elif result["state"] == "inspection":
         tally.inspected += 1
         open_inspections.append(result["declaration_id"])
@@ -88,7 +98,7 @@ def _declare(container: Container, command: c.DeclareShipment, tally: Tally, ope
         tally.held += 1
 
 
-def _replay(container: Container, command: c.DeclareShipment, tally: Tally) -> None:
+def _replay(container: Container, command: c.DeclareShipment | c.DeclareShipments, tally: Tally) -> None:
     result = container.bus.handle(command)
     assert result.get("replayed") is True, result
     tally.replays += 1

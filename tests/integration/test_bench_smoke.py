@@ -11,10 +11,12 @@ writeoff = importlib.import_module("bench.writeoff")  # bench/ is a script folde
 
 @pytest.mark.postgres
 def test_two_clients_racing_on_one_hot_line_leave_no_over_draw_and_no_lost_or_duplicated_write_off() -> None:
-    options = writeoff.Options(clients=(2,), layouts=("hot",), seconds=1.0, warmup=0.2)
+    options = writeoff.Options(clients=(2,), layouts=("hot",), seconds=1.0, warmup=0.2, batch=10)
     cells = writeoff.run(options)
     clean = writeoff.Invariants(overdrawn=0, mismatched=0, lost=0, duplicated=0)
-    assert [(cell.side, cell.invariants) for cell in cells] == [("baseline", clean), ("service", clean)]
+    assert [(cell.side, cell.invariants) for cell in cells] == [
+        (side, clean) for side in ("baseline", "service", "batch")
+    ]
     assert all(cell.outcomes.get("released", 0) > 0 for cell in cells)  # the check saw real write-offs
 
 

@@ -22,7 +22,7 @@ from tests.conftest import Cast, wait_for
 from tests.integration.stress_client import Cast as ClientCast
 from tests.integration.stress_client import hold_a_transaction_open, run_client
 from tests.integration.support import balances, declare, fx10_cytokine, grant, ledger
-from workflow.store.tables import CertificateLineRow, DeclarationRow, LedgerEntryRow
+from workflow.store.tables import CertificateLineRow, DeclarationLineRow, DeclarationRow, LedgerEntryRow
 
 D = Decimal
 
@@ -55,12 +55,20 @@ def _assert_ledger_is_exact(container: Container, number: str, tallies: list[dic
     derived = _derived(container)
     with container.sessions() as session:
         lines = session.scalars(select(CertificateLineRow)).all()
-        commit_nos = session.scalars(
-            select(DeclarationRow.declaration_no)
+        # One commit entry per line a released declaration drew on: a declaration citing two lines has two.
+        commits = session.execute(
+            select(DeclarationRow.declaration_no, LedgerEntryRow.certificate_line_id)
             .join(LedgerEntryRow, LedgerEntryRow.declaration_id == DeclarationRow.id)
             .where(LedgerEntryRow.kind == "commit")
-        )
-        committed_declarations = sorted(commit_nos)
+        ).all()
+        cited = session.execute(
+            select(DeclarationRow.declaration_no, DeclarationLineRow.certificate_line_id)
+            .join(DeclarationLineRow, DeclarationLineRow.declaration_id == DeclarationRow.id)
+            .where(DeclarationLineRow.drawn_qty > 0)
+        ).all()
+    assert len(set(commits)) == len(commits), "a line of a declaration was committed twice"
+    committed_declarations = sorted({no for no, _line in commits})
+    assert {pair for pair in cited if pair[0] in committed_declarations} == set(commits), "a line's commit is missing"
     for line in lines:
         assert line.committed_qty + line.reserved_qty <= line.approved_qty, "over-drawn"
         assert (line.committed_qty, line.reserved_qty) == derived.get(line.id, (D(0), D(0))), f"line {line.line_no}"
@@ -90,6 +98,7 @@ def test_sixteen_processes_racing_on_three_hot_lines_never_overdraw_lose_or_dupl
     _assert_trail_intact(container, tmp_path)
     assert sum(t["released"] for t in tallies) > 50 and sum(t["held"] for t in tallies) > 0  # quota ran out
     assert sum(t["replays"] for t in tallies) > 0 and sum(t["reversed"] for t in tallies) > 0
+    assert sum(t["batches"] for t in tallies) > 0
     assert {line: used <= D(300) for line, (_a, used, _r) in balances(container, number).items()} == {
         1: True,
         2: True,

@@ -152,6 +152,18 @@ class DeclareShipment(Command):
 
 
 @dataclass(frozen=True)
+class DeclareShipments(Command):
+    """D1 for a batch (a port's or a broker's feed): every declaration is filed, or none is (atomic, like AIP-233).
+
+    Each item is judged exactly as if declared alone, in the order given, so a later item sees the quota an earlier
+    one drew. Items are declared by the batch's actor; their own actor and idempotency key are not used.
+    """
+
+    declarations: tuple[DeclareShipment, ...]
+    idempotency_key: str = ""
+
+
+@dataclass(frozen=True)
 class DeclarationCommand(Command):
     declaration_id: int
     reason: str = ""

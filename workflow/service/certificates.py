@@ -14,7 +14,7 @@ from workflow.domain.goods import WriteOffMode
 from workflow.domain.ledger import CertificateFacts, Disposal, EntryKind
 from workflow.domain.lifecycle import CertState
 from workflow.service.ports import Dependencies, UnitOfWork
-from workflow.service.receipts import record_entries
+from workflow.service.receipts import Posting, record_entries
 from workflow.service.writeoff import (
     Outcome,
     ledger_row,
@@ -106,25 +106,18 @@ def _apply_reversal(
     if not uow.ledger.reverse(entry.line_id, qty):
         raise ConcurrencyConflict("the committed quantity is no longer there to reverse")
     requester = Actor(requested_by, Role.PORT_OFFICER)
-    record_entries(
-        uow,
-        deps,
+    row = ledger_row(
+        EntryKind.REVERSE,
         certificate,
-        [
-            ledger_row(
-                EntryKind.REVERSE,
-                certificate,
-                entry.line_id,
-                qty,
-                entry.unit,
-                requester,
-                None,
-                reverses_entry_id=entry.id,
-                approver_id=decider.user_id,
-            )
-        ],
+        entry.line_id,
+        qty,
+        entry.unit,
+        requester,
         None,
+        reverses_entry_id=entry.id,
+        approver_id=decider.user_id,
     )
+    record_entries(uow, deps, [Posting(certificate, row)])
     if certificate.state is CertState.EXHAUSTED and deps.clock.today() <= certificate.valid_until:
         aggregate = uow.certificates.get(certificate.id)
         aggregate.fire("reactivate", decider, reason="write-off reversed within validity", rule_ids=("W10",))

@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from workflow.domain.commands import Command
-from workflow.service import certificates, enterprises, handlers, review, writeoff
+from workflow.service import certificates, declare, enterprises, handlers, review, writeoff
 from workflow.service.handlers import Handler
 from workflow.service.ports import Dependencies
 
@@ -14,6 +14,7 @@ log = logging.getLogger(__name__)
 ALL_HANDLERS: dict[type[Command], Handler] = {
     **handlers.HANDLERS,
     **writeoff.HANDLERS,
+    **declare.HANDLERS,
     **certificates.HANDLERS,
     **review.HANDLERS,
     **enterprises.HANDLERS,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -92,11 +92,15 @@ class Ledger(Protocol):
 
     def lock_certificate_by_id(self, certificate_id: int, shared: bool = False) -> CertificateFacts: ...
 
+    def share_certificates(self, numbers: Iterable[str]) -> dict[str, CertificateFacts]: ...
+
     def claim_single_use(self, certificate_id: int) -> bool: ...
 
     def change_uses(self, certificate_id: int, delta: int) -> None: ...
 
     def draw(self, line_id: int, qty: Decimal, commit: bool) -> Decimal | None: ...
+
+    def draw_many(self, changes: Mapping[int, tuple[Decimal, Decimal]]) -> dict[int, Decimal] | None: ...
 
     def commit(self, line_id: int, qty: Decimal) -> bool: ...
 
@@ -132,11 +136,11 @@ class Ledger(Protocol):
 
 
 class DeclarationRepository(Protocol):
-    def find(self, declaration_no: str) -> tuple[int, str] | None: ...
+    def find_many(self, numbers: Sequence[str]) -> dict[str, tuple[int, str]]: ...
 
-    def add(
-        self, declaration: Declaration, line_ids: dict[int, int], request_hash: str, created_by: int | None
-    ) -> Declaration: ...
+    def add_many(
+        self, filings: Sequence[tuple[Declaration, Mapping[int, int], str]], created_by: int | None
+    ) -> None: ...
 
     def get(self, declaration_id: int) -> Declaration: ...
 

@@ -7,6 +7,7 @@ here is the head the receipt links to.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -17,41 +18,43 @@ from workflow.service.ports import Dependencies, UnitOfWork
 _RECEIPTED = {kind.value for kind in RECEIPTED_KINDS}
 
 
-def record_entries(
-    uow: UnitOfWork,
-    deps: Dependencies,
-    certificate: CertificateFacts,
-    entries: Sequence[dict[str, Any]],
-    declaration_no: str | None,
-) -> None:
-    """Append the ledger rows; each commit and reversal among them gets its signed, chained receipt."""
-    ids = uow.ledger.append(entries)
-    receipted = [(entry_id, entry) for entry_id, entry in zip(ids, entries, strict=True) if entry["kind"] in _RECEIPTED]
+@dataclass(frozen=True)
+class Posting:
+    """One ledger row to append, with the certificate and declaration its receipt names."""
+
+    certificate: CertificateFacts
+    row: dict[str, Any]
+    declaration_no: str | None = None
+
+
+def record_entries(uow: UnitOfWork, deps: Dependencies, postings: Sequence[Posting]) -> None:
+    """Append the ledger rows in one statement; each commit and reversal among them gets its signed, chained receipt."""
+    ids = uow.ledger.append([posting.row for posting in postings])
+    receipted = [
+        (entry_id, posting)
+        for entry_id, posting in zip(ids, postings, strict=True)
+        if posting.row["kind"] in _RECEIPTED
+    ]
     if receipted:
-        uow.receipts.add(_receipts(uow, deps, certificate, receipted, declaration_no))
+        uow.receipts.add(_receipts(uow, deps, receipted))
 
 
-def _receipts(
-    uow: UnitOfWork,
-    deps: Dependencies,
-    certificate: CertificateFacts,
-    receipted: list[tuple[int, dict[str, Any]]],
-    declaration_no: str | None,
-) -> list[dict[str, Any]]:
-    line_nos = {line.line_id: line_no for line_no, line in certificate.lines.items()}
-    heads = uow.receipts.heads(sorted({entry["certificate_line_id"] for _, entry in receipted}))
+def _receipts(uow: UnitOfWork, deps: Dependencies, receipted: list[tuple[int, Posting]]) -> list[dict[str, Any]]:
+    """Sign the receipts line by line, each linked to the one before it on its line (read once per batch)."""
+    heads = uow.receipts.heads(sorted({posting.row["certificate_line_id"] for _, posting in receipted}))
     now, rows = deps.clock.now(), []
-    for entry_id, entry in receipted:
+    for entry_id, posting in receipted:
+        entry, certificate = posting.row, posting.certificate
         line_id = entry["certificate_line_id"]
         movement = Movement(
             entry_id,
             certificate.certificate_no,
             line_id,
-            line_nos[line_id],
+            _line_no(certificate, line_id),
             EntryKind(entry["kind"]),
             entry["qty"],
             entry["unit"],
-            declaration_no,
+            posting.declaration_no,
             now,
             entry.get("reverses_entry_id"),
         )
@@ -60,6 +63,10 @@ def _receipts(
         head = heads[line_id] = LineHead(payload["seq"], receipt_hash(token), Decimal(payload["net_committed"]))
         rows.append(_row(entry_id, certificate.id, line_id, head, kid, token))
     return rows
+
+
+def _line_no(certificate: CertificateFacts, line_id: int) -> int:
+    return next(line_no for line_no, line in certificate.lines.items() if line.line_id == line_id)
 
 
 def _row(entry_id: int, certificate_id: int, line_id: int, head: LineHead, kid: str, token: str) -> dict[str, Any]:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, fields, is_dataclass
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -18,7 +18,7 @@ from typing import Any
 from workflow.domain import commands as c
 from workflow.domain import rules
 from workflow.domain.actors import SYSTEM_ACTOR, Actor, Role
-from workflow.domain.credit import credit_as_of
+from workflow.domain.credit import CreditRecord, credit_as_of
 from workflow.domain.declaration import Declaration
 from workflow.domain.errors import (
     ConcurrencyConflict,
@@ -36,13 +36,13 @@ from workflow.domain.ledger import (
     exhausts,
     inspection_draw,
     is_inspected,
-    parse_requested,
 )
 from workflow.domain.lifecycle import CertState
 from workflow.service.ports import Dependencies, UnitOfWork
-from workflow.service.receipts import record_entries
+from workflow.service.receipts import Posting, record_entries
 
 REPLAY_ATTEMPTS = 5
+ZERO = Decimal(0)
 
 
 @dataclass(frozen=True)
@@ -61,9 +61,20 @@ Work = Callable[[UnitOfWork], Outcome]
 
 
 def request_hash(command: c.Command) -> str:
-    """A fingerprint of what was asked, so a replay with different content is told apart from a retry."""
-    fields = {k: v for k, v in asdict(command).items() if k not in ("actor", "idempotency_key")}
-    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
+    """A fingerprint of what was asked, so a replay with different content is told apart from a retry.
+
+    Top-level fields are taken as they are and nested dataclasses expanded by the encoder: the same JSON that
+    `asdict` would give (so stored fingerprints stay valid), without its deep copy of every value.
+    """
+    asked = {f.name: getattr(command, f.name) for f in fields(command) if f.name not in _NOT_ASKED}
+    return hashlib.sha256(json.dumps(asked, sort_keys=True, default=_plain).encode()).hexdigest()
+
+
+_NOT_ASKED = ("actor", "idempotency_key")
+
+
+def _plain(value: Any) -> Any:
+    return asdict(value) if is_dataclass(value) and not isinstance(value, type) else str(value)
 
 
 def run_idempotent(
@@ -110,83 +121,21 @@ def _replayed(stored: tuple[str, dict[str, Any]], fingerprint: str, key: str) ->
 # -- declaring and writing off --------------------------------------------------------------------------------------
 
 
-def declare_shipment(cmd: c.DeclareShipment, deps: Dependencies) -> dict[str, Any]:
-    """D1–D3 (and D6 when no inspection is drawn): check, route, reserve and, if released, commit."""
-    requested = parse_requested(cmd.lines)
-    if not cmd.declaration_no.strip():
-        raise InvalidInput("a declaration number is required", field="declaration_no")
-    fingerprint = request_hash(cmd)
-    return run_idempotent(
-        deps, cmd, cmd.idempotency_key, lambda uow: _declare(uow, deps, cmd, requested, fingerprint), fingerprint
-    )
+def route_declaration(
+    uow: UnitOfWork,
+    deps: Dependencies,
+    certificate: CertificateFacts,
+    declaration: Declaration,
+    credit_records: Sequence[CreditRecord] | None = None,
+) -> None:
+    """D3 / E1–E3: rate from grade × credit as of the declaration date, and a draw anyone can recompute.
 
-
-def _declare(uow: UnitOfWork, deps: Dependencies, cmd: c.DeclareShipment, requested: Any, fingerprint: str) -> Outcome:
-    """One declaration, start to finish, in one transaction.
-
-    Everything but the balance statements happens before the hot line is touched, so its row lock is held only
-    from the guarded UPDATE to the commit; the shared certificate lock keeps an ending certificate out.
+    A batch passes the enterprise's credit records it has already read; alone, they are read here.
     """
-    existing = uow.declarations.find(cmd.declaration_no)
-    if existing is not None:
-        return _replay_declaration(uow, existing, fingerprint)
-    certificate = uow.ledger.lock_certificate(cmd.certificate_no, shared=True)
-    _require_may_declare(cmd.actor, certificate)
-    declaration = Declaration(
-        declaration_no=cmd.declaration_no,
-        certificate_id=certificate.id,
-        enterprise_id=certificate.enterprise_id,
-        district=certificate.district,
-        port=cmd.port,
-        declared_on=cmd.declared_on,
-        lines=list(requested),
-        policy_id=certificate.policy_id,
-    )
-    declaration.record_declared(cmd.actor)
-    failures = check_declaration(certificate, cmd.declared_on, cmd.direction, requested)
-    declaration.check(failures)
-    if not failures:
-        declaration.drawn = {item.line_no: item.qty for item in requested}
-        _route(uow, deps, certificate, declaration)
-        _claim_single_use(uow, certificate)
-    uow.declarations.add(declaration, _line_ids(certificate), fingerprint, cmd.actor.user_id)
-    used_up = not failures and _draw(uow, deps, certificate, declaration, cmd.actor)
-    after = (lambda: _exhaust_check(deps, certificate.id)) if used_up else None
-    return Outcome(_view(declaration), True, after)
-
-
-def _claim_single_use(uow: UnitOfWork, certificate: CertificateFacts) -> None:
-    """W4: a single-use certificate's one use; a racer that lost it runs again and is held by D2."""
-    if certificate.write_off_mode is WriteOffMode.SINGLE and not uow.ledger.claim_single_use(certificate.id):
-        raise RetryableConflict("the single-use certificate was drawn on concurrently")
-
-
-def _line_ids(certificate: CertificateFacts) -> dict[int, int]:
-    return {line_no: line.line_id for line_no, line in certificate.lines.items()}
-
-
-def _replay_declaration(uow: UnitOfWork, existing: tuple[int, str], fingerprint: str) -> Outcome:
-    declaration_id, stored_hash = existing
-    if stored_hash != fingerprint:
-        raise ConcurrencyConflict(
-            "this declaration number was already filed with different content", field="declaration_no"
-        )
-    return Outcome({**_view(uow.declarations.get(declaration_id)), "replayed": True}, wrote=False)
-
-
-def _require_may_declare(actor: Actor, certificate: CertificateFacts) -> None:
-    """D1: the holder (or its agent) declares, or a port officer of the district on its behalf."""
-    if actor.role is Role.APPLICANT and actor.enterprise_id == certificate.enterprise_id:
-        return
-    if actor.role is Role.PORT_OFFICER and actor.district in (None, certificate.district):
-        return
-    raise PermissionDenied("only the certificate holder or a port officer may declare against it", rule_id="D1")
-
-
-def _route(uow: UnitOfWork, deps: Dependencies, certificate: CertificateFacts, declaration: Declaration) -> None:
-    """D3 / E1–E3: rate from grade × credit as of the declaration date, and a draw anyone can recompute."""
     policy = deps.policies.policy_for(certificate.district, declaration.declared_on)
-    credit = credit_as_of(uow.enterprises.credit_records(certificate.enterprise_id), declaration.declared_on, policy)
+    if credit_records is None:
+        credit_records = uow.enterprises.credit_records(certificate.enterprise_id)
+    credit = credit_as_of(credit_records, declaration.declared_on, policy)
     rate = rules.inspection_rate(certificate.grade, credit.tier, policy)
     key_id, key = deps.draw_key(certificate.district)
     draw = inspection_draw(key, declaration.declaration_no)
@@ -209,27 +158,51 @@ def _route(uow: UnitOfWork, deps: Dependencies, certificate: CertificateFacts, d
         _mark_released(uow, deps, certificate, declaration)
 
 
-def _draw(
-    uow: UnitOfWork, deps: Dependencies, certificate: CertificateFacts, declaration: Declaration, actor: Actor
-) -> bool:
-    """Reserve what was declared, committing at once when the route released the goods.
+def draw_all(
+    uow: UnitOfWork, deps: Dependencies, drawings: Sequence[tuple[CertificateFacts, Declaration]], actor: Actor
+) -> set[int]:
+    """Reserve what each declaration drew, committing at once where its route released the goods.
 
-    One guarded statement per line. A line whose quota went to a concurrent write-off sends the whole request
-    round again, where D2 decides on fresh balances. Returns whether a committed line is now used up (C3).
+    One guarded statement for all the lines drawn on. A line whose quota went to a concurrent write-off sends the
+    whole request round again, where D2 decides on fresh balances. Returns the certificates a committed draw may have
+    used up (C3).
     """
-    released = declaration.released_on is not None  # released, possibly already awaiting follow-up (D8)
-    entries, used_up = [], False
-    for line_no, qty in declaration.drawn.items():
-        line = certificate.lines[line_no]
-        left = uow.ledger.draw(line.line_id, qty, commit=released)
-        if left is None:
-            raise RetryableConflict(f"line {line_no}'s remaining quantity was taken concurrently")
-        used_up = used_up or left == 0
-        entries.append(ledger_row(EntryKind.RESERVE, certificate, line.line_id, qty, line.unit, actor, declaration))
-        if released:
-            entries.append(ledger_row(EntryKind.COMMIT, certificate, line.line_id, qty, line.unit, actor, declaration))
-    record_entries(uow, deps, certificate, entries, declaration.declaration_no)
-    return released and (used_up or certificate.write_off_mode is WriteOffMode.SINGLE)
+    changes: dict[int, tuple[Decimal, Decimal]] = {}
+    postings = []
+    for certificate, declaration in drawings:
+        released = declaration.released_on is not None  # released, possibly already awaiting follow-up (D8)
+        kinds = (EntryKind.RESERVE, EntryKind.COMMIT) if released else (EntryKind.RESERVE,)
+        for line_no, qty in declaration.drawn.items():
+            line = certificate.lines[line_no]
+            reserve, commit = changes.get(line.line_id, (ZERO, ZERO))
+            changes[line.line_id] = (reserve, commit + qty) if released else (reserve + qty, commit)
+            postings += [
+                Posting(
+                    certificate,
+                    ledger_row(kind, certificate, line.line_id, qty, line.unit, actor, declaration),
+                    declaration.declaration_no,
+                )
+                for kind in kinds
+            ]
+    left = uow.ledger.draw_many(changes)
+    if left is None:
+        raise RetryableConflict("a line's remaining quantity was taken concurrently")
+    record_entries(uow, deps, postings)
+    return {
+        certificate.id
+        for certificate, declaration in drawings
+        if declaration.released_on is not None and _may_use_up(certificate, declaration, left)
+    }
+
+
+def _may_use_up(certificate: CertificateFacts, declaration: Declaration, left: dict[int, Decimal]) -> bool:
+    single = certificate.write_off_mode is WriteOffMode.SINGLE
+    return single or any(left[certificate.lines[line_no].line_id] == 0 for line_no in declaration.drawn)
+
+
+def exhaust_checks(deps: Dependencies, certificate_ids: set[int]) -> None:
+    for certificate_id in sorted(certificate_ids):
+        _exhaust_check(deps, certificate_id)
 
 
 def _exhaust_check(deps: Dependencies, certificate_id: int) -> None:
@@ -292,7 +265,7 @@ def _exhaust_if_used_up(uow: UnitOfWork, certificate: CertificateFacts) -> None:
         uow.certificates.save(aggregate)
 
 
-def _view(declaration: Declaration) -> dict[str, Any]:
+def declaration_view(declaration: Declaration) -> dict[str, Any]:
     return {
         "declaration_id": declaration.id,
         "declaration_no": declaration.declaration_no,
@@ -303,6 +276,12 @@ def _view(declaration: Declaration) -> dict[str, Any]:
         "disposal": declaration.disposal.value if declaration.disposal else None,
         "follow_up_due_on": declaration.follow_up_due_on.isoformat() if declaration.follow_up_due_on else None,
     }
+
+
+def claim_single_use(uow: UnitOfWork, certificate: CertificateFacts) -> None:
+    """W4: a single-use certificate's one use; a racer that lost it runs again and is held by D2."""
+    if certificate.write_off_mode is WriteOffMode.SINGLE and not uow.ledger.claim_single_use(certificate.id):
+        raise RetryableConflict("the single-use certificate was drawn on concurrently")
 
 
 # -- port officer ---------------------------------------------------------------------------------------------------
@@ -318,7 +297,7 @@ def resolve_hold(cmd: c.ResolveHold, deps: Dependencies) -> dict[str, Any]:
             declaration.reject(cmd.actor, cmd.reason)
             return _save(uow, declaration)
         _split(uow, deps, cmd, declaration, certificate)
-        return Outcome(_view(declaration))
+        return Outcome(declaration_view(declaration))
 
     return run_idempotent(deps, cmd, cmd.idempotency_key, work)
 
@@ -341,10 +320,10 @@ def _split(
     declaration.clear_hold(cmd.actor, cmd.reason)
     declaration.drawn = drawn
     declaration.disposal = cmd.disposal if excess else None
-    _route(uow, deps, certificate, declaration)
-    _claim_single_use(uow, certificate)
+    route_declaration(uow, deps, certificate, declaration)
+    claim_single_use(uow, certificate)
     uow.declarations.save(declaration)
-    if _draw(uow, deps, certificate, declaration, cmd.actor):
+    if draw_all(uow, deps, [(certificate, declaration)], cmd.actor):
         _exhaust_if_used_up(uow, certificate)  # _load holds the exclusive lock
 
 
@@ -454,13 +433,14 @@ def _settle_reservation(
 ) -> None:
     """Commit (D6) or give back (D7) each reserved line with one guarded statement and its ledger row."""
     settle = uow.ledger.commit if kind is EntryKind.COMMIT else uow.ledger.release
-    entries = []
+    postings = []
     for line_no, qty in declaration.drawn.items():
         line = certificate.lines[line_no]
         if not settle(line.line_id, qty):
             raise ConcurrencyConflict(f"the reservation of line {line_no} is gone; reload the declaration")
-        entries.append(ledger_row(kind, certificate, line.line_id, qty, line.unit, actor, declaration, **extra))
-    record_entries(uow, deps, certificate, entries, declaration.declaration_no)
+        row = ledger_row(kind, certificate, line.line_id, qty, line.unit, actor, declaration, **extra)
+        postings.append(Posting(certificate, row, declaration.declaration_no))
+    record_entries(uow, deps, postings)
 
 
 def _load(uow: UnitOfWork, cmd: c.DeclarationCommand) -> tuple[Declaration, CertificateFacts]:
@@ -472,7 +452,7 @@ def _load(uow: UnitOfWork, cmd: c.DeclarationCommand) -> tuple[Declaration, Cert
 
 def _save(uow: UnitOfWork, declaration: Declaration) -> Outcome:
     uow.declarations.save(declaration)
-    return Outcome(_view(declaration))
+    return Outcome(declaration_view(declaration))
 
 
 def require_port_officer(actor: Actor, certificate: CertificateFacts) -> None:
@@ -483,7 +463,6 @@ def require_port_officer(actor: Actor, certificate: CertificateFacts) -> None:
 
 
 HANDLERS: dict[type[c.Command], Callable[[Any, Dependencies], Any]] = {
-    c.DeclareShipment: declare_shipment,
     c.ResolveHold: resolve_hold,
     c.RecordInspection: record_inspection,
     c.RecordLabResult: record_lab_result,

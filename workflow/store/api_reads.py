@@ -6,6 +6,7 @@ deep it is, and rows inserted meanwhile never shift a page (keyset pagination).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -248,12 +249,30 @@ def declaration(session: Session, declaration_id: int) -> dict[str, Any]:
     return declaration_view(session, row)
 
 
+def declarations_by_id(session: Session, ids: Sequence[int]) -> list[dict[str, Any]]:
+    """Several declarations in the order asked, in two queries (a batch's reply)."""
+    rows = {row.id: row for row in session.scalars(select(DeclarationRow).where(DeclarationRow.id.in_(ids)))}
+    lines: dict[int, list[DeclarationLineRow]] = {declaration_id: [] for declaration_id in ids}
+    query = (
+        select(DeclarationLineRow)
+        .where(DeclarationLineRow.declaration_id.in_(ids))
+        .order_by(DeclarationLineRow.declaration_id, DeclarationLineRow.line_no)
+    )
+    for line in session.scalars(query):
+        lines[line.declaration_id].append(line)
+    return [_declaration_body(rows[declaration_id], lines[declaration_id]) for declaration_id in ids]
+
+
 def declaration_view(session: Session, row: DeclarationRow) -> dict[str, Any]:
     lines = session.scalars(
         select(DeclarationLineRow)
         .where(DeclarationLineRow.declaration_id == row.id)
         .order_by(DeclarationLineRow.line_no)
     )
+    return _declaration_body(row, lines)
+
+
+def _declaration_body(row: DeclarationRow, lines: Iterable[DeclarationLineRow]) -> dict[str, Any]:
     return {
         "id": row.id,
         "declaration_no": row.declaration_no,

@@ -13,11 +13,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, func, insert, select, update
+from sqlalchemy import Connection, RowMapping, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from workflow.domain.audit_chain import GENESIS, as_stored, checkpoint_payload, link
+from workflow.store.bulk import insert_rows
 from workflow.store.tables import AuditChainHeadRow, AuditCheckpointRow, AuditEventRow
 
 HEADS = AuditChainHeadRow.__table__.c
@@ -55,7 +56,7 @@ def seal(connection: Connection, events: Sequence[dict[str, Any]]) -> None:
         chain = [_as_stored(event) for event in events if event["district"] == district]
         seq, head_hash = _lock_head(connection, district)
         seq, head_hash = link(chain, seq, head_hash)
-        connection.execute(insert(AuditEventRow), chain)
+        insert_rows(connection, AuditEventRow, chain)
         move_head = update(AuditChainHeadRow).where(HEADS.district == district)
         connection.execute(move_head.values(seq=seq, event_hash=head_hash))
 

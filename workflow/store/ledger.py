@@ -7,12 +7,13 @@ row is locked first in every write-off transaction, which serialises the 'all li
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
+from itertools import groupby
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import ARRAY, BigInteger, bindparam, case, func, insert, literal, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -30,6 +31,7 @@ from workflow.domain.ledger import (
     ReversalReason,
 )
 from workflow.domain.lifecycle import CertState, DeclState
+from workflow.store.bulk import insert_rows, insert_rows_returning_ids
 from workflow.store.repositories import AuditTrail, SqlOutbox, _AggregateRepository, _guarded_update, skip_locked
 from workflow.store.tables import (
     CertificateLineRow,
@@ -38,6 +40,7 @@ from workflow.store.tables import (
     DeclarationRow,
     IdempotencyKeyRow,
     LedgerEntryRow,
+    Quantity,
     ReversalRow,
 )
 
@@ -78,6 +81,37 @@ _LOCKS = {
     for key, column in (("no", CertificateRow.certificate_no), ("id", CertificateRow.id))
     for shared in (True, False)
 }
+# A batch of declarations reads all its certificates at once, in number order (one lock order for every batch).
+_SHARE_MANY = (
+    _CERTIFICATE_WITH_LINES.where(CertificateRow.certificate_no.in_(bindparam("numbers", expanding=True)))
+    .order_by(CertificateRow.certificate_no, _LINE.line_no)
+    .with_for_update(read=True, of=CertificateRow)
+)
+# PostgreSQL draws a batch in two statements whose text does not depend on its size. First the lines are locked in
+# id order (the UPDATE's own row order is the planner's): two batches citing the same lines then queue instead of
+# deadlocking. NO KEY UPDATE is the lock the UPDATE itself takes; it does not wait for the key-share locks that the
+# batch's own declaration lines (foreign keys to certificate lines) leave on lines in another order.
+_LOCK_LINES_PG = text(
+    "SELECT id FROM certificate_lines WHERE id = ANY(CAST(:ids AS bigint[])) ORDER BY id FOR NO KEY UPDATE"
+)
+_DRAW_ARRAYS = (
+    text(
+        """
+        UPDATE certificate_lines AS l
+           SET reserved_qty = l.reserved_qty + d.reserve, committed_qty = l.committed_qty + d.commit
+          FROM unnest(CAST(:ids AS bigint[]), CAST(:reserves AS bigint[]), CAST(:commits AS bigint[]))
+               AS d (id, reserve, commit)
+         WHERE l.id = d.id AND l.approved_qty - l.committed_qty - l.reserved_qty >= d.reserve + d.commit
+        RETURNING l.id, l.approved_qty - l.committed_qty - l.reserved_qty
+        """
+    )
+    .bindparams(
+        bindparam("ids", type_=ARRAY(BigInteger)),
+        bindparam("reserves", type_=ARRAY(Quantity)),
+        bindparam("commits", type_=ARRAY(Quantity)),
+    )
+    .columns(id=BigInteger, remaining=Quantity)
+)
 _REMAINING = _LINE.approved_qty - _LINE.committed_qty - _LINE.reserved_qty
 _QTY = bindparam("qty", type_=_LINE.approved_qty.type)
 _DRAW_COMMITTED = (
@@ -92,9 +126,10 @@ _DRAW_RESERVED = (
     .values(reserved_qty=_LINE.reserved_qty + _QTY)
     .returning(_REMAINING)
 )
-_FIND_DECLARATION = select(DeclarationRow.id, DeclarationRow.request_hash).where(
-    DeclarationRow.declaration_no == bindparam("declaration_no")
+_FIND_DECLARATIONS = select(DeclarationRow.declaration_no, DeclarationRow.id, DeclarationRow.request_hash).where(
+    DeclarationRow.declaration_no.in_(bindparam("numbers", expanding=True))
 )
+ZERO = Decimal(0)
 OPEN_STATES = (
     DeclState.DECLARED,
     DeclState.DOC_CHECKED,
@@ -123,6 +158,14 @@ class SqlLedger:
 
     def lock_certificate_by_id(self, certificate_id: int, shared: bool = False) -> CertificateFacts:
         return self._lock(("id", shared), certificate_id, "certificate_id")
+
+    def share_certificates(self, numbers: Iterable[str]) -> dict[str, CertificateFacts]:
+        """A batch's certificates and their lines in one round trip, each under a shared lock (as `lock_certificate`).
+
+        Numbers not found are simply absent: the caller names the declaration that cited them.
+        """
+        rows = self._execute(_SHARE_MANY, {"numbers": sorted(set(numbers))}).all()
+        return {number: self._facts(list(group)) for number, group in groupby(rows, key=lambda row: row.certificate_no)}
 
     def _lock(self, statement: tuple[str, bool], key: str | int, field: str) -> CertificateFacts:
         rows = self._execute(_LOCKS[statement], {"key": key}).all()
@@ -184,6 +227,41 @@ class SqlLedger:
         row = self._execute(_DRAW_COMMITTED if commit else _DRAW_RESERVED, {"line_id": line_id, "qty": qty}).first()
         return None if row is None else Decimal(row[0])
 
+    def draw_many(self, changes: Mapping[int, tuple[Decimal, Decimal]]) -> dict[int, Decimal] | None:
+        """D1 (+D6) for a batch: per line id, (quantity reserved, quantity reserved and committed at once).
+
+        One guarded UPDATE for every line (a line's guard is its whole change), after the lines are locked in id
+        order. Returns each line's quantity left, or None when any line lacked its change (nothing was changed).
+        """
+        if len(changes) == 1:
+            ((line_id, (reserve, commit)),) = changes.items()
+            if not (reserve and commit):  # the common single declaration: a prebuilt statement
+                alone = self.draw(line_id, reserve or commit, commit=bool(commit))
+                return None if alone is None else {line_id: alone}
+        ids = sorted(changes)
+        if self.session.connection().dialect.name == "postgresql":
+            return self._draw_arrays(ids, changes)
+        reserve = _per_line({line_id: change[0] for line_id, change in changes.items()})
+        commit = _per_line({line_id: change[1] for line_id, change in changes.items()})
+        statement = (
+            update(_LINE)
+            .where(_LINE.id.in_(ids), _REMAINING >= reserve + commit)  # noqa: SIM300 (the guard reads as the rule)
+            .values(reserved_qty=_LINE.reserved_qty + reserve, committed_qty=_LINE.committed_qty + commit)
+            .returning(_LINE.id, _REMAINING)
+        )
+        left = {line_id: Decimal(remaining) for line_id, remaining in self._execute(statement)}
+        return left if len(left) == len(ids) else None
+
+    def _draw_arrays(self, ids: list[int], changes: Mapping[int, tuple[Decimal, Decimal]]) -> dict[int, Decimal] | None:
+        """PostgreSQL: the lines locked in id order, then one UPDATE joined to the changes passed as three arrays.
+
+        The statement's text does not grow with the batch, so it is parsed and planned once per connection.
+        """
+        self._execute(_LOCK_LINES_PG, {"ids": ids})
+        arrays = {"ids": ids, "reserves": [changes[i][0] for i in ids], "commits": [changes[i][1] for i in ids]}
+        left = {line_id: remaining for line_id, remaining in self._execute(_DRAW_ARRAYS, arrays)}
+        return left if len(left) == len(ids) else None
+
     def commit(self, line_id: int, qty: Decimal) -> bool:
         """D6: the reservation becomes a committed write-off at release."""
         line = CertificateLineRow
@@ -225,8 +303,9 @@ class SqlLedger:
         if not entries:
             return []
         now = self.now()
-        statement = insert(LedgerEntryRow).returning(LedgerEntryRow.id, sort_by_parameter_order=True)
-        return list(self._execute(statement, [{"at": now, **entry} for entry in entries]).scalars())
+        return insert_rows_returning_ids(
+            self.session.connection(), LedgerEntryRow, [{"at": now, **entry} for entry in entries]
+        )
 
     def entry(self, entry_id: int) -> LedgerEntry:
         row = self.session.get(LedgerEntryRow, entry_id)
@@ -350,6 +429,12 @@ class SqlLedger:
         )
 
 
+def _per_line(quantities: Mapping[int, Decimal]) -> Any:
+    """CASE id WHEN … THEN qty: a line's own quantity inside a statement that changes many lines."""
+    whens = {line_id: literal(qty, _QTY.type) for line_id, qty in quantities.items() if qty}
+    return case(whens, value=_LINE.id, else_=literal(ZERO, _QTY.type)) if whens else literal(ZERO, _QTY.type)
+
+
 def _raise_if_deadlock(error: DBAPIError) -> None:
     """PostgreSQL broke a lock cycle (two single-use claims upgrading shared locks): the request is retried."""
     if getattr(error.orig, "sqlstate", None) == "40P01":
@@ -362,52 +447,41 @@ class SqlDeclarations(_AggregateRepository):
     def __init__(self, session: Session, audit: AuditTrail, outbox: SqlOutbox, now: Now) -> None:
         super().__init__(session, audit, outbox, now)
 
-    def find(self, declaration_no: str) -> tuple[int, str] | None:
-        """The id and request hash of an existing declaration with this number (the natural idempotency key)."""
-        row = (
-            self.session.connection()
-            .execute(
-                select(DeclarationRow.id, DeclarationRow.request_hash).where(
-                    DeclarationRow.declaration_no == declaration_no
-                )
-            )
-            .first()
-        )
-        return (row[0], row[1]) if row else None
+    def find_many(self, numbers: Sequence[str]) -> dict[str, tuple[int, str]]:
+        """The id and request hash of each declaration already filed under one of these numbers (the natural key)."""
+        rows = self.session.connection().execute(_FIND_DECLARATIONS, {"numbers": list(numbers)})
+        return {number: (declaration_id, request_hash) for number, declaration_id, request_hash in rows}
 
-    def add(
-        self, declaration: Declaration, line_ids: dict[int, int], request_hash: str, created_by: int | None
-    ) -> Declaration:
-        values = {
-            **self._columns(declaration),
-            "request_hash": request_hash,
-            "created_by": created_by,
-            "created_at": self.now(),
-            "declaration_no": declaration.declaration_no,
-        }
+    def add_many(self, filings: Sequence[tuple[Declaration, Mapping[int, int], str]], created_by: int | None) -> None:
+        """Insert declarations, each with its certificate-line ids and request hash: one statement per table."""
+        now, connection = self.now(), self.session.connection()
+        stamp = {"created_by": created_by, "created_at": now}
+        rows = [
+            {**self._columns(d), **stamp, "request_hash": h, "declaration_no": d.declaration_no} for d, _, h in filings
+        ]
         try:
-            declaration.id = (
-                self.session.connection()
-                .execute(insert(DeclarationRow).values(**values).returning(DeclarationRow.id))
-                .scalar_one()
-            )
+            ids = insert_rows_returning_ids(connection, DeclarationRow, rows)
         except IntegrityError as error:
-            raise DuplicateRequest(f"declaration {declaration.declaration_no} was filed concurrently") from error
-        self.session.connection().execute(
-            insert(DeclarationLineRow),
+            raise DuplicateRequest("a declaration of this batch was filed concurrently") from error
+        for (declaration, _, _), declaration_id in zip(filings, ids, strict=True):
+            declaration.id = declaration_id
+        insert_rows(
+            connection,
+            DeclarationLineRow,
             [
                 {
                     "declaration_id": declaration.id,
                     "certificate_line_id": line_ids[item.line_no],
                     "line_no": item.line_no,
                     "requested_qty": item.qty,
-                    "drawn_qty": declaration.drawn.get(item.line_no, Decimal(0)),
+                    "drawn_qty": declaration.drawn.get(item.line_no, ZERO),
                 }
+                for declaration, line_ids, _ in filings
                 for item in declaration.lines
             ],
         )
-        self._flush_pending(declaration, declaration.declaration_no)
-        return declaration
+        for declaration, _, _ in filings:
+            self._flush_pending(declaration, declaration.declaration_no)
 
     def get(self, declaration_id: int) -> Declaration:
         row = self.session.get(DeclarationRow, declaration_id, populate_existing=True)

@@ -6,10 +6,11 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
 from workflow.domain.receipts import LineHead
+from workflow.store.bulk import insert_rows
 from workflow.store.tables import CertificateLineRow, WriteOffReceiptRow
 
 RECEIPTS = WriteOffReceiptRow.__table__
@@ -44,7 +45,8 @@ class SqlReceipts:
     def add(self, receipts: Sequence[dict[str, Any]]) -> None:
         if receipts:
             now = self.now()
-            self.session.execute(insert(WriteOffReceiptRow), [{"created_at": now, **row} for row in receipts])
+            rows = [{"created_at": now, **row} for row in receipts]
+            insert_rows(self.session.connection(), WriteOffReceiptRow, rows)
 
 
 def certificate_receipts(connection: Connection, certificate_id: int | None = None) -> list[Any]:

@@ -1,0 +1,222 @@
+"""Declaring shipments (D1–D3, D6): one declaration, or an atomic batch of them, in one transaction.
+
+A single declaration is a batch of one: both take the same steps, and each step is one set-based statement over
+the whole batch — find the numbers already filed, read the cited certificates under a shared lock, judge and route
+every item in the order given (a later item sees the quota an earlier one drew), insert the declarations and their
+lines, draw every line in one guarded UPDATE, then append the ledger rows and their signed receipts. A batch of
+fifty therefore costs about as many statements as one declaration, which is how a port's feed keeps pace with a
+raw write-off (docs/performance.md). Either every declaration of a batch is filed or none is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from typing import Any
+
+from workflow.domain import commands as c
+from workflow.domain.actors import Actor, Role
+from workflow.domain.credit import CreditRecord
+from workflow.domain.declaration import Declaration
+from workflow.domain.errors import ConcurrencyConflict, DomainError, InvalidInput, NotFound, PermissionDenied
+from workflow.domain.goods import WriteOffMode
+from workflow.domain.ledger import CertificateFacts, LineBalance, Requested, check_declaration, parse_requested
+from workflow.service.ports import Dependencies, UnitOfWork
+from workflow.service.writeoff import (
+    Outcome,
+    claim_single_use,
+    declaration_view,
+    draw_all,
+    exhaust_checks,
+    request_hash,
+    route_declaration,
+    run_idempotent,
+)
+
+MAX_BATCH = 500  # a feed's burst; larger requests are split by the sender, so one transaction stays short
+
+
+@dataclass(frozen=True)
+class Item:
+    """One declaration of a request, parsed before any transaction starts."""
+
+    command: c.DeclareShipment
+    requested: tuple[Requested, ...]
+    fingerprint: str
+    where: str  # "" alone, "declarations[3]." in a batch: the prefix of the field an error in this item names
+
+    @property
+    def number(self) -> str:
+        return self.command.declaration_no
+
+
+def declare_shipment(cmd: c.DeclareShipment, deps: Dependencies) -> dict[str, Any]:
+    """D1–D3 (and D6 when no inspection is drawn): check, route, reserve and, if released, commit."""
+    item = _item(cmd, "")
+
+    def work(uow: UnitOfWork) -> Outcome:
+        return _file(uow, deps, cmd.actor, [item], lambda views: views[0])
+
+    return run_idempotent(deps, cmd, cmd.idempotency_key, work, item.fingerprint)
+
+
+def declare_shipments(cmd: c.DeclareShipments, deps: Dependencies) -> dict[str, Any]:
+    """A batch of declarations, each judged as if alone and in order; all are filed or none is."""
+    if not 1 <= len(cmd.declarations) <= MAX_BATCH:
+        raise InvalidInput(f"a batch holds 1 to {MAX_BATCH} declarations", field="declarations")
+    items = [_item(shipment, f"declarations[{index}].") for index, shipment in enumerate(cmd.declarations)]
+    _refuse_repeated_numbers(items)
+    fingerprint = hashlib.sha256(" ".join(item.fingerprint for item in items).encode()).hexdigest()
+
+    def work(uow: UnitOfWork) -> Outcome:
+        return _file(uow, deps, cmd.actor, items, lambda views: {"declarations": views})
+
+    return run_idempotent(deps, cmd, cmd.idempotency_key, work, fingerprint)
+
+
+def _item(cmd: c.DeclareShipment, where: str) -> Item:
+    with _pointing_at(where):
+        requested = parse_requested(cmd.lines)
+        if not cmd.declaration_no.strip():
+            raise InvalidInput("a declaration number is required", field="declaration_no")
+    return Item(cmd, requested, request_hash(cmd), where)
+
+
+def _refuse_repeated_numbers(items: Sequence[Item]) -> None:
+    seen: set[str] = set()
+    for item in items:
+        if item.number in seen:
+            raise InvalidInput(
+                f"{item.where.rstrip('.')}: declaration {item.number} appears twice in this batch",
+                field=f"{item.where}declaration_no",
+            )
+        seen.add(item.number)
+
+
+@contextmanager
+def _pointing_at(where: str) -> Iterator[None]:
+    """An error about one item of a batch names it: `declarations[3].certificate_no`, 'declarations[3]: …'."""
+    try:
+        yield
+    except DomainError as error:
+        if where:
+            error.field = f"{where}{error.field or ''}".rstrip(".")
+            error.message = f"{where.rstrip('.')}: {error.message}"
+            error.args = (error.message,)
+        raise
+
+
+# -- the transaction -------------------------------------------------------------------------------------------------
+
+
+def _file(
+    uow: UnitOfWork, deps: Dependencies, actor: Actor, items: Sequence[Item], shape: Callable[[list[Any]], Any]
+) -> Outcome:
+    """Judge, insert and draw every new declaration; replay the ones already filed under their numbers."""
+    existing = uow.declarations.find_many([item.number for item in items])
+    fresh = [item for item in items if item.number not in existing]
+    certificates = uow.ledger.share_certificates(item.command.certificate_no for item in fresh) if fresh else {}
+    credit: dict[int, list[CreditRecord]] = {}
+    filed: dict[str, tuple[Item, Declaration, CertificateFacts]] = {}
+    for item in fresh:
+        with _pointing_at(item.where):
+            certificate = _cited(certificates, item.command.certificate_no)
+            declaration = _judge(uow, deps, actor, item, certificate, credit)
+        certificates[certificate.certificate_no] = _drawn_down(certificate, declaration)
+        filed[item.number] = (item, declaration, certificate)
+    exhaust: set[int] = set()
+    if filed:
+        rows = [(declaration, _line_ids(cert), item.fingerprint) for item, declaration, cert in filed.values()]
+        uow.declarations.add_many(rows, actor.user_id)
+        drawings = [(cert, declaration) for _, declaration, cert in filed.values() if declaration.drawn]
+        exhaust = draw_all(uow, deps, drawings, actor) if drawings else set()
+    views = [
+        declaration_view(filed[item.number][1]) if item.number in filed else _replay(uow, item, existing[item.number])
+        for item in items
+    ]
+    after = (lambda: exhaust_checks(deps, exhaust)) if exhaust else None
+    return Outcome(shape(views), bool(filed), after)
+
+
+def _cited(certificates: dict[str, CertificateFacts], certificate_no: str) -> CertificateFacts:
+    certificate = certificates.get(certificate_no)
+    if certificate is None:
+        raise NotFound(f"no certificate {certificate_no}", field="certificate_no")
+    return certificate
+
+
+def _judge(
+    uow: UnitOfWork,
+    deps: Dependencies,
+    actor: Actor,
+    item: Item,
+    certificate: CertificateFacts,
+    credit: dict[int, list[CreditRecord]],
+) -> Declaration:
+    """D1 (who may declare), D2 (the documents) and, when they pass, D3 (the route) and W4's one use."""
+    cmd = item.command
+    _require_may_declare(actor, certificate)
+    declaration = Declaration(
+        declaration_no=cmd.declaration_no,
+        certificate_id=certificate.id,
+        enterprise_id=certificate.enterprise_id,
+        district=certificate.district,
+        port=cmd.port,
+        declared_on=cmd.declared_on,
+        lines=list(item.requested),
+        policy_id=certificate.policy_id,
+    )
+    declaration.record_declared(actor)
+    failures = check_declaration(certificate, cmd.declared_on, cmd.direction, item.requested)
+    declaration.check(failures)
+    if not failures:
+        declaration.drawn = {requested.line_no: requested.qty for requested in item.requested}
+        if certificate.enterprise_id not in credit:
+            credit[certificate.enterprise_id] = uow.enterprises.credit_records(certificate.enterprise_id)
+        route_declaration(uow, deps, certificate, declaration, credit[certificate.enterprise_id])
+        claim_single_use(uow, certificate)
+    return declaration
+
+
+def _require_may_declare(actor: Actor, certificate: CertificateFacts) -> None:
+    """D1: the holder (or its agent) declares, or a port officer of the district on its behalf."""
+    if actor.role is Role.APPLICANT and actor.enterprise_id == certificate.enterprise_id:
+        return
+    if actor.role is Role.PORT_OFFICER and actor.district in (None, certificate.district):
+        return
+    raise PermissionDenied("only the certificate holder or a port officer may declare against it", rule_id="D1")
+
+
+def _drawn_down(certificate: CertificateFacts, declaration: Declaration) -> CertificateFacts:
+    """The certificate as the batch's next item must see it: this item's draw held, its one use taken (W4)."""
+    if not declaration.drawn:
+        return certificate
+    lines = dict(certificate.lines)
+    for line_no, qty in declaration.drawn.items():
+        line: LineBalance = lines[line_no]
+        lines[line_no] = replace(line, reserved=line.reserved + qty)
+    single = certificate.write_off_mode is WriteOffMode.SINGLE
+    return replace(certificate, lines=lines, open_uses=certificate.open_uses + (1 if single else 0))
+
+
+def _line_ids(certificate: CertificateFacts) -> dict[int, int]:
+    return {line_no: line.line_id for line_no, line in certificate.lines.items()}
+
+
+def _replay(uow: UnitOfWork, item: Item, existing: tuple[int, str]) -> dict[str, Any]:
+    """A declaration number already filed: the same content replays its result, other content is refused."""
+    declaration_id, stored_hash = existing
+    if stored_hash != item.fingerprint:
+        with _pointing_at(item.where):
+            raise ConcurrencyConflict(
+                "this declaration number was already filed with different content", field="declaration_no"
+            )
+    return {**declaration_view(uow.declarations.get(declaration_id)), "replayed": True}
+
+
+HANDLERS: dict[type[c.Command], Callable[[Any, Dependencies], Any]] = {
+    c.DeclareShipment: declare_shipment,
+    c.DeclareShipments: declare_shipments,
+}
