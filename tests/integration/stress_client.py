@@ -156,3 +156,22 @@ def hold_a_transaction_open(args: tuple[str, str, str, Cast, str]) -> None:
             cast.applicant, "KILLED-1", certificate_no, date(2016, 6, 1), Direction.ENTRY, ((1, Decimal(7)),)
         )
     )
+
+
+def run_batch_client(args: tuple[str, str, str, Cast, int, int]) -> dict[str, Any]:
+    """Batches of five two-unit declarations on line 1 only, back to back: a quota fought over until it is gone."""
+    database_url, instance, certificate_no, cast, batches, seed = args
+    container, tally = _container(database_url, instance), Tally()
+    for index in range(batches):
+        shipments = tuple(
+            c.DeclareShipment(
+                cast.applicant, f"F{seed:03d}-{index:03d}-{item}", certificate_no, date(2016, 6, 1), Direction.ENTRY,
+                ((1, Decimal(2)),),
+            )
+            for item in range(5)
+        )  # fmt: skip
+        for view in container.bus.handle(c.DeclareShipments(cast.applicant, shipments))["declarations"]:
+            _count(view, tally, [])
+        tally.batches += 1
+    container.dispose()
+    return tally.__dict__

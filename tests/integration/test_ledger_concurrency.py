@@ -20,7 +20,7 @@ from config.bootstrap import Container
 from config.signing import KeyRing, key_ring
 from tests.conftest import Cast, wait_for
 from tests.integration.stress_client import Cast as ClientCast
-from tests.integration.stress_client import hold_a_transaction_open, run_client
+from tests.integration.stress_client import hold_a_transaction_open, run_batch_client, run_client
 from tests.integration.support import balances, declare, fx10_cytokine, grant, ledger
 from workflow.store.tables import CertificateLineRow, DeclarationLineRow, DeclarationRow, LedgerEntryRow
 
@@ -104,6 +104,28 @@ def test_sixteen_processes_racing_on_three_hot_lines_never_overdraw_lose_or_dupl
         2: True,
         3: True,
     }
+
+
+def test_batches_fighting_over_the_last_of_one_line_all_get_an_answer(
+    make_container: Callable[..., Container], postgres_url: str, tmp_path: Path
+) -> None:
+    """Eight processes' batches on one line until it is gone: every batch is answered (a race lost between a read and
+    the UPDATE is run again, with the lines locked first), exactly the quota is written off and the rest is held."""
+    from tests.conftest import _empty_tables, make_cast
+
+    _empty_tables(postgres_url)
+    container = make_container(postgres_url)
+    cast = make_cast(container)
+    number = grant(container, cast, fx10_cytokine(150))
+    client_cast = ClientCast(cast.applicant, cast.port_officer, cast.decider)
+    jobs = [(postgres_url, str(tmp_path), number, client_cast, 6, seed) for seed in range(8)]
+    with multiprocessing.get_context("spawn").Pool(8) as pool:
+        tallies = pool.map(run_batch_client, jobs)
+    assert sum(t["batches"] for t in tallies) == 48
+    assert sum(t["released"] + t["inspected"] for t in tallies) == 75  # 150 units, two per declaration
+    assert sum(t["held"] for t in tallies) == 48 * 5 - 75
+    _assert_ledger_is_exact(container, number, tallies)
+    _assert_trail_intact(container, tmp_path)
 
 
 def test_four_processes_on_one_sqlite_file_keep_the_ledger_exact(

@@ -11,6 +11,7 @@ raw write-off (docs/performance.md). Either every declaration of a batch is file
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -55,10 +56,7 @@ class Item:
 def declare_shipment(cmd: c.DeclareShipment, deps: Dependencies) -> dict[str, Any]:
     """D1–D3 (and D6 when no inspection is drawn): check, route, reserve and, if released, commit."""
     item = _item(cmd, "")
-
-    def work(uow: UnitOfWork) -> Outcome:
-        return _file(uow, deps, cmd.actor, [item], lambda views: views[0])
-
+    work = _attempts(deps, cmd.actor, [item], lambda views: views[0])
     return run_idempotent(deps, cmd, cmd.idempotency_key, work, item.fingerprint)
 
 
@@ -69,11 +67,25 @@ def declare_shipments(cmd: c.DeclareShipments, deps: Dependencies) -> dict[str, 
     items = [_item(shipment, f"declarations[{index}].") for index, shipment in enumerate(cmd.declarations)]
     _refuse_repeated_numbers(items)
     fingerprint = hashlib.sha256(" ".join(item.fingerprint for item in items).encode()).hexdigest()
+    work = _attempts(deps, cmd.actor, items, lambda views: {"declarations": views})
+    return run_idempotent(deps, cmd, cmd.idempotency_key, work, fingerprint)
+
+
+def _attempts(
+    deps: Dependencies, actor: Actor, items: Sequence[Item], shape: Callable[[list[Any]], Any]
+) -> Callable[[UnitOfWork], Outcome]:
+    """The transaction, first optimistic, then — run again after losing a race — with the lines locked first.
+
+    Optimistic: balances are read without locking the lines, so a hot line's lock is held only from the UPDATE to
+    the commit. Near the end of a quota, other write-offs may take it between the read and the UPDATE every time;
+    the second attempt locks the cited lines before reading them, so it cannot lose that race again.
+    """
+    attempts = itertools.count()
 
     def work(uow: UnitOfWork) -> Outcome:
-        return _file(uow, deps, cmd.actor, items, lambda views: {"declarations": views})
+        return _file(uow, deps, actor, items, shape, lines_first=next(attempts) > 0)
 
-    return run_idempotent(deps, cmd, cmd.idempotency_key, work, fingerprint)
+    return work
 
 
 def _item(cmd: c.DeclareShipment, where: str) -> Item:
@@ -112,12 +124,17 @@ def _pointing_at(where: str) -> Iterator[None]:
 
 
 def _file(
-    uow: UnitOfWork, deps: Dependencies, actor: Actor, items: Sequence[Item], shape: Callable[[list[Any]], Any]
+    uow: UnitOfWork,
+    deps: Dependencies,
+    actor: Actor,
+    items: Sequence[Item],
+    shape: Callable[[list[Any]], Any],
+    lines_first: bool = False,
 ) -> Outcome:
     """Judge, insert and draw every new declaration; replay the ones already filed under their numbers."""
     existing = uow.declarations.find_many([item.number for item in items])
     fresh = [item for item in items if item.number not in existing]
-    certificates = uow.ledger.share_certificates(item.command.certificate_no for item in fresh) if fresh else {}
+    certificates = _certificates(uow, [item.command.certificate_no for item in fresh], lines_first)
     credit: dict[int, list[CreditRecord]] = {}
     filed: dict[str, tuple[Item, Declaration, CertificateFacts]] = {}
     for item in fresh:
@@ -138,6 +155,17 @@ def _file(
     ]
     after = (lambda: exhaust_checks(deps, exhaust)) if exhaust else None
     return Outcome(shape(views), bool(filed), after)
+
+
+def _certificates(uow: UnitOfWork, numbers: list[str], lines_first: bool) -> dict[str, CertificateFacts]:
+    """The cited certificates under a shared lock; with `lines_first`, read again after locking all their lines."""
+    if not numbers:
+        return {}
+    certificates = uow.ledger.share_certificates(numbers)
+    if lines_first:
+        uow.ledger.lock_lines([line.line_id for facts in certificates.values() for line in facts.lines.values()])
+        certificates = uow.ledger.share_certificates(numbers)
+    return certificates
 
 
 def _cited(certificates: dict[str, CertificateFacts], certificate_no: str) -> CertificateFacts:

@@ -252,12 +252,17 @@ class SqlLedger:
         left = {line_id: Decimal(remaining) for line_id, remaining in self._execute(statement)}
         return left if len(left) == len(ids) else None
 
+    def lock_lines(self, line_ids: Sequence[int]) -> None:
+        """Lock certificate lines in id order (PostgreSQL; SQLite's writer already holds the whole database)."""
+        if self.session.connection().dialect.name == "postgresql":
+            self._execute(_LOCK_LINES_PG, {"ids": sorted(line_ids)})
+
     def _draw_arrays(self, ids: list[int], changes: Mapping[int, tuple[Decimal, Decimal]]) -> dict[int, Decimal] | None:
         """PostgreSQL: the lines locked in id order, then one UPDATE joined to the changes passed as three arrays.
 
         The statement's text does not grow with the batch, so it is parsed and planned once per connection.
         """
-        self._execute(_LOCK_LINES_PG, {"ids": ids})
+        self.lock_lines(ids)
         arrays = {"ids": ids, "reserves": [changes[i][0] for i in ids], "commits": [changes[i][1] for i in ids]}
         left = {line_id: remaining for line_id, remaining in self._execute(_DRAW_ARRAYS, arrays)}
         return left if len(left) == len(ids) else None
