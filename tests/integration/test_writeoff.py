@@ -353,8 +353,8 @@ def test_w8_the_guarded_statement_alone_refuses_more_than_remains(container: Con
     """The SQL guard, without the D2 check in front of it: quantities must be compared in the same scale."""
     number = grant(container, cast, fx10_cytokine(3))
     with container.deps.uow() as uow:
-        line = uow.ledger.lock_certificate(number).lines[1]
+        line = uow.ledger.share_certificates([number])[number].lines[1]
         assert uow.ledger.draw(line.line_id, D(5), commit=True) is None
         assert uow.ledger.draw(line.line_id, D("2.5"), commit=True) == D("0.5")
         assert uow.ledger.draw(line.line_id, D("0.5001"), commit=False) is None
-        assert uow.ledger.remaining(uow.ledger.lock_certificate(number).id) == [D("0.5")]
+        assert uow.ledger.remaining(uow.ledger.share_certificates([number])[number].id) == [D("0.5")]

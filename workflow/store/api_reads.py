@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from workflow.domain.signature import quantity_text
 from workflow.store.tables import (
@@ -162,38 +162,47 @@ def applications(
 
 
 def certificates(session: Session, scope: Scope, before: int | None, limit: int) -> list[dict[str, Any]]:
-    rows = session.scalars(_scoped(select(CertificateRow), CertificateRow, scope, before, limit))
-    return [certificate_view(session, row) for row in rows]
+    rows = session.scalars(_scoped(select(CertificateRow), CertificateRow, scope, before, limit)).all()
+    return _certificate_bodies(session, rows)
 
 
 def certificate(session: Session, certificate_id: int) -> dict[str, Any]:
     row = session.get(CertificateRow, certificate_id)
     assert row is not None, "the caller checked the owner first"
-    return certificate_view(session, row)
+    return _certificate_bodies(session, [row])[0]
 
 
-def certificate_view(session: Session, row: CertificateRow) -> dict[str, Any]:
-    lines = session.scalars(
-        select(CertificateLineRow)
-        .where(CertificateLineRow.certificate_id == row.id)
-        .order_by(CertificateLineRow.line_no)
-    )
-    return {
-        "id": row.id,
-        "certificate_no": row.certificate_no,
-        "application_id": row.application_id,
-        "enterprise_id": row.enterprise_id,
-        "district": row.district,
-        "direction": row.direction,
-        "state": row.state,
-        "grade": row.grade,
-        "write_off_mode": row.write_off_mode,
-        "paperless": row.paperless,
-        "follow_up": row.follow_up,
-        "valid_from": row.valid_from,
-        "valid_until": row.valid_until,
-        "lines": [line_balance(line) for line in lines],
-    }
+def _certificate_bodies(session: Session, rows: Sequence[CertificateRow]) -> list[dict[str, Any]]:
+    lines = lines_of(session, CertificateLineRow.certificate_id, [row.id for row in rows])
+    return [
+        {
+            "id": row.id,
+            "certificate_no": row.certificate_no,
+            "application_id": row.application_id,
+            "enterprise_id": row.enterprise_id,
+            "district": row.district,
+            "direction": row.direction,
+            "state": row.state,
+            "grade": row.grade,
+            "write_off_mode": row.write_off_mode,
+            "paperless": row.paperless,
+            "follow_up": row.follow_up,
+            "valid_from": row.valid_from,
+            "valid_until": row.valid_until,
+            "lines": [line_balance(line) for line in lines[row.id]],
+        }
+        for row in rows
+    ]
+
+
+def lines_of(session: Session, parent: InstrumentedAttribute[int], parent_ids: Sequence[int]) -> dict[int, list[Any]]:
+    """The line rows of several certificates or declarations in one query, by parent id and in line order."""
+    line_table = parent.class_
+    found: dict[int, list[Any]] = {parent_id: [] for parent_id in parent_ids}
+    query = select(line_table).where(parent.in_(parent_ids)).order_by(parent, line_table.line_no)
+    for line in session.scalars(query):
+        found[getattr(line, parent.key)].append(line)
+    return found
 
 
 def line_balance(line: CertificateLineRow) -> dict[str, Any]:
@@ -239,37 +248,25 @@ def write_offs(session: Session, certificate_id: int, before: int | None, limit:
 
 
 def declarations(session: Session, scope: Scope, before: int | None, limit: int) -> list[dict[str, Any]]:
-    rows = session.scalars(_scoped(select(DeclarationRow), DeclarationRow, scope, before, limit))
-    return [declaration_view(session, row) for row in rows]
+    rows = session.scalars(_scoped(select(DeclarationRow), DeclarationRow, scope, before, limit)).all()
+    return _declaration_bodies(session, rows)
 
 
 def declaration(session: Session, declaration_id: int) -> dict[str, Any]:
     row = session.get(DeclarationRow, declaration_id)
     assert row is not None, "the caller checked the owner first"
-    return declaration_view(session, row)
+    return _declaration_bodies(session, [row])[0]
 
 
 def declarations_by_id(session: Session, ids: Sequence[int]) -> list[dict[str, Any]]:
     """Several declarations in the order asked, in two queries (a batch's reply)."""
     rows = {row.id: row for row in session.scalars(select(DeclarationRow).where(DeclarationRow.id.in_(ids)))}
-    lines: dict[int, list[DeclarationLineRow]] = {declaration_id: [] for declaration_id in ids}
-    query = (
-        select(DeclarationLineRow)
-        .where(DeclarationLineRow.declaration_id.in_(ids))
-        .order_by(DeclarationLineRow.declaration_id, DeclarationLineRow.line_no)
-    )
-    for line in session.scalars(query):
-        lines[line.declaration_id].append(line)
-    return [_declaration_body(rows[declaration_id], lines[declaration_id]) for declaration_id in ids]
+    return _declaration_bodies(session, [rows[declaration_id] for declaration_id in ids])
 
 
-def declaration_view(session: Session, row: DeclarationRow) -> dict[str, Any]:
-    lines = session.scalars(
-        select(DeclarationLineRow)
-        .where(DeclarationLineRow.declaration_id == row.id)
-        .order_by(DeclarationLineRow.line_no)
-    )
-    return _declaration_body(row, lines)
+def _declaration_bodies(session: Session, rows: Sequence[DeclarationRow]) -> list[dict[str, Any]]:
+    lines = lines_of(session, DeclarationLineRow.declaration_id, [row.id for row in rows])
+    return [_declaration_body(row, lines[row.id]) for row in rows]
 
 
 def _declaration_body(row: DeclarationRow, lines: Iterable[DeclarationLineRow]) -> dict[str, Any]:

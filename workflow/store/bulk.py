@@ -61,7 +61,7 @@ def _copy(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]
     assert driver is not None
     with driver.cursor() as cursor, cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
         for row in rows:
-            copy.write_row([convert(row, column) for column, convert in zip(columns, prepare, strict=True)])
+            copy.write_row([convert(row) for convert in prepare])
 
 
 def _columns(table: Table, sample: Mapping[str, Any]) -> list[Column[Any]]:
@@ -74,13 +74,14 @@ def _columns(table: Table, sample: Mapping[str, Any]) -> list[Column[Any]]:
     return given + defaulted
 
 
-def _preparer(connection: Connection, column: Column[Any]) -> Callable[[Mapping[str, Any], Column[Any]], Any]:
+def _preparer(connection: Connection, column: Column[Any]) -> Callable[[Mapping[str, Any]], Any]:
     """Read a row's value (or the column's default) and pass it through the column type's bind processing."""
     process = column.type.dialect_impl(connection.dialect).bind_processor(connection.dialect)
     default = column.default.arg if column.default is not None else None  # type: ignore[attr-defined]
+    key = column.key
 
-    def convert(row: Mapping[str, Any], column: Column[Any]) -> Any:
-        value = row.get(column.key, default)
+    def convert(row: Mapping[str, Any]) -> Any:
+        value = row.get(key, default)
         return value if process is None or value is None else process(value)
 
     return convert

@@ -73,14 +73,8 @@ _CERTIFICATE_WITH_LINES = select(
     _LINE.committed_qty,
     _LINE.reserved_qty,
 ).join(_LINE, _LINE.certificate_id == CertificateRow.id)
-# (key column, shared?) -> the prebuilt locking read; by number for declarations, by id for everything else.
-_LOCKS = {
-    (key, shared): _CERTIFICATE_WITH_LINES.where(column == bindparam("key")).with_for_update(
-        read=shared, of=CertificateRow
-    )
-    for key, column in (("no", CertificateRow.certificate_no), ("id", CertificateRow.id))
-    for shared in (True, False)
-}
+# Everything but a declaration (port decisions, reversals, ending a certificate) locks it exclusively, by id.
+_LOCK_BY_ID = _CERTIFICATE_WITH_LINES.where(CertificateRow.id == bindparam("key")).with_for_update(of=CertificateRow)
 # A batch of declarations reads all its certificates at once, in number order (one lock order for every batch).
 _SHARE_MANY = (
     _CERTIFICATE_WITH_LINES.where(CertificateRow.certificate_no.in_(bindparam("numbers", expanding=True)))
@@ -148,30 +142,25 @@ class SqlLedger:
     def _execute(self, statement: Any, parameters: Any = None) -> Any:
         return self.session.connection().execute(statement, parameters)
 
-    def lock_certificate(self, certificate_no: str, shared: bool = False) -> CertificateFacts:
-        """Read the certificate and its lines in one round trip, under a lock on the certificate's row.
+    def lock_certificate_by_id(self, certificate_id: int) -> CertificateFacts:
+        """The certificate and its lines in one round trip, under an exclusive lock on the certificate's row.
 
-        `shared` lets write-offs run side by side while anything that ends or exhausts the certificate (FOR UPDATE)
-        waits for them. SQLite already holds the write lock.
+        Declarations hold it shared (`share_certificates`), so this waits for the write-offs in flight; SQLite
+        already holds the write lock.
         """
-        return self._lock(("no", shared), certificate_no, "certificate_no")
-
-    def lock_certificate_by_id(self, certificate_id: int, shared: bool = False) -> CertificateFacts:
-        return self._lock(("id", shared), certificate_id, "certificate_id")
+        rows = self._execute(_LOCK_BY_ID, {"key": certificate_id}).all()
+        if not rows:
+            raise NotFound(f"no certificate {certificate_id}", field="certificate_id")
+        return self._facts(rows)
 
     def share_certificates(self, numbers: Iterable[str]) -> dict[str, CertificateFacts]:
-        """A batch's certificates and their lines in one round trip, each under a shared lock (as `lock_certificate`).
+        """Declarations' certificates and their lines in one round trip, each under a shared lock (FOR SHARE).
 
+        Write-offs run side by side while anything that ends or exhausts a certificate (FOR UPDATE) waits for them.
         Numbers not found are simply absent: the caller names the declaration that cited them.
         """
         rows = self._execute(_SHARE_MANY, {"numbers": sorted(set(numbers))}).all()
         return {number: self._facts(list(group)) for number, group in groupby(rows, key=lambda row: row.certificate_no)}
-
-    def _lock(self, statement: tuple[str, bool], key: str | int, field: str) -> CertificateFacts:
-        rows = self._execute(_LOCKS[statement], {"key": key}).all()
-        if not rows:
-            raise NotFound(f"no certificate {key}", field=field)
-        return self._facts(rows)
 
     @staticmethod
     def _facts(rows: Sequence[Any]) -> CertificateFacts:

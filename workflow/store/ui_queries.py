@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, aliased
 
 from workflow.domain.actors import Actor
 from workflow.domain.signature import quantity_text
-from workflow.store.api_reads import Scope, enterprise_view, line_balance
+from workflow.store.api_reads import Scope, enterprise_view, line_balance, lines_of
 from workflow.store.directory import actor_of
 from workflow.store.tables import (
     ApplicationRow,
@@ -205,15 +205,8 @@ def certificates_with_lines(
     if before is not None:
         query = query.where(CertificateRow.id < before)
     rows = session.scalars(query.order_by(CertificateRow.id.desc()).limit(limit)).all()
-    lines: defaultdict[int, list[dict[str, Any]]] = defaultdict(list)
-    found = session.scalars(
-        select(CertificateLineRow)
-        .where(CertificateLineRow.certificate_id.in_([row.id for row in rows]))
-        .order_by(CertificateLineRow.certificate_id, CertificateLineRow.line_no)
-    )
-    for line in found:
-        lines[line.certificate_id].append(line_balance(line))
-    return [_certificate_row(row, lines[row.id]) for row in rows]
+    lines = lines_of(session, CertificateLineRow.certificate_id, [row.id for row in rows])
+    return [_certificate_row(row, [line_balance(line) for line in lines[row.id]]) for row in rows]
 
 
 def _certificate_row(row: CertificateRow, lines: list[dict[str, Any]]) -> dict[str, Any]:
