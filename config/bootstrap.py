@@ -96,11 +96,12 @@ def bootstrap(
     celery.conf.update(celery_settings(settings))
     holder: dict[str, OutboxRelay] = {}
     after_commit = (lambda: holder["relay"].relay()) if relay_after_commit else None
+    calendar = calendar or load_calendar(settings.calendar_file)
     deps = Dependencies(
-        uow=lambda: SqlUnitOfWork(sessions, clock.now, after_commit),
+        uow=lambda: SqlUnitOfWork(sessions, clock.now, after_commit, calendar),
         clock=clock,
         policies=policies or load_districts(settings.districts_file, load_policies(settings.policies_dir)),
-        calendar=calendar or load_calendar(settings.calendar_file),
+        calendar=calendar,
         documents=FileDocumentStore(settings.instance_path / "documents"),
         draw_key=lambda district: district_draw_key(settings.effective_secret_key, district),
         sign=key_ring(settings).sign_named,

@@ -246,15 +246,16 @@ def _read_json(file: Path) -> Any:
 
 
 @main.command()
-@click.option("--check", is_flag=True, help="Exit 1 if the committed diagrams differ from the machines.")
+@click.option("--check", is_flag=True, help="Exit 1 if the committed diagrams or guard doc differ from the machines.")
 @click.option("--out", default="docs/lifecycles", show_default=True, type=click.Path(file_okay=False, path_type=Path))
 def diagrams(check: bool, out: Path) -> None:
-    """Write the lifecycle diagrams (mermaid) generated from the state machines."""
+    """Write the lifecycle diagrams (mermaid) and docs/guards.md, generated from the state machines."""
     from workflow.domain.diagrams import render_lifecycle_docs
+    from workflow.domain.guard_docs import render_guard_doc
 
     stale = []
-    for name, text in render_lifecycle_docs().items():
-        path = out / name
+    generated = {out / name: text for name, text in render_lifecycle_docs().items()}
+    for path, text in {**generated, out.parent / "guards.md": render_guard_doc()}.items():
         if path.exists() and path.read_text(encoding="utf-8") == text:
             continue
         stale.append(str(path))
@@ -269,6 +270,10 @@ def diagrams(check: bool, out: Path) -> None:
 from config.cli_audit import audit  # noqa: E402
 
 main.add_command(audit)
+
+from config.cli_lifecycles import lifecycles  # noqa: E402
+
+main.add_command(lifecycles)
 
 from config.cli_tasks import tasks_group  # noqa: E402
 

@@ -26,6 +26,7 @@ from workflow.domain.policy import (
     CreditRule,
     CreditTerms,
     CreditTier,
+    DeclarationRule,
     District,
     Districts,
     FollowUpRule,
@@ -76,6 +77,10 @@ class _FollowUp(_FileModel):
     report_window_days: Positive
 
 
+class _Declaration(_FileModel):
+    backdating_days: Count
+
+
 class _Inspection(_FileModel):
     baseline: dict[RiskGrade, Rate]
     full_check_grades: frozenset[RiskGrade]
@@ -120,6 +125,7 @@ class _PolicyFile(_FileModel):
     credit: _Credit
     scope: _Scope
     limits: _Limits
+    declaration: _Declaration
 
 
 class _Adoption(_FileModel):
@@ -228,6 +234,7 @@ def _to_policy(content: _PolicyFile, content_hash: str) -> Policy:
         ),
         scope=ScopeRule(**content.scope.model_dump()),
         limits=StatutoryLimits(**content.limits.model_dump()),
+        declaration=DeclarationRule(**content.declaration.model_dump()),
     )
 
 

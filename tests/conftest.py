@@ -17,14 +17,17 @@ from typing import IO, Any
 import psycopg
 import pytest
 import redis
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 from config.bootstrap import Container, bootstrap
 from config.settings import load_settings
+from workflow.domain import commands as c
+from workflow.domain import rules
 from workflow.domain.actors import Actor, Role
+from workflow.domain.assessment import Opinion
 from workflow.store.directory import create_user, ensure_enterprise
 from workflow.store.migrate import upgrade
-from workflow.store.tables import Base
+from workflow.store.tables import Base, UserRow
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 # One Redis database per test session, so suites running side by side on one machine do not share queues.
@@ -201,6 +204,46 @@ def make_cast(container: Container, district: str = "xiamen", suffix: str = "") 
 @pytest.fixture
 def cast(container: Container) -> Cast:
     return make_cast(container)
+
+
+def ensure_experts(container: Container, district: str, count: int) -> None:
+    """R61: enough active experts in the district for the profile's panel."""
+    with container.sessions() as session, session.begin():
+        have = session.scalar(
+            select(func.count())
+            .select_from(UserRow)
+            .where(UserRow.role == Role.EXPERT.value, UserRow.district == district)
+        )
+        for _ in range(count - int(have or 0)):
+            username = f"{district}.panel-{uuid.uuid4().hex[:8]}"
+            create_user(
+                session, username=username, role=Role.EXPERT, password_hash="", now=container.deps.clock.now(),
+                district=district,
+            )  # fmt: skip
+
+
+def assessment_required(container: Container, application_id: int) -> bool:
+    """R32: whether the grade the goods suggest needs a risk assessment under the file's policy."""
+    with container.deps.uow() as uow:
+        application = uow.applications.get(application_id)
+    policy = container.deps.policies.policy_for(application.district, application.received_on or date.today())
+    grade = rules.grade_application(application.lines, application.direction, policy).result
+    return rules.risk_assessment_route(grade, policy).result.required
+
+
+def pass_risk_assessment(container: Container, reviewer: Actor, application_id: int) -> None:
+    """Refer the file under review and let the panel pass it (or reuse an entity-level pass, R63)."""
+    ensure_experts(container, reviewer.district or "xiamen", 5)
+    started = container.bus.handle(c.ReferAssessment(reviewer, application_id, "R32: risk assessment"))
+    for expert_id in started.get("panel", []):
+        opinion = c.SubmitOpinion(Actor(expert_id, Role.EXPERT), started["assessment_id"], Opinion.PASS)
+        if container.bus.handle(opinion)["concluded"]:
+            return
+
+
+def assess_if_required(container: Container, reviewer: Actor, application_id: int) -> None:
+    if assessment_required(container, application_id):
+        pass_risk_assessment(container, reviewer, application_id)
 
 
 @pytest.fixture

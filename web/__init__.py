@@ -52,7 +52,7 @@ def _defaults(container: Container) -> dict[str, Any]:
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "DESCRIPTION": API_INFO["description"],
-        "VALIDATION_ERROR_STATUS_CODE": 400,
+        "VALIDATION_ERROR_STATUS_CODE": 422,  # bad input is 422 at every door; 400 is a body that is not JSON at all
         "VALIDATION_ERROR_DESCRIPTION": "The request's data is malformed",
         "AUTO_404_RESPONSE": False,
         "SPECGOODS_LOGIN_LIMIT": "10 per minute",

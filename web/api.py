@@ -24,6 +24,7 @@ from web.schemas import (
     AttachedOut,
     AuditEvent,
     CorrectionIn,
+    DenyIn,
     DocumentIn,
     DraftIn,
     GrantIn,
@@ -33,9 +34,9 @@ from web.schemas import (
 )
 from web.uploads import read_upload
 from workflow.domain import commands as c
-from workflow.domain.actors import Actor, Role
+from workflow.domain.actors import Actor
 from workflow.domain.errors import PermissionDenied
-from workflow.domain.lifecycle import APPLICATION
+from workflow.domain.permissions import Action
 from workflow.store import api_reads, queries
 
 blueprint = APIBlueprint("api", __name__, url_prefix="/api/v1", tag="Applications")
@@ -44,10 +45,6 @@ blueprint = APIBlueprint("api", __name__, url_prefix="/api/v1", tag="Application
 def _view(application_id: int) -> dict[str, Any]:
     with container().sessions() as session:
         return queries.application_view(session, application_id, container().deps.calendar)
-
-
-def _may(trigger: str) -> frozenset[Role]:
-    return frozenset(APPLICATION.spec(trigger).actors) - {Role.SYSTEM}
 
 
 @blueprint.get("/applications")
@@ -64,7 +61,7 @@ def list_applications(query_data: ApplicationQuery) -> dict[str, Any]:
 
 
 @blueprint.post("/applications")
-@guard({Role.APPLICANT}, write=True)
+@guard(Action.CREATE_APPLICATION)
 @idempotent
 @blueprint.input(ApplicationIn)
 @blueprint.output(ApplicationOut, status_code=201)
@@ -89,7 +86,7 @@ def show_application(application_id: int) -> dict[str, Any]:
 
 
 @blueprint.patch("/applications/<int:application_id>")
-@guard({Role.APPLICANT}, write=True)
+@guard(Action.REVISE_APPLICATION)
 @blueprint.input(DraftIn)
 @blueprint.output(ApplicationOut)
 def revise_draft(application_id: int, json_data: DraftIn) -> dict[str, Any]:
@@ -102,7 +99,7 @@ def revise_draft(application_id: int, json_data: DraftIn) -> dict[str, Any]:
 
 
 @blueprint.post("/applications/<int:application_id>/documents")
-@guard({Role.APPLICANT}, write=True)
+@guard(Action.ATTACH_DOCUMENT)
 @idempotent
 @blueprint.input(DocumentIn, location="form")
 @blueprint.output(AttachedOut, status_code=201)
@@ -136,12 +133,10 @@ def application_audit(application_id: int) -> list[dict[str, Any]]:
 Build = Callable[[Actor, int, Any], c.Command]
 
 
-def _transition(path: str, trigger: str, body: type | None, build: Build, summary: str) -> None:
-    """Registers `POST /applications/{id}/<path>` for `trigger`, allowed to the roles the lifecycle names."""
-    _action(path, trigger, _may(trigger), body, build, summary)
+def _action(path: str, action: Action, body: type | None, build: Build, summary: str) -> None:
+    """Registers `POST /applications/{id}/<path>`, allowed to the roles the permission table gives `action`."""
+    name = action.value.removeprefix("application.")
 
-
-def _action(path: str, name: str, roles: frozenset[Role], body: type | None, build: Build, summary: str) -> None:
     def act(application_id: int, **data: Any) -> dict[str, Any]:
         container().bus.handle(build(current_actor(), application_id, data.get("json_data")))
         return _view(application_id)
@@ -151,7 +146,7 @@ def _action(path: str, name: str, roles: frozenset[Role], body: type | None, bui
     view: Any = blueprint.output(ApplicationOut)(act)
     if body is not None:
         view = blueprint.input(body)(view)
-    view = guard(roles, write=True)(idempotent(view))
+    view = guard(action)(idempotent(view))
     blueprint.post(f"/applications/<int:application_id>/{path}")(view)
 
 
@@ -183,24 +178,36 @@ for _path, _trigger, _body, _build, _summary in (
         "Refer to the district's risk assessment (R61).",
     ),
     ("extend", "extend", ReasonIn, lambda a, i, d: c.ExtendDeadline(a, i, d.reason), "Extend by 10 days (R20)."),
+    (
+        "override-assessment",
+        "override_assessment",
+        ReasonIn,
+        lambda a, i, d: c.OverrideAssessment(a, i, d.reason),
+        "The head overrides the expert panel's rejection with a written reason (A8).",
+    ),
     ("grant", "grant", GrantIn, lambda a, i, d: c.GrantApplication(a, i, d.reason, d.grade), "Grant (准予许可)."),
-    ("deny", "deny", ReasonIn, lambda a, i, d: c.DenyApplication(a, i, d.reason), "Deny, with reasons (R25)."),
+    (
+        "deny",
+        "deny",
+        DenyIn,
+        lambda a, i, d: c.DenyApplication(a, i, d.reason, false_information=d.false_information),
+        "Deny, with reasons (R25); with `false_information` the applicant may not apply for a year (R26).",
+    ),
 ):
-    _transition(_path, _trigger, _body, _build, _summary)
+    _action(_path, Action(f"application.{_trigger}"), _body, _build, _summary)
 
 
 # -- the review queue: claims are advisory and audited, not lifecycle transitions -------------------------------------
 
-QUEUE_OFFICERS = frozenset({Role.ACCEPTOR, Role.REVIEWER, Role.DECIDER, Role.HEAD})
-for _path, _roles, _body, _build, _summary in (
-    ("claim", QUEUE_OFFICERS, None, lambda a, i, d: c.ClaimApplication(a, i), "Take the file from the queue."),
-    ("unclaim", QUEUE_OFFICERS, None, lambda a, i, d: c.UnclaimApplication(a, i), "Put a claimed file back."),
+for _path, _queue_action, _body, _build, _summary in (
+    ("claim", Action.CLAIM, None, lambda a, i, d: c.ClaimApplication(a, i), "Take the file from the queue."),
+    ("unclaim", Action.UNCLAIM, None, lambda a, i, d: c.UnclaimApplication(a, i), "Put a claimed file back."),
     (
         "reassign",
-        frozenset({Role.HEAD}),
+        Action.REASSIGN,
         ReassignIn,
         lambda a, i, d: c.ReassignApplication(a, i, user_id=d.user_id),
         "Hand the file to another officer of the district (head only).",
     ),
 ):
-    _action(_path, _path, _roles, _body, _build, _summary)
+    _action(_path, _queue_action, _body, _build, _summary)

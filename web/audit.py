@@ -10,15 +10,14 @@ from web import paging
 from web.authz import guard, scope_of
 from web.context import container, current_actor
 from web.schemas import AuditPage, AuditQuery
-from workflow.domain.actors import Role
+from workflow.domain.permissions import Action
 from workflow.store import api_reads
 
 blueprint = APIBlueprint("audit", __name__, url_prefix="/api/v1", tag="Audit")
-AUDIT_READERS = {Role.AUDITOR, Role.HEAD, Role.ADMIN}
 
 
 @blueprint.get("/audit-events")
-@guard(AUDIT_READERS, write=False)
+@guard(Action.READ_AUDIT)
 @blueprint.input(AuditQuery, location="query")
 @blueprint.output(AuditPage)
 def audit_events(query_data: AuditQuery) -> dict[str, Any]:

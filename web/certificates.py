@@ -15,7 +15,7 @@ from apiflask import APIBlueprint
 from web import paging
 from web.authz import READERS, guard, scope_of
 from web.context import container, current_actor
-from web.idempotency import REPLAYED, request_key
+from web.idempotency import REPLAYED, idempotent, request_key
 from web.schemas import (
     AuditEvent,
     BigPageQuery,
@@ -26,6 +26,7 @@ from web.schemas import (
     DeclarationIn,
     DeclarationOut,
     DeclarationPage,
+    EndCertificateIn,
     InspectionIn,
     LabResultIn,
     PageQuery,
@@ -38,13 +39,11 @@ from web.schemas import (
     WriteOffPage,
 )
 from workflow.domain import commands as c
-from workflow.domain.actors import Role
+from workflow.domain.permissions import ENDING_ACTIONS, Action
 from workflow.store import api_reads
 
 blueprint = APIBlueprint("writeoffs", __name__, url_prefix="/api/v1", tag="Certificates and write-offs")
 F = TypeVar("F", bound=Callable[..., Any])
-DECLARERS = {Role.APPLICANT, Role.PORT_OFFICER}
-PORT = {Role.PORT_OFFICER}
 
 
 def keyed(view: F) -> F:
@@ -82,6 +81,27 @@ def list_certificates(query_data: PageQuery) -> dict[str, Any]:
 def show_certificate(certificate_id: int) -> dict[str, Any]:
     with container().sessions() as session:
         return api_reads.certificate(session, certificate_id)
+
+
+def _ending(trigger: str, action: Action) -> None:
+    """Registers `POST /certificates/{id}/<trigger>`: C5 withdraw, C6 revoke, C7 cancel, each with its reason."""
+
+    def end(certificate_id: int, json_data: EndCertificateIn) -> dict[str, Any]:
+        command = c.EndCertificate(current_actor(), certificate_id, trigger, json_data.reason, json_data.fraud)
+        container().bus.handle(command)
+        with container().sessions() as session:
+            return api_reads.certificate(session, certificate_id)
+
+    end.__name__ = f"{trigger}_certificate"
+    end.__doc__ = (
+        f"{trigger.capitalize()} the certificate (C5–C7), with a written reason; open reservations are released (W9)."
+    )
+    view = blueprint.output(CertificateOut)(blueprint.input(EndCertificateIn)(end))
+    blueprint.post(f"/certificates/<int:certificate_id>/{trigger}")(guard(action)(idempotent(view)))
+
+
+for _trigger, _action in ENDING_ACTIONS.items():
+    _ending(_trigger, _action)
 
 
 @blueprint.get("/certificates/<int:certificate_id>/remaining")
@@ -133,7 +153,7 @@ def list_declarations(query_data: BigPageQuery) -> dict[str, Any]:
 
 
 @blueprint.post("/declarations")
-@guard(DECLARERS, write=True)
+@guard(Action.DECLARE)
 @keyed
 @blueprint.input(DeclarationIn)
 @blueprint.doc(responses={201: {"description": "Declared (or replayed)"}})
@@ -145,7 +165,7 @@ def declare(json_data: DeclarationIn) -> Reply:
 
 
 @blueprint.post("/declarations/batch")
-@guard(DECLARERS, write=True)
+@guard(Action.DECLARE)
 @keyed
 @blueprint.input(DeclarationBatchIn)
 @blueprint.doc(responses={201: {"description": "All declared (or replayed), in the order sent"}})
@@ -195,7 +215,7 @@ def declaration_audit(declaration_id: int) -> list[dict[str, Any]]:
 
 
 @blueprint.post("/declarations/<int:declaration_id>/inspection")
-@guard(PORT, write=True)
+@guard(Action.RECORD_INSPECTION)
 @keyed
 @blueprint.input(InspectionIn)
 @blueprint.output(DeclarationOut)
@@ -208,7 +228,7 @@ def record_inspection(declaration_id: int, json_data: InspectionIn) -> Reply:
 
 
 @blueprint.post("/declarations/<int:declaration_id>/lab-result")
-@guard(PORT, write=True)
+@guard(Action.RECORD_LAB_RESULT)
 @keyed
 @blueprint.input(LabResultIn)
 @blueprint.output(DeclarationOut)
@@ -221,7 +241,7 @@ def record_lab_result(declaration_id: int, json_data: LabResultIn) -> Reply:
 
 
 @blueprint.post("/declarations/<int:declaration_id>/resolve-hold")
-@guard(PORT, write=True)
+@guard(Action.RESOLVE_HOLD)
 @keyed
 @blueprint.input(ResolveHoldIn)
 @blueprint.output(DeclarationOut)
@@ -234,7 +254,7 @@ def resolve_hold(declaration_id: int, json_data: ResolveHoldIn) -> Reply:
 
 
 @blueprint.post("/declarations/<int:declaration_id>/withdraw")
-@guard(DECLARERS, write=True)
+@guard(Action.WITHDRAW_DECLARATION)
 @keyed
 @blueprint.input(ReasonIn)
 @blueprint.output(DeclarationOut)
@@ -254,7 +274,7 @@ def _reversal(reversal_id: int, result: dict[str, Any], status: int) -> Reply:
 
 
 @blueprint.post("/write-offs/<int:entry_id>/reversals")
-@guard(PORT, write=True)
+@guard(Action.REQUEST_REVERSAL)
 @keyed
 @blueprint.input(ReversalIn)
 @blueprint.output(ReversalOut, status_code=201)
@@ -275,7 +295,7 @@ def show_reversal(reversal_id: int) -> Reply:
 
 
 @blueprint.post("/reversals/<int:reversal_id>/decision")
-@guard({Role.DECIDER}, write=True)
+@guard(Action.DECIDE_REVERSAL)
 @keyed
 @blueprint.input(ReversalDecisionIn)
 @blueprint.output(ReversalOut)

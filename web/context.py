@@ -15,6 +15,7 @@ from flask import current_app, g, request
 from werkzeug.security import check_password_hash
 
 from config.bootstrap import Container
+from workflow.domain import inputs
 from workflow.domain.actors import Actor
 from workflow.domain.errors import DomainError
 from workflow.store.accounts import account_for_token, record_login, set_password_hash
@@ -71,8 +72,10 @@ def _by_token(token: str) -> Actor:
 
 def check_password(username: str, password: str) -> UserAccount:
     """The account, or Unauthenticated after the failure is written to the login history."""
-    with container().sessions() as session:
-        account = find_user(session, username)
+    account = None
+    if inputs.bad_character(username) is None and len(username) <= inputs.USERNAME:  # no such name can exist
+        with container().sessions() as session:
+            account = find_user(session, username)
     # An unknown name still pays for one hash check, so timing does not tell which names exist.
     if not verify_password(account.password_hash if account else "", password) or account is None:
         login_event(username, account, "login_failed")
@@ -99,9 +102,12 @@ def _burn(password: str) -> None:
 
 def login_event(username: str, account: UserAccount | None, outcome: str, rehash: str | None = None) -> None:
     """One sign-in attempt in the audit trail, in its own unit of work (so it joins the hash chain)."""
-    inputs = {"remote_addr": request.remote_addr or "", "user_agent": request.user_agent.string[:200]}
+    # What the client sent is evidence, kept as sent but made storable: no NUL reaches a text or JSON column.
+    agent = inputs.printable(request.user_agent.string, 200)
+    facts = {"remote_addr": request.remote_addr or "", "user_agent": agent}
+    name = inputs.printable(username, inputs.USERNAME)
     with SqlUnitOfWork(container().sessions, container().deps.clock.now) as uow:
         if rehash is not None and account is not None:
             set_password_hash(uow.session, account.id, rehash)
-        record_login(uow.session, uow.audit, username, account, outcome, inputs)
+        record_login(uow.session, uow.audit, name, account, outcome, facts)
         uow.commit()

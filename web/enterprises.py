@@ -26,17 +26,14 @@ from web.schemas import (
     PageQuery,
 )
 from workflow.domain import commands as c
-from workflow.domain.actors import Role
 from workflow.domain.enterprise import EnterpriseUser, check_password
 from workflow.domain.errors import ConcurrencyConflict
+from workflow.domain.permissions import Action
 from workflow.domain.uscc import validate_uscc
 from workflow.store import api_reads
 from workflow.store.directory import ensure_enterprise, find_enterprise
 from workflow.store.enterprise_admin import enterprise_users, user_of
 from workflow.store.tables import UserRow
-
-# Who may manage an enterprise at all; the handler then checks the applicant is its admin, against the database.
-MANAGERS = {Role.APPLICANT, Role.ADMIN}
 
 blueprint = APIBlueprint("enterprises", __name__, url_prefix="/api/v1", tag="Enterprises")
 
@@ -61,7 +58,7 @@ def show_enterprise(enterprise_id: int) -> dict[str, Any]:
 
 
 @blueprint.post("/enterprises")
-@guard({Role.ADMIN}, write=True)
+@guard(Action.REGISTER_ENTERPRISE)
 @idempotent
 @blueprint.input(EnterpriseIn)
 @blueprint.output(EnterpriseOut, status_code=201)
@@ -85,7 +82,7 @@ def register_enterprise(json_data: EnterpriseIn) -> dict[str, Any]:
 
 
 @blueprint.patch("/enterprises/<int:enterprise_id>")
-@guard(MANAGERS, write=True)
+@guard(Action.UPDATE_ENTERPRISE)  # the handler then checks an applicant is the enterprise's admin
 @blueprint.input(EnterprisePatch)
 @blueprint.output(EnterpriseOut)
 def update_enterprise(enterprise_id: int, json_data: EnterprisePatch) -> dict[str, Any]:
@@ -108,7 +105,7 @@ def list_enterprise_users(enterprise_id: int) -> dict[str, Any]:
 
 
 @blueprint.post("/enterprises/<int:enterprise_id>/users")
-@guard(MANAGERS, write=True)
+@guard(Action.ADD_ENTERPRISE_USER)
 @idempotent
 @blueprint.input(EnterpriseUserIn)
 @blueprint.output(EnterpriseUserOut, status_code=201)
@@ -132,7 +129,7 @@ def add_enterprise_user(enterprise_id: int, json_data: EnterpriseUserIn) -> dict
 
 
 @blueprint.patch("/enterprises/<int:enterprise_id>/users/<int:user_id>")
-@guard(MANAGERS, write=True)
+@guard(Action.CHANGE_ENTERPRISE_USER)
 @blueprint.input(EnterpriseUserPatch)
 @blueprint.output(EnterpriseUserOut)
 def change_enterprise_user(enterprise_id: int, user_id: int, json_data: EnterpriseUserPatch) -> dict[str, Any]:

@@ -7,15 +7,27 @@ from collections.abc import Mapping
 from typing import Any
 
 from apiflask import APIFlask, HTTPError
-from flask import Response, jsonify
+from flask import Response, jsonify, request
 from werkzeug.exceptions import BadRequest
 
-from workflow.domain.errors import DomainError
+from workflow.domain.errors import DomainError, InvalidInput
 
 log = logging.getLogger(__name__)
 PROBLEM = "application/problem+json"
 CHALLENGE = 'Bearer realm="specgoods", Basic realm="specgoods"'
 TYPES = "https://specgoods.invalid/problems/"  # a stable, documented namespace: docs/api/README.md#errors
+
+
+class BodyTooLarge(DomainError):
+    """The request body is over the size its route accepts."""
+
+    status = 413
+
+
+class UnsupportedBody(DomainError):
+    """The request body is not of the content type its route documents (JSON is never guessed from text)."""
+
+    status = 415
 
 
 def problem(status: int, title: str, detail: str, **extra: object) -> Response:
@@ -73,11 +85,14 @@ def register(app: APIFlask) -> None:
 
 
 def _status(error: DomainError) -> int:
-    """A request field's fault is 422, not 404 or 500.
+    """Bad input to the API is 422, as its schema validation is, never 400, 404 or 500.
 
-    Such a field names something unknown (a district, a certificate number) or outside what the policy covers (a date
-    before any adoption).
+    That is a malformed field, or one naming something unknown (a district, a certificate number) or outside what the
+    policy covers (a date before any adoption). `/verify` keeps the 400 it documents (docs/paperless.md): there 422
+    means a tampered certificate.
     """
+    if isinstance(error, InvalidInput) and request.path.startswith("/api/"):
+        return 422
     if error.field and error.status in (404, 500):
         return 422
     return error.status

@@ -2,7 +2,8 @@
 
 Keys are scoped to the user who sent them. Write-off commands take the key into their own transaction (exactly once,
 see workflow/service/writeoff.py); every other POST claims the key before running and stores its response after.
-The same key with a different request is 422; a key whose first request is still running is 409.
+The same key with a different request is 422 (as a write-off command answers it); a key whose first request is still
+running is 409.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any, TypeVar
 from flask import Response, current_app, jsonify, request
 
 from web.context import container, current_actor
-from workflow.domain.errors import ConcurrencyConflict, GuardFailed, InvalidInput
+from workflow.domain.errors import ConcurrencyConflict, InvalidInput
 from workflow.store.api_idempotency import ApiIdempotency
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -74,7 +75,7 @@ def _keep(store: ApiIdempotency, key: str, response: Response) -> None:
 
 def _replay(stored_fingerprint: str, result: dict[str, Any]) -> Response:
     if stored_fingerprint != fingerprint():
-        raise GuardFailed(f"this {HEADER} was used for a different request", field=HEADER)
+        raise InvalidInput(f"this {HEADER} was used for a different request", field=HEADER)
     if not result:
         raise ConcurrencyConflict(f"the first request with this {HEADER} is still running; retry later", field=HEADER)
     response = jsonify(result["body"])

@@ -9,6 +9,7 @@ from web.authz import EVERYONE, guard
 from web.context import container, current_actor
 from web.idempotency import idempotent
 from workflow.domain.errors import InvalidInput, NotFound
+from workflow.domain.permissions import Action
 from workflow.store.notifications import SqlNotifications
 
 blueprint = APIBlueprint("inbox", __name__, url_prefix="/api/v1/inbox", tag="Inbox")
@@ -33,7 +34,7 @@ def inbox() -> Response:
 
 
 @blueprint.post("/<int:notification_id>/read")
-@guard(EVERYONE, write=False)  # one's own inbox, not workflow data: auditors mark their notifications read too
+@guard(Action.MARK_NOTIFICATION_READ)  # one's own inbox, not workflow data: auditors mark theirs read too
 @idempotent
 def mark_read(notification_id: int) -> Response:
     user_id = _user_id()

@@ -7,20 +7,24 @@ decimal strings in responses (a ledger never rounds through a float).
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, model_validator
 
+from workflow.domain import inputs
 from workflow.domain.goods import Direction, RiskGrade
 from workflow.domain.ledger import Disposal, ReversalReason
+from workflow.service.input_types import QuantityText, Reason, clean
 from workflow.service.precheck import LineFacts
-from workflow.store.api_reads import BIGINT_MAX, INT_MAX
 
+INT_MAX, BIGINT_MAX = inputs.INT_MAX, inputs.BIGINT_MAX
 Id = Annotated[StrictInt, Field(ge=1, le=INT_MAX)]
-Reason = Annotated[StrictStr, Field(max_length=2000)]
-Code = Annotated[StrictStr, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_.\-/]+$")]
-PositiveQty = Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=4)]
+Code = Annotated[StrictStr, Field(min_length=1, max_length=inputs.CODE, pattern=r"^[A-Za-z0-9_.\-/]+$")]
+
+
+def text(max_length: int, min_length: int = 0) -> Any:
+    """A one-line string field: its limit in the schema (OpenAPI) and checked with the shared rules."""
+    return Annotated[StrictStr, Field(min_length=min_length, max_length=max_length), clean(max_length)]
 
 
 def _utc(value: datetime) -> datetime:
@@ -67,7 +71,7 @@ class AuditQuery(BigPageQuery):
 
 
 class TokenIn(In):
-    name: Annotated[StrictStr, Field(max_length=80)] = ""
+    name: text(inputs.TOKEN_NAME) = ""
     lifetime_days: Annotated[StrictInt, Field(ge=1, le=365)] = 90
 
 
@@ -103,9 +107,9 @@ class Me(Out):
 
 
 class EnterpriseIn(In):
-    name: Annotated[StrictStr, Field(min_length=1, max_length=200)]
-    name_en: Annotated[StrictStr, Field(max_length=200)] = ""
-    uscc: Annotated[StrictStr, Field(min_length=18, max_length=18)]
+    name: text(inputs.NAME, min_length=1)
+    name_en: text(inputs.NAME) = ""
+    uscc: text(18, min_length=18)
     district: Code
     is_natural_person: StrictBool = False
 
@@ -131,21 +135,25 @@ class EnterprisePage(Out):
 class EnterprisePatch(In):
     """The profile fields to change (absent ones stay); the USCC is the enterprise's identity and not editable."""
 
-    name: Annotated[StrictStr, Field(max_length=200)] | None = None
-    name_en: Annotated[StrictStr, Field(max_length=200)] | None = None
-    address: Annotated[StrictStr, Field(max_length=300)] | None = None
-    contact_person: Annotated[StrictStr, Field(max_length=120)] | None = None
-    phone: Annotated[StrictStr, Field(max_length=40)] | None = None
+    name: text(inputs.NAME) | None = None
+    name_en: text(inputs.NAME) | None = None
+    address: text(inputs.ADDRESS) | None = None
+    contact_person: text(inputs.PERSON) | None = None
+    phone: text(inputs.PHONE) | None = None
     version: Annotated[StrictInt, Field(ge=0, le=INT_MAX)] | None = Field(
         None, description="the version you read; a stale one is 409"
     )
 
 
 class EnterpriseUserIn(In):
-    username: Annotated[StrictStr, Field(min_length=3, max_length=80)]
-    display_name: Annotated[StrictStr, Field(min_length=1, max_length=120)]
-    email: Annotated[StrictStr, Field(min_length=3, max_length=200)]
-    password: Annotated[StrictStr, Field(min_length=10, max_length=200, description="the initial password")]
+    username: text(inputs.USERNAME, min_length=3)
+    display_name: text(inputs.PERSON, min_length=1)
+    email: text(inputs.NAME, min_length=3)
+    password: Annotated[
+        StrictStr,
+        Field(min_length=10, max_length=inputs.PASSWORD, description="the initial password"),
+        clean(inputs.PASSWORD),
+    ]
     is_admin: StrictBool = False
 
 
@@ -170,21 +178,30 @@ class EnterpriseUserList(Out):
 # -- applications ---------------------------------------------------------------------------------------------------
 
 
-Port = Annotated[StrictStr, Field(min_length=1, max_length=80)]
+Port = text(inputs.PORT, min_length=1)
 Ports = Annotated[list[Port], Field(max_length=10, description="口岸: ports of entry or exit")]
+
+
+class ApplicationLine(LineFacts):
+    """A goods line as the API takes it: the pre-check's facts, with the quantity a decimal string."""
+
+    quantity: QuantityText
+
+
+Lines = Annotated[list[ApplicationLine], Field(min_length=1, max_length=inputs.LINES)]
 
 
 class ApplicationIn(In):
     enterprise_id: Id | None = Field(None, description="defaults to the applicant's own enterprise")
     district: Code
     direction: Direction
-    lines: Annotated[list[LineFacts], Field(min_length=1, max_length=200)]
+    lines: Lines
     ports: Ports = []
 
 
 class DraftIn(In):
     direction: Direction
-    lines: Annotated[list[LineFacts], Field(min_length=1, max_length=200)]
+    lines: Lines
     ports: Ports | None = Field(None, description="omit to keep the ports as they are")
     version: Annotated[int, Field(ge=0, le=2**31 - 1)] | None = Field(
         None, description="the version you edited (from GET); a stale edit is refused with 409"
@@ -200,12 +217,33 @@ class ReasonIn(In):
 
 
 class CorrectionIn(In):
-    deficiencies: Annotated[list[Annotated[StrictStr, Field(min_length=1, max_length=500)]], Field(min_length=1)]
+    """R17: one notice lists every deficiency; together they fit the notice (what the form also allows)."""
+
+    deficiencies: Annotated[list[text(inputs.DETAIL, min_length=1)], Field(min_length=1, max_length=100)]
+
+    @model_validator(mode="after")
+    def _fits_the_notice(self) -> CorrectionIn:
+        inputs.clean_text("\n".join(self.deficiencies), inputs.NOTICE, "deficiencies", multiline=True)
+        return self
 
 
 class NotAcceptIn(In):
     reason: Reason = ""
-    rule_ids: list[Code] = []
+    rule_ids: Annotated[list[Code], Field(max_length=50)] = []
+
+
+class DenyIn(In):
+    reason: Reason = ""
+    false_information: StrictBool = Field(
+        False, description="R26: the applicant gave false or concealed information; bars it from applying for a year"
+    )
+
+
+class EndCertificateIn(In):
+    reason: Reason = ""
+    fraud: StrictBool = Field(
+        False, description="C6 / R26: revoked because obtained by fraud or bribery; bars the holder for three years"
+    )
 
 
 class GrantIn(In):
@@ -377,17 +415,17 @@ class WriteOffPage(Out):
 
 
 class DeclaredLine(In):
-    line_no: Annotated[StrictInt, Field(ge=1, le=10_000)]
-    qty: PositiveQty
+    line_no: Annotated[StrictInt, Field(ge=1, le=inputs.LINES, description="a line number of the certificate")]
+    qty: QuantityText
 
 
 class DeclarationIn(In):
-    declaration_no: Annotated[StrictStr, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9\-]+$")]
-    certificate_no: Annotated[StrictStr, Field(min_length=1, max_length=40)]
+    declaration_no: Annotated[StrictStr, Field(min_length=1, max_length=inputs.CODE, pattern=r"^[A-Za-z0-9\-]+$")]
+    certificate_no: text(inputs.CODE, min_length=1)
     declared_on: date
     direction: Direction
-    lines: Annotated[list[DeclaredLine], Field(min_length=1, max_length=200)]
-    port: Annotated[StrictStr, Field(max_length=40)] = ""
+    lines: Annotated[list[DeclaredLine], Field(min_length=1, max_length=inputs.LINES)]
+    port: text(inputs.DECLARATION_PORT) = ""
 
 
 class DeclarationBatchIn(In):
@@ -448,7 +486,7 @@ class DeclarationPage(Out):
 
 
 class ReversalIn(In):
-    qty: PositiveQty
+    qty: QuantityText
     reason_code: ReversalReason
     reason: Reason = ""
 

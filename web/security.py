@@ -1,4 +1,7 @@
-"""Hardening shared by every response: security headers with a strict CSP, and the sign-in rate limit.
+"""Hardening shared by every request and response: security headers, the sign-in rate limit, JSON body limits.
+
+Every response carries a strict CSP. A route that documents a JSON body reads only application/json, of bounded size
+and nesting depth, before anything else runs (signing in included).
 
 Password checks are rate limited wherever they happen (the token endpoint and any HTTP Basic request): only failed
 attempts are counted, per client address and per user name, in Redis in production and in memory when embedded.
@@ -12,6 +15,11 @@ from apiflask import APIFlask
 from flask import Blueprint, Response, current_app, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from web.errors import BodyTooLarge, UnsupportedBody
+from workflow.domain import inputs
+from workflow.domain.errors import InvalidInput
 
 # No inline script or style anywhere, nothing from another origin: templates link /static files only.
 CSP = "; ".join(
@@ -36,10 +44,16 @@ HEADERS = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
 }
 HSTS = "max-age=31536000; includeSubDomains"
+# Far above the largest body the schemas allow in practice (a batch of 500 declarations), far below memory trouble.
+JSON_MAX_BYTES = 4 * 1024 * 1024
+JSON_MAX_DEPTH = 32  # the deepest documented body nests 4 levels; Python's parser recurses, so bound it first
+BODY_METHODS = ("POST", "PUT", "PATCH")
 
 
 def register(app: APIFlask) -> None:
     app.after_request(_headers)
+    app.before_request(_json_body)  # first: it reads the raw body before anything parses it as a form
+    app.before_request(_clean_fields)
     limiter = Limiter(
         get_remote_address,
         app=app,
@@ -81,6 +95,63 @@ def _not_password() -> bool:
 def _user_name() -> str:
     auth = request.authorization
     return (auth.username or "") if auth is not None else ""
+
+
+def _clean_fields() -> None:
+    """No query or form value of any page or route carries a control character (NUL...) further in.
+
+    The last line of defence, for every door at once: each form and schema then checks its own fields more closely
+    (a one-line field refuses line breaks too). Line breaks and tabs pass here, for the multi-line fields.
+    """
+    sources = [request.args, *([request.form] if request.method in BODY_METHODS else [])]
+    for source in sources:
+        for name, value in source.items(multi=True):
+            # A textarea's line breaks arrive as CR LF: the CR is part of a line break, not a control character.
+            if inputs.bad_character(f"{name}{value}".replace("\r", ""), multiline=True) is not None:
+                field = inputs.printable(name, 40)
+                raise InvalidInput("Input should not contain control characters", field=field)
+
+
+def _json_body() -> None:
+    """A route that documents a JSON body reads only JSON, of bounded size and depth, before anyone is signed in."""
+    if request.method not in BODY_METHODS or not _takes_json():
+        return
+    request.max_content_length = JSON_MAX_BYTES
+    try:
+        if (request.content_length or 0) > JSON_MAX_BYTES:
+            raise RequestEntityTooLarge()
+        if not request.get_data(cache=True):
+            return  # no body: the route's schema says whether one was needed
+    except RequestEntityTooLarge:
+        raise BodyTooLarge(f"a JSON body is at most {JSON_MAX_BYTES} bytes", field="body") from None
+    if not request.is_json:
+        raise UnsupportedBody("send the body as application/json", field="body")
+    try:
+        body = request.get_json()  # cached: the route's schema reads this same value
+    except RecursionError:
+        body = None
+        depth = JSON_MAX_DEPTH + 1
+    else:
+        depth = json_depth(body)
+    if depth > JSON_MAX_DEPTH:
+        raise InvalidInput(f"the JSON body nests more than {JSON_MAX_DEPTH} levels deep", field="body")
+
+
+def _takes_json() -> bool:
+    view = current_app.view_functions.get(request.endpoint or "")
+    return getattr(view, "_spec", {}).get("content_type") == "application/json"
+
+
+def json_depth(value: object) -> int:
+    """How deeply arrays and objects nest in a parsed JSON value (a scalar is 0), without recursing."""
+    deepest, pending = 0, [(value, 1)]
+    while pending and deepest <= JSON_MAX_DEPTH:
+        item, depth = pending.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is not None:
+            deepest = max(deepest, depth)
+            pending.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def _headers(response: Response) -> Response:

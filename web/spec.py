@@ -41,12 +41,14 @@ SECURITY_SCHEMES = {
     "BasicAuth": {"type": "http", "scheme": "basic", "description": "user name and password (rate limited)"},
 }
 ERRORS = {
-    "400": "Malformed request: a field is missing, of the wrong type or out of range",
+    "400": "The body is not JSON at all",
     "401": "No credentials, or wrong ones",
     "403": "The caller's role may not do this",
     "404": "No such object, or not one the caller may see",
     "409": "The object's state does not allow this now, or a concurrent change won",
-    "422": "A rule of the domain refused the request",
+    "413": "The body is over its size limit (docs/api/README.md#limits)",
+    "415": "The body is not sent as application/json",
+    "422": "Invalid input (a field missing, of the wrong type or out of its limits), or a rule of the domain refused",
     "429": "Too many failed sign-ins; retry after the Retry-After seconds",
 }
 

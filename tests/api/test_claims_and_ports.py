@@ -52,9 +52,9 @@ def test_only_the_head_reassigns_and_only_to_an_officer_of_the_district(world: W
     moved = _act(world, home.head, application_id, "reassign", body)
     assert moved.status_code == 200 and moved.json["claimed_by"] == home.reviewer.user_id
     foreign = _act(world, home.head, application_id, "reassign", {"user_id": far.reviewer.user_id})
-    assert foreign.status_code == 400 and "user_id" in str(foreign.json)
+    assert foreign.status_code == 422 and "user_id" in str(foreign.json)
     applicant = _act(world, home.head, application_id, "reassign", {"user_id": home.applicant.user_id})
-    assert applicant.status_code == 400
+    assert applicant.status_code == 422
     assert [trigger for trigger, _ in _triggers(world, application_id)] == ["claim", "reassign"]
 
 
@@ -82,4 +82,4 @@ def test_an_application_names_its_ports_and_a_revision_keeps_or_replaces_them(wo
     )
     assert replaced.json["ports"] == ["福州港"]
     too_many = world.call(world.home.applicant, "POST", "/api/v1/applications", json=body | {"ports": ["p"] * 11})
-    assert too_many.status_code == 400 and "ports" in str(too_many.json)
+    assert too_many.status_code == 422 and "ports" in str(too_many.json)

@@ -56,7 +56,7 @@ def test_a_stale_version_is_a_409_and_changes_nothing(world: World) -> None:
 def test_a_submitted_application_cannot_be_revised_and_bad_input_names_the_field(world: World) -> None:
     draft = file_draft(world)
     empty = _patch(world, draft["id"], {"direction": "entry", "lines": []})
-    assert empty.status_code == 400 and "lines" in str(empty.json)
+    assert empty.status_code == 422 and "lines" in str(empty.json)
     attach_all(world, draft["id"])
     submitted = world.call(world.home.applicant, "POST", f"/api/v1/applications/{draft['id']}/submit")
     assert submitted.status_code == 200, submitted.json

@@ -128,7 +128,7 @@ def test_a_profile_edit_is_audited_and_a_stale_one_is_refused(world: World) -> N
     assert inputs["changes"]["phone"] == ["", "0592-6881234"]
     stale = world.call(world.home.applicant, "PATCH", path, json={"name": "旧版本上的修改", "version": 0})
     assert stale.status_code == 409 and _enterprise(world).name == "测试企业"
-    assert world.call(world.home.applicant, "PATCH", path, json={"uscc": "91350200MA2Y8K3N0X"}).status_code == 400
+    assert world.call(world.home.applicant, "PATCH", path, json={"uscc": "91350200MA2Y8K3N0X"}).status_code == 422
 
 
 def test_bad_input_is_a_field_error_and_writes_nothing(world: World) -> None:
@@ -141,13 +141,13 @@ def test_bad_input_is_a_field_error_and_writes_nothing(world: World) -> None:
         ({"name": ""}, "name"),
     ):
         response = world.call(world.home.applicant, "PATCH", path, json=body)
-        assert response.status_code == 400 and response.json["field"] == field, (body, response.json)
+        assert response.status_code == 422 and response.json["field"] == field, (body, response.json)
     for extra, field in (({"email": "not-an-address"}, "email"), ({"password": "short"}, "password"),
                          ({"username": "空 格"}, "username")):  # fmt: skip
         response = _add(world, world.home.applicant, **extra)
-        assert response.status_code == 400 and response.json["field"] == field, (extra, response.json)
+        assert response.status_code == 422 and response.json["field"] == field, (extra, response.json)
     taken = _add(world, world.home.applicant, username=world.rival.applicant.name)
-    assert taken.status_code == 400 and taken.json["field"] == "username"
+    assert taken.status_code == 422 and taken.json["field"] == "username"
     assert _events(world, "enterprise") == [] and _events(world, "user") == []
     assert _enterprise(world).version == 0
 

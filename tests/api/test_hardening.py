@@ -58,7 +58,7 @@ def test_an_upload_over_the_limit_is_refused_naming_the_file(make_world: Callabl
     world = make_world({"SPECGOODS_MAX_UPLOAD_BYTES": 64})
     application_id = file_draft(world)["id"]
     response = _upload(world, application_id, PDF + b"0" * 64)
-    assert response.status_code == 400 and response.json["field"] == "file"
+    assert response.status_code == 422 and response.json["field"] == "file"
     assert world.call(world.home.applicant, "GET", f"/api/v1/applications/{application_id}").json["documents"] == []
 
 
@@ -68,7 +68,7 @@ def test_an_upload_over_the_limit_is_refused_naming_the_file(make_world: Callabl
 def test_an_upload_that_is_not_pdf_png_or_jpeg_by_its_bytes_is_refused(world: World, content: bytes) -> None:
     application_id = file_draft(world)["id"]
     response = _upload(world, application_id, content, "innocent.pdf")
-    assert response.status_code == 400 and response.json["field"] == "file"
+    assert response.status_code == 422 and response.json["field"] == "file"
 
 
 def test_an_uploaded_file_is_stored_by_hash_outside_static(world: World) -> None:
@@ -88,13 +88,13 @@ def draft(**changes: Any) -> dict[str, Any]:
 PRECHECK = {"direction": "entry", "date": "1990-01-01", "applicant": {}, "lines": [CYTOKINE]}
 BAD_INPUT = [
     ("POST", "/api/v1/applications", b"{not json", "body", 400),
-    ("POST", "/api/v1/applications", draft(lines=[]), "lines", 400),
-    ("POST", "/api/v1/applications", draft(direction="sideways"), "direction", 400),
-    ("POST", "/api/v1/applications", draft(x=1), "x", 400),
+    ("POST", "/api/v1/applications", draft(lines=[]), "lines", 422),
+    ("POST", "/api/v1/applications", draft(direction="sideways"), "direction", 422),
+    ("POST", "/api/v1/applications", draft(x=1), "x", 422),
     ("POST", "/api/v1/applications", draft(district="atlantis"), "district", 422),
-    ("POST", "/api/v1/applications", draft(lines=[{**CYTOKINE, "quantity": "-1"}]), "lines.0.quantity", 400),
-    ("GET", "/api/v1/applications?limit=0", None, "limit", 400),
-    ("GET", "/api/v1/applications?before=99999999999999999999999", None, "before", 400),
+    ("POST", "/api/v1/applications", draft(lines=[{**CYTOKINE, "quantity": "-1"}]), "lines.0.quantity", 422),
+    ("GET", "/api/v1/applications?limit=0", None, "limit", 422),
+    ("GET", "/api/v1/applications?before=99999999999999999999999", None, "before", 422),
     ("GET", "/api/v1/applications/99999999999999999999999", None, None, 404),
     ("POST", "/api/v1/precheck", PRECHECK, "date", 422),
 ]

@@ -8,7 +8,7 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from config.bootstrap import Container
-from tests.conftest import Cast
+from tests.conftest import Cast, assess_if_required
 from workflow.domain import commands as c
 from workflow.domain import rules
 from workflow.domain.goods import Direction, GoodsCategory, GoodsLine, ProteinPurity
@@ -97,6 +97,7 @@ def grant(container: Container, cast: Cast, *lines: GoodsLine, direction: Direct
         c.StartReview(cast.reviewer, application_id),
     ):
         container.bus.handle(command)
+    assess_if_required(container, cast.reviewer, application_id)
     certificate_id = container.bus.handle(c.GrantApplication(cast.decider, application_id, "granted"))
     with container.sessions() as session:
         return str(session.scalar(select(CertificateRow.certificate_no).where(CertificateRow.id == certificate_id)))

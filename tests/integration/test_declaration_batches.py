@@ -30,6 +30,7 @@ from workflow.domain import commands as c
 from workflow.domain.errors import (
     ConcurrencyConflict,
     DomainError,
+    GuardFailed,
     InvalidInput,
     NotFound,
     PermissionDenied,
@@ -210,19 +211,19 @@ def test_a_batch_is_one_to_five_hundred_distinct_numbers(
     assert counts(container)[DeclarationRow.__tablename__] == 0
 
 
-def test_two_grade_a_declarations_in_one_batch_take_the_single_use_once(container: Container, cast: Cast) -> None:
+def test_a_second_grade_a_declaration_in_one_batch_refuses_the_batch_w4(container: Container, cast: Cast) -> None:
     number = grant(container, cast, fx01_serum(2000), direction=Direction.EXIT)
-    views = container.bus.handle(
-        batch(
-            cast,
-            shipment(cast, number, (1, 500), direction=Direction.EXIT, number="A-1"),
-            shipment(cast, number, (1, 500), direction=Direction.EXIT, number="A-2"),
+    with pytest.raises(GuardFailed) as refused:  # the first holds the single use; the second is refused, as alone
+        container.bus.handle(
+            batch(
+                cast,
+                shipment(cast, number, (1, 500), direction=Direction.EXIT, number="A-1"),
+                shipment(cast, number, (1, 500), direction=Direction.EXIT, number="A-2"),
+            )
         )
-    )["declarations"]
-    assert views[0]["state"] == "inspection"  # E1: grade A is always inspected
-    assert views[1]["state"] == "port_review" and "single-use" in views[1]["hold_reason"]
-    assert balances(container, number)[1] == (D(2000), D(0), D(500))
-    assert_books_balance(container)
+    assert (refused.value.rule_id, refused.value.field) == ("W4", "declarations[1].certificate_no")
+    assert balances(container, number)[1] == (D(2000), D(0), D(0))
+    assert counts(container)[DeclarationRow.__tablename__] == 0
 
 
 def test_a_batch_of_many_declarations_keeps_every_balance_equal_to_its_ledger(container: Container, cast: Cast) -> None:

@@ -178,10 +178,10 @@ def test_another_users_notification_is_not_found_and_stays_unread(
 
 
 @pytest.mark.parametrize("query", ["limit=0", "limit=101", "limit=x", "before=-1", "unread=maybe"])
-def test_a_malformed_inbox_query_is_a_400_naming_the_parameter(signed_in: tuple[Any, Cast], query: str) -> None:
+def test_a_malformed_inbox_query_is_a_422_naming_the_parameter(signed_in: tuple[Any, Cast], query: str) -> None:
     client, cast = signed_in
     response = client.get(f"/api/v1/inbox?{query}", auth=(cast.applicant.name, PASSWORD))
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert response.json["field"] == query.partition("=")[0]
 
 

@@ -53,9 +53,9 @@ def test_s_w2_the_first_grade_a_write_off_exhausts_the_certificate_and_the_rest_
     assert first["state"] == "inspection" and first["route"]["rate"] == "1"  # E1: grade A is always inspected
     container.bus.handle(c.RecordInspection(cast.port_officer, first["declaration_id"], outcome="pass"))
     assert certificate_state(container, number) == "exhausted"
-    second = declare(container, cast, number, 800, direction=Direction.EXIT, inspected=True, rate=D(1))
-    assert second["state"] == "port_review" and "W4" not in second["hold_reason"]
-    assert "exhausted" in second["hold_reason"]
+    with pytest.raises(GuardFailed) as refused:  # W4: refused outright, nothing filed for a port officer to hold
+        declare(container, cast, number, 800, direction=Direction.EXIT, inspected=True, rate=D(1))
+    assert (refused.value.rule_id, refused.value.field) == ("W4", "certificate_no")
     assert balances(container, number)[1] == (D(2000), D(1200), D(0))
 
 
@@ -64,6 +64,7 @@ def test_s_w3_a_declaration_after_validity_is_held_and_rejected(
 ) -> None:
     clock.today_value = date(2016, 3, 1)
     number = grant(container, cast, fx04_ecoli(10))
+    clock.today_value = date(2016, 9, 2)  # declared on the port's own today (R39)
     late = declare(container, cast, number, 2, on="2016-09-02")
     assert late["state"] == "port_review" and "2016-09-01" in late["hold_reason"]
     rejected = container.bus.handle(
@@ -71,7 +72,7 @@ def test_s_w3_a_declaration_after_validity_is_held_and_rejected(
     )
     assert rejected["state"] == "rejected"
     assert ledger(container, number) == []
-    on_time = declare(container, cast, number, 2, on="2016-09-01")
+    on_time = declare(container, cast, number, 2, on="2016-09-01")  # dated the day before: within the window
     assert on_time["state"] in ("follow_up_pending", "inspection")  # grade B: released into follow-up (R53)
 
 
@@ -357,4 +358,5 @@ def test_w8_the_guarded_statement_alone_refuses_more_than_remains(container: Con
         assert uow.ledger.draw(line.line_id, D(5), commit=True) is None
         assert uow.ledger.draw(line.line_id, D("2.5"), commit=True) == D("0.5")
         assert uow.ledger.draw(line.line_id, D("0.5001"), commit=False) is None
-        assert uow.ledger.remaining(uow.ledger.share_certificates([number])[number].id) == [D("0.5")]
+        balances_now = uow.ledger.line_balances(uow.ledger.share_certificates([number])[number].id)
+        assert [line.remaining for line in balances_now] == [D("0.5")]

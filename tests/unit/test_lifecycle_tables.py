@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.unit.guarded_thing import Thing, fire
 from workflow.domain.errors import GuardFailed, InvalidTransition
 from workflow.domain.lifecycle import (
     APPLICATION,
@@ -24,15 +25,6 @@ from workflow.domain.lifecycle import (
     Lifecycle,
     TransitionSpec,
 )
-
-
-class Thing:
-    """A bare stateful object. Its slots admit no trigger methods, so firing proves nothing is bound onto it."""
-
-    __slots__ = ("__weakref__", "state")
-
-    def __init__(self, state: Any) -> None:
-        self.state = state
 
 
 def _pairs(allowed: bool) -> list[Any]:
@@ -55,7 +47,7 @@ def test_an_allowed_trigger_moves_the_object_to_the_spec_destination(
     thing = Thing(state)
 
     assert lifecycle.can_fire(state, spec.trigger)
-    assert lifecycle.fire(thing, spec.trigger) == (state, spec.dest)
+    assert fire(lifecycle, thing, spec.trigger) == (state, spec.dest)
     assert thing.state is spec.dest
 
 
@@ -67,7 +59,7 @@ def test_a_forbidden_trigger_raises_invalid_transition_and_leaves_the_state(
 
     assert not lifecycle.can_fire(state, spec.trigger)
     with pytest.raises(InvalidTransition) as refused:
-        lifecycle.fire(thing, spec.trigger)
+        fire(lifecycle, thing, spec.trigger)
 
     assert refused.value.rule_id == spec.rule_ids[0]
     for word in (lifecycle.name, state.value, spec.trigger):
@@ -82,7 +74,7 @@ def test_an_unknown_trigger_raises_invalid_transition_naming_lifecycle_state_and
     thing = Thing(lifecycle.initial)
 
     with pytest.raises(InvalidTransition) as refused:
-        lifecycle.fire(thing, "teleport")
+        fire(lifecycle, thing, "teleport")
 
     assert refused.value.rule_id == "lifecycle"
     for word in (lifecycle.name, lifecycle.initial.value, "teleport"):
@@ -99,7 +91,7 @@ def test_auto_transitions_are_off(lifecycle: Lifecycle[Any]) -> None:
         for auto_trigger in (f"to_{state.name}", f"to_{state.value}"):
             thing = Thing(lifecycle.initial)
             with pytest.raises(InvalidTransition) as refused:
-                lifecycle.fire(thing, auto_trigger)
+                fire(lifecycle, thing, auto_trigger)
             assert refused.value.rule_id == "lifecycle"
             assert thing.state is lifecycle.initial
 
@@ -134,7 +126,7 @@ def test_terminal_states_are_sinks(lifecycle: Lifecycle[Any], terminal: set[StrE
         assert lifecycle.allowed_triggers(state) == ()
         for spec in lifecycle.specs:
             with pytest.raises(InvalidTransition):
-                lifecycle.fire(Thing(state), spec.trigger)
+                fire(lifecycle, Thing(state), spec.trigger)
 
 
 def test_released_declaration_is_left_only_by_await_follow_up_d8() -> None:
@@ -151,16 +143,16 @@ def test_the_applicant_may_withdraw_from_every_non_terminal_application_state_a1
 def test_extend_is_internal_and_keeps_the_application_under_review_a9() -> None:
     application = Thing(AppState.UNDER_REVIEW)
 
-    assert APPLICATION.fire(application, "extend") == (AppState.UNDER_REVIEW, AppState.UNDER_REVIEW)
+    assert fire(APPLICATION, application, "extend") == (AppState.UNDER_REVIEW, AppState.UNDER_REVIEW)
     assert application.state is AppState.UNDER_REVIEW
 
 
 def test_two_objects_fired_through_the_shared_machine_stay_independent() -> None:
     first, second = Thing(AppState.DRAFT), Thing(AppState.DRAFT)
 
-    APPLICATION.fire(first, "submit")
-    APPLICATION.fire(second, "withdraw")
-    APPLICATION.fire(first, "accept")
+    fire(APPLICATION, first, "submit")
+    fire(APPLICATION, second, "withdraw")
+    fire(APPLICATION, first, "accept")
 
     assert first.state is AppState.ACCEPTED
     assert second.state is AppState.WITHDRAWN
@@ -176,7 +168,7 @@ def test_threads_firing_on_their_own_objects_through_the_shared_machine_do_not_i
         for _ in range(200):
             declaration = Thing(DeclState.DECLARED)
             for trigger in path:
-                DECLARATION.fire(declaration, trigger)
+                fire(DECLARATION, declaration, trigger)
             finished.append(declaration.state)
 
     threads = [threading.Thread(target=walk) for _ in range(8)]
@@ -190,7 +182,7 @@ def test_threads_firing_on_their_own_objects_through_the_shared_machine_do_not_i
 
 def test_the_shared_machine_keeps_no_reference_to_a_fired_object() -> None:
     application = Thing(AppState.DRAFT)
-    APPLICATION.fire(application, "submit")
+    fire(APPLICATION, application, "submit")
     gone = weakref.ref(application)
 
     del application
@@ -207,7 +199,7 @@ def test_a_condition_returning_false_becomes_guard_failed_and_leaves_the_state()
     application = Thing(AppState.DRAFT)
 
     with pytest.raises(GuardFailed) as refused:
-        lifecycle.fire(application, "submit")
+        fire(lifecycle, application, "submit")
 
     assert refused.value.rule_id == "A1"
     assert application.state is AppState.DRAFT

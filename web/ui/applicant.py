@@ -16,7 +16,7 @@ from werkzeug.wrappers import Response
 from web.context import container
 from web.ui import goods
 from web.ui.auth import actor, allow
-from web.ui.forms import ApplicationForm, GoodsForm, UsccForm, options
+from web.ui.forms import ApplicationForm, GoodsForm, UsccForm, options, query_int
 from web.ui.i18n import districts
 from workflow.domain import commands as c
 from workflow.domain.actors import Role
@@ -24,6 +24,7 @@ from workflow.domain.credit import credit_as_of
 from workflow.domain.errors import InvalidInput
 from workflow.domain.goods import Direction
 from workflow.domain.model import checked_ports
+from workflow.domain.permissions import Action
 from workflow.domain.uscc import validate_uscc
 from workflow.service.precheck import parse_precheck_input, run_precheck
 from workflow.store import api_reads, ui_queries
@@ -41,7 +42,7 @@ def _enterprise_id() -> int:
 @blueprint.get("/applications")
 @allow(APPLICANT)
 def applications() -> str:
-    before = request.args.get("before", type=int)
+    before = query_int("before")
     with container().sessions() as session:
         rows = api_reads.applications(session, Scope(enterprise_id=_enterprise_id()), None, before, PAGE + 1)
     return render_template("ui/applicant/applications.html", rows=rows[:PAGE], next_before=_next(rows))
@@ -60,7 +61,7 @@ def _goods_form(kind: type[GoodsForm] = GoodsForm) -> GoodsForm:
 
 
 @blueprint.route("/applications/new", methods=["GET", "POST"])
-@allow(APPLICANT)
+@allow(Action.CREATE_APPLICATION)
 def new_application() -> Response | tuple[str, int]:
     """Direction, district and goods lines make the draft; documents and submission follow on its page."""
     form = _goods_form(ApplicationForm)
@@ -140,7 +141,7 @@ def _run_precheck(form: GoodsForm, entered: goods.LinesInput) -> dict[str, Any]:
 @blueprint.get("/certificates")
 @allow(APPLICANT)
 def certificates() -> str:
-    before = request.args.get("before", type=int)
+    before = query_int("before")
     with container().sessions() as session:
         rows = ui_queries.certificates_with_lines(session, _enterprise_id(), before, PAGE + 1)
     return render_template("ui/applicant/certificates.html", rows=rows[:PAGE], next_before=_next(rows))

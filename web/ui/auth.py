@@ -1,12 +1,14 @@
 """Signing people in and out with a session cookie, the language switch, and the role check on every page.
 
 The password check, the login history and the rate limit are the API's (web/context.py, web/security.py): a failed
-form sign-in counts against the same per-address and per-name counters as a failed HTTP Basic request.
+form sign-in counts against the same per-address and per-name counters as a failed HTTP Basic request. A route that
+does something names its action, and its roles come from the permission table the API and the domain read
+(workflow/domain/permissions.py); templates ask the same table with `may('application.claim')`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import wraps
 from typing import Any, TypeVar
@@ -24,11 +26,13 @@ from web.context import Unauthenticated, check_password, container, login_event
 from web.ui.forms import SignInForm
 from web.ui.i18n import LANGUAGES
 from workflow.domain.actors import Actor, Role
-from workflow.domain.errors import PermissionDenied
+from workflow.domain.errors import NotFound, PermissionDenied
+from workflow.domain.permissions import Action, role_may, roles_for
 from workflow.store.ui_queries import actor_by_id
 
 blueprint = Blueprint("ui_auth", __name__, url_prefix="/ui")
 F = TypeVar("F", bound=Callable[..., Any])
+Choice = Action | frozenset[Role]  # what a request asks for: an action of the table, or a page for some roles
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,7 @@ def register(app: APIFlask) -> None:
     manager.login_view = "ui_auth.sign_in"
     manager.login_message = ""  # the sign-in page says what to do; an untranslated flash would not
     manager.user_loader(_load)
+    app.context_processor(lambda: {"may": may})
     _limit_sign_in(app.extensions["specgoods_limiter"])
 
 
@@ -84,20 +89,49 @@ def actor() -> Actor:
     return user.actor
 
 
-def allow(roles: Iterable[Role]) -> Callable[[F], F]:
-    """Signed in, in one of `roles`; anyone else is sent to sign in, or told they may not (403)."""
+def may(action: str) -> bool:
+    """For templates: a button is shown only to a role the permission table lets do its action."""
+    return bool(current_user.is_authenticated) and role_may(actor().role, Action(action))
+
+
+def allow(roles: Iterable[Role] | Action) -> Callable[[F], F]:
+    """Signed in, in one of `roles` (a page) or a role the table gives the action; else sign in, or 403."""
+    if isinstance(roles, Action):
+        action = roles
+        return _gate(lambda _kwargs: action, roles_for(action), ui_action=action)
     allowed = frozenset(roles)
+    return _gate(lambda _kwargs: allowed, allowed)
+
+
+def allow_each(argument: str, actions: Mapping[str, Action]) -> Callable[[F], F]:
+    """A route whose path `argument` names the action (`act/<trigger>`): an unknown one is 404, then as `allow`."""
+
+    def choose(kwargs: dict[str, Any]) -> Choice:
+        found = actions.get(kwargs[argument])
+        if found is None:
+            raise NotFound(_("Not found."))
+        return found
+
+    roles = frozenset(role for action in actions.values() for role in roles_for(action))
+    return _gate(choose, roles, ui_actions=(argument, dict(actions)))
+
+
+def _gate(choose: Callable[[dict[str, Any]], Choice], roles: frozenset[Role], **marks: Any) -> Callable[[F], F]:
+    """The check itself, before the view reads anything; `ui_roles` and the marks let tests walk the routes."""
 
     def decorate(view: F) -> F:
         @wraps(view)
         def checked(*args: Any, **kwargs: Any) -> Any:
             if not current_user.is_authenticated:
                 return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
-            if actor().role not in allowed:
+            chosen, role = choose(kwargs), actor().role
+            if not (role_may(role, chosen) if isinstance(chosen, Action) else role in chosen):
                 raise PermissionDenied(_("This page is not for your role."))
             return view(*args, **kwargs)
 
-        checked.ui_roles = allowed  # type: ignore[attr-defined]
+        checked.ui_roles = roles  # type: ignore[attr-defined]
+        for name, value in marks.items():
+            setattr(checked, name, value)
         return checked  # type: ignore[return-value]
 
     return decorate

@@ -19,11 +19,12 @@ from wtforms import BooleanField, Field, HiddenField, IntegerField, PasswordFiel
 from wtforms.validators import DataRequired, Length, Optional
 
 from web.context import HASHER, container
-from web.ui.auth import actor, allow
+from web.ui.auth import actor, allow, allow_each
 from workflow.domain import commands as c
 from workflow.domain.actors import Role
 from workflow.domain.enterprise import check_password
 from workflow.domain.errors import DomainError, InvalidInput, PermissionDenied
+from workflow.domain.permissions import Action
 from workflow.service.enterprises import PROFILE_FIELDS
 from workflow.store import ui_queries
 from workflow.store.enterprise_admin import enterprise_users, is_enterprise_admin
@@ -92,7 +93,7 @@ def _require_admin() -> None:
 
 
 @blueprint.route("/profile", methods=["GET", "POST"])
-@allow(APPLICANT)
+@allow(Action.UPDATE_ENTERPRISE)
 def edit_profile() -> Response | tuple[str, int]:
     """The profile form; the unified social credit code is shown, never edited (it is the enterprise's identity)."""
     _require_admin()
@@ -143,7 +144,7 @@ def _users_page(form: UserForm, refused: dict[int, str], status: int) -> tuple[s
 
 
 @blueprint.post("/users")
-@allow(APPLICANT)
+@allow(Action.ADD_ENTERPRISE_USER)
 def add_user() -> Response | tuple[str, int]:
     """A new applicant user of the admin's enterprise, who signs in with the initial password."""
     _require_admin()
@@ -174,12 +175,12 @@ def _add(form: UserForm) -> bool:
 
 
 @blueprint.post("/users/<action>")
-@allow(APPLICANT)
+@allow_each("action", dict.fromkeys(ACTIONS, Action.CHANGE_ENTERPRISE_USER))
 def change_user(action: str) -> Response | tuple[str, int]:
     """Deactivate or reactivate a user, make or unmake an admin; the last admin's own refusal shows on their row."""
     _require_admin()
     form = UserActionForm()
-    if action not in ACTIONS or not form.validate_on_submit() or form.user_id.data is None:
+    if not form.validate_on_submit() or form.user_id.data is None:
         return _users_page(UserForm(formdata=None), {}, 400)
     command = c.ChangeEnterpriseUser(actor(), _enterprise_id(), form.user_id.data, **ACTIONS[action])
     try:

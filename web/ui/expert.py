@@ -14,6 +14,7 @@ from workflow.domain import commands as c
 from workflow.domain.actors import Role
 from workflow.domain.assessment import Opinion
 from workflow.domain.errors import InvalidInput
+from workflow.domain.permissions import Action
 from workflow.store import ui_queries
 
 blueprint = Blueprint("ui_expert", __name__, url_prefix="/ui/expert")
@@ -37,7 +38,7 @@ def desk() -> str:
 
 
 @blueprint.post("/assessments/<int:assessment_id>/opinion")
-@allow((Role.EXPERT,))
+@allow(Action.GIVE_OPINION)
 def opinion(assessment_id: int) -> Response:
     """The engine checks the expert sits on this panel and has not given an opinion yet."""
     form = _form()

@@ -1,10 +1,15 @@
-"""The forms of the pages (Flask-WTF: each carries the session's CSRF token); every message is translated."""
+"""The forms of the pages (Flask-WTF: each carries the session's CSRF token); every message is translated.
+
+Every limit is workflow/domain/inputs.py's, so a form accepts exactly what the API and the store accept.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
+from flask import request
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -21,7 +26,11 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
+from workflow.domain import inputs
+from workflow.domain.errors import InvalidInput
+
 REQUIRED = _l("This field is required.")
+INTEGER = re.compile(r"[+-]?[0-9]{1,40}")
 
 
 def options(pairs: Iterable[tuple[str, Any]], data: bool = False) -> list[SelectChoice]:
@@ -33,14 +42,69 @@ def options(pairs: Iterable[tuple[str, Any]], data: bool = False) -> list[Select
     return [SelectChoice(value, label, render_kw=dict(marks)) for value, label in pairs]
 
 
-def positive(_form: FlaskForm, field: Field) -> None:
-    if field.data is not None and field.data <= 0:
-        raise ValidationError(_l("Must be above 0."))
+def quantity(_form: FlaskForm, field: Field) -> None:
+    """Above 0, below the ceiling, at most the stored scale: what the ledger can hold exactly."""
+    if field.data is None:
+        return
+    try:
+        inputs.clean_quantity(field.data)
+    except InvalidInput:
+        raise ValidationError(
+            _l(
+                "Give a quantity above 0 and below %(ceiling)s, with at most %(places)d decimal places.",
+                ceiling=f"{inputs.QUANTITY_CEILING:,.0f}",
+                places=inputs.QUANTITY_PLACES,
+            )
+        ) from None
+
+
+def text(max_length: int, multiline: bool = False) -> list[Any]:
+    """The shared text rules: at most `max_length` characters, no control characters (line breaks if `multiline`)."""
+
+    def no_control_characters(_form: FlaskForm, field: Field) -> None:
+        if field.data and inputs.bad_character(field.data.replace("\r\n", "\n"), multiline) is not None:
+            raise ValidationError(_l("Remove the control characters (such as NUL) from this field."))
+
+    return [no_control_characters, Length(max=max_length)]
+
+
+def query_int(name: str, maximum: int = inputs.INT_MAX) -> int | None:
+    """A whole-number filter of the query string (an id, a page's `before`); absent or not a number is None.
+
+    A filter nobody matches is an empty page, not an error: a number outside 1..`maximum` (its column's range) becomes
+    0, which no row has, so it never reaches the database as a value the column cannot hold.
+    """
+    raw = request.args.get(name, "").strip()
+    if not INTEGER.fullmatch(raw):
+        return None
+    value = int(raw)
+    return value if 1 <= value <= maximum else 0
+
+
+def posted_reason(raw: str) -> str:
+    """A reason from an action button's form (it has no form class of its own): ReasonForm's limits, or InvalidInput."""
+    return _posted_text(raw.strip(), inputs.REASON, "reason")
+
+
+def posted_deficiencies(raw: str) -> tuple[str, ...]:
+    """R17's notice as the page posts it, one deficiency per line: CorrectionForm's limits, or InvalidInput."""
+    items = tuple(line.strip() for line in _posted_text(raw, inputs.NOTICE, "deficiencies").splitlines())
+    if any(len(item) > inputs.DETAIL for item in items):
+        raise InvalidInput(str(_l("Each deficiency is at most %(max)d characters.", max=inputs.DETAIL)), "deficiencies")
+    return tuple(item for item in items if item)
+
+
+def _posted_text(raw: str, max_length: int, field: str) -> str:
+    try:
+        return inputs.clean_text(raw, max_length, field, multiline=True)
+    except InvalidInput:
+        message = _l("At most %(max)d characters, and no control characters.", max=max_length)
+        raise InvalidInput(str(message), field=field) from None
 
 
 class SignInForm(FlaskForm):
-    username = StringField(_l("User name"), validators=[DataRequired(REQUIRED), Length(max=80)])
-    password = PasswordField(_l("Password"), validators=[DataRequired(REQUIRED), Length(max=200)])
+    username = StringField(_l("User name"), validators=[DataRequired(REQUIRED), *text(inputs.USERNAME)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(REQUIRED), Length(max=inputs.PASSWORD)])
 
 
 DIRECTIONS = [("entry", _l("Entry")), ("exit", _l("Exit"))]
@@ -70,7 +134,8 @@ class GoodsForm(FlaskForm):
 class ApplicationForm(GoodsForm):
     """A new application: the goods, and the ports of entry or exit (口岸) the shipments will pass."""
 
-    ports = StringField(_l("Ports of entry or exit"), validators=[Optional(), Length(max=900)])
+    # Every port (at most 10 of at most inputs.PORT characters) and their separators; the domain checks each.
+    ports = StringField(_l("Ports of entry or exit"), validators=[Optional(), *text(10 * (inputs.PORT + 2))])
 
     def port_list(self) -> tuple[str, ...]:
         """Separated by commas (Chinese or Latin) or semicolons; the domain trims and de-duplicates."""
@@ -79,7 +144,7 @@ class ApplicationForm(GoodsForm):
 
 
 class UsccForm(FlaskForm):
-    uscc = StringField(_l("Unified social credit code"), validators=[DataRequired(REQUIRED), Length(max=40)])
+    uscc = StringField(_l("Unified social credit code"), validators=[DataRequired(REQUIRED), *text(inputs.CODE)])
 
 
 class DocumentForm(FlaskForm):
@@ -87,28 +152,37 @@ class DocumentForm(FlaskForm):
     file = FileField(_l("File (PDF, PNG or JPEG)"))
 
 
+REASON = text(inputs.REASON, multiline=True)
+
+
 class ReasonForm(FlaskForm):
-    reason = TextAreaField(_l("Reason"), validators=[DataRequired(REQUIRED), Length(max=2000)])
+    reason = TextAreaField(_l("Reason"), validators=[DataRequired(REQUIRED), *REASON])
 
 
 class OptionalReasonForm(FlaskForm):
-    reason = TextAreaField(_l("Reason"), validators=[Optional(), Length(max=2000)])
+    reason = TextAreaField(_l("Reason"), validators=[Optional(), *REASON])
+
+
+def each_deficiency_fits(_form: FlaskForm, field: Field) -> None:
+    """R17's notice lists the deficiencies one per line; each is one item of the API's list, with its limit."""
+    if any(len(line.strip()) > inputs.DETAIL for line in (field.data or "").splitlines()):
+        raise ValidationError(_l("Each deficiency is at most %(max)d characters.", max=inputs.DETAIL))
 
 
 class CorrectionForm(FlaskForm):
     deficiencies = TextAreaField(
-        _l("Deficiencies (one per line)"), validators=[DataRequired(REQUIRED), Length(max=4000)]
+        _l("Deficiencies (one per line)"),
+        validators=[DataRequired(REQUIRED), *text(inputs.NOTICE, multiline=True), each_deficiency_fits],
     )
 
 
 class DeclareForm(FlaskForm):
-    declaration_no = StringField(_l("Declaration number"), validators=[DataRequired(REQUIRED), Length(max=40)])
-    line_no = IntegerField(_l("Certificate line"), validators=[InputRequired(REQUIRED), NumberRange(min=1)])
-    qty = DecimalField(
-        _l("Quantity"),
-        validators=[InputRequired(REQUIRED), positive],
+    declaration_no = StringField(_l("Declaration number"), validators=[DataRequired(REQUIRED), *text(inputs.CODE)])
+    line_no = IntegerField(
+        _l("Certificate line"), validators=[InputRequired(REQUIRED), NumberRange(min=1, max=inputs.LINES)]
     )
-    port = StringField(_l("Port"), validators=[Optional(), Length(max=40)])
+    qty = DecimalField(_l("Quantity"), validators=[InputRequired(REQUIRED), quantity])
+    port = StringField(_l("Port"), validators=[Optional(), *text(inputs.DECLARATION_PORT)])
 
 
 class InspectionForm(FlaskForm):
@@ -122,23 +196,20 @@ class InspectionForm(FlaskForm):
         _l("Disposal (if failed)"),
         choices=options([("", _l("None")), ("return", _l("Return")), ("destroy", _l("Destroy"))]),
     )
-    reason = TextAreaField(_l("Reason"), validators=[Optional(), Length(max=2000)])
+    reason = TextAreaField(_l("Reason"), validators=[Optional(), *REASON])
 
 
 class ReversalForm(FlaskForm):
-    qty = DecimalField(
-        _l("Quantity"),
-        validators=[InputRequired(REQUIRED), positive],
-    )
+    qty = DecimalField(_l("Quantity"), validators=[InputRequired(REQUIRED), quantity])
     reason_code = SelectField(_l("Reason code"))
-    reason = TextAreaField(_l("Reason"), validators=[DataRequired(REQUIRED), Length(max=2000)])
+    reason = TextAreaField(_l("Reason"), validators=[DataRequired(REQUIRED), *REASON])
 
 
 class DecisionForm(FlaskForm):
     approve = BooleanField(_l("Approve"))
-    reason = TextAreaField(_l("Reason"), validators=[Optional(), Length(max=2000)])
+    reason = TextAreaField(_l("Reason"), validators=[Optional(), *REASON])
 
 
 class OpinionForm(FlaskForm):
     opinion = SelectField(_l("Opinion"))
-    reason = TextAreaField(_l("Reason"), validators=[DataRequired(REQUIRED), Length(max=2000)])
+    reason = TextAreaField(_l("Reason"), validators=[DataRequired(REQUIRED), *REASON])

@@ -101,6 +101,8 @@ TRIGGERS: Mapping[str, object] = {
     "start_review": _l("Start review"),
     "refer_assessment": _l("Refer to risk assessment"),
     "assessment_done": _l("Assessment concluded"),
+    "assessment_correction": _l("Panel asks for more documents"),
+    "override_assessment": _l("Override the panel's rejection"),
     "extend": _l("Extend"),
     "grant": _l("Grant"),
     "deny": _l("Deny"),

@@ -15,15 +15,24 @@ from flask_babel import gettext as _
 from web.authz import visible
 from web.context import container
 from web.ui import diagram
-from web.ui.auth import actor, allow
-from web.ui.forms import CorrectionForm, DocumentForm, OptionalReasonForm, ReasonForm, options
+from web.ui.auth import actor, allow, allow_each
+from web.ui.forms import (
+    CorrectionForm,
+    DocumentForm,
+    OptionalReasonForm,
+    ReasonForm,
+    options,
+    posted_deficiencies,
+    posted_reason,
+)
 from web.uploads import read_upload
 from workflow.domain import commands as c
 from workflow.domain import rules
 from workflow.domain.actors import Actor, Role
 from workflow.domain.errors import InvalidInput, NotFound
 from workflow.domain.goods import RiskGrade
-from workflow.domain.lifecycle import APPLICATION, CERTIFICATE, DECLARATION
+from workflow.domain.lifecycle import APPLICATION, CERTIFICATE, DECLARATION, CertState
+from workflow.domain.permissions import ENDING_ACTIONS, Action, role_may
 from workflow.store import api_reads, queries, ui_queries
 
 blueprint = Blueprint("ui_objects", __name__, url_prefix="/ui")
@@ -77,7 +86,8 @@ def application(application_id: int) -> str:
 
 
 def _may(me: Actor, trigger: str) -> bool:
-    return me.role in APPLICATION.spec(trigger).actors
+    """A button only for what `act` would let this role do: the same table, the same question."""
+    return trigger in TRIGGER_ACTIONS and role_may(me.role, TRIGGER_ACTIONS[trigger])
 
 
 def _required_documents(application_id: int) -> list[str]:
@@ -106,7 +116,7 @@ def _last_notice(trail: list[dict[str, Any]]) -> list[str]:
 
 
 @blueprint.post("/applications/<int:application_id>/documents")
-@allow((Role.APPLICANT,))
+@allow(Action.ATTACH_DOCUMENT)
 def attach(application_id: int) -> Response:
     """The API's upload checks: size limit, type sniffed from the bytes, safe name; stored by SHA-256."""
     require_visible("application_id", application_id)
@@ -123,7 +133,7 @@ def attach(application_id: int) -> Response:
 
 
 @blueprint.post("/applications/<int:application_id>/copy")
-@allow((Role.APPLICANT,))
+@allow(Action.CREATE_APPLICATION)
 def copy(application_id: int) -> Response:
     """A new draft with the same direction, district and goods lines; documents are attached afresh."""
     require_visible("application_id", application_id)
@@ -155,11 +165,15 @@ Build = Callable[[Actor, int], c.Command]
 
 
 def _reason() -> str:
-    return request.form.get("reason", "").strip()
+    return posted_reason(request.form.get("reason", ""))
+
+
+def _checked(name: str) -> bool:
+    return request.form.get(name) == "yes"
 
 
 def _deficiencies() -> tuple[str, ...]:
-    return tuple(line.strip() for line in request.form.get("deficiencies", "").splitlines() if line.strip())
+    return posted_deficiencies(request.form.get("deficiencies", ""))
 
 
 def _grade() -> RiskGrade | None:
@@ -179,13 +193,15 @@ ACTIONS: dict[str, Build] = {
     "start_review": lambda a, i: c.StartReview(a, i),
     "refer_assessment": lambda a, i: c.ReferAssessment(a, i, _reason()),
     "extend": lambda a, i: c.ExtendDeadline(a, i, _reason()),
+    "override_assessment": lambda a, i: c.OverrideAssessment(a, i, _reason()),
     "grant": lambda a, i: c.GrantApplication(a, i, _reason(), _grade()),
-    "deny": lambda a, i: c.DenyApplication(a, i, _reason()),
+    "deny": lambda a, i: c.DenyApplication(a, i, _reason(), false_information=_checked("false_information")),
     # The queue's claims: advisory and audited, not lifecycle transitions.
     "claim": lambda a, i: c.ClaimApplication(a, i),
     "unclaim": lambda a, i: c.UnclaimApplication(a, i),
     "reassign": lambda a, i: c.ReassignApplication(a, i, user_id=_user_id()),
 }
+TRIGGER_ACTIONS = {trigger: Action(f"application.{trigger}") for trigger in ACTIONS}
 
 
 def _user_id() -> int:
@@ -196,16 +212,24 @@ def _user_id() -> int:
 
 
 @blueprint.post("/applications/<int:application_id>/act/<trigger>")
-@allow(READERS)
+@allow_each("trigger", TRIGGER_ACTIONS)
 def act(application_id: int, trigger: str) -> Response:
-    """One lifecycle action; the engine checks role, state, separation of duties and reasons, all or nothing."""
+    """One action: 403 for a role the permission table does not give it, as on the API; the engine checks again."""
     require_visible("application_id", application_id)
-    build = ACTIONS.get(trigger)
-    if build is None:
-        raise NotFound(_("Not found."))
-    container().bus.handle(build(actor(), application_id))
+    container().bus.handle(ACTIONS[trigger](actor(), application_id))
     flash(_("Done."))
     return _back(application_id)
+
+
+@blueprint.post("/certificates/<int:certificate_id>/end/<trigger>")
+@allow_each("trigger", ENDING_ACTIONS)
+def end_certificate(certificate_id: int, trigger: str) -> Response:
+    """C5–C7: withdraw, revoke or cancel with a written reason; a revocation for fraud bars the holder (R26)."""
+    require_visible("certificate_id", certificate_id)
+    fraud = trigger == "revoke" and _checked("fraud")
+    container().bus.handle(c.EndCertificate(actor(), certificate_id, trigger, _reason(), fraud))
+    flash(_("Done."))
+    return redirect(url_for("ui_objects.certificate", certificate_id=certificate_id), 303)
 
 
 def _back(application_id: int) -> Response:
@@ -232,6 +256,12 @@ def certificate(certificate_id: int) -> str:
         declarations=declarations,
         trail=trail,
         svg=diagram.render(CERTIFICATE, view["state"]),
+        endings=[
+            trigger
+            for trigger, action in ENDING_ACTIONS.items()
+            if CERTIFICATE.can_fire(CertState(view["state"]), trigger) and role_may(actor().role, action)
+        ],
+        reason_form=ReasonForm(),
     )
 
 

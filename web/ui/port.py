@@ -13,11 +13,12 @@ from decimal import Decimal
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from web.context import container
-from web.ui.auth import actor, allow
-from web.ui.forms import DeclareForm, InspectionForm, ReversalForm, options
+from web.ui.auth import actor, allow, allow_each
+from web.ui.forms import DeclareForm, InspectionForm, ReversalForm, options, posted_reason
 from web.ui.i18n import REVERSAL_REASONS
 from web.ui.objects import require_visible
 from workflow.domain import commands as c
@@ -25,11 +26,18 @@ from workflow.domain.actors import Role
 from workflow.domain.errors import InvalidInput, NotFound
 from workflow.domain.goods import Direction
 from workflow.domain.ledger import Disposal, ReversalReason
+from workflow.domain.permissions import Action
 from workflow.store import api_reads, ui_queries
 
 blueprint = Blueprint("ui_port", __name__, url_prefix="/ui/port")
 PORT = (Role.PORT_OFFICER, Role.DEST_OFFICER)
-OFFICER = (Role.PORT_OFFICER,)
+STEPS = {  # each port step is an action of the permission table, allowed to whom the API allows it
+    "split": Action.RESOLVE_HOLD,
+    "reject": Action.RESOLVE_HOLD,
+    "dispose": Action.COMPLETE_DISPOSAL,
+    "withdraw": Action.WITHDRAW_DECLARATION,
+    "follow-up": Action.REPORT_FOLLOW_UP,
+}
 
 
 @blueprint.get("/")
@@ -71,17 +79,30 @@ def _declare_form() -> DeclareForm:
 @allow(PORT)
 def certificate(certificate_id: int) -> str:
     require_visible("certificate_id", certificate_id)
+    return _certificate_page(certificate_id, _declare_form(), _reversal_form())
+
+
+def _certificate_page(certificate_id: int, form: DeclareForm, reversal: ReversalForm) -> str:
+    """The declaring desk; after a refused form, the same page with the input kept and the reason at the field.
+
+    A refused form wrote nothing, so its one-time key is offered again.
+    """
     with container().sessions() as session:
         cert = api_reads.certificate(session, certificate_id)
         history = ui_queries.ledger_history(session, ui_queries.LedgerFilter(certificate_id=certificate_id), None, 20)
+    key = request.form.get("idempotency_key") or secrets.token_urlsafe(16)
     return render_template(
-        "ui/port/certificate.html",
-        cert=cert,
-        history=history,
-        form=_declare_form(),
-        key=secrets.token_urlsafe(16),
-        reversal=_reversal_form(),
+        "ui/port/certificate.html", cert=cert, history=history, form=form, key=key, reversal=reversal
     )
+
+
+def _field_errors(form: FlaskForm) -> bool:
+    """Whether the form was refused for its fields (shown at them); a stale or forged form is an error page."""
+    if form.validate_on_submit():
+        return False
+    if "csrf_token" in form.errors or not form.is_submitted():
+        raise InvalidInput(_("The form expired or did not come from this site. Reload the page and try again."))
+    return True
 
 
 @blueprint.get("/certificates/<int:certificate_id>/remaining")
@@ -95,16 +116,17 @@ def remaining(certificate_id: int) -> str:
 
 
 @blueprint.post("/certificates/<int:certificate_id>/declare")
-@allow(OFFICER)
-def declare(certificate_id: int) -> Response:
+@allow(Action.DECLARE)
+def declare(certificate_id: int) -> Response | tuple[str, int]:
     """D1–D3: check, route and reserve; released goods are written off at once (D6)."""
     require_visible("certificate_id", certificate_id)
     form = DeclareForm()
-    if not form.validate_on_submit():
-        field, errors = next(iter(form.errors.items()))
-        raise InvalidInput(str(errors[0]), field=field)
+    if _field_errors(form):
+        return _certificate_page(certificate_id, form, _reversal_form()), 422
     with container().sessions() as session:
         cert = api_reads.certificate(session, certificate_id)
+    if form.line_no.data not in {line["line_no"] for line in cert["lines"]}:
+        raise InvalidInput(_("Choose a line of this certificate."), field="line_no")  # the form offers only those
     command = c.DeclareShipment(
         actor(),
         (form.declaration_no.data or "").strip(),
@@ -127,12 +149,13 @@ def _key() -> str:
 
 
 @blueprint.post("/declarations/<int:declaration_id>/inspection")
-@allow(OFFICER)
+@allow(Action.RECORD_INSPECTION)  # a lab result too: the same roles (permissions.RECORD_LAB_RESULT)
 def inspection(declaration_id: int) -> Response:
     require_visible("declaration_id", declaration_id)
     form = InspectionForm()
-    if not form.validate_on_submit():
-        raise InvalidInput(_("Choose an outcome."), field="outcome")
+    if _field_errors(form):
+        field, errors = next(iter(form.errors.items()))
+        raise InvalidInput(str(errors[0]), field=field)
     disposal = Disposal(form.disposal.data) if form.disposal.data else None
     state = _state(declaration_id)
     if state == "lab_hold":
@@ -149,11 +172,11 @@ def inspection(declaration_id: int) -> Response:
 
 
 @blueprint.post("/declarations/<int:declaration_id>/<step>")
-@allow(PORT)
+@allow_each("step", STEPS)
 def step(declaration_id: int, step: str) -> Response:
     """The other port steps: resolve a hold (split or reject), close a disposal, withdraw, report the follow-up."""
     require_visible("declaration_id", declaration_id)
-    reason = request.form.get("reason", "").strip()
+    reason = _reason()
     me = actor()
     chosen = request.form.get("disposal") or Disposal.RETURN.value
     if chosen not in {item.value for item in Disposal}:
@@ -179,6 +202,10 @@ def step(declaration_id: int, step: str) -> Response:
     return _back(declaration_id)
 
 
+def _reason() -> str:
+    return posted_reason(request.form.get("reason", ""))
+
+
 def _state(declaration_id: int) -> str:
     with container().sessions() as session:
         return str(api_reads.declaration(session, declaration_id)["state"])
@@ -198,13 +225,13 @@ def _reversal_form() -> ReversalForm:
 
 
 @blueprint.post("/write-offs/<int:entry_id>/reversal")
-@allow(OFFICER)
+@allow(Action.REQUEST_REVERSAL)
 def request_reversal(entry_id: int) -> Response:
     require_visible("entry_id", entry_id)
     form = _reversal_form()
-    if not form.validate_on_submit():
+    if _field_errors(form):
         field, errors = next(iter(form.errors.items()))
-        raise InvalidInput(str(errors[0]), field=field)
+        raise InvalidInput(str(errors[0]), field=field)  # one form per write-off on the page: name the field
     command = c.RequestReversal(
         actor(), entry_id, Decimal(form.qty.data or 0), ReversalReason(form.reason_code.data), form.reason.data or ""
     )
@@ -222,11 +249,11 @@ def reversals() -> str:
 
 
 @blueprint.post("/reversals/<int:reversal_id>")
-@allow((Role.DECIDER,))
+@allow(Action.DECIDE_REVERSAL)
 def decide_reversal(reversal_id: int) -> Response:
     """A decider other than the requester approves or refuses (the engine enforces both)."""
     require_visible("reversal_id", reversal_id)
     approve = request.form.get("decision") == "approve"
-    container().bus.handle(c.DecideReversal(actor(), reversal_id, approve, request.form.get("reason", "").strip()))
+    container().bus.handle(c.DecideReversal(actor(), reversal_id, approve, _reason()))
     flash(_("Reversal approved.") if approve else _("Reversal refused."))
     return redirect(url_for("ui_port.reversals"), 303)

@@ -13,17 +13,17 @@ from flask import Blueprint, render_template, request
 
 from web.context import container
 from web.ui.auth import actor, allow
+from web.ui.forms import query_int
 from web.ui.i18n import districts
-from workflow.domain.actors import Role
-from workflow.domain.clock import STATUTORY_LIMITS
 from workflow.domain.errors import DomainError
 from workflow.domain.goods import RiskGrade
 from workflow.domain.lifecycle import APPLICATION
+from workflow.domain.permissions import Action, roles_for
 from workflow.store import ui_queries
 from workflow.store.codec import clock_from_json
 
 blueprint = Blueprint("ui_review", __name__, url_prefix="/ui/review")
-DESK = (Role.ACCEPTOR, Role.REVIEWER, Role.DECIDER, Role.HEAD)
+DESK = roles_for(Action.CLAIM)  # the queue is for those who may claim from it
 PAGE = 50
 SOON_DAYS = 5  # working days before the due date from which a file counts as urgent
 FILTERS = ("state", "grade", "district", "paperless", "urgency", "holder")
@@ -33,7 +33,7 @@ FILTERS = ("state", "grade", "district", "paperless", "urgency", "holder")
 @allow(DESK)
 def queue() -> str:
     args = {name: request.args.get(name, "") for name in FILTERS}
-    before = request.args.get("before", type=int)
+    before = query_int("before")
     where = _filter(args)
     with container().sessions() as session:
         rows = ui_queries.review_queue(session, where, before, PAGE + 1)
@@ -58,23 +58,23 @@ def _filter(args: dict[str, str]) -> ui_queries.QueueFilter:
         state=args["state"] or None,
         grade=args["grade"] or None,
         paperless={"yes": True, "no": False}.get(args["paperless"]),
-        accepted_by=_urgency_cutoff(args["urgency"]),
+        **_urgency_window(args["urgency"]),
         claimed_by=actor().user_id if args["holder"] == "mine" else None,
         unclaimed=args["holder"] == "unclaimed",
     )
 
 
-def _urgency_cutoff(urgency: str) -> date | None:
-    """The latest acceptance day whose unpaused clock is past due ("overdue") or due within 5 working days."""
-    if urgency not in ("overdue", "soon"):
-        return None
-    # Past due means more working days used than the limit; due soon, within SOON_DAYS of it.
-    used = STATUTORY_LIMITS.decision_days + (1 if urgency == "overdue" else -SOON_DAYS)
-    calendar, day = container().deps.calendar, container().deps.clock.today()
-    start = day
-    while calendar.working_days_between(start, day) < used:
-        start -= timedelta(days=1)
-    return start
+def _urgency_window(urgency: str) -> dict[str, date]:
+    """The queue's urgency as a window on the running clock's due date (pauses and extension counted, R19–R22).
+
+    Overdue: the due date has passed; soon: due within 5 working days. Paused and decided files have none.
+    """
+    today = container().deps.clock.today()
+    if urgency == "overdue":
+        return {"due_until": today - timedelta(days=1)}
+    if urgency == "soon":
+        return {"due_from": today, "due_until": container().deps.calendar.add_working_days(today, SOON_DAYS)}
+    return {}
 
 
 def _with_due_date(row: dict[str, Any]) -> dict[str, Any]:

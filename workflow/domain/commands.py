@@ -99,11 +99,6 @@ class AcceptApplication(ApplicationCommand):
 
 
 @dataclass(frozen=True)
-class DeemAccepted(ApplicationCommand):
-    pass
-
-
-@dataclass(frozen=True)
 class RequestCorrection(ApplicationCommand):
     deficiencies: tuple[str, ...] = ()
 
@@ -129,13 +124,20 @@ class ExtendDeadline(ApplicationCommand):
 
 
 @dataclass(frozen=True)
+class OverrideAssessment(ApplicationCommand):
+    """A8: the head overrides the panel's rejection; `reason` is the written ground, shown to every decider."""
+
+
+@dataclass(frozen=True)
 class GrantApplication(ApplicationCommand):
     grade: RiskGrade | None = None
 
 
 @dataclass(frozen=True)
 class DenyApplication(ApplicationCommand):
-    pass
+    """A11; `false_information` also bars the applicant for a year (R26)."""
+
+    false_information: bool = False
 
 
 @dataclass(frozen=True)
@@ -238,6 +240,7 @@ class EndCertificate(Command):
     certificate_id: int
     trigger: str
     reason: str = ""
+    fraud: bool = False  # a revocation because the licence was obtained by fraud or bribery: a 3-year ban (R26)
 
 
 @dataclass(frozen=True)

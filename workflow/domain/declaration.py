@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 from workflow.domain.actors import SYSTEM_ACTOR, Actor
-from workflow.domain.errors import GuardFailed
+from workflow.domain.errors import GuardFailed, InvalidInput
 from workflow.domain.ledger import CheckFailure, Disposal, Requested
 from workflow.domain.lifecycle import DECLARATION, DeclState
 from workflow.domain.model import Aggregate, TransitionRecord
@@ -117,6 +117,28 @@ class Declaration(Aggregate):
             DECLARATION, trigger, actor, reason=reason, inputs=inputs, rule_ids=("R55",) + (() if passed else ("R56",))
         )
         return passed
+
+
+def check_declared_on(declared_on: date, today: date, backdating_days: int) -> None:
+    """R39 / D2: a declaration is dated the district's local today, or up to the profile's window before; never later.
+
+    Validity (R39) and the credit in force (R73, E3) are read on this date, so a date the port did not accept
+    would move both.
+    """
+    if declared_on > today:
+        raise InvalidInput(
+            f"declared on {declared_on}, after today ({today}): a declaration is never dated in the future",
+            rule_id="R39",
+            field="declared_on",
+        )
+    earliest = today - timedelta(days=backdating_days)
+    if declared_on < earliest:
+        raise InvalidInput(
+            f"declared on {declared_on}: a declaration is dated at most {backdating_days} days before today "
+            f"({earliest} to {today})",
+            rule_id="R39",
+            field="declared_on",
+        )
 
 
 def _require(reason: str, rule_id: str) -> None:

@@ -16,7 +16,8 @@ _TITLES = {
 
 _NOTES = {
     "application": (
-        "`extend` (A9) is an internal transition: the state stays UNDER_REVIEW. "
+        "`extend` (A9) and `override_assessment` (A8) are internal transitions: the state stays UNDER_REVIEW. "
+        "Guards run inside the deciding transaction; docs/guards.md explains each. "
         "A13 (`sla_breach`) raises an alert and changes no state, so it is not a transition: "
         "special-goods approval has no deemed grant."
     ),
@@ -45,7 +46,7 @@ def _render(name: str, lifecycle: Lifecycle[Any]) -> str:
         f"```mermaid\n{lifecycle.mermaid()}```",
         f"Initial state: {lifecycle.initial.name}. Terminal states: {_names(lifecycle.terminal_states)}.",
         _NOTES[name],
-        "| Trigger | From | To | Actors | Rule ids | Summary |\n|---|---|---|---|---|---|\n"
+        "| Trigger | From | To | Actors | Rule ids | Guards (rule) | Summary |\n|---|---|---|---|---|---|---|\n"
         + "\n".join(_row(spec) for spec in lifecycle.specs),
         f"Definition hash (sha256 of the table): `{lifecycle.definition_hash()}`",
     ]
@@ -59,6 +60,7 @@ def _row(spec: TransitionSpec[Any]) -> str:
         spec.dest.name,
         " or ".join(actor.name for actor in spec.actors),
         ", ".join(spec.rule_ids),
+        ", ".join(f"`{guard.name}` ({guard.rule_id})" for guard in spec.guards) or "—",
         spec.summary.replace("|", "\\|"),
     )
     return f"| {' | '.join(cells)} |"

@@ -13,7 +13,7 @@ from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
-from workflow.domain.errors import InvalidInput
+from workflow.domain.errors import GuardFailed, InvalidInput
 from workflow.domain.goods import Direction, RiskGrade, WriteOffMode
 from workflow.domain.lifecycle import CertState
 
@@ -86,6 +86,11 @@ class LineBalance:
     def remaining(self) -> Decimal:
         return self.approved - self.committed - self.reserved
 
+    @property
+    def used_up(self) -> bool:
+        """C3: nothing left and nothing reserved; a reservation may still be given back, so it keeps the line open."""
+        return self.remaining == 0 and self.reserved == 0
+
 
 @dataclass(frozen=True)
 class CertificateFacts:
@@ -138,16 +143,45 @@ def parse_requested(lines: Iterable[tuple[int, Decimal]]) -> tuple[Requested, ..
     return requested
 
 
+def require_cited_lines(certificate: CertificateFacts, requested: Sequence[Requested]) -> None:
+    """W2: every declaration line draws on a line the cited certificate has; an unknown one is bad input."""
+    for index, item in enumerate(requested):
+        if item.line_no not in certificate.lines:
+            raise InvalidInput(
+                f"certificate {certificate.certificate_no} has no line {item.line_no}",
+                rule_id="W2",
+                field=f"lines.{index}.line_no",
+            )
+
+
+def require_single_use_free(certificate: CertificateFacts) -> None:
+    """W4: a single-use certificate takes one declaration; a second is refused while the first holds it or after."""
+    if certificate.write_off_mode is not WriteOffMode.SINGLE:
+        return
+    if certificate.state is CertState.EXHAUSTED or exhausts(certificate.write_off_mode, certificate.lines.values()):
+        reason = "is used up: its one write-off is committed and the rest has lapsed"
+    elif certificate.open_uses > 0:
+        reason = "is held by an open declaration"
+    else:
+        return
+    raise GuardFailed(
+        f"single-use certificate {certificate.certificate_no} {reason}; a second declaration is refused (W4)",
+        rule_id="W4",
+        field="certificate_no",
+    )
+
+
 def check_declaration(
     certificate: CertificateFacts, declared_on: date, direction: Direction, requested: Sequence[Requested]
 ) -> list[CheckFailure]:
-    """D2: every reason the shipment cannot be released on its documents alone, each with its rule id."""
+    """D2: every reason the shipment cannot be released on its documents alone, each with its rule id.
+
+    The cited lines exist (`require_cited_lines` refused the request otherwise).
+    """
     failures = _certificate_failures(certificate, declared_on, direction)
     for item in requested:
-        line = certificate.lines.get(item.line_no)
-        if line is None:
-            failures.append(CheckFailure("W2", f"the certificate has no line {item.line_no}"))
-        elif item.qty > line.remaining:
+        line = certificate.lines[item.line_no]
+        if item.qty > line.remaining:
             failures.append(
                 CheckFailure(
                     "W5", f"line {item.line_no}: {item.qty} {line.unit} declared, {line.remaining} remaining", True
@@ -188,6 +222,12 @@ def is_inspected(rate: Decimal, draw: Decimal) -> bool:
     return draw < rate
 
 
-def exhausts(mode: WriteOffMode, remaining_after: Iterable[Decimal]) -> bool:
-    """C3: grade A after its first committed write-off (W4); B/C/D when every line is used up."""
-    return mode is WriteOffMode.SINGLE or all(left == 0 for left in remaining_after)
+def exhausts(mode: WriteOffMode, lines: Iterable[LineBalance]) -> bool:
+    """C3: grade A once a write-off is committed (W4); B/C/D when every line is used up, nothing reserved either.
+
+    An open reservation may still be released (withdrawal, disposal, a voided declaration), so it never exhausts.
+    """
+    balances = list(lines)
+    if mode is WriteOffMode.SINGLE:
+        return any(line.committed > 0 for line in balances)
+    return bool(balances) and all(line.used_up for line in balances)

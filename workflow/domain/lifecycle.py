@@ -18,6 +18,29 @@ from transitions import Machine, MachineError
 
 from workflow.domain.actors import Role
 from workflow.domain.errors import GuardFailed, InvalidTransition
+from workflow.domain.guards import (
+    ASSESSMENT_CONCLUDED,
+    CLOCK_RUNNING,
+    DECIDER_SEPARATED,
+    DEFICIENCIES_LISTED,
+    EXTENDED_ONCE,
+    HAS_LINES,
+    NO_STANDING_REJECTION,
+    NOT_BANNED,
+    ONE_NOTICE,
+    PANEL_REJECTED,
+    REASON_FOR_DENIAL,
+    REASON_FOR_EXTENSION,
+    REASON_FOR_NOT_ACCEPTING,
+    REASON_FOR_OVERRIDE,
+    REASON_TO_CANCEL,
+    REASON_TO_REVOKE,
+    REASON_TO_WITHDRAW,
+    REJECTION_OVERRIDDEN,
+    REVIEWER_SEPARATED,
+    Guard,
+    GuardInput,
+)
 
 
 class AppState(StrEnum):
@@ -76,7 +99,10 @@ class Stateful(Protocol[S]):
 
 @dataclass(frozen=True)
 class TransitionSpec(Generic[S]):
-    """One row of a lifecycle table: who may fire `trigger` from `sources` to `dest`, and under which rules."""
+    """One row of a lifecycle table: who may fire `trigger` from `sources` to `dest`, and under which rules.
+
+    `guards` run, in order, every time the trigger fires (workflow/domain/guards.py); each refusal names its rule.
+    """
 
     trigger: str
     sources: tuple[S, ...]
@@ -84,6 +110,7 @@ class TransitionSpec(Generic[S]):
     actors: tuple[Role, ...]
     rule_ids: tuple[str, ...]
     summary: str
+    guards: tuple[Guard, ...] = ()
 
 
 # A13 (sla_breach) raises an alert and changes no state, so it has no row here; the deadline sweep owns it.
@@ -95,6 +122,7 @@ APPLICATION_TABLE: tuple[TransitionSpec[AppState], ...] = (
         (Role.APPLICANT,),
         ("A1",),
         "Submit with every mandatory document.",
+        (HAS_LINES, NOT_BANNED),
     ),
     TransitionSpec(
         "request_correction",
@@ -103,6 +131,7 @@ APPLICATION_TABLE: tuple[TransitionSpec[AppState], ...] = (
         (Role.ACCEPTOR,),
         ("A2", "R17"),
         "One notice listing every deficiency, within 5 working days.",
+        (ONE_NOTICE, DEFICIENCIES_LISTED),
     ),
     TransitionSpec(
         "resubmit",
@@ -111,6 +140,7 @@ APPLICATION_TABLE: tuple[TransitionSpec[AppState], ...] = (
         (Role.APPLICANT,),
         ("A3",),
         "Resubmit the corrected application; resets received_at.",
+        (NOT_BANNED,),
     ),
     TransitionSpec(
         "accept",
@@ -127,6 +157,7 @@ APPLICATION_TABLE: tuple[TransitionSpec[AppState], ...] = (
         (Role.ACCEPTOR,),
         ("A5", "R18"),
         "Needs no approval or is outside jurisdiction; a reason code is required.",
+        (REASON_FOR_NOT_ACCEPTING,),
     ),
     TransitionSpec(
         "start_review",
@@ -135,6 +166,7 @@ APPLICATION_TABLE: tuple[TransitionSpec[AppState], ...] = (
         (Role.REVIEWER,),
         ("A6", "R11"),
         "A reviewer other than the acceptor starts the review.",
+        (REVIEWER_SEPARATED,),
     ),
     TransitionSpec(
         "refer_assessment",
@@ -143,6 +175,7 @@ APPLICATION_TABLE: tuple[TransitionSpec[AppState], ...] = (
         (Role.REVIEWER,),
         ("A7", "R21", "R32", "R61"),
         "Refer to risk assessment (mandatory for grade B); pauses the clock.",
+        (CLOCK_RUNNING, NO_STANDING_REJECTION),
     ),
     TransitionSpec(
         "assessment_done",
@@ -153,12 +186,30 @@ APPLICATION_TABLE: tuple[TransitionSpec[AppState], ...] = (
         "The expert panel returns its outcome; resumes the clock.",
     ),
     TransitionSpec(
+        "assessment_correction",
+        (AppState.RISK_ASSESSMENT,),
+        AppState.CORRECTION_REQUESTED,
+        (Role.EXPERT, Role.SYSTEM),
+        ("A8", "R17"),
+        "The panel asks for more documents (补正材料): the applicant corrects and resubmits; assessed again.",
+    ),
+    TransitionSpec(
         "extend",
         (AppState.UNDER_REVIEW,),
         AppState.UNDER_REVIEW,
         (Role.HEAD,),
         ("A9", "R20"),
         "Extend the time limit once by 10 working days (internal: the state is unchanged).",
+        (REASON_FOR_EXTENSION, EXTENDED_ONCE),
+    ),
+    TransitionSpec(
+        "override_assessment",
+        (AppState.UNDER_REVIEW,),
+        AppState.UNDER_REVIEW,
+        (Role.HEAD,),
+        ("A8",),
+        "The head overrides the panel's rejection with a written reason (internal: the state is unchanged).",
+        (PANEL_REJECTED, REASON_FOR_OVERRIDE),
     ),
     TransitionSpec(
         "grant",
@@ -167,6 +218,7 @@ APPLICATION_TABLE: tuple[TransitionSpec[AppState], ...] = (
         (Role.DECIDER,),
         ("A10", "R11", "R19", "R23"),
         "A decider other than the acceptor and reviewer grants; a certificate is issued.",
+        (DECIDER_SEPARATED, ASSESSMENT_CONCLUDED, REJECTION_OVERRIDDEN),
     ),
     TransitionSpec(
         "deny",
@@ -175,6 +227,7 @@ APPLICATION_TABLE: tuple[TransitionSpec[AppState], ...] = (
         (Role.DECIDER,),
         ("A11", "R25"),
         "Deny with written reasons and remedies.",
+        (DECIDER_SEPARATED, REASON_FOR_DENIAL),
     ),
     TransitionSpec(
         "withdraw",
@@ -217,6 +270,7 @@ CERTIFICATE_TABLE: tuple[TransitionSpec[CertState], ...] = (
         (Role.DECIDER, Role.DEST_OFFICER),
         ("C5", "R56"),
         "Withdraw after a follow-up mismatch, also after exhaustion or expiry.",
+        (REASON_TO_WITHDRAW,),
     ),
     TransitionSpec(
         "revoke",
@@ -224,7 +278,8 @@ CERTIFICATE_TABLE: tuple[TransitionSpec[CertState], ...] = (
         CertState.REVOKED,
         (Role.DECIDER,),
         ("C6", "R26"),
-        "Revoke for fraud or an unlawful grant.",
+        "Revoke for fraud or an unlawful grant; fraud also bars the applicant for three years (R26).",
+        (REASON_TO_REVOKE,),
     ),
     TransitionSpec(
         "cancel",
@@ -233,14 +288,16 @@ CERTIFICATE_TABLE: tuple[TransitionSpec[CertState], ...] = (
         (Role.DECIDER,),
         ("C7", "R43"),
         "Cancel on request, dissolution of the entity or a superseding application.",
+        (REASON_TO_CANCEL,),
     ),
     TransitionSpec(
         "reactivate",
         (CertState.EXHAUSTED,),
         CertState.ACTIVE,
-        (Role.DECIDER,),
-        ("W10",),
-        "A write-off reversal brings a B/C/D certificate back; the validity guard is applied by the ledger.",
+        (Role.DECIDER, Role.SYSTEM),
+        ("W10", "C3"),
+        "A released reservation or an approved reversal brings a B/C/D certificate back within validity (the ledger "
+        "checks today ≤ valid_until before firing it).",
     ),
 )
 
@@ -433,12 +490,17 @@ class Lifecycle(Generic[S]):
         """States that no trigger leaves, in declaration order."""
         return tuple(state for state in self._states if not self._allowed[state])
 
-    def fire(self, obj: Stateful[S], trigger: str) -> tuple[S, S]:
-        """Fire `trigger` on `obj` through the shared machine; return (from_state, to_state)."""
+    def fire(self, obj: Stateful[S], trigger: str, given: GuardInput | None = None) -> tuple[S, S]:
+        """Fire `trigger` on `obj` through the shared machine, after its guards; return (from_state, to_state)."""
         source = obj.state
         spec = self._by_trigger.get(trigger)
         if spec is None:
             raise InvalidTransition(f"{self._name}: unknown trigger {trigger!r} (state {source.value!r})", "lifecycle")
+        if spec.guards and self.can_fire(source, trigger):  # guards read fields that only allowed states have set
+            if given is None:
+                raise GuardFailed(f"{self._name}: {trigger} is guarded and needs who fires it", spec.rule_ids[0])
+            for guard in spec.guards:
+                guard.enforce(obj, given)
         try:
             moved = self._machine.events[trigger].trigger(obj)
         except MachineError as err:
@@ -499,6 +561,7 @@ def _sha256_of_table(name: str, states: tuple[S, ...], initial: S, specs: tuple[
                 "actors": [actor.value for actor in spec.actors],
                 "rule_ids": list(spec.rule_ids),
                 "summary": spec.summary,
+                "guards": [[guard.name, guard.rule_id] for guard in spec.guards],
             }
             for spec in specs
         ],

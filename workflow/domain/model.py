@@ -13,11 +13,14 @@ from decimal import Decimal
 from typing import Any
 
 from workflow.domain.actors import SYSTEM_ACTOR, Actor, Role
+from workflow.domain.bans import ApplicantBan
 from workflow.domain.calendar import WorkingCalendar
 from workflow.domain.clock import ClockLimits, StatutoryClock, correction_deadline
 from workflow.domain.errors import GuardFailed, InvalidInput, InvalidTransition, PermissionDenied
 from workflow.domain.goods import Direction, GoodsLine, RiskGrade, WriteOffMode
+from workflow.domain.guards import DecisionFacts, GuardInput
 from workflow.domain.lifecycle import APPLICATION, CERTIFICATE, AppState, CertState, Lifecycle
+from workflow.domain.permissions import Action, may, require
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,7 @@ class Aggregate:
 
     def _fire(self, lifecycle: Lifecycle[Any], trigger: str, actor: Actor, **details: Any) -> None:
         self._check_actor_role(lifecycle, trigger, actor)
-        before, after = lifecycle.fire(self, trigger)
+        before, after = lifecycle.fire(self, trigger, GuardInput(actor, details.get("reason", "")))
         spec = lifecycle.spec(trigger)
         rule_ids = tuple(dict.fromkeys((*spec.rule_ids, *details.pop("rule_ids", ()))))
         self.pending.append(
@@ -118,6 +121,8 @@ class Application(Aggregate):
     ports: tuple[str, ...] = ()
     claimed_by: int | None = None
     claimed_at: datetime | None = None
+    # Read in the deciding transaction, never stored: what the grant guards check (guards.py).
+    decision_facts: DecisionFacts | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.state is None:
@@ -128,7 +133,6 @@ class Application(Aggregate):
     def submit(self, actor: Actor, on: date, attached: set[str], required: Sequence[str]) -> None:
         """A1: every mandatory document for the goods is attached (R12–R16)."""
         self._require_own_enterprise(actor)
-        self._require_lines()
         missing = [doc for doc in required if doc not in attached]
         if missing:
             raise GuardFailed(f"missing required documents: {', '.join(missing)}", rule_id="R12", field="documents")
@@ -169,7 +173,7 @@ class Application(Aggregate):
 
     def claim(self, actor: Actor, at: datetime) -> bool:
         """An officer takes an open file from the queue; taking one's own claim again changes nothing."""
-        self._require_open_for_officer(actor)
+        self._require_open_for_officer(actor, Action.CLAIM)
         if self.claimed_by == actor.user_id:
             return False
         if self.claimed_by is not None:
@@ -178,24 +182,24 @@ class Application(Aggregate):
         return True
 
     def unclaim(self, actor: Actor, at: datetime) -> None:
-        """The holder (or the head) puts the file back in the queue."""
-        self._require_open_for_officer(actor)
+        """The holder (or whoever may reassign: the head) puts the file back in the queue."""
+        self._require_open_for_officer(actor, Action.UNCLAIM)
         if self.claimed_by is None:
             raise InvalidTransition("nobody works this file")
-        if actor.user_id != self.claimed_by and actor.role is not Role.HEAD:
+        if actor.user_id != self.claimed_by and not may(actor, Action.REASSIGN):
             raise PermissionDenied("only the holder or the head gives a claimed file back")
         self._set_claim(actor, None, at, "unclaim")
 
     def reassign(self, actor: Actor, to: Actor, at: datetime) -> None:
-        """The head (负责人) hands the file to another officer of the district."""
-        self._require_open_for_officer(actor)
-        if actor.role is not Role.HEAD:
-            raise PermissionDenied("only the head reassigns files")
-        if to.role not in (Role.ACCEPTOR, Role.REVIEWER, Role.DECIDER, Role.HEAD) or to.district != self.district:
+        """The head (负责人) hands the file to another officer of the district, one who may claim it."""
+        self._require_open_for_officer(actor, Action.REASSIGN)
+        if not may(to, Action.CLAIM, self) or to.district != self.district:
             raise InvalidInput("reassign to an acceptor, reviewer, decider or head of this district", field="user_id")
         self._set_claim(actor, to.user_id, at, "reassign")
 
-    def _require_open_for_officer(self, actor: Actor) -> None:
+    def _require_open_for_officer(self, actor: Actor, action: Action) -> None:
+        """The permission table's roles first (the doors asked the same), then R11/R7 and the queue's states."""
+        require(actor, action)
         self._require_customs(actor)
         if self.state in (AppState.DRAFT, *CLOSED_APPLICATION_STATES):
             raise InvalidTransition(f"an application in state {self.state} is in no queue")
@@ -204,6 +208,15 @@ class Application(Aggregate):
         inputs = {"from": self.claimed_by, "to": holder}
         self.claimed_by, self.claimed_at = holder, (at if holder is not None else None)
         self.note(trigger, actor, inputs=inputs)
+
+    def decision_due_on(self, calendar: WorkingCalendar) -> date | None:
+        """R19–R22: the last day for the decision while the clock runs; None before acceptance, paused or decided.
+
+        The same function the statutory clock and its sweeps use, so the queue's urgency agrees with the alerts.
+        """
+        if self.clock is None or self.state not in (AppState.ACCEPTED, AppState.UNDER_REVIEW):
+            return None
+        return self.clock.due_date(calendar)
 
     def needs_screening(self) -> bool:
         """Screening runs once per submission: a re-delivered task finds it done and writes nothing."""
@@ -224,10 +237,6 @@ class Application(Aggregate):
         """A2 / R17: one notice listing every deficiency, only one per submission, within 5 working days."""
         self._require_allowed(APPLICATION, "request_correction")
         self._require_customs(actor)
-        if not deficiencies:
-            raise GuardFailed("a correction notice lists at least one deficiency", rule_id="R17", field="deficiencies")
-        if self.correction_notices >= 1:
-            raise GuardFailed("the one correction notice for this submission was already issued", rule_id="R17")
         assert self.received_on is not None
         deadline = correction_deadline(calendar, self.received_on, limits)
         if on > deadline:
@@ -258,13 +267,12 @@ class Application(Aggregate):
     def not_accept(self, actor: Actor, reason: str, rule_ids: Sequence[str] = ()) -> None:
         """A5 / R18: the matter needs no approval or is outside jurisdiction; a reason is required."""
         self._require_customs(actor)
-        self._require_reason(reason)
         self._fire(APPLICATION, "not_accept", actor, reason=reason, rule_ids=tuple(rule_ids))
         self.acceptor_id = actor.user_id
 
     def start_review(self, actor: Actor) -> None:
-        """A6 / R11: the reviewer is not the acceptor."""
-        self._require_separated(actor, (self.acceptor_id,))
+        """A6 / R11: the reviewer is not the acceptor (a guard of the transition)."""
+        self._require_customs(actor)
         self._fire(APPLICATION, "start_review", actor)
         self.reviewer_id = actor.user_id
 
@@ -272,39 +280,53 @@ class Application(Aggregate):
         """A7 / R21: expert assessment time does not count, so the statutory clock pauses."""
         self._require_allowed(APPLICATION, "refer_assessment")
         self._require_reviewer(actor)
-        paused = self._running_clock().pause(on)
-        self._fire(APPLICATION, "refer_assessment", actor, reason=reason)
-        self.clock = paused
+        self._fire(APPLICATION, "refer_assessment", actor, reason=reason)  # its guards check the clock runs
+        self.clock = self._running_clock().pause(on)
 
     def conclude_assessment(self, actor: Actor, outcome: str, on: date, reason: str = "") -> None:
-        """A8: the panel's conclusion (pass / correct / reject) returns the file to review; the clock resumes."""
+        """A8: pass or reject returns the file to review and resumes the clock; "correct" asks for documents.
+
+        补正材料 is handled as a correction notice (A2): the applicant corrects and resubmits, the file is accepted
+        again and assessed again, so the paused clock of this submission is never resumed.
+        """
+        if outcome == "correct":
+            self._fire(APPLICATION, "assessment_correction", actor, reason=reason, inputs={"outcome": outcome})
+            self.correction_notices += 1
+            return
         self._require_allowed(APPLICATION, "assessment_done")
         resumed = self._running_clock().resume(on)
         self._fire(APPLICATION, "assessment_done", actor, reason=reason, inputs={"outcome": outcome})
         self.clock = resumed
 
+    def override_assessment(self, actor: Actor, reason: str, assessment_id: int) -> None:
+        """A8: the head lets a file the panel rejected go to decision; audited, shown to everyone who decides."""
+        self._require_allowed(APPLICATION, "override_assessment")
+        self._require_customs(actor)
+        self._fire(APPLICATION, "override_assessment", actor, reason=reason, inputs={"assessment_id": assessment_id})
+
     def extend(self, actor: Actor, reason: str) -> None:
         """A9 / R20: the head extends once, by the policy's extension, telling the applicant the reason."""
         self._require_allowed(APPLICATION, "extend")
         self._require_customs(actor)
-        self._require_reason(reason)
-        extended = self._running_clock().extend()
-        self._fire(APPLICATION, "extend", actor, reason=reason)
-        self.clock = extended
+        self._fire(APPLICATION, "extend", actor, reason=reason)  # its guards: a reason, and only once
+        self.clock = self._running_clock().extend()
 
     def grant(self, actor: Actor, grade: RiskGrade, reason: str = "", inputs: Mapping[str, Any] | None = None) -> None:
-        """A10 / R11: the decider is neither the acceptor nor the reviewer; the officer sets the grade (R34)."""
-        self._require_separated(actor, (self.acceptor_id, self.reviewer_id))
+        """A10: the officer sets the grade (R34); the guards check R11 and the risk assessment (R32, A8)."""
+        self._require_customs(actor)
         self._fire(APPLICATION, "grant", actor, reason=reason, inputs=dict(inputs or {}, grade=grade.value))
         self.grade = grade
         self.decider_id = actor.user_id
         self.decision_reason = reason
 
-    def deny(self, actor: Actor, reason: str) -> None:
-        """A11 / R25: written reasons, with the applicant's remedies."""
-        self._require_separated(actor, (self.acceptor_id, self.reviewer_id))
-        self._require_reason(reason)
-        self._fire(APPLICATION, "deny", actor, reason=reason, rule_ids=("R25",))
+    def deny(self, actor: Actor, reason: str, ban: ApplicantBan | None = None) -> None:
+        """A11 / R25: written reasons, with the applicant's remedies (guards: R11, R25); R26 when a ban follows."""
+        self._require_customs(actor)
+        if ban is None:
+            self._fire(APPLICATION, "deny", actor, reason=reason, rule_ids=("R25",))
+        else:
+            inputs = {"ban": {"ground": ban.ground.value, "until": ban.until_on.isoformat()}}
+            self._fire(APPLICATION, "deny", actor, reason=reason, rule_ids=("R25", "R26"), inputs=inputs)
         self.decider_id = actor.user_id
         self.decision_reason = reason
 
@@ -319,10 +341,6 @@ class Application(Aggregate):
         if self.clock is None:
             raise GuardFailed("the statutory clock starts at acceptance", rule_id="R19")
         return self.clock
-
-    def _require_lines(self) -> None:
-        if not self.lines:
-            raise GuardFailed("an application has at least one goods line", rule_id="R13", field="lines")
 
     def _require_own_enterprise(self, actor: Actor) -> None:
         if actor.enterprise_id != self.enterprise_id:
@@ -339,17 +357,6 @@ class Application(Aggregate):
         self._require_customs(actor)
         if self.reviewer_id is not None and actor.user_id != self.reviewer_id:
             raise PermissionDenied("only the assigned reviewer acts on this review", rule_id="R11")
-
-    def _require_separated(self, actor: Actor, earlier: Sequence[int | None]) -> None:
-        """R11: acceptance, review and decision are done by three different users."""
-        self._require_customs(actor)
-        if actor.user_id is not None and actor.user_id in earlier:
-            raise PermissionDenied("acceptance, review and decision need three different officers", rule_id="R11")
-
-    @staticmethod
-    def _require_reason(reason: str) -> None:
-        if not reason.strip():
-            raise GuardFailed("a reason is required", rule_id="R25", field="reason")
 
 
 CLOSED_APPLICATION_STATES = (AppState.GRANTED, AppState.DENIED, AppState.NOT_ACCEPTED, AppState.WITHDRAWN)
@@ -396,9 +403,16 @@ class Certificate(Aggregate):
         if self.state is None:
             self.state = CertState.ACTIVE
 
-    def fire(self, trigger: str, actor: Actor, reason: str = "", rule_ids: Sequence[str] = ()) -> None:
-        """Certificate transitions carry no guards of their own beyond the lifecycle and the actor's role."""
-        self._fire(CERTIFICATE, trigger, actor, reason=reason, rule_ids=tuple(rule_ids))
+    def fire(
+        self,
+        trigger: str,
+        actor: Actor,
+        reason: str = "",
+        rule_ids: Sequence[str] = (),
+        inputs: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Certificate transitions: the lifecycle's role check and guards (a written reason to end one, C5–C7)."""
+        self._fire(CERTIFICATE, trigger, actor, reason=reason, rule_ids=tuple(rule_ids), inputs=dict(inputs or {}))
 
     def record_issue(self) -> None:
         """C1: the certificate is born ACTIVE on grant; its birth is the first event of its audit trail."""

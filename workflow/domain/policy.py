@@ -125,6 +125,13 @@ class FollowUpRule:
 
 
 @dataclass(frozen=True)
+class DeclarationRule:
+    """R39 / D2: how many days before the district's local today a declaration may be dated (never after it)."""
+
+    backdating_days: int
+
+
+@dataclass(frozen=True)
 class InspectionRule:
     """§(e) E1: the physical-check baseline per grade, and the grades always checked in full."""
 
@@ -216,6 +223,7 @@ class Policy:
     credit: CreditRule
     scope: ScopeRule
     limits: StatutoryLimits
+    declaration: DeclarationRule
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "validity_months", MappingProxyType(dict(self.validity_months)))

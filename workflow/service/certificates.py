@@ -9,22 +9,25 @@ from typing import Any
 
 from workflow.domain import commands as c
 from workflow.domain.actors import SYSTEM_ACTOR, Actor, Role
+from workflow.domain.bans import ApplicantBan, BanGround, ban_for
 from workflow.domain.errors import ConcurrencyConflict, GuardFailed, InvalidInput, PermissionDenied
 from workflow.domain.goods import WriteOffMode
 from workflow.domain.ledger import CertificateFacts, Disposal, EntryKind
 from workflow.domain.lifecycle import CertState
+from workflow.domain.permissions import ENDING_ACTIONS, require
 from workflow.service.ports import Dependencies, UnitOfWork
 from workflow.service.receipts import Posting, record_entries
 from workflow.service.writeoff import (
     Outcome,
+    exhaust_if_used_up,
     ledger_row,
+    reactivate_if_quota_back,
     release_reservation,
     require_port_officer,
     run_idempotent,
 )
 
 ENDED_FOR_REVERSAL = (CertState.WITHDRAWN, CertState.REVOKED)
-END_TRIGGERS = {"cancel": (Role.DECIDER,), "revoke": (Role.DECIDER,), "withdraw": (Role.DECIDER, Role.DEST_OFFICER)}
 
 
 # -- reversal (W10) -------------------------------------------------------------------------------------------------
@@ -118,10 +121,7 @@ def _apply_reversal(
         approver_id=decider.user_id,
     )
     record_entries(uow, deps, [Posting(certificate, row)])
-    if certificate.state is CertState.EXHAUSTED and deps.clock.today() <= certificate.valid_until:
-        aggregate = uow.certificates.get(certificate.id)
-        aggregate.fire("reactivate", decider, reason="write-off reversed within validity", rule_ids=("W10",))
-        uow.certificates.save(aggregate)
+    reactivate_if_quota_back(uow, deps, certificate, decider, "write-off reversed within validity", "W10")
 
 
 # -- ending a certificate (W9, C5–C7) -------------------------------------------------------------------------------
@@ -129,31 +129,43 @@ def _apply_reversal(
 
 def end_certificate(cmd: c.EndCertificate, deps: Dependencies) -> dict[str, Any]:
     """Cancel, withdraw or revoke; every open reservation is released and in-flight declarations voided (W9)."""
-    if cmd.trigger not in END_TRIGGERS:
-        raise InvalidInput(f"trigger is one of {', '.join(END_TRIGGERS)}", field="trigger")
-    if cmd.actor.role not in END_TRIGGERS[cmd.trigger]:
-        raise PermissionDenied(f"{cmd.trigger} is not for a {cmd.actor.role}", rule_id="C5")
+    if cmd.trigger not in ENDING_ACTIONS:
+        raise InvalidInput(f"trigger is one of {', '.join(ENDING_ACTIONS)}", field="trigger")
+    require(cmd.actor, ENDING_ACTIONS[cmd.trigger])
+    if cmd.fraud and cmd.trigger != "revoke":
+        raise InvalidInput("fraud is a ground for revocation only (C6)", rule_id="R26", field="fraud")
     with deps.uow() as uow:
         certificate = uow.ledger.lock_certificate_by_id(cmd.certificate_id)
-        _end(uow, deps, certificate, cmd.trigger, cmd.actor, cmd.reason)
+        # C6 / R26: revoked for fraud, the enterprise may not apply again for three years
+        ban = ban_for(certificate.enterprise_id, BanGround.FRAUD, deps.clock.today()) if cmd.fraud else None
+        _end(uow, deps, certificate, cmd.trigger, cmd.actor, cmd.reason, ban)
+        if ban is not None:
+            uow.enterprises.add_ban(ban, f"certificate {certificate.certificate_no}", cmd.reason, deps.clock.now())
         uow.commit()
     return {"certificate_id": cmd.certificate_id, "state": cmd.trigger}
 
 
 def _end(
-    uow: UnitOfWork, deps: Dependencies, certificate: CertificateFacts, trigger: str, actor: Actor, reason: str
+    uow: UnitOfWork,
+    deps: Dependencies,
+    certificate: CertificateFacts,
+    trigger: str,
+    actor: Actor,
+    reason: str,
+    ban: ApplicantBan | None = None,
 ) -> None:
-    if not reason.strip():
-        raise GuardFailed("a reason is required", rule_id="C5", field="reason")
+    """The written reason is a guard of each ending transition (C5–C7); a ban rides on the revocation's event."""
     if actor.district not in (None, certificate.district):
         raise PermissionDenied("officers act only on their own district's certificates", rule_id="R7")
     aggregate = uow.certificates.get(certificate.id)
-    aggregate.fire(trigger, actor, reason=reason, rule_ids=("W9",))
+    ban_facts = {"ban": {"ground": ban.ground.value, "until": ban.until_on.isoformat()}} if ban else {}
+    rule_ids = ("W9", "R26") if ban else ("W9",)
+    aggregate.fire(trigger, actor, reason=reason, rule_ids=rule_ids, inputs=ban_facts)
     uow.certificates.save(aggregate)
     for declaration_id in uow.ledger.open_declarations(certificate.id):
         declaration = uow.declarations.get(declaration_id)
         declaration.void(f"certificate {trigger}: {reason}")
-        release_reservation(uow, deps, declaration, certificate, SYSTEM_ACTOR, f"certificate {trigger}")
+        release_reservation(uow, deps, declaration, certificate, SYSTEM_ACTOR, f"certificate {trigger}", rule_id="W9")
         uow.declarations.save(declaration)
 
 
@@ -201,16 +213,13 @@ def _expire_one(uow: UnitOfWork, certificate_id: int, today: date) -> None:
 
 
 def exhaust_used_up(cmd: c.ExhaustUsedUp, deps: Dependencies) -> int:
-    """C3 safety net: a certificate whose lines are all used up but whose post-commit check never ran."""
+    """C3 safety net: a certificate used up (nothing remaining, nothing reserved) whose post-commit check never ran."""
     return _sweep(deps, lambda uow, today: uow.ledger.used_up(), _exhaust_one)
 
 
 def _exhaust_one(uow: UnitOfWork, certificate_id: int, today: date) -> None:
-    if uow.ledger.lock_certificate_by_id(certificate_id).state is not CertState.ACTIVE:
-        return  # another sweep or the post-commit check got there first
-    aggregate = uow.certificates.get(certificate_id)
-    aggregate.fire("exhaust", SYSTEM_ACTOR, reason="every line used up (found by the sweep)", rule_ids=("C3",))
-    uow.certificates.save(aggregate)
+    """Re-decided under the lock: another sweep, the post-commit check or a release may have got there first."""
+    exhaust_if_used_up(uow, uow.ledger.lock_certificate_by_id(certificate_id), reason="used up (found by the sweep)")
 
 
 def flag_overdue_follow_ups(cmd: c.FlagOverdueFollowUps, deps: Dependencies) -> int:

@@ -20,10 +20,18 @@ from typing import Any
 from workflow.domain import commands as c
 from workflow.domain.actors import Actor, Role
 from workflow.domain.credit import CreditRecord
-from workflow.domain.declaration import Declaration
+from workflow.domain.declaration import Declaration, check_declared_on
 from workflow.domain.errors import ConcurrencyConflict, DomainError, InvalidInput, NotFound, PermissionDenied
 from workflow.domain.goods import WriteOffMode
-from workflow.domain.ledger import CertificateFacts, LineBalance, Requested, check_declaration, parse_requested
+from workflow.domain.ledger import (
+    CertificateFacts,
+    LineBalance,
+    Requested,
+    check_declaration,
+    parse_requested,
+    require_cited_lines,
+    require_single_use_free,
+)
 from workflow.service.ports import Dependencies, UnitOfWork
 from workflow.service.writeoff import (
     Outcome,
@@ -183,9 +191,18 @@ def _judge(
     certificate: CertificateFacts,
     credit: dict[int, list[CreditRecord]],
 ) -> Declaration:
-    """D1 (who may declare), D2 (the documents) and, when they pass, D3 (the route) and W4's one use."""
+    """D1 (who may declare), D2 (the documents) and, when they pass, D3 (the route) and W4's one use.
+
+    Refused before anything is filed: a date the port could not have accepted (R39), a line the certificate does
+    not have (W2), a single-use certificate already held or used (W4).
+    """
     cmd = item.command
     _require_may_declare(actor, certificate)
+    today = deps.clock.today()
+    window = deps.policies.policy_for(certificate.district, today).declaration.backdating_days
+    check_declared_on(cmd.declared_on, today, window)
+    require_cited_lines(certificate, item.requested)
+    require_single_use_free(certificate)
     declaration = Declaration(
         declaration_no=cmd.declaration_no,
         certificate_id=certificate.id,

@@ -9,11 +9,12 @@ from typing import Any
 
 from workflow.domain import commands as c
 from workflow.domain import rules
-from workflow.domain.actors import SYSTEM_ACTOR
+from workflow.domain.bans import BanGround, ban_for
 from workflow.domain.clock import ClockLimits
 from workflow.domain.credit import credit_as_of
 from workflow.domain.errors import ConcurrencyConflict, InvalidInput
-from workflow.domain.goods import ProductIdentity
+from workflow.domain.goods import ProductIdentity, RiskGrade
+from workflow.domain.guards import DecisionFacts
 from workflow.domain.model import Application, Certificate, CertificateLine, checked_ports
 from workflow.domain.policy import Policy
 from workflow.service.ports import Dependencies, UnitOfWork
@@ -107,25 +108,36 @@ def submit_application(cmd: c.SubmitApplication, deps: Dependencies) -> None:
         today = deps.clock.today()
         _adopt_policy(application, deps, today)  # the policy in force on submission governs from now on
         required = _required_documents(uow, application)
+        application.decision_facts = _standing(uow, application, today)
         application.submit(cmd.actor, today, uow.documents.attached_types(application.id or 0), required)
         _save(uow, application)
 
 
 def resubmit_application(cmd: c.ResubmitApplication, deps: Dependencies) -> None:
-    _act(deps, cmd, lambda app, ctx: app.resubmit(cmd.actor, ctx.today))
+    with deps.uow() as uow:
+        application = uow.applications.get(cmd.application_id)
+        today = deps.clock.today()
+        application.decision_facts = _standing(uow, application, today)
+        application.resubmit(cmd.actor, today)
+        _save(uow, application)
+
+
+def _standing(uow: UnitOfWork, application: Application, on: date) -> DecisionFacts:
+    """A1 / R26: whether a ban keeps the applicant from filing on the day of submission."""
+    return DecisionFacts(banned_until=uow.enterprises.banned_until(application.enterprise_id, on))
 
 
 def withdraw_application(cmd: c.WithdrawApplication, deps: Dependencies) -> None:
-    _act(deps, cmd, lambda app, ctx: app.withdraw(cmd.actor, cmd.reason))
+    """A12; a file withdrawn while assessed closes its open assessment, so no expert is asked or reminded again."""
+    with deps.uow() as uow:
+        application = uow.applications.get(cmd.application_id)
+        application.withdraw(cmd.actor, cmd.reason)
+        uow.assessments.cancel_open(cmd.application_id, deps.clock.today())
+        _save(uow, application)
 
 
 def accept_application(cmd: c.AcceptApplication, deps: Dependencies) -> None:
     _act(deps, cmd, lambda app, ctx: app.accept(cmd.actor, ctx.today, ctx.limits))
-
-
-def deem_accepted(cmd: c.DeemAccepted, deps: Dependencies) -> None:
-    """R17: the system accepts when no correction notice came within the window."""
-    _act(deps, cmd, lambda app, ctx: app.accept(SYSTEM_ACTOR, ctx.today, ctx.limits, deemed=True))
 
 
 def request_correction(cmd: c.RequestCorrection, deps: Dependencies) -> None:
@@ -149,7 +161,15 @@ def extend_deadline(cmd: c.ExtendDeadline, deps: Dependencies) -> None:
 
 
 def deny_application(cmd: c.DenyApplication, deps: Dependencies) -> None:
-    _act(deps, cmd, lambda app, ctx: app.deny(cmd.actor, cmd.reason))
+    """A11 / R25, and R26: a denial for false or concealed information bars the applicant for a year."""
+    with deps.uow() as uow:
+        application = uow.applications.get(cmd.application_id)
+        today = deps.clock.today()
+        ban = ban_for(application.enterprise_id, BanGround.FALSE_INFORMATION, today) if cmd.false_information else None
+        application.deny(cmd.actor, cmd.reason, ban)
+        if ban is not None:
+            uow.enterprises.add_ban(ban, f"application {application.reference}", cmd.reason, deps.clock.now())
+        _save(uow, application)
 
 
 def grant_application(cmd: c.GrantApplication, deps: Dependencies) -> int:
@@ -159,8 +179,10 @@ def grant_application(cmd: c.GrantApplication, deps: Dependencies) -> int:
         today = deps.clock.today()
         policy = deps.policies.policy_for(application.district, application.received_on or today)
         grade = cmd.grade or rules.grade_application(application.lines, application.direction, policy).result
-        application.grant(cmd.actor, grade, cmd.reason)
+        application.decision_facts = decision_facts(uow, application, policy, grade)
+        application.grant(cmd.actor, grade, cmd.reason)  # its guards read the facts in this transaction
         issued = _issue_certificate(uow, application, policy, today)  # reads the enterprise's earlier grants
+        application.paperless = issued.paperless  # the decided facts, stored for queues and reports
         # The version-guarded UPDATE decides a race before anything is inserted: a loser gets a conflict, never a
         # duplicate certificate for the same application.
         uow.applications.save(application)
@@ -168,6 +190,23 @@ def grant_application(cmd: c.GrantApplication, deps: Dependencies) -> int:
         assert certificate.id is not None
         uow.commit()
         return certificate.id
+
+
+def decision_facts(uow: UnitOfWork, application: Application, policy: Policy, grade: RiskGrade) -> DecisionFacts:
+    """R32 / A8: whether a risk assessment is required, and where the latest one stands.
+
+    Required when the screening or the grade decided requires it; read in the deciding transaction.
+    """
+    screened = ((application.screening or {}).get("risk_assessment") or {}).get("result") or {}
+    suggested = rules.grade_application(application.lines, application.direction, policy).result
+    # The goods' own grade counts too: setting a lower grade by hand (R34) does not skip the panel.
+    requiring = [g for g in dict.fromkeys((grade, suggested)) if rules.risk_assessment_route(g, policy).result.required]
+    because = f"grade {requiring[0].value} under {policy.id}" if requiring else "the screening requires it"
+    return DecisionFacts(
+        assessment_required=bool(requiring) or bool(screened.get("required")),
+        required_because=because,
+        assessment=uow.assessments.standing(application.id or 0),
+    )
 
 
 def screen_application(cmd: c.ScreenApplication, deps: Dependencies) -> bool:
@@ -181,6 +220,7 @@ def screen_application(cmd: c.ScreenApplication, deps: Dependencies) -> bool:
             return False
         policy = deps.policies.policy_for(application.district, application.received_on or deps.clock.today())
         application.record_screening(_screen(uow, application, policy))
+        _store_screened_facts(application)
         _save(uow, application)
         return True
 
@@ -220,6 +260,14 @@ def _adopt_policy(application: Application, deps: Dependencies, on: date) -> Pol
     policy = deps.policies.policy_for(application.district, on)
     application.policy_id, application.policy_hash = policy.id, policy.content_hash
     return policy
+
+
+def _store_screened_facts(application: Application) -> None:
+    """First-time (R60) and paperless (R58) as screened, in their columns, so filters and reports read a column."""
+    screening = application.screening or {}
+    application.is_first_time = bool(screening["first_time"]["result"])
+    if "paperless" in screening:
+        application.paperless = bool(screening["paperless"]["result"])
 
 
 def _first_time(application: Application, granted: set[ProductIdentity]) -> rules.Decision[bool]:
@@ -284,6 +332,7 @@ def _issue_certificate(uow: UnitOfWork, application: Application, policy: Policy
     credit = credit_as_of(uow.enterprises.credit_records(application.enterprise_id), today, policy)
     granted = uow.enterprises.granted_identities(application.enterprise_id)
     first_time = bool(_first_time(application, granted).result)
+    application.is_first_time = first_time
     certificate = Certificate(
         application_id=application.id,
         enterprise_id=application.enterprise_id,
@@ -318,7 +367,6 @@ HANDLERS: dict[type[c.Command], Handler] = {
     c.WithdrawApplication: withdraw_application,
     c.ScreenApplication: screen_application,
     c.AcceptApplication: accept_application,
-    c.DeemAccepted: deem_accepted,
     c.RequestCorrection: request_correction,
     c.NotAcceptApplication: not_accept_application,
     c.StartReview: start_review,

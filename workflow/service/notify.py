@@ -12,6 +12,7 @@ KINDS: Mapping[str, frozenset[str]] = {
     "assessment_assigned": frozenset({"reference", "due_on"}),
     "assessment_reminder": frozenset({"reference", "due_on"}),
     "assessment_concluded": frozenset({"reference", "outcome"}),
+    "assessment_overridden": frozenset({"reference", "reason"}),
     "clock_reminder": frozenset({"reference", "due_on", "percent"}),
     "clock_breach": frozenset({"reference", "due_on"}),
     "follow_up_overdue": frozenset({"declaration_no", "due_on"}),

@@ -20,7 +20,6 @@ from pydantic import (
     Field,
     StrictBool,
     StrictInt,
-    StrictStr,
     TypeAdapter,
     ValidationError,
     ValidationInfo,
@@ -28,7 +27,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from workflow.domain import rules
+from workflow.domain import inputs, rules
 from workflow.domain.errors import InvalidInput
 from workflow.domain.goods import (
     Direction,
@@ -42,10 +41,10 @@ from workflow.domain.goods import (
 )
 from workflow.domain.policy import CreditTier, Policy
 from workflow.domain.rules import Decision
+from workflow.service.input_types import Detail, District, ExtraKey, ExtraValue, Name, OptionalName, Quantity, Unit
 
 T = TypeVar("T")
 PathogenClass = Annotated[StrictInt, Field(ge=1, le=4)]
-Name = Annotated[StrictStr, Field(min_length=1)]
 
 
 class _InputModel(BaseModel):
@@ -57,11 +56,11 @@ class PriorApproval(_InputModel):
 
     category: GoodsCategory | None = None
     name_zh: Name
-    specification: StrictStr = ""
-    manufacturer: StrictStr = ""
-    origin_country: StrictStr = ""
-    intended_use: StrictStr = ""
-    user_lab: StrictStr = ""
+    specification: Detail = ""
+    manufacturer: Detail = ""
+    origin_country: Detail = ""
+    intended_use: Detail = ""
+    user_lab: Detail = ""
 
     def to_identity(self) -> ProductIdentity:
         return ProductIdentity(**self.model_dump())
@@ -89,15 +88,15 @@ class LineFacts(_InputModel):
     """One goods line's facts; the names and meanings are GoodsLine's (workflow/domain/goods.py)."""
 
     name_zh: Name
-    name_en: StrictStr = ""
+    name_en: OptionalName = ""
     category: GoodsCategory | None = None
-    quantity: Annotated[Decimal, Field(gt=0)]
-    unit: Name
-    specification: StrictStr = ""
-    manufacturer: StrictStr = ""
-    origin_country: StrictStr = ""
-    intended_use: StrictStr = ""
-    user_lab: StrictStr = ""
+    quantity: Quantity
+    unit: Unit
+    specification: Detail = ""
+    manufacturer: Detail = ""
+    origin_country: Detail = ""
+    intended_use: Detail = ""
+    user_lab: Detail = ""
     pathogen_class: PathogenClass | None = None
     may_contain_unknown_agent: StrictBool = False
     is_parasite: StrictBool = False
@@ -113,15 +112,10 @@ class LineFacts(_InputModel):
     exclusion: Exclusion | None = None
     is_self_use_one_course: StrictBool = False
     bsl_level: Annotated[StrictInt, Field(ge=1, le=4)] | None = None
-    extra: dict[StrictStr, StrictStr] = Field(default_factory=dict)
-
-    @field_validator("quantity", mode="before")
-    @classmethod
-    def _quantity_is_a_number(cls, value: object) -> object:
-        # A boolean is an int to Python; as a quantity it is a mistake.
-        if isinstance(value, bool):
-            raise PydanticCustomError("decimal_type", "Decimal input should be an integer, float, string or Decimal")
-        return value
+    extra: Annotated[
+        dict[ExtraKey, ExtraValue],
+        Field(max_length=50),
+    ] = Field(default_factory=dict)
 
     def to_goods_line(self) -> GoodsLine:
         return GoodsLine(**self.model_dump())
@@ -131,11 +125,11 @@ class PrecheckInput(_InputModel):
     """A pre-check request: direction, optional district and date (to pick the policy), applicant and lines."""
 
     direction: Direction
-    district: StrictStr | None = None
+    district: District | None = None
     date: dt.date | None = None
     applicant: ApplicantFacts
     # A list, not a tuple: pydantic re-reports a tuple's length when one of its items fails.
-    lines: list[LineFacts] = Field(min_length=1)
+    lines: list[LineFacts] = Field(min_length=1, max_length=inputs.LINES)
 
     @field_validator("date", mode="before")
     @classmethod

@@ -19,6 +19,7 @@ from workflow.domain.calendar import WorkingCalendar
 from workflow.domain.clock import StatutoryClock, is_deemed_accepted
 from workflow.domain.credit import credit_as_of
 from workflow.domain.errors import ConcurrencyConflict, GuardFailed, PermissionDenied
+from workflow.domain.guards import DecisionFacts
 from workflow.domain.lifecycle import AppState
 from workflow.domain.model import Application
 from workflow.domain.policy import AssessorLevel, Policy
@@ -37,7 +38,8 @@ def refer_assessment(cmd: c.ReferAssessment, deps: Dependencies) -> dict[str, An
         application = uow.applications.get(cmd.application_id)
         today = deps.clock.today()
         policy = deps.policies.policy_for(application.district, application.received_on or today)
-        application.refer_assessment(cmd.actor, today, cmd.reason)
+        application.decision_facts = DecisionFacts(False, assessment=uow.assessments.standing(cmd.application_id))
+        application.refer_assessment(cmd.actor, today, cmd.reason)  # its guards: a running clock, no rejection
         result = _start(uow, deps, application, policy, today)
         uow.applications.save(application)
         uow.commit()
@@ -143,6 +145,27 @@ def _create(
     )
 
 
+def override_assessment(cmd: c.OverrideAssessment, deps: Dependencies) -> None:
+    """A8: the head's written override of the panel's rejection; audited on the application, kept on the assessment."""
+    with deps.uow() as uow:
+        application = uow.applications.get(cmd.application_id)
+        standing = uow.assessments.standing(cmd.application_id)
+        application.decision_facts = DecisionFacts(True, assessment=standing)
+        application.override_assessment(cmd.actor, cmd.reason, standing.assessment_id if standing else 0)
+        assert standing is not None  # the guard refused a file with no rejection to override
+        if not uow.assessments.override(standing.assessment_id, cmd.actor.user_id, cmd.reason, deps.clock.today()):
+            raise ConcurrencyConflict(f"risk assessment {standing.assessment_id} was overridden concurrently")
+        recipients = [user for user in (application.reviewer_id,) if user is not None]
+        recipients += uow.assessments.users_with_role(application.district, Role.DECIDER)
+        notify(uow, recipients, "assessment_overridden", {"reference": application.reference, "reason": cmd.reason})
+        _save_application(uow, application)
+
+
+def _save_application(uow: UnitOfWork, application: Application) -> None:
+    uow.applications.save(application)
+    uow.commit()
+
+
 # -- opinions and conclusion (A8) -----------------------------------------------------------------------------------
 
 
@@ -232,6 +255,8 @@ def sweep_clocks(cmd: c.SweepClocks, deps: Dependencies) -> int:
 def _clock_alerts(uow: UnitOfWork, calendar: WorkingCalendar, row: Any, today: date) -> int:
     clock = StatutoryClock.from_dict(row.clock)
     due_on = clock.due_date(calendar)
+    if due_on != row.decision_due_on:
+        uow.assessments.store_due_on(row.id, due_on)
     if due_on is None:
         return 0
     officers = [user for user in (row.reviewer_id or row.acceptor_id,) if user is not None]
@@ -293,6 +318,7 @@ def declare_conflict(cmd: c.DeclareConflict, deps: Dependencies) -> None:
 
 HANDLERS: dict[type[c.Command], Callable[[Any, Dependencies], Any]] = {
     c.ReferAssessment: refer_assessment,
+    c.OverrideAssessment: override_assessment,
     c.SubmitOpinion: submit_opinion,
     c.RecordHeadquartersOpinion: record_headquarters_opinion,
     c.RemindPanels: remind_panels,

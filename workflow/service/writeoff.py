@@ -114,7 +114,8 @@ def _attempt(deps: Dependencies, command: c.Command, key: str, fingerprint: str,
 def _replayed(stored: tuple[str, dict[str, Any]], fingerprint: str, key: str) -> dict[str, Any]:
     stored_hash, result = stored
     if stored_hash != fingerprint:
-        raise InvalidInput(f"idempotency key {key!r} was used for a different request", field="Idempotency-Key")
+        # The stored key carries the caller's scope ("api:<user id>:..."): it is never shown back.
+        raise InvalidInput("this Idempotency-Key was used for a different request", field="Idempotency-Key")
     return {**result, "replayed": True}
 
 
@@ -208,12 +209,10 @@ def exhaust_checks(deps: Dependencies, certificate_ids: set[int]) -> None:
 def _exhaust_check(deps: Dependencies, certificate_id: int) -> None:
     """C3 after a write-off that used a line up, in a short transaction under the exclusive lock.
 
-    Two shipments emptying two lines at once cannot both miss it; the expiry sweep re-checks if this never ran.
+    Two shipments emptying two lines at once cannot both miss it; the used-up sweep re-checks if this never ran.
     """
     with deps.uow() as uow:
-        certificate = uow.ledger.lock_certificate_by_id(certificate_id)
-        if certificate.state is CertState.ACTIVE:
-            _exhaust_if_used_up(uow, certificate)
+        exhaust_if_used_up(uow, uow.ledger.lock_certificate_by_id(certificate_id))
         uow.commit()
 
 
@@ -253,15 +252,40 @@ def _mark_released(
         declaration.await_follow_up(today + timedelta(days=policy.follow_up.report_window_days))
 
 
-def _exhaust_if_used_up(uow: UnitOfWork, certificate: CertificateFacts) -> None:
-    """C3 (caller holds the exclusive lock): grade A after its first commit (W4); B/C/D once every line is at 0."""
-    if exhausts(certificate.write_off_mode, uow.ledger.remaining(certificate.id)):
+def exhaust_if_used_up(uow: UnitOfWork, certificate: CertificateFacts, reason: str = "") -> None:
+    """C3 (caller holds the exclusive lock): grade A after its first commit (W4); B/C/D once every line is used up.
+
+    Used up is nothing remaining and nothing reserved, read from the lines as this transaction left them.
+    """
+    if certificate.state is not CertState.ACTIVE:
+        return
+    if exhausts(certificate.write_off_mode, uow.ledger.line_balances(certificate.id)):
         aggregate = uow.certificates.get(certificate.id)
         aggregate.fire(
             "exhaust",
             SYSTEM_ACTOR,
+            reason=reason,
             rule_ids=("C3", "W4") if certificate.write_off_mode is WriteOffMode.SINGLE else ("C3",),
         )
+        uow.certificates.save(aggregate)
+
+
+def reactivate_if_quota_back(
+    uow: UnitOfWork, deps: Dependencies, certificate: CertificateFacts, actor: Actor, reason: str, rule_id: str
+) -> None:
+    """An EXHAUSTED B/C/D certificate with quota again (a reservation released, a write-off reversed) is ACTIVE again.
+
+    Within validity only (W10): past `valid_until` the quantity has lapsed and the certificate stays exhausted.
+    """
+    if certificate.state is not CertState.EXHAUSTED or certificate.write_off_mode is WriteOffMode.SINGLE:
+        return
+    if deps.clock.today() > certificate.valid_until:
+        return
+    if exhausts(certificate.write_off_mode, uow.ledger.line_balances(certificate.id)):
+        return
+    aggregate = uow.certificates.get(certificate.id)
+    if aggregate.state is CertState.EXHAUSTED:  # not ended earlier in this transaction (W9 voids, then releases)
+        aggregate.fire("reactivate", actor, reason=reason, rule_ids=("C3", rule_id))
         uow.certificates.save(aggregate)
 
 
@@ -324,7 +348,7 @@ def _split(
     claim_single_use(uow, certificate)
     uow.declarations.save(declaration)
     if draw_all(uow, deps, [(certificate, declaration)], cmd.actor):
-        _exhaust_if_used_up(uow, certificate)  # _load holds the exclusive lock
+        exhaust_if_used_up(uow, certificate)  # _load holds the exclusive lock
 
 
 def record_inspection(cmd: c.RecordInspection, deps: Dependencies) -> dict[str, Any]:
@@ -369,7 +393,7 @@ def _fail(
     if cmd.disposal is None:
         raise InvalidInput("a failed inspection orders return or destruction", field="disposal")
     declaration.fail(cmd.actor, cmd.disposal, cmd.reason)
-    release_reservation(uow, deps, declaration, certificate, cmd.actor, cmd.reason)
+    release_reservation(uow, deps, declaration, certificate, cmd.actor, cmd.reason, rule_id="D7")
 
 
 def complete_disposal(cmd: c.CompleteDisposal, deps: Dependencies) -> dict[str, Any]:
@@ -392,7 +416,8 @@ def withdraw_declaration(cmd: c.WithdrawDeclaration, deps: Dependencies) -> dict
         if cmd.actor.role is not Role.APPLICANT:
             require_port_officer(cmd.actor, certificate)
         declaration.withdraw(cmd.actor, cmd.reason)
-        release_reservation(uow, deps, declaration, certificate, cmd.actor, cmd.reason or "declaration withdrawn")
+        reason = cmd.reason or "declaration withdrawn"
+        release_reservation(uow, deps, declaration, certificate, cmd.actor, reason, rule_id="W10")
         return _save(uow, declaration)
 
     return run_idempotent(deps, cmd, cmd.idempotency_key, work)
@@ -404,8 +429,7 @@ def _commit_release(
     """D6: the reservation becomes a committed write-off (W7: even if the certificate expired meanwhile)."""
     _settle_reservation(uow, deps, declaration, certificate, actor, EntryKind.COMMIT)
     _mark_released(uow, deps, certificate, declaration)
-    if certificate.state is CertState.ACTIVE:
-        _exhaust_if_used_up(uow, certificate)
+    exhaust_if_used_up(uow, certificate)
 
 
 def release_reservation(
@@ -415,11 +439,14 @@ def release_reservation(
     certificate: CertificateFacts,
     actor: Actor,
     reason: str,
+    rule_id: str,
 ) -> None:
-    """D7/W9/W10: give back what the declaration held; nothing is written off."""
+    """D7/W9/W10: give back what the declaration held; nothing is written off, and the quota is usable again."""
     _settle_reservation(uow, deps, declaration, certificate, actor, EntryKind.RELEASE, reason=reason)
     if declaration.drawn and certificate.write_off_mode is WriteOffMode.SINGLE:
         uow.ledger.change_uses(certificate.id, -1)
+    if declaration.drawn:
+        reactivate_if_quota_back(uow, deps, certificate, SYSTEM_ACTOR, f"reservation released: {reason}", rule_id)
 
 
 def _settle_reservation(

@@ -13,6 +13,9 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from workflow.domain.goods import WriteOffMode
+from workflow.domain.ledger import LineBalance, exhausts
+from workflow.domain.lifecycle import CertState
 from workflow.domain.signature import quantity_text
 from workflow.store.tables import (
     ApplicationRow,
@@ -176,6 +179,7 @@ def _certificate_bodies(session: Session, rows: Sequence[CertificateRow]) -> lis
     lines = lines_of(session, CertificateLineRow.certificate_id, [row.id for row in rows])
     return [
         {
+            **_usability(row, lines[row.id]),
             "id": row.id,
             "certificate_no": row.certificate_no,
             "application_id": row.application_id,
@@ -193,6 +197,21 @@ def _certificate_bodies(session: Session, rows: Sequence[CertificateRow]) -> lis
         }
         for row in rows
     ]
+
+
+def _usability(row: CertificateRow, lines: Sequence[CertificateLineRow]) -> dict[str, bool]:
+    """What the ledger says of the certificate, whatever its state says: used up (C3, W4), and declarable now.
+
+    Declarable: active, no hold, not used up, and for a single-use one no open declaration holding its one use.
+    """
+    mode = WriteOffMode(row.write_off_mode)
+    balances = [
+        LineBalance(line.line_no, line.unit, line.approved_qty, line.committed_qty, line.reserved_qty) for line in lines
+    ]
+    used_up = exhausts(mode, balances)
+    single_use_taken = mode is WriteOffMode.SINGLE and row.open_uses > 0
+    declarable = row.state == CertState.ACTIVE and not row.hold and not used_up and not single_use_taken
+    return {"used_up": used_up, "declarable": declarable}
 
 
 def lines_of(session: Session, parent: InstrumentedAttribute[int], parent_ids: Sequence[int]) -> dict[int, list[Any]]:

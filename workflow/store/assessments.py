@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from workflow.domain.actors import Role
 from workflow.domain.assessment import Assessment, Opinion, Seat
 from workflow.domain.errors import NotFound
+from workflow.domain.guards import AssessmentOutcome, AssessmentStanding
 from workflow.domain.lifecycle import AppState
 from workflow.domain.policy import PanelConclusion
 from workflow.store.repositories import skip_locked
@@ -97,6 +98,47 @@ class SqlAssessments:
         ).scalar()
         return None if row is None else self.get(row)
 
+    def cancel_open(self, application_id: int, on: date) -> None:
+        """The file was withdrawn: its open assessment ends with no outcome, so the panel is released."""
+        self._execute(
+            update(RiskAssessmentRow)
+            .where(RiskAssessmentRow.application_id == application_id, RiskAssessmentRow.state == "open")
+            .values(state="cancelled", concluded_on=on, version=RiskAssessmentRow.version + 1)
+        )
+
+    def standing(self, application_id: int) -> AssessmentStanding | None:
+        """The application's latest risk assessment, as the grant guards read it (R32, A8)."""
+        row = self._execute(
+            select(
+                RiskAssessmentRow.id,
+                RiskAssessmentRow.state,
+                RiskAssessmentRow.outcome,
+                RiskAssessmentRow.overridden_by,
+            )
+            .where(RiskAssessmentRow.application_id == application_id)
+            .order_by(RiskAssessmentRow.id.desc())
+            .limit(1)
+        ).first()
+        if row is None:
+            return None
+        if row.state == "cancelled":  # a withdrawn file's: nothing was concluded
+            return None
+        outcome = AssessmentOutcome.OPEN if row.state == "open" else AssessmentOutcome(row.outcome)
+        return AssessmentStanding(row.id, outcome, overridden=row.overridden_by is not None)
+
+    def override(self, assessment_id: int, by: int | None, reason: str, on: date) -> bool:
+        """A8: once only, and only a concluded rejection; of two heads acting together one wins."""
+        result = self._execute(
+            update(RiskAssessmentRow)
+            .where(
+                RiskAssessmentRow.id == assessment_id,
+                RiskAssessmentRow.outcome == Opinion.REJECT.value,
+                RiskAssessmentRow.overridden_by.is_(None),
+            )
+            .values(overridden_by=by, override_reason=reason, overridden_on=on, version=RiskAssessmentRow.version + 1)
+        )
+        return bool(result.rowcount == 1)
+
     def get(self, assessment_id: int) -> Assessment:
         row = self._execute(select(RiskAssessmentRow).where(RiskAssessmentRow.id == assessment_id)).first()
         if row is None:
@@ -162,12 +204,18 @@ class SqlAssessments:
         """Applications whose statutory clock runs (accepted or under review; paused ones are in assessment)."""
         app = ApplicationRow
         query = (
-            select(app.id, app.reference, app.district, app.clock, app.reviewer_id, app.acceptor_id)
+            select(
+                app.id, app.reference, app.district, app.clock, app.reviewer_id, app.acceptor_id, app.decision_due_on
+            )
             .where(app.state.in_(CLOCKED_STATES), app.clock.is_not(None))
             .order_by(app.id)
             .limit(limit)
         )
         return list(self._execute(query))
+
+    def store_due_on(self, application_id: int, due_on: date | None) -> None:
+        """The sweep brings a stored due date up to the clock's (rows accepted before the column existed)."""
+        self._execute(update(ApplicationRow).where(ApplicationRow.id == application_id).values(decision_due_on=due_on))
 
     def awaiting_acceptance(self, limit: int = 1000) -> list[Any]:
         """R17: submitted applications with no correction notice, oldest first."""

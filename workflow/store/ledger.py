@@ -13,7 +13,7 @@ from decimal import Decimal
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import ARRAY, BigInteger, bindparam, case, func, insert, literal, select, text, update
+from sqlalchemy import ARRAY, BigInteger, and_, bindparam, case, func, insert, literal, or_, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -119,6 +119,11 @@ _DRAW_RESERVED = (
     .where(_LINE.id == bindparam("line_id"), _REMAINING >= _QTY)
     .values(reserved_qty=_LINE.reserved_qty + _QTY)
     .returning(_REMAINING)
+)
+_LINE_BALANCES = (
+    select(_LINE.line_no, _LINE.unit, _LINE.approved_qty, _LINE.committed_qty, _LINE.reserved_qty, _LINE.id)
+    .where(_LINE.certificate_id == bindparam("certificate_id"))
+    .order_by(_LINE.line_no)
 )
 _FIND_DECLARATIONS = select(DeclarationRow.declaration_no, DeclarationRow.id, DeclarationRow.request_hash).where(
     DeclarationRow.declaration_no.in_(bindparam("numbers", expanding=True))
@@ -282,15 +287,10 @@ class SqlLedger:
         )
         return bool(result.rowcount == 1)
 
-    def remaining(self, certificate_id: int) -> list[Decimal]:
-        line = CertificateLineRow
-        return list(
-            self.session.scalars(
-                select(line.approved_qty - line.committed_qty - line.reserved_qty).where(
-                    line.certificate_id == certificate_id
-                )
-            )
-        )
+    def line_balances(self, certificate_id: int) -> list[LineBalance]:
+        """The certificate's lines as this transaction sees them, after its own changes (C3 decides on them)."""
+        rows = self._execute(_LINE_BALANCES, {"certificate_id": certificate_id})
+        return [LineBalance(*row) for row in rows]
 
     def append(self, entries: Sequence[dict[str, Any]]) -> list[int]:
         """Insert the rows; their ids, in the order given (receipts name the entry they vouch for)."""
@@ -375,15 +375,21 @@ class SqlLedger:
         return list(self.session.scalars(skip_locked(self.session, query)))
 
     def used_up(self, limit: int = 500) -> list[int]:
-        """Active multi-use certificates with nothing remaining on any line (and at least one line)."""
+        """C3 candidates: active certificates with every line used up, or single-use ones with a write-off (W4).
+
+        Used up is nothing remaining AND nothing reserved. The caller re-decides each one under its lock.
+        """
         line = CertificateLineRow
-        left = func.max(line.approved_qty - line.committed_qty - line.reserved_qty)
+        every_line_used_up = and_(func.max(_REMAINING) == 0, func.max(line.reserved_qty) == 0)
+        single_use_written_off = and_(
+            CertificateRow.write_off_mode == WriteOffMode.SINGLE.value, func.max(line.committed_qty) > 0
+        )
         query = (
             select(CertificateRow.id)
             .join(line, line.certificate_id == CertificateRow.id)
             .where(CertificateRow.state == CertState.ACTIVE.value)
-            .group_by(CertificateRow.id)
-            .having(left == 0)
+            .group_by(CertificateRow.id, CertificateRow.write_off_mode)
+            .having(or_(every_line_used_up, single_use_written_off))
             .limit(limit)
         )
         return list(self.session.connection().execute(query).scalars())

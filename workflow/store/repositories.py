@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from workflow.domain.actors import Actor, Role
+from workflow.domain.bans import ApplicantBan
+from workflow.domain.calendar import WorkingCalendar
 from workflow.domain.credit import CreditRecord
 from workflow.domain.declaration import Declaration
-from workflow.domain.errors import ConcurrencyConflict, NotFound
+from workflow.domain.errors import CalendarRangeError, ConcurrencyConflict, NotFound
 from workflow.domain.goods import Direction, ProductIdentity, RiskGrade, WriteOffMode
 from workflow.domain.lifecycle import AppState, CertState
 from workflow.domain.model import Aggregate, Application, Certificate, CertificateLine, OutboxRequest, TransitionRecord
@@ -23,6 +25,7 @@ from workflow.store import audit_chain
 from workflow.store.codec import clock_from_json, clock_to_json, line_from_json, line_to_json
 from workflow.store.directory import actor_of
 from workflow.store.tables import (
+    ApplicantBanRow,
     ApplicationLineRow,
     ApplicationRow,
     CertificateLineRow,
@@ -137,6 +140,12 @@ class _AggregateRepository:
 class SqlApplications(_AggregateRepository):
     object_type = "application"
 
+    def __init__(
+        self, session: Session, audit: AuditTrail, outbox: SqlOutbox, now: Now, calendar: WorkingCalendar | None = None
+    ) -> None:
+        super().__init__(session, audit, outbox, now)
+        self.calendar = calendar
+
     def add(self, application: Application) -> Application:
         row = ApplicationRow(
             reference=uuid.uuid4().hex[:32], created_at=self.now(), updated_at=self.now(), **self._columns(application)
@@ -187,10 +196,18 @@ class SqlApplications(_AggregateRepository):
         )
 
     def save(self, application: Application) -> None:
-        _guarded_update(
-            self.session, ApplicationRow, application, {**self._columns(application), "updated_at": self.now()}
-        )
+        values = {**self._columns(application), "decision_due_on": self._due_on(application), "updated_at": self.now()}
+        _guarded_update(self.session, ApplicationRow, application, values)
         self._flush_pending(application, application.reference)
+
+    def _due_on(self, application: Application) -> date | None:
+        """Stored so the queue filters by an indexed column; a date beyond the holiday table stores none."""
+        if self.calendar is None:
+            return None
+        try:
+            return application.decision_due_on(self.calendar)
+        except CalendarRangeError:
+            return None
 
     def replace_lines(self, application: Application) -> None:
         """A revised draft's goods lines, after `save` won the version guard in the same transaction."""
@@ -351,6 +368,23 @@ class SqlEnterprises:
         if row is None or not row.active or not Role(row.role).is_customs:
             return None
         return actor_of(row)
+
+    def banned_until(self, enterprise_id: int, on: date) -> date | None:
+        """R26: the last day of the longest ban in force on `on`, if any."""
+        ban = ApplicantBanRow
+        query = select(func.max(ban.until_on)).where(
+            ban.enterprise_id == enterprise_id, ban.from_on <= on, ban.until_on >= on
+        )
+        found: date | None = self.session.connection().execute(query).scalar()
+        return found
+
+    def add_ban(self, ban: ApplicantBan, source: str, reason: str, at: datetime) -> None:
+        self.session.connection().execute(
+            insert(ApplicantBanRow).values(
+                enterprise_id=ban.enterprise_id, ground=ban.ground.value, from_on=ban.from_on, until_on=ban.until_on,
+                source=source, reason=reason, created_at=at,
+            )
+        )  # fmt: skip
 
     def granted_identities(self, enterprise_id: int) -> set[ProductIdentity]:
         """R60: identities of goods on the enterprise's granted applications, whatever became of the certificate."""

@@ -22,6 +22,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from workflow.domain import inputs
+
 # Portable constraint names, so migrations can alter them on both engines.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -33,7 +35,7 @@ NAMING_CONVENTION = {
 
 # An absent value is SQL NULL, not JSON null, so "IS NULL" means what it says.
 Json = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
-QUANTITY_SCALE = 10_000
+QUANTITY_SCALE: int = 10**inputs.QUANTITY_PLACES  # ten-thousandths: the scale every quantity input is checked against
 
 
 class ScaledQuantity(TypeDecorator[Decimal]):
@@ -77,16 +79,16 @@ class EnterpriseRow(Base):
 
     __tablename__ = "enterprises"
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
-    name_en: Mapped[str] = mapped_column(String(200), default="")
+    name: Mapped[str] = mapped_column(String(inputs.NAME))
+    name_en: Mapped[str] = mapped_column(String(inputs.NAME), default="")
     uscc: Mapped[str] = mapped_column(String(18), unique=True)
     district: Mapped[str] = mapped_column(String(32), index=True)
     is_natural_person: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime]
     # The profile its admin keeps (migration 0009); `version` guards edits against a concurrent change.
-    address: Mapped[str] = mapped_column(String(300), default="")
-    contact_person: Mapped[str] = mapped_column(String(120), default="")
-    phone: Mapped[str] = mapped_column(String(40), default="")
+    address: Mapped[str] = mapped_column(String(inputs.ADDRESS), default="")
+    contact_person: Mapped[str] = mapped_column(String(inputs.PERSON), default="")
+    phone: Mapped[str] = mapped_column(String(inputs.PHONE), default="")
     version: Mapped[int] = mapped_column(default=0)
 
 
@@ -95,9 +97,9 @@ class UserRow(Base):
 
     __tablename__ = "users"
     id: Mapped[int] = mapped_column(primary_key=True)
-    username: Mapped[str] = mapped_column(String(80), unique=True)
-    display_name: Mapped[str] = mapped_column(String(120), default="")
-    email: Mapped[str] = mapped_column(String(200), default="")
+    username: Mapped[str] = mapped_column(String(inputs.USERNAME), unique=True)
+    display_name: Mapped[str] = mapped_column(String(inputs.PERSON), default="")
+    email: Mapped[str] = mapped_column(String(inputs.NAME), default="")
     locale: Mapped[str] = mapped_column(String(8), default="zh")
     password_hash: Mapped[str] = mapped_column(String(255), default="")
     role: Mapped[str] = mapped_column(String(32))
@@ -115,7 +117,7 @@ class ApiTokenRow(Base):
     __tablename__ = "api_tokens"
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    name: Mapped[str] = mapped_column(String(80), default="")
+    name: Mapped[str] = mapped_column(String(inputs.TOKEN_NAME), default="")
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
@@ -133,6 +135,22 @@ class CreditRecordRow(Base):
     regime: Mapped[str] = mapped_column(String(40))
     effective_from: Mapped[date]
     effective_to: Mapped[date | None]
+
+
+class ApplicantBanRow(Base):
+    """R26: a period in which the enterprise may not apply, imposed by a denial or a revocation (never edited)."""
+
+    __tablename__ = "applicant_bans"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
+    ground: Mapped[str] = mapped_column(String(40))
+    from_on: Mapped[date]
+    until_on: Mapped[date]
+    source: Mapped[str] = mapped_column(String(60))  # the decision that imposed it: "application 12", "certificate 3"
+    reason: Mapped[str] = mapped_column(String(2000))
+    created_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_applicant_bans_enterprise_until", "enterprise_id", "until_on"),)
 
 
 class ApplicationRow(Base):
@@ -157,6 +175,8 @@ class ApplicationRow(Base):
     correction_notices: Mapped[int] = mapped_column(default=0)
     screening: Mapped[dict[str, Any] | None] = mapped_column(Json)
     clock: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    # R19–R22: the clock's due date while it runs (None when paused or decided), for the queue's urgency filters.
+    decision_due_on: Mapped[date | None]
     decision_reason: Mapped[str] = mapped_column(Text, default="")
     policy_id: Mapped[str] = mapped_column(String(40), default="")
     policy_hash: Mapped[str] = mapped_column(String(64), default="")
@@ -171,6 +191,7 @@ class ApplicationRow(Base):
 
     __table_args__ = (
         Index("ix_applications_district_state", "district", "state", "id"),
+        Index("ix_applications_district_due", "district", "decision_due_on"),
         Index("ix_applications_claimed_by", "claimed_by", "id"),
     )
 
@@ -182,10 +203,10 @@ class ApplicationLineRow(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     application_id: Mapped[int] = mapped_column(ForeignKey("applications.id", ondelete="CASCADE"))
     line_no: Mapped[int]
-    name_zh: Mapped[str] = mapped_column(String(200))
+    name_zh: Mapped[str] = mapped_column(String(inputs.NAME))
     category: Mapped[str | None] = mapped_column(String(32))
     quantity: Mapped[Decimal] = mapped_column(Quantity)
-    unit: Mapped[str] = mapped_column(String(16))
+    unit: Mapped[str] = mapped_column(String(inputs.UNIT))
     facts: Mapped[dict[str, Any]] = mapped_column(Json)
 
     __table_args__ = (UniqueConstraint("application_id", "line_no"),)
@@ -197,8 +218,8 @@ class DocumentRow(Base):
     __tablename__ = "documents"
     id: Mapped[int] = mapped_column(primary_key=True)
     application_id: Mapped[int] = mapped_column(ForeignKey("applications.id", ondelete="CASCADE"), index=True)
-    doc_type: Mapped[str] = mapped_column(String(48))
-    filename: Mapped[str] = mapped_column(String(255))
+    doc_type: Mapped[str] = mapped_column(String(inputs.DOC_TYPE))
+    filename: Mapped[str] = mapped_column(String(inputs.FILENAME))
     content_type: Mapped[str] = mapped_column(String(64))
     size: Mapped[int]
     sha256: Mapped[str] = mapped_column(String(64))
@@ -211,7 +232,7 @@ class CertificateRow(Base):
 
     __tablename__ = "certificates"
     id: Mapped[int] = mapped_column(primary_key=True)
-    certificate_no: Mapped[str] = mapped_column(String(40), unique=True)
+    certificate_no: Mapped[str] = mapped_column(String(inputs.CODE), unique=True)
     application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), unique=True)
     enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"), index=True)
     district: Mapped[str] = mapped_column(String(32))
@@ -241,8 +262,8 @@ class CertificateLineRow(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     certificate_id: Mapped[int] = mapped_column(ForeignKey("certificates.id", ondelete="CASCADE"))
     line_no: Mapped[int]
-    name_zh: Mapped[str] = mapped_column(String(200))
-    unit: Mapped[str] = mapped_column(String(16))
+    name_zh: Mapped[str] = mapped_column(String(inputs.NAME))
+    unit: Mapped[str] = mapped_column(String(inputs.UNIT))
     approved_qty: Mapped[Decimal] = mapped_column(Quantity)
     committed_qty: Mapped[Decimal] = mapped_column(Quantity, default=Decimal(0))
     reserved_qty: Mapped[Decimal] = mapped_column(Quantity, default=Decimal(0))
@@ -259,11 +280,11 @@ class DeclarationRow(Base):
 
     __tablename__ = "declarations"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    declaration_no: Mapped[str] = mapped_column(String(40), unique=True)
+    declaration_no: Mapped[str] = mapped_column(String(inputs.CODE), unique=True)
     certificate_id: Mapped[int] = mapped_column(ForeignKey("certificates.id"), index=True)
     enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
     district: Mapped[str] = mapped_column(String(32))
-    port: Mapped[str] = mapped_column(String(40), default="")
+    port: Mapped[str] = mapped_column(String(inputs.DECLARATION_PORT), default="")
     declared_on: Mapped[date]
     state: Mapped[str] = mapped_column(String(24))
     version: Mapped[int] = mapped_column(default=0)
@@ -306,7 +327,7 @@ class LedgerEntryRow(Base):
     declaration_id: Mapped[int | None] = mapped_column(ForeignKey("declarations.id"), index=True)
     kind: Mapped[str] = mapped_column(String(12))
     qty: Mapped[Decimal] = mapped_column(Quantity)
-    unit: Mapped[str] = mapped_column(String(16))
+    unit: Mapped[str] = mapped_column(String(inputs.UNIT))
     reverses_entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"), index=True)
     reason: Mapped[str] = mapped_column(Text, default="")
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -456,6 +477,10 @@ class RiskAssessmentRow(Base):
     concluded_on: Mapped[date | None]
     reuse_until: Mapped[date | None]
     reused_from_id: Mapped[int | None] = mapped_column(ForeignKey("risk_assessments.id"))
+    # A8: the head's written override of a panel's rejection (the audited event is on the application).
+    overridden_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    override_reason: Mapped[str | None] = mapped_column(String(2000))
+    overridden_on: Mapped[date | None]
     version: Mapped[int] = mapped_column(default=0)
 
     __table_args__ = (Index("ix_risk_assessments_reuse", "enterprise_id", "product_key", "state"),)

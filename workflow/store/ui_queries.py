@@ -57,7 +57,9 @@ class QueueFilter:
     state: str | None = None
     grade: str | None = None
     paperless: bool | None = None
-    accepted_by: date | None = None  # SLA urgency: accepted on or before this day, and the clock still running
+    # SLA urgency: the running clock's stored due date (R19–R22) within [due_from, due_until]
+    due_from: date | None = None
+    due_until: date | None = None
     claimed_by: int | None = None  # "mine": the files this officer works
     unclaimed: bool = False  # nobody works them yet
 
@@ -77,8 +79,10 @@ def review_queue(session: Session, where: QueueFilter, before: int | None, limit
     ):
         if value is not None:
             query = query.where(column == value)
-    if where.accepted_by is not None:
-        query = query.where(ApplicationRow.accepted_on <= where.accepted_by, ApplicationRow.state.in_(CLOCK_STATES))
+    if where.due_from is not None:
+        query = query.where(ApplicationRow.decision_due_on >= where.due_from)
+    if where.due_until is not None:
+        query = query.where(ApplicationRow.decision_due_on <= where.due_until)
     if where.claimed_by is not None:
         query = query.where(ApplicationRow.claimed_by == where.claimed_by)
     if where.unclaimed:
@@ -449,6 +453,9 @@ def assessments_of(session: Session, application_id: int) -> list[dict[str, Any]
             "due_on": a.due_on,
             "concluded_on": a.concluded_on,
             "reused_from_id": a.reused_from_id,
+            "overridden_by": a.overridden_by,
+            "overridden_on": a.overridden_on,
+            "override_reason": a.override_reason,
         }
         for a in rows
     ]

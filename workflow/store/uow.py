@@ -9,6 +9,7 @@ from typing import Self
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from workflow.domain.calendar import WorkingCalendar
 from workflow.store.assessments import SqlAssessments
 from workflow.store.enterprise_admin import SqlEnterpriseAdmin
 from workflow.store.ledger import SqlDeclarations, SqlIdempotency, SqlLedger
@@ -32,14 +33,16 @@ class SqlUnitOfWork:
         sessions: sessionmaker[Session],
         now: Callable[[], datetime],
         after_commit: Callable[[], object] | None = None,
+        calendar: WorkingCalendar | None = None,
     ) -> None:
         self._sessions, self._now, self._after_commit = sessions, now, after_commit
+        self._calendar = calendar  # the applications' stored decision due date is computed with it
 
     def __enter__(self) -> Self:
         self.session = self._sessions()
         self.audit = audit = AuditTrail(self.session, self._now)
         self.outbox = SqlOutbox(self.session, self._now)
-        self.applications = SqlApplications(self.session, audit, self.outbox, self._now)
+        self.applications = SqlApplications(self.session, audit, self.outbox, self._now, self._calendar)
         self.certificates = SqlCertificates(self.session, audit, self.outbox, self._now)
         self.enterprises = SqlEnterprises(self.session)
         self.documents = SqlDocuments(self.session, self._now)
