@@ -3,14 +3,12 @@ next submission is refused with the rule named."""
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 from sqlalchemy import func, select
 
 from tests.api.conftest import World
-from tests.api.test_lifecycle_over_http import granted
-from tests.integration.support import PDF, view_required_documents
+from tests.api.test_lifecycle_over_http import attach_all, file_draft, granted
 from workflow.store.tables import ApplicantBanRow, CertificateRow
 
 
@@ -19,14 +17,14 @@ def bans(world: World) -> int:
         return int(session.scalar(select(func.count()).select_from(ApplicantBanRow)) or 0)
 
 
+def draft_with_documents(world: World) -> int:
+    draft = int(file_draft(world)["id"])
+    attach_all(world, draft)
+    return draft
+
+
 def a_new_draft_is_refused(world: World) -> dict[str, Any]:
-    body = {"district": "xiamen", "direction": "entry", "lines": [{"name_zh": "IL-6", "category": "biological_product",
-            "quantity": "1", "unit": "支", "protein_purity": "purified"}]}  # fmt: skip
-    draft = world.call(world.home.applicant, "POST", "/api/v1/applications", json=body).json["id"]
-    for doc_type in view_required_documents(world.container, draft):
-        upload = {"doc_type": doc_type, "file": (io.BytesIO(PDF), f"{doc_type}.pdf")}
-        path = f"/api/v1/applications/{draft}/documents"
-        world.call(world.home.applicant, "POST", path, content_type="multipart/form-data", data=upload)
+    draft = draft_with_documents(world)
     refused = world.call(world.home.applicant, "POST", f"/api/v1/applications/{draft}/submit")
     assert refused.status_code == 422, refused.json
     return dict(refused.json)
@@ -52,13 +50,7 @@ def test_r26_revoking_for_fraud_over_the_api_bars_the_holder(world: World) -> No
 
 
 def test_r26_denying_for_false_information_over_the_api_bars_the_applicant(world: World) -> None:
-    body = {"district": "xiamen", "direction": "entry", "lines": [{"name_zh": "IL-6", "category": "biological_product",
-            "quantity": "1", "unit": "支", "protein_purity": "purified"}]}  # fmt: skip
-    draft = world.call(world.home.applicant, "POST", "/api/v1/applications", json=body).json["id"]
-    for doc_type in view_required_documents(world.container, draft):
-        upload = {"doc_type": doc_type, "file": (io.BytesIO(PDF), f"{doc_type}.pdf")}
-        path = f"/api/v1/applications/{draft}/documents"
-        world.call(world.home.applicant, "POST", path, content_type="multipart/form-data", data=upload)
+    draft = draft_with_documents(world)
     for actor, action in ((world.home.applicant, "submit"), (world.home.acceptor, "accept"),
                           (world.home.reviewer, "start-review")):  # fmt: skip
         assert world.call(actor, "POST", f"/api/v1/applications/{draft}/{action}").status_code == 200

@@ -89,6 +89,13 @@ def test_an_application_filed_over_http_is_granted_and_its_certificate_written_o
         json={"qty": "5", "reason_code": "quantity_correction", "reason": "miscounted"},
     )
     assert reversal.status_code == 201, reversal.json
+    too_much = world.call(
+        world.home.port_officer,
+        "POST",
+        f"/api/v1/write-offs/{commit['id']}/reversals",
+        json={"qty": "26", "reason_code": "quantity_correction", "reason": "more than is left to reverse"},
+    )
+    assert (too_much.status_code, too_much.json["field"], too_much.json["rule_id"]) == (422, "qty", "W10")
     decided = world.call(
         world.home.decider, "POST", f"/api/v1/reversals/{reversal.json['id']}/decision", json={"approve": True}
     )

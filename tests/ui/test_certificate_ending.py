@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import func, select
 
 from tests.ui.conftest import Pages
@@ -40,3 +42,18 @@ def test_r26_a_revocation_for_fraud_from_the_page_is_audited_and_bars_the_holder
         trail = api_reads.audit_trail(session, "certificate", certificate_id)
     revoke = next(event for event in trail if event["trigger"] == "revoke")
     assert "R26" in revoke["rule_ids"] and revoke["reason"] == "以欺骗手段取得"
+
+
+def test_c6_a_revocation_without_a_reason_comes_back_to_its_form_and_changes_nothing(pages: Pages) -> None:
+    certificate_id = xiamen_certificate(pages)
+    pages.sign_in("xiamen.decider")
+
+    response = pages.post(f"/ui/certificates/{certificate_id}/end/revoke", {"reason": " ", "fraud": "yes"})
+
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert re.search(r'<form[^>]*data-action="revoke" id="refused"', page)
+    assert 'name="fraud" value="yes" checked' in page
+    with pages.container.sessions() as session:
+        assert session.scalar(select(CertificateRow.state).where(CertificateRow.id == certificate_id)) == "active"
+        assert session.scalar(select(func.count()).select_from(ApplicantBanRow)) == 0

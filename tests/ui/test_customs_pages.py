@@ -69,7 +69,7 @@ def test_separation_of_duties_is_shown_and_enforced(pages: Pages) -> None:
 def test_a_grant_with_an_unknown_grade_is_a_field_error(pages: Pages) -> None:
     pages.sign_in("fuzhou.decider")
     response = pages.post("/ui/applications/7/act/grant", {"reason": "ok", "grade": "Z"})
-    assert response.status_code == 400 and "grade" in response.get_data(as_text=True)
+    assert response.status_code == 422 and "grade" in response.get_data(as_text=True)
 
 
 def _entries(pages: Pages) -> int:

@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_wtf import FlaskForm
 
 from web.authz import visible
 from web.context import container
@@ -25,6 +26,7 @@ from web.ui.forms import (
     posted_deficiencies,
     posted_reason,
 )
+from web.ui.refusals import AT_FIELDS, Refusal, back_to_the_form, show_at_field
 from web.uploads import read_upload
 from workflow.domain import commands as c
 from workflow.domain import rules
@@ -56,6 +58,11 @@ def require_visible(kind: str, object_id: int) -> None:
 @allow(READERS)
 def application(application_id: int) -> str:
     require_visible("application_id", application_id)
+    return _application_page(application_id)
+
+
+def _application_page(application_id: int, refusal: Refusal | None = None) -> str:
+    """The page; after a refused action, that action's form holds what was posted, with the message at it."""
     with container().sessions() as session:
         view = queries.application_view(session, application_id, container().deps.calendar)
         trail = api_reads.audit_trail(session, "application", application_id)
@@ -80,9 +87,27 @@ def application(application_id: int) -> str:
         queue_open=view["state"] not in ("draft", "granted", "denied", "not_accepted", "withdrawn"),
         svg=diagram.render(APPLICATION, view["state"]),
         grades=[grade.value for grade in RiskGrade],
-        forms={"reason": ReasonForm(), "optional": OptionalReasonForm(), "correction": CorrectionForm(),
-               "document": _document_form(required)},
-    )  # fmt: skip
+        forms=_action_forms(required, posted=False),
+        refusal=refusal,
+        refused_forms=_refused_forms(required, refusal),
+        at_fields=AT_FIELDS,
+    )
+
+
+def _action_forms(required: list[str], posted: bool) -> dict[str, FlaskForm]:
+    """The forms of the action buttons; only a refused action's are filled from what was posted."""
+    data = {} if posted else {"formdata": None}
+    return {"reason": ReasonForm(**data), "optional": OptionalReasonForm(**data),
+            "correction": CorrectionForm(**data), "document": _document_form(required)}  # fmt: skip
+
+
+def _refused_forms(required: list[str], refusal: Refusal | None) -> dict[str, FlaskForm] | None:
+    if refusal is None:
+        return None
+    forms = _action_forms(required, posted=True)
+    for name in ("reason", "optional", "correction"):
+        show_at_field(forms[name], refusal)
+    return forms
 
 
 def _may(me: Actor, trigger: str) -> bool:
@@ -213,6 +238,7 @@ def _user_id() -> int:
 
 @blueprint.post("/applications/<int:application_id>/act/<trigger>")
 @allow_each("trigger", TRIGGER_ACTIONS)
+@back_to_the_form(lambda application_id, refusal: _application_page(application_id, refusal), "trigger")
 def act(application_id: int, trigger: str) -> Response:
     """One action: 403 for a role the permission table does not give it, as on the API; the engine checks again."""
     require_visible("application_id", application_id)
@@ -223,6 +249,7 @@ def act(application_id: int, trigger: str) -> Response:
 
 @blueprint.post("/certificates/<int:certificate_id>/end/<trigger>")
 @allow_each("trigger", ENDING_ACTIONS)
+@back_to_the_form(lambda certificate_id, refusal: _certificate_page(certificate_id, refusal), "trigger")
 def end_certificate(certificate_id: int, trigger: str) -> Response:
     """C5–C7: withdraw, revoke or cancel with a written reason; a revocation for fraud bars the holder (R26)."""
     require_visible("certificate_id", certificate_id)
@@ -244,6 +271,10 @@ def _back(application_id: int) -> Response:
 def certificate(certificate_id: int) -> str:
     """Remaining quantity per line (余量), the write-off history with running balances, declarations, trail."""
     require_visible("certificate_id", certificate_id)
+    return _certificate_page(certificate_id)
+
+
+def _certificate_page(certificate_id: int, refusal: Refusal | None = None) -> str:
     with container().sessions() as session:
         view = api_reads.certificate(session, certificate_id)
         history = ui_queries.ledger_history(session, ui_queries.LedgerFilter(certificate_id=certificate_id), None, 200)
@@ -261,8 +292,19 @@ def certificate(certificate_id: int) -> str:
             for trigger, action in ENDING_ACTIONS.items()
             if CERTIFICATE.can_fire(CertState(view["state"]), trigger) and role_may(actor().role, action)
         ],
-        reason_form=ReasonForm(),
+        reason_form=ReasonForm(formdata=None),
+        refusal=refusal,
+        refused_form=_refused_reason(refusal),
+        at_fields=AT_FIELDS,
     )
+
+
+def _refused_reason(refusal: Refusal | None) -> ReasonForm | None:
+    if refusal is None:
+        return None
+    form = ReasonForm()
+    show_at_field(form, refusal)
+    return form
 
 
 @blueprint.get("/declarations/<int:declaration_id>/disposal-notice")
