@@ -441,7 +441,8 @@ def reset(dsn: str) -> None:
     """Empty the write-off tables and balances, so each cell starts from the same rows and the same dead tuples."""
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(
-            "TRUNCATE writeoff_receipts, reversals, ledger_entries, declaration_lines, declarations, idempotency_keys"
+            "TRUNCATE writeoff_receipts, reversals, pending_inspections, ledger_entries, declaration_lines, "
+            "declarations, idempotency_keys"
         )
         conn.execute("DELETE FROM audit_events WHERE object_type = 'declaration'")
         conn.execute("UPDATE certificate_lines SET committed_qty = 0, reserved_qty = 0")

@@ -6,8 +6,6 @@ both import this module, never each other.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,7 +101,6 @@ def bootstrap(
         policies=policies or load_districts(settings.districts_file, load_policies(settings.policies_dir)),
         calendar=calendar,
         documents=FileDocumentStore(settings.instance_path / "documents"),
-        draw_key=lambda district: district_draw_key(settings.effective_secret_key, district),
         sign=key_ring(settings).sign_named,
     )
     container = Container(
@@ -112,12 +109,6 @@ def bootstrap(
     container.relay.publish = container.publish
     holder["relay"] = container.relay
     return container
-
-
-def district_draw_key(secret: str, district: str) -> tuple[str, bytes]:
-    """E2: each district's inspection-draw key, derived from the deployment secret; the id names it in audits."""
-    key = hmac.new(secret.encode("utf-8"), f"inspection-draw:{district}".encode(), hashlib.sha256).digest()
-    return hashlib.sha256(key).hexdigest()[:12], key
 
 
 def _probe(check: Any) -> dict[str, Any]:

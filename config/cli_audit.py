@@ -1,4 +1,4 @@
-"""`specgoods audit`: the auditor's commands — ledger check (W13), hash-chain check, checkpoints, evidence packs.
+"""`specgoods audit`: the auditor's commands — ledger check (W13), hash chain, checkpoints, evidence packs, draws (E2).
 
 Registered on the main group by `config.cli`; that module imports this one, so this one imports it only lazily.
 """
@@ -20,11 +20,14 @@ from config.audit_trail import TrailReport, total_events, verify_trail
 from config.evidence import PackReport, export_pack, verify_pack
 from config.settings import load_settings
 from config.signing import PublicKeys, key_ring, keys_from_jwks
-from workflow.domain.errors import InvalidInput
+from workflow.domain.draws import DrawAudit, parse_period
+from workflow.domain.errors import GuardFailed, InvalidInput
 from workflow.store.audit_ledger import LedgerAudit, LineAudit, audit_ledger
+from workflow.store.draw_keys import audit_draws, published_keys
 from workflow.store.engine import READ_ONLY
 
 EXIT_VIOLATIONS = 1
+EXIT_PERIOD_OPEN = 2
 
 
 @click.group()
@@ -184,6 +187,7 @@ def _print_pack(report: PackReport, as_json: bool) -> None:
         return
     click.echo(f"evidence pack of {report.certificate_no}")
     click.echo(f"  {report.events} events in a chain segment of {report.segment}, {report.receipts} receipts")
+    click.echo(f"  {report.draws} inspection draws, {report.draws_recomputed} recomputed from revealed keys")
     click.echo(f"  certificate PDF: {report.pdf}")
     if report.keys_from_pack:
         click.echo("  note: checked against the pack's own keys; pass --jwks with the published keys to pin them")
@@ -224,7 +228,51 @@ def export(certificate_no: str, output: Path | None) -> None:
             certificate_no,
             settings.instance_path / "certificates",
             container.deps.clock.now(),
+            container.deps.clock.today(),
         )
     target = output or Path(f"{certificate_no}.zip")
     target.write_bytes(content)
     click.echo(f"wrote {target} ({len(content)} bytes); check it with: specgoods audit verify --pack {target}")
+
+
+# -- the inspection draws (E2) --------------------------------------------------------------------------------------
+
+
+@audit.command("draws")
+@click.option("--district", required=True, help="The district whose draws to check.")
+@click.option("--period", default=None, metavar="YYYY-MM", help="A closed period; without it, list the commitments.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+def draws(district: str, period: str | None, as_json: bool) -> None:
+    """Recompute every inspection draw of a closed period from its revealed key and check the key's commitment.
+
+    Exit 1 on any mismatch; exit 2 for a period that has not closed (its key is not revealed yet).
+    """
+    from config.cli import _container
+
+    container = _container(relay_after_commit=False)
+    today = container.deps.clock.today()
+    with container.engine.connect().execution_options(**{READ_ONLY: True}) as connection:
+        if period is None:
+            click.echo(json.dumps(published_keys(connection, today, district), indent=2))
+            return
+        try:
+            report = audit_draws(connection, district, parse_period(period), today)
+        except GuardFailed as refused:
+            click.echo(f"specgoods: refused: {refused.message}", err=True)
+            sys.exit(EXIT_PERIOD_OPEN)
+    _print_draws(report, as_json)
+    if not report.ok:
+        sys.exit(EXIT_VIOLATIONS)
+
+
+def _print_draws(report: DrawAudit, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+        return
+    click.echo(f"inspection draws of {report.district} in {report.period}")
+    click.echo(f"  commitment {report.commitment}")
+    click.echo(f"  key        {report.key}")
+    click.echo(f"  {report.draws} draws recomputed, {report.inspected} inspected")
+    for finding in report.findings:
+        click.echo(f"  MISMATCH {finding.kind}: {finding.declaration_no or '-'}: {finding.detail}")
+    click.echo("draws OK" if report.ok else f"draws MISMATCH: {len(report.findings)} finding(s)")

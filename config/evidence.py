@@ -7,6 +7,8 @@
   (seq, prev_hash, hash) triples — the events of other files in between are represented by their hashes only;
 - `checkpoint.json`: the signed checkpoint that ends the stretch (written by the export when none covers it yet);
 - `receipts.json`: every line's signed write-off receipts, in order;
+- `draws.json`: each declaration's inspection draw (E2) with its period's commitment, and the key of every period
+  that had closed when the pack was made, so the draws are recomputed offline;
 - `certificate.pdf` and `certificate.pdf.sig` when the certificate was rendered; `jwks.json`: the public keys;
 - `manifest.json`: the SHA-256 of each file.
 """
@@ -30,10 +32,12 @@ from sqlalchemy.orm import Session
 from config.audit_trail import check_receipt_chain
 from config.signing import KeyRing, PublicKeys, keys_from_jwks, verify_pdf, verify_token
 from workflow.domain.audit_chain import event_hash
+from workflow.domain.draws import PeriodKey, RecordedDraw, audit_period
 from workflow.domain.errors import InvalidInput
 from workflow.domain.signature import b64url_decode, compact
 from workflow.store import audit_chain
 from workflow.store.certificate_documents import document_by_number
+from workflow.store.draw_keys import published_keys, recorded_draws
 from workflow.store.receipts import certificate_receipts
 from workflow.store.tables import AuditEventRow, CertificateRow, DeclarationRow
 
@@ -41,8 +45,14 @@ PACK_FORMAT = "specgoods-evidence-pack"
 MANIFEST = "manifest.json"
 
 
-def export_pack(session: Session, ring: KeyRing, certificate_no: str, pdf_folder: Path, now: datetime) -> bytes:
-    """The zip's bytes; a checkpoint is signed first if the district's head moved since the last one."""
+def export_pack(
+    session: Session, ring: KeyRing, certificate_no: str, pdf_folder: Path, now: datetime, today: date | None = None
+) -> bytes:
+    """The zip's bytes; a checkpoint is signed first if the district's head moved since the last one.
+
+    `today` (the district's local date) decides which periods' draw keys are revealed; without it, the UTC date,
+    which never reveals a key early.
+    """
     certificate = session.execute(select(CertificateRow).where(CertificateRow.certificate_no == certificate_no))
     row = certificate.scalar_one_or_none()
     if row is None:
@@ -51,6 +61,7 @@ def export_pack(session: Session, ring: KeyRing, certificate_no: str, pdf_folder
     session.commit()
     connection = session.connection()
     files = _pack_files(connection, row, ring)
+    files["draws.json"] = _draws_file(connection, row, json.loads(files["events.json"]), today or now.date())
     files.update(_pdf_files(session, certificate_no, pdf_folder))
     return _zip(files, certificate_no, now)
 
@@ -90,6 +101,22 @@ def _events(connection: Connection, certificate: CertificateRow, last_seq: int) 
         .order_by(AuditEventRow.chain_seq)
     )
     return [dict(row) for row in connection.execute(query).mappings()]
+
+
+def _draws_file(
+    connection: Connection, certificate: CertificateRow, events: list[dict[str, Any]], today: date
+) -> bytes:
+    """E2: the draws whose route events the pack carries, and their periods' commitments (and keys, once closed)."""
+    in_pack = {event["id"] for event in events}
+    declarations = [event["object_id"] for event in events if event["object_type"] == "declaration"]
+    draws = [
+        {"declaration_no": draw.declaration_no, "event_id": draw.event_id, "route": dict(draw.route)}
+        for draw in recorded_draws(connection, certificate.district, None, declarations)
+        if draw.event_id in in_pack
+    ]
+    periods = {draw["route"]["draw_period"] for draw in draws}
+    keys = [key for key in published_keys(connection, today, certificate.district) if key["period"] in periods]
+    return _json({"district": certificate.district, "keys": keys, "draws": draws})
 
 
 def _pdf_files(session: Session, certificate_no: str, folder: Path) -> dict[str, bytes]:
@@ -136,6 +163,8 @@ class PackReport:
     events: int = 0
     segment: int = 0
     receipts: int = 0
+    draws: int = 0
+    draws_recomputed: int = 0
     pdf: str = "absent"
     problems: list[str] = field(default_factory=list)
     keys_from_pack: bool = False
@@ -151,6 +180,8 @@ class PackReport:
             "events": self.events,
             "chain_segment": self.segment,
             "receipts": self.receipts,
+            "draws": self.draws,
+            "draws_recomputed": self.draws_recomputed,
             "pdf": self.pdf,
             "keys_from_pack": self.keys_from_pack,
             "problems": self.problems,
@@ -170,6 +201,7 @@ def verify_pack(content: bytes, trusted: PublicKeys | None = None) -> PackReport
     keys = trusted if trusted is not None else keys_from_jwks(_load(files, "jwks.json"))
     _check_chain(files, keys, report)
     _check_receipts(files, keys, report)
+    _check_draws(files, report)
     _check_pdf(files, keys, report)
     return report
 
@@ -249,6 +281,36 @@ def _check_receipts(files: Mapping[str, bytes], keys: PublicKeys, report: PackRe
         problem = check_receipt_chain(tokens, keys)
         if problem:
             report.problems.append(f"line {line_no}: {problem}")
+
+
+def _check_draws(files: Mapping[str, bytes], report: PackReport) -> None:
+    """E2: each draw is the one the chained route event recorded, and recomputes from its period's revealed key."""
+    if "draws.json" not in files:  # packs made before period keys carry no draws
+        return
+    content, events = _load(files, "draws.json"), _load(files, "events.json")
+    routes = {event.get("id"): event.get("inputs") for event in events}
+    draws = content.get("draws", [])
+    report.draws = len(draws)
+    for draw in draws:
+        if routes.get(draw.get("event_id")) != draw.get("route"):
+            report.problems.append(f"draws.json: the draw of {draw.get('declaration_no')} is not its audited route")
+    for key in content.get("keys", []):
+        if key.get("key") is not None:  # None: the period had not closed when the pack was made
+            _recompute_draws(content.get("district", ""), key, draws, report)
+
+
+def _recompute_draws(district: str, key: Mapping[str, str], draws: list[dict[str, Any]], report: PackReport) -> None:
+    period = PeriodKey(district, key["period"], key["commitment"], bytes.fromhex(key["key"]))
+    recorded = [
+        RecordedDraw(draw["declaration_no"], draw["event_id"], draw["route"], None)
+        for draw in draws
+        if draw["route"].get("draw_period") == key["period"]
+    ]
+    audit = audit_period(period, recorded)
+    report.draws_recomputed += audit.draws
+    report.problems += [
+        f"draws.json: {f.declaration_no or key['period']}: {f.kind}: {f.detail}" for f in audit.findings
+    ]
 
 
 def _check_pdf(files: Mapping[str, bytes], keys: PublicKeys, report: PackReport) -> None:

@@ -84,6 +84,7 @@ class _Declaration(_FileModel):
 class _Inspection(_FileModel):
     baseline: dict[RiskGrade, Rate]
     full_check_grades: frozenset[RiskGrade]
+    withdrawal_carry_days: Positive
 
 
 class _CreditTerms(_FileModel):

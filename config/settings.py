@@ -6,7 +6,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Self
 
-from pydantic import PositiveFloat, PositiveInt, ValidationError, model_validator
+from pydantic import NonNegativeInt, PositiveFloat, PositiveInt, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from workflow.domain.errors import InvalidInput
@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     # Redis re-delivers a message unacknowledged for this long: above the longest task, never an ETA's home.
     broker_visibility_timeout: PositiveInt = 300
     log_level: str = "INFO"
+    # Reverse proxies in front of the web that append the client to X-Forwarded-For (0: clients connect directly).
+    trusted_proxies: NonNegativeInt = 0
 
     @model_validator(mode="after")
     def _require_secret_in_production(self) -> Self:

@@ -6,9 +6,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from apiflask import APIFlask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config.bootstrap import Container, bootstrap
 from config.settings import Environment
+from web.throttle import ThrottlePolicy
 
 SPEC_PATH = "/api/v1/openapi.json"
 API_INFO = {
@@ -34,8 +36,19 @@ def create_app(container: Container | None = None, config: Mapping[str, Any] | N
     app.config.update(_defaults(container))
     app.config.update(config or {})
     app.extensions["specgoods"] = container
+    _trust_proxies(app, container.settings.trusted_proxies)
     _register(app)
     return app
+
+
+def _trust_proxies(app: APIFlask, hops: int) -> None:
+    """Behind `hops` reverse proxies, the client is the address the nearest trusted one appended to X-Forwarded-For.
+
+    Without this every request seems to come from the proxy, and the sign-in throttle would count all clients as one.
+    Entries a client writes itself sit further left and are ignored (docs/api/README.md#hardening).
+    """
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
 
 def _defaults(container: Container) -> dict[str, Any]:
@@ -55,8 +68,8 @@ def _defaults(container: Container) -> dict[str, Any]:
         "VALIDATION_ERROR_STATUS_CODE": 422,  # bad input is 422 at every door; 400 is a body that is not JSON at all
         "VALIDATION_ERROR_DESCRIPTION": "The request's data is malformed",
         "AUTO_404_RESPONSE": False,
-        "SPECGOODS_LOGIN_LIMIT": "10 per minute",
-        # Production shares login counters across gunicorn workers through Redis; embedded mode counts in memory.
+        "SPECGOODS_SIGN_IN_THROTTLE": ThrottlePolicy(),
+        # Production shares sign-in counters across gunicorn workers through Redis; embedded mode counts in memory.
         "SPECGOODS_RATELIMIT_STORAGE": container.settings.redis_url or "memory://",
         "SPECGOODS_MAX_UPLOAD_BYTES": 10 * 1024 * 1024,
     }
@@ -72,6 +85,7 @@ def _register(app: APIFlask) -> None:
         errors,
         health,
         inbox,
+        outages,
         pages,
         precheck,
         security,
@@ -86,5 +100,5 @@ def _register(app: APIFlask) -> None:
     api_modules = (auth, api, certificates, enterprises, audit, precheck, inbox)
     for module in (health, *api_modules, pages, verify):
         app.register_blueprint(module.blueprint)
-    security.limit_sign_in(app, [module.blueprint for module in api_modules])
+    outages.register(app, app.extensions["specgoods"])
     ui.register(app)

@@ -1,6 +1,6 @@
 """`/api/v1/tokens` and `/api/v1/me`: signing in for a per-user API token, listing and revoking one's tokens.
 
-Signing in is `POST /api/v1/tokens` with HTTP Basic: it is rate limited (web/security.py), it writes the login
+Signing in is `POST /api/v1/tokens` with HTTP Basic: it is throttled (web/throttle.py), it writes the login
 history (success and failure) to the audit trail, and it upgrades a pre-Argon2 password hash in the same step.
 """
 

@@ -1,7 +1,9 @@
 """Request-side access to the container, the bus and the signed-in actor (an API token, or HTTP Basic).
 
 Passwords are Argon2id hashes; hashes from before the API (Werkzeug's scrypt/pbkdf2) still verify and are replaced by
-Argon2id at the next sign-in on the token endpoint. A failed password check is written to the audit trail.
+Argon2id at the next sign-in on the token endpoint. A failed password check is written to the audit trail. Every
+password check, at every door (the token endpoint, HTTP Basic, the sign-in form), first asks the sign-in throttle
+(web/throttle.py) and then tells it the outcome.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from flask import current_app, g, request
 from werkzeug.security import check_password_hash
 
 from config.bootstrap import Container
+from web.throttle import SignInThrottle, client_source
 from workflow.domain import inputs
 from workflow.domain.actors import Actor
 from workflow.domain.errors import DomainError
@@ -63,6 +66,7 @@ def _authenticate() -> Actor:
 
 
 def _by_token(token: str) -> Actor:
+    # Only API tokens: a browser session's token (sgs_) is not accepted here (workflow/store/accounts.py).
     with container().sessions() as session:
         account = account_for_token(session, token, container().deps.clock.now())
     if account is None:
@@ -71,16 +75,28 @@ def _by_token(token: str) -> Actor:
 
 
 def check_password(username: str, password: str) -> UserAccount:
-    """The account, or Unauthenticated after the failure is written to the login history."""
+    """The account, or Unauthenticated once the failure is counted and written to the login history.
+
+    TooManyAttempts while this name, from this client, must wait: the password is then not checked at all.
+    """
+    name, source = inputs.printable(username, inputs.USERNAME), client_source(request.remote_addr)
+    throttle().check(name, source)
     account = None
     if inputs.bad_character(username) is None and len(username) <= inputs.USERNAME:  # no such name can exist
         with container().sessions() as session:
             account = find_user(session, username)
     # An unknown name still pays for one hash check, so timing does not tell which names exist.
     if not verify_password(account.password_hash if account else "", password) or account is None:
+        throttle().failed(name, source)
         login_event(username, account, "login_failed")
         raise Unauthenticated("unknown user or wrong password")
+    throttle().succeeded(name, source)
     return account
+
+
+def throttle() -> SignInThrottle:
+    found: SignInThrottle = current_app.extensions["specgoods_throttle"]
+    return found
 
 
 def verify_password(stored: str, password: str) -> bool:

@@ -10,6 +10,7 @@ from apiflask import APIFlask, HTTPError
 from flask import Response, jsonify, request
 from werkzeug.exceptions import BadRequest
 
+from web import outages
 from workflow.domain.errors import DomainError, InvalidInput
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,9 @@ def register(app: APIFlask) -> None:
         )
         if response.status_code == 401:
             response.headers["WWW-Authenticate"] = CHALLENGE
+        retry_after = getattr(error, "retry_after", None)  # a throttled sign-in says when to try again
+        if retry_after is not None:
+            response.headers["Retry-After"] = str(retry_after)
         return response
 
     @app.error_processor
@@ -80,8 +84,25 @@ def register(app: APIFlask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:
+        """An error no route expects: the database or broker is down (503, one log line per outage), or a bug."""
+        part = outages.failing_part(error)
+        if part is not None:
+            return unavailable(part, error)
         log.exception("unhandled error")
         return problem(500, "Internal Server Error", "an unexpected error occurred; it has been logged")
+
+
+def unavailable(part: str, error: BaseException) -> Response:
+    outages.met(part, error)
+    seconds = outages.RETRY_AFTER_SECONDS
+    response = problem(
+        503,
+        "ServiceUnavailable",
+        f"the {part} cannot be reached; retry in {seconds} s",
+        type=TYPES + "ServiceUnavailable",
+    )
+    response.headers["Retry-After"] = str(seconds)
+    return response
 
 
 def _status(error: DomainError) -> int:

@@ -1,9 +1,10 @@
 """`Idempotency-Key` on every POST: a retried request gets the first response back instead of running twice.
 
 Keys are scoped to the user who sent them. Write-off commands take the key into their own transaction (exactly once,
-see workflow/service/writeoff.py); every other POST claims the key before running and stores its response after.
-The same key with a different request is 422 (as a write-off command answers it); a key whose first request is still
-running is 409.
+see workflow/service/idempotency.py). Every other POST runs in one database transaction of its own that claims the
+key, does the work and stores the response (workflow/store/request_transaction.py): committed all together or not
+at all, so whatever dies when, a retry with the same key either replays the stored response or runs afresh, and no
+key is left "still running". The same key with a different request is 422 (as a write-off command answers it).
 """
 
 from __future__ import annotations
@@ -17,13 +18,26 @@ from typing import Any, TypeVar
 from flask import Response, current_app, jsonify, request
 
 from web.context import container, current_actor
-from workflow.domain.errors import ConcurrencyConflict, InvalidInput
+from workflow.domain.errors import InvalidInput
+from workflow.service.idempotency import replayed
 from workflow.store.api_idempotency import ApiIdempotency
+from workflow.store.request_transaction import Step, no_fault, one_transaction, step
 
 F = TypeVar("F", bound=Callable[..., Any])
 HEADER = "Idempotency-Key"
 KEY_FORMAT = re.compile(r"[A-Za-z0-9._:\-]{1,80}")
 REPLAYED = "Idempotent-Replayed"
+# Test-only: app.extensions[FAULTS] may hold a hook called at each step of a keyed request (the crash tests kill the
+# process there). Production never sets it.
+FAULTS = "specgoods.idempotency_faults"
+
+
+class _Unanswered(Exception):
+    """A keyed request answered with an error: its transaction is rolled back, so its key stays free."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status)
+        self.response = response
 
 
 def request_key() -> str:
@@ -50,34 +64,39 @@ def idempotent(view: F) -> F:
         key = request_key()
         if not key:
             return view(*args, **kwargs)
-        store = ApiIdempotency(container().sessions, container().deps.clock.now)
-        stored = store.replay_or_claim(key, current_actor().user_id, fingerprint())
-        if stored is not None:
-            return _replay(*stored)
         try:
-            response = current_app.make_response(view(*args, **kwargs))
-        except BaseException:
-            store.release(key)
-            raise
-        _keep(store, key, response)
-        return response
+            return _once(key, lambda: view(*args, **kwargs))
+        except _Unanswered as unanswered:
+            return unanswered.response
 
     once.idempotency = "request"  # type: ignore[attr-defined]
     return once  # type: ignore[return-value]
 
 
-def _keep(store: ApiIdempotency, key: str, response: Response) -> None:
-    if response.status_code < 400:
+def _once(key: str, run: Callable[[], Any]) -> Response:
+    """Claim, run and answer in one transaction; a replay or an error response commits nothing."""
+    store = ApiIdempotency(container().sessions, container().deps.clock.now)
+    with one_transaction(container().engine, _faults()):
+        stored = store.replay_or_claim(key, current_actor().user_id, fingerprint())
+        if stored is not None:
+            return _replay(stored)
+        step("claimed")
+        response = current_app.make_response(run())
+        step("answered")
+        if response.status_code >= 400:
+            raise _Unanswered(response)
         store.record(key, {"status": response.status_code, "body": response.get_json(silent=True)})
-    else:
-        store.release(key)
+        step("recorded")
+    return response
 
 
-def _replay(stored_fingerprint: str, result: dict[str, Any]) -> Response:
-    if stored_fingerprint != fingerprint():
-        raise InvalidInput(f"this {HEADER} was used for a different request", field=HEADER)
-    if not result:
-        raise ConcurrencyConflict(f"the first request with this {HEADER} is still running; retry later", field=HEADER)
+def _faults() -> Step:
+    hook: Step = current_app.extensions.get(FAULTS, no_fault)
+    return hook
+
+
+def _replay(stored: tuple[str, dict[str, Any]]) -> Response:
+    result = replayed(stored, fingerprint())
     response = jsonify(result["body"])
     response.status_code = result["status"]
     response.headers[REPLAYED] = "true"

@@ -67,6 +67,49 @@ class AuditQuery(BigPageQuery):
     object_type: Annotated[str, Field(max_length=32, pattern=r"^[a-z_]+$")] | None = None
 
 
+Period = Annotated[StrictStr, Field(pattern=r"^2\d{3}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
+
+
+class DrawAuditQuery(In):
+    district: Code
+    period: Period
+
+
+class DrawFindingOut(Out):
+    declaration_no: str
+    kind: str = Field(description="key, commitment, draw, outcome or stored_route")
+    detail: str
+
+
+class DrawAuditOut(Out):
+    """E2: a closed period's draws recomputed from its revealed key."""
+
+    ok: bool
+    district: str
+    period: str
+    commitment: str
+    key: str
+    draws: int
+    inspected: int
+    findings: list[DrawFindingOut]
+
+
+class DrawKeysQuery(In):
+    district: Code | None = None
+
+
+class DrawKeyOut(Out):
+    district: str
+    period: str
+    commitment: str
+    closed: bool
+    key: str | None = Field(description="revealed once the period has closed")
+
+
+class DrawKeysOut(Out):
+    items: list[DrawKeyOut]
+
+
 # -- sign-in --------------------------------------------------------------------------------------------------------
 
 
@@ -458,6 +501,18 @@ class DeclarationLineOut(Out):
     drawn_qty: str
 
 
+class DeclarationRouteOut(Out):
+    """D3 / E1–E4: how the declaration was routed, for anyone who may see the declaration."""
+
+    rate: str
+    draw: str
+    outcome: Annotated[str, Field(description="inspect or release")]
+    inspected: bool
+    draw_period: str | None = Field(description="the period whose key drew it (YYYY-MM)")
+    draw_commitment: str | None = Field(description="SHA-256 of that key, published before the period")
+    inherited_from: list[str] = Field(description="E4: withdrawn declarations whose pending inspection it took on")
+
+
 class DeclarationOut(Out):
     id: int
     declaration_no: str
@@ -472,6 +527,7 @@ class DeclarationOut(Out):
     released_on: date | None
     follow_up_due_on: date | None
     lines: list[DeclarationLineOut]
+    route: DeclarationRouteOut | None = None
     replayed: bool = False
 
 

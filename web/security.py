@@ -1,23 +1,21 @@
-"""Hardening shared by every request and response: security headers, the sign-in rate limit, JSON body limits.
+"""Hardening shared by every request and response: security headers, the sign-in throttle, JSON body limits.
 
 Every response carries a strict CSP. A route that documents a JSON body reads only application/json, of bounded size
 and nesting depth, before anything else runs (signing in included).
 
-Password checks are rate limited wherever they happen (the token endpoint and any HTTP Basic request): only failed
-attempts are counted, per client address and per user name, in Redis in production and in memory when embedded.
+Password checks are throttled wherever they happen (the token endpoint, any HTTP Basic request, the sign-in form):
+failures are counted per user name and client source, with growing waits (web/throttle.py), in Redis in production
+(falling back to this process while Redis is down) and in memory when embedded.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from apiflask import APIFlask
-from flask import Blueprint, Response, current_app, request
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
+from flask import Response, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from web.errors import BodyTooLarge, UnsupportedBody
+from web.throttle import RedisCounters, SignInThrottle
 from workflow.domain import inputs
 from workflow.domain.errors import InvalidInput
 
@@ -54,47 +52,9 @@ def register(app: APIFlask) -> None:
     app.after_request(_headers)
     app.before_request(_json_body)  # first: it reads the raw body before anything parses it as a form
     app.before_request(_clean_fields)
-    limiter = Limiter(
-        get_remote_address,
-        app=app,
-        storage_uri=app.config["SPECGOODS_RATELIMIT_STORAGE"],
-        key_prefix="specgoods-login",
-        headers_enabled=True,
-        strategy="moving-window",
-    )
-    app.extensions["specgoods_limiter"] = limiter
-
-
-def limit_sign_in(app: APIFlask, blueprints: Iterable[Blueprint]) -> None:
-    """Count failed password checks (401) on every route of `blueprints`; token-bearing requests are not counted.
-
-    Two shared counters: one per client address (password spraying) and one per user name (a distributed attack on
-    one account). Once either is spent, even the right password gets 429 until the window moves on.
-    """
-    limiter: Limiter = app.extensions["specgoods_limiter"]
-    limits = [
-        limiter.shared_limit(
-            lambda: str(current_app.config["SPECGOODS_LOGIN_LIMIT"]),
-            scope,
-            key_func=key,
-            exempt_when=_not_password,
-            deduct_when=lambda response: response.status_code == 401,
-        )
-        for key, scope in ((get_remote_address, "sign-in-address"), (_user_name, "sign-in-user"))
-    ]
-    for blueprint in blueprints:
-        for limit in limits:
-            limit(blueprint)
-
-
-def _not_password() -> bool:
-    auth = request.authorization
-    return auth is None or auth.type != "basic"
-
-
-def _user_name() -> str:
-    auth = request.authorization
-    return (auth.username or "") if auth is not None else ""
+    storage = str(app.config["SPECGOODS_RATELIMIT_STORAGE"])
+    shared = RedisCounters(storage) if storage.startswith(("redis://", "rediss://", "unix://")) else None
+    app.extensions["specgoods_throttle"] = SignInThrottle(app.config["SPECGOODS_SIGN_IN_THROTTLE"], shared)
 
 
 def _clean_fields() -> None:

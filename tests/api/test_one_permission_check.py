@@ -26,7 +26,7 @@ from workflow.domain.actors import Actor, Role
 from workflow.domain.errors import PermissionDenied
 from workflow.domain.lifecycle import APPLICATION, DECLARATION
 from workflow.domain.permissions import PERMISSIONS, Action, role_may, roles_for
-from workflow.store.accounts import issue_token
+from workflow.store.accounts import issue_session, issue_token
 from workflow.store.directory import create_user
 from workflow.store.tables import (
     ApplicationRow,
@@ -149,8 +149,10 @@ def objects(world: World) -> dict[str, int]:
 def signed_in(world: World, actor: Actor) -> tuple[FlaskClient, str]:
     """A browser session of `actor` (Flask-Login's session key) and its CSRF token, as a page would carry it."""
     client = world.client.application.test_client()
+    with world.container.sessions() as db, db.begin():  # a session is a row on the server; the cookie names it
+        issued = issue_session(db, actor.user_id or 0, world.container.deps.clock.now(), timedelta(hours=1))
     with client.session_transaction() as session:
-        session["_user_id"], session["_fresh"] = str(actor.user_id), True
+        session["_user_id"], session["_fresh"] = issued.token, True
     found = CSRF.search(client.get("/ui/sign-in").get_data(as_text=True))
     assert found, "no CSRF token on the sign-in page"
     return client, found.group(1)

@@ -13,6 +13,7 @@ from tests.api.conftest import PASSWORD, World
 from tests.conftest import make_cast
 from web import create_app
 from web.context import HASHER
+from web.throttle import ThrottlePolicy
 from workflow.domain.actors import Actor
 from workflow.store.tables import AuditEventRow, UserRow
 
@@ -81,7 +82,7 @@ def test_every_sign_in_attempt_is_in_the_audit_trail_with_its_outcome(world: Wor
 
 
 def test_failed_sign_ins_are_rate_limited_even_for_the_right_password(make_world: Callable[..., World]) -> None:
-    world = make_world({"SPECGOODS_LOGIN_LIMIT": "3 per minute"})
+    world = make_world({"SPECGOODS_SIGN_IN_THROTTLE": ThrottlePolicy(free_failures=3)})
     applicant = world.home.applicant
     _set_password(world.container, applicant, HASHER.hash(PASSWORD))
     statuses = [_sign_in(world, applicant.name, f"guess {n}").status_code for n in range(3)]
@@ -94,7 +95,7 @@ def test_failed_sign_ins_are_rate_limited_even_for_the_right_password(make_world
 
 
 def test_successful_sign_ins_do_not_spend_the_limit(make_world: Callable[..., World]) -> None:
-    world = make_world({"SPECGOODS_LOGIN_LIMIT": "2 per minute"})
+    world = make_world({"SPECGOODS_SIGN_IN_THROTTLE": ThrottlePolicy(free_failures=2)})
     applicant = world.home.applicant
     _set_password(world.container, applicant, HASHER.hash(PASSWORD))
     assert [_sign_in(world, applicant.name, PASSWORD).status_code for _ in range(4)] == [201] * 4
@@ -111,7 +112,8 @@ def test_in_production_the_failure_count_is_shared_through_redis_by_every_worker
     make_container: Callable[..., Container], database_url: str, redis_url: str
 ) -> None:
     container = make_container(database_url, redis_url=redis_url)
-    one, other = (create_app(container, {"SPECGOODS_LOGIN_LIMIT": "2 per minute"}).test_client() for _ in range(2))
+    config = {"SPECGOODS_SIGN_IN_THROTTLE": ThrottlePolicy(free_failures=2)}
+    one, other = (create_app(container, config).test_client() for _ in range(2))
     assert one.application.config["SPECGOODS_RATELIMIT_STORAGE"] == redis_url
     applicant = make_cast(container).applicant
     _set_password(container, applicant, HASHER.hash(PASSWORD))

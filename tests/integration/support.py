@@ -11,8 +11,8 @@ from config.bootstrap import Container
 from tests.conftest import Cast, assess_if_required
 from workflow.domain import commands as c
 from workflow.domain import rules
+from workflow.domain.draws import inspection_draw, period_of
 from workflow.domain.goods import Direction, GoodsCategory, GoodsLine, ProteinPurity
-from workflow.domain.ledger import inspection_draw
 from workflow.store.tables import CertificateLineRow, CertificateRow, LedgerEntryRow
 
 _numbers = itertools.count(1)
@@ -103,12 +103,20 @@ def grant(container: Container, cast: Cast, *lines: GoodsLine, direction: Direct
         return str(session.scalar(select(CertificateRow.certificate_no).where(CertificateRow.id == certificate_id)))
 
 
-def declaration_no(container: Container, inspected: bool, rate: Decimal) -> str:
-    """A fresh declaration number whose recorded draw (E2) routes it as the test wants."""
-    _key_id, key = container.deps.draw_key("xiamen")
+def declaration_no(
+    container: Container, certificate_no: str, inspected: bool, rate: Decimal, district: str = "xiamen"
+) -> str:
+    """A fresh declaration number whose draw (E2) under the district's current period key routes it as wanted.
+
+    The test reads the key no filer sees (making and committing it if this is the period's first draw).
+    """
+    period = period_of(container.deps.clock.today())
+    with container.deps.uow() as uow:
+        key = uow.draws.period_key(district, period).secret()
+        uow.commit()
     while True:
         number = f"DEC{next(_numbers):010d}"
-        if (inspection_draw(key, number) < rate) is inspected:
+        if (inspection_draw(key, district, period, certificate_no, number) < rate) is inspected:
             return number
 
 
@@ -130,7 +138,7 @@ def declare(
 
     command = c.DeclareShipment(
         cast.applicant,
-        number or declaration_no(container, inspected, rate),
+        number or declaration_no(container, certificate_no, inspected, rate),
         certificate_no,
         date.fromisoformat(on),
         direction,

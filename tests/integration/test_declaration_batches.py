@@ -71,9 +71,9 @@ def shipment(
     )
 
 
-def released_no(container: Container) -> str:
+def released_no(container: Container, certificate_no: str) -> str:
     """A number whose draw (E2) releases grade C goods of regular credit (rate 0.1) without inspection."""
-    return declaration_no(container, inspected=False, rate=D("0.1"))
+    return declaration_no(container, certificate_no, inspected=False, rate=D("0.1"))
 
 
 def batch(cast: Cast, *shipments: c.DeclareShipment, key: str = "") -> c.DeclareShipments:
@@ -98,7 +98,7 @@ def test_a_batch_judges_each_declaration_in_order_against_what_the_earlier_ones_
     container: Container, cast: Cast
 ) -> None:
     number = grant(container, cast, fx10_cytokine(100), fx10_cytokine(50))
-    first, second, third = (released_no(container) for _ in range(3))
+    first, second, third = (released_no(container, number) for _ in range(3))
     result = container.bus.handle(
         batch(
             cast,
@@ -121,13 +121,15 @@ def test_a_batch_replayed_by_its_key_returns_the_first_result_and_writes_nothing
     container: Container, cast: Cast
 ) -> None:
     number = grant(container, cast, fx10_cytokine(100))
-    request = batch(cast, *(shipment(cast, number, (1, 5), number=released_no(container)) for _ in range(3)), key="k1")
+    request = batch(
+        cast, *(shipment(cast, number, (1, 5), number=released_no(container, number)) for _ in range(3)), key="k1"
+    )
     first = container.bus.handle(request)
     before = counts(container)
     again = container.bus.handle(request)
     assert again["replayed"] is True and again["declarations"] == first["declarations"]
     assert counts(container) == before
-    other = batch(cast, shipment(cast, number, (1, 1), number=released_no(container)), key="k1")
+    other = batch(cast, shipment(cast, number, (1, 1), number=released_no(container, number)), key="k1")
     with pytest.raises(InvalidInput) as refused:
         container.bus.handle(other)
     assert refused.value.field == "Idempotency-Key"
@@ -137,9 +139,9 @@ def test_declarations_already_filed_replay_inside_a_new_batch_and_only_the_new_o
     container: Container, cast: Cast
 ) -> None:
     number = grant(container, cast, fx10_cytokine(100))
-    old = shipment(cast, number, (1, 10), number=released_no(container))
+    old = shipment(cast, number, (1, 10), number=released_no(container, number))
     filed = container.bus.handle(old)
-    new = shipment(cast, number, (1, 20), number=released_no(container))
+    new = shipment(cast, number, (1, 20), number=released_no(container, number))
     views = container.bus.handle(batch(cast, old, new))["declarations"]
     assert views[0] == {**filed, "replayed": True}
     assert views[1]["state"] == "released" and "replayed" not in views[1]
@@ -177,7 +179,7 @@ def test_one_bad_declaration_refuses_the_whole_batch_names_it_and_writes_nothing
     number = grant(container, cast, fx10_cytokine(100))
     container.bus.handle(shipment(cast, number, (1, 1), number="FILED-1"))
     before, balance = counts(container), balances(container, number)
-    good = shipment(cast, number, (1, 5), number=released_no(container))
+    good = shipment(cast, number, (1, 5), number=released_no(container, number))
     with pytest.raises(error) as refused:
         container.bus.handle(batch(cast, good, bad(cast, number), shipment(cast, number, (1, 5), number="LAST")))
     assert refused.value.field == field and refused.value.message.startswith("declarations[1]: ")
@@ -289,7 +291,7 @@ def _stored(container: Container, row: type[Any], ids: list[int]) -> list[dict[s
 
 def test_rows_written_in_bulk_are_stored_exactly_as_single_inserts_store_them(container: Container, cast: Cast) -> None:
     number = grant(container, cast, fx10_cytokine(100))
-    container.bus.handle(shipment(cast, number, (1, 1), number=released_no(container)))
+    container.bus.handle(shipment(cast, number, (1, 1), number=released_no(container, number)))
     ledger_rows = [_ledger_row(container, number, "0.0001") for _ in range(COPY_FROM_ROWS)]
     with container.engine.begin() as connection:
         alone = insert_rows_returning_ids(connection, LedgerEntryRow, ledger_rows[:1])

@@ -5,7 +5,9 @@ Embedded mode (SQLite, in-memory transport, worker thread) and production mode (
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -18,7 +20,10 @@ from tests.conftest import Cast, make_cast, wait_for, wait_for_worker
 from tests.integration.support import file_application
 from web import create_app
 from workflow.domain import commands as c
+from workflow.domain.actors import Role
 from workflow.store import queries
+from workflow.store.accounts import issue_token
+from workflow.store.directory import create_user
 from workflow.store.tables import UserRow
 
 PASSWORD = "correct horse battery staple"
@@ -103,7 +108,12 @@ def test_healthz_reports_503_naming_the_worker_when_none_answers(
     redis_url: str,
 ) -> None:
     container = make_container(postgres_url, redis_url=redis_url, worker_ping_timeout=0.5)
-    response = create_app(container).test_client().get("/healthz")
+    now = container.deps.clock.now()
+    with container.sessions() as session, session.begin():  # the reasons are for an admin or auditor only
+        name = f"health-{uuid.uuid4().hex[:8]}"
+        admin = create_user(session, username=name, role=Role.ADMIN, password_hash="", now=now)
+        token = issue_token(session, admin.id, "health", now, timedelta(days=1)).token
+    response = create_app(container).test_client().get("/healthz", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 503
     checks = response.json["checks"]
     assert checks["database"]["up"] and checks["broker"]["up"]

@@ -24,9 +24,10 @@ from tests.integration.support import (
 )
 from workflow.domain import commands as c
 from workflow.domain.actors import Actor, Role
+from workflow.domain.draws import inspection_draw
 from workflow.domain.errors import ConcurrencyConflict, GuardFailed, InvalidInput, PermissionDenied
 from workflow.domain.goods import Direction
-from workflow.domain.ledger import Disposal, ReversalReason, inspection_draw
+from workflow.domain.ledger import Disposal, ReversalReason
 from workflow.store.tables import CreditRecordRow, LedgerEntryRow
 
 D = Decimal
@@ -181,7 +182,7 @@ def test_a_declaration_replayed_by_number_returns_the_first_result_and_writes_no
     container: Container, cast: Cast
 ) -> None:
     number = grant(container, cast, fx10_cytokine(100))
-    no = declaration_no(container, inspected=False, rate=D("0.1"))
+    no = declaration_no(container, number, inspected=False, rate=D("0.1"))
     first = declare(container, cast, number, 30, number=no)
     entries = ledger(container, number)
     again = declare(container, cast, number, 30, number=no)
@@ -228,8 +229,9 @@ def test_e1_e2_the_route_stores_a_draw_the_auditor_can_recompute_with_credit_as_
     shipment = declare(container, cast, number, 10, inspected=False, rate=D("0.02"))
     route = shipment["route"]
     assert route["rate"] == "0.02" and route["credit_tier"] == "advanced_certified"  # S-C1: 0.1 × 0.2
-    _key_id, key = container.deps.draw_key("xiamen")
-    assert D(route["draw"]) == inspection_draw(key, shipment["declaration_no"])
+    with container.deps.uow() as uow:
+        key = uow.draws.period_key("xiamen", route["draw_period"]).secret()
+    assert D(route["draw"]) == inspection_draw(key, "xiamen", route["draw_period"], number, shipment["declaration_no"])
     assert route["inspected"] is False and D(route["draw"]) >= D("0.02")
 
 

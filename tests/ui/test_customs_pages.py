@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from tests.integration.support import declaration_no
 from tests.ui.conftest import Pages
-from workflow.store.tables import LedgerEntryRow, ReversalRow
+from workflow.store.tables import CertificateRow, LedgerEntryRow, ReversalRow
 
 
 def test_the_queue_filters_by_state_and_pages_by_keyset(pages: Pages) -> None:
@@ -188,7 +188,9 @@ def test_an_officer_claims_a_file_the_queue_shows_the_holder_and_the_head_reassi
 
 def test_a_failed_inspection_gives_a_printable_disposal_notice(pages: Pages) -> None:
     pages.sign_in("xiamen.port_officer")
-    number = declaration_no(pages.container, inspected=True, rate=Decimal("0.01"))  # drawn at any rate above 1 %
+    with pages.container.sessions() as session:  # the desk below declares against certificate 1
+        certificate_no = str(session.scalar(select(CertificateRow.certificate_no).where(CertificateRow.id == 1)))
+    number = declaration_no(pages.container, certificate_no, inspected=True, rate=Decimal("0.01"))  # any rate > 1 %
     response = _declare(pages, number, "5", key="notice")
     path = response.headers["Location"]
     declaration_id = path.rsplit("/", 1)[1]

@@ -15,7 +15,7 @@ from workflow.domain import commands as c
 from workflow.domain.actors import Actor, Role
 from workflow.domain.goods import Direction
 from workflow.domain.ledger import ReversalReason
-from workflow.service.writeoff import request_hash
+from workflow.service.idempotency import request_hash
 
 APPLICANT = Actor(7, Role.APPLICANT, "a", enterprise_id=3)
 OFFICER = Actor(8, Role.PORT_OFFICER, "p", district="xiamen")

@@ -1,12 +1,14 @@
 """The auditor's views, read only: write-off history, the ledger check, audit trails and the dashboard.
 
-Write-offs come with running balances and a CSV export; the dashboard's charts are SVG drawn on the server.
+Write-offs come with running balances and a CSV export; the dashboard's charts are SVG drawn on the server. No CSV
+cell reaches a spreadsheet as a formula: free text starting with = + - @ (or a tab or CR) is prefixed with a quote.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from datetime import date
 from statistics import median
@@ -112,7 +114,7 @@ def _csv_rows(where: ui_queries.LedgerFilter) -> Iterator[str]:
         with sessions() as session:
             rows = ui_queries.ledger_history(session, where, before, 1000)
         for row in rows:
-            writer.writerow([row[column] for column in CSV_COLUMNS])
+            writer.writerow([spreadsheet_safe(row[column]) for column in CSV_COLUMNS])
         sent += len(rows)
         yield buffer.getvalue()
         buffer.seek(0)
@@ -120,6 +122,20 @@ def _csv_rows(where: ui_queries.LedgerFilter) -> Iterator[str]:
         if len(rows) < 1000:
             return
         before = rows[-1]["id"]
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
+
+
+def spreadsheet_safe(value: object) -> object:
+    """Text a spreadsheet would run as a formula (OWASP's CSV injection list) is quoted to stay text.
+
+    A plain number (a quantity, even a negative one) is data, not a formula, and is written as it is.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS) and not PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
 
 
 # -- ledger check and audit trail -----------------------------------------------------------------------------------

@@ -1,7 +1,9 @@
 """Signing people in and out with a session cookie, the language switch, and the role check on every page.
 
-The password check, the login history and the rate limit are the API's (web/context.py, web/security.py): a failed
-form sign-in counts against the same per-address and per-name counters as a failed HTTP Basic request. A route that
+The password check, the login history and the sign-in throttle are the API's (web/context.py, web/throttle.py): a
+failed form sign-in counts against the same per-name-and-source counters as a failed HTTP Basic request. A session is
+a row on the server (workflow/store/accounts.py): the cookie carries only its token, and signing out revokes the row,
+so a copy of the old cookie is signed out too. A route that
 does something names its action, and its roles come from the permission table the API and the domain read
 (workflow/domain/permissions.py); templates ask the same table with `may('application.claim')`.
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import wraps
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -17,36 +20,38 @@ from urllib.parse import urlsplit
 from apiflask import APIFlask
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
 from web.context import Unauthenticated, check_password, container, login_event
+from web.throttle import TooManyAttempts
 from web.ui.forms import SignInForm
 from web.ui.i18n import LANGUAGES
 from workflow.domain.actors import Actor, Role
 from workflow.domain.errors import NotFound, PermissionDenied
 from workflow.domain.permissions import Action, role_may, roles_for
-from workflow.store.ui_queries import actor_by_id
+from workflow.store.accounts import issue_session, revoke_session, session_actor
 
 blueprint = Blueprint("ui_auth", __name__, url_prefix="/ui")
 F = TypeVar("F", bound=Callable[..., Any])
 Choice = Action | frozenset[Role]  # what a request asks for: an action of the table, or a page for some roles
+SESSION_LIFETIME = timedelta(hours=12)  # a working day; the row decides, so signing out ends it sooner
 
 
 @dataclass(frozen=True)
 class SessionUser:
-    """Flask-Login's view of a signed-in person: the workflow actor, re-read from the database on every request."""
+    """Flask-Login's view of a signed-in person: the workflow actor, re-read with its session on every request."""
 
     actor: Actor
+    session_token: str
     locale: str = "zh"
     is_authenticated: bool = True
     is_active: bool = True
     is_anonymous: bool = False
 
     def get_id(self) -> str:
-        return str(self.actor.user_id)
+        """What Flask-Login keeps in the cookie: the session's token, whose row sign-out revokes."""
+        return self.session_token
 
 
 def register(app: APIFlask) -> None:
@@ -55,32 +60,13 @@ def register(app: APIFlask) -> None:
     manager.login_message = ""  # the sign-in page says what to do; an untranslated flash would not
     manager.user_loader(_load)
     app.context_processor(lambda: {"may": may})
-    _limit_sign_in(app.extensions["specgoods_limiter"])
 
 
-def _load(user_id: str) -> SessionUser | None:
-    """A deactivated or deleted user is signed out at their next request."""
-    if not user_id.isdigit():
-        return None
+def _load(token: str) -> SessionUser | None:
+    """A signed-out, expired or unknown session, or a deactivated user, is signed out at the next request."""
     with container().sessions() as db:
-        found = actor_by_id(db, int(user_id))
-    return SessionUser(*found) if found else None
-
-
-def _limit_sign_in(limiter: Limiter) -> None:
-    """The API's two shared counters (scopes), so a password guessed through the form counts there too."""
-    for key, scope in ((get_remote_address, "sign-in-address"), (_form_user, "sign-in-user")):
-        limiter.shared_limit(
-            lambda: str(current_app.config["SPECGOODS_LOGIN_LIMIT"]),
-            scope,
-            key_func=key,
-            exempt_when=lambda: request.endpoint != "ui_auth.sign_in" or request.method != "POST",
-            deduct_when=lambda response: response.status_code == 401,  # only a refused password counts
-        )(blueprint)
-
-
-def _form_user() -> str:
-    return request.form.get("username", "")
+        found = session_actor(db, token, container().deps.clock.now())
+    return SessionUser(found[0], token, found[1]) if found else None
 
 
 def actor() -> Actor:
@@ -138,7 +124,7 @@ def _gate(choose: Callable[[dict[str, Any]], Choice], roles: frozenset[Role], **
 
 
 @blueprint.route("/sign-in", methods=["GET", "POST"])
-def sign_in() -> Response | tuple[str, int]:
+def sign_in() -> Response | tuple[str, int] | tuple[str, int, dict[str, str]]:
     form = SignInForm()
     if not form.validate_on_submit():
         return render_template("ui/sign_in.html", form=form), 400 if request.method == "POST" else 200
@@ -147,15 +133,24 @@ def sign_in() -> Response | tuple[str, int]:
     except Unauthenticated:  # the failure is already in the login history; the form says it once, vaguely
         form.password.errors = [_("Unknown user or wrong password.")]
         return render_template("ui/sign_in.html", form=form), 401
+    except TooManyAttempts as refused:
+        wait = refused.retry_after
+        form.password.errors = [_("Too many failed attempts. Try again in %(seconds)s seconds.", seconds=wait)]
+        return render_template("ui/sign_in.html", form=form), 429, {"Retry-After": str(wait)}
     login_event(account.username, account, "login")
+    with container().sessions() as db, db.begin():
+        issued = issue_session(db, account.id, container().deps.clock.now(), SESSION_LIFETIME)
     session.clear()  # a fresh session on sign-in: no fixation, and the old CSRF token goes with it
-    login_user(SessionUser(account.actor))
+    login_user(SessionUser(account.actor, issued.token))
     return redirect(_safe_next(request.args.get("next")), 303)
 
 
 @blueprint.post("/sign-out")
 def sign_out() -> Response:
     lang = session.get("lang")
+    if current_user.is_authenticated:
+        with container().sessions() as db, db.begin():
+            revoke_session(db, current_user.get_id(), container().deps.clock.now())
     logout_user()
     session.clear()
     if lang:

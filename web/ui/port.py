@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 from decimal import Decimal
+from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -44,20 +45,26 @@ STEPS = {  # each port step is an action of the permission table, allowed to who
 @allow(PORT)
 def desk() -> Response | tuple[str, int]:
     number = request.args.get("number", "").strip()
-    found = _lookup(number) if number else None
+    with container().sessions() as session:
+        matches = ui_queries.declarations_by_no(session, number, actor().district) if number else []
+        waiting = ui_queries.open_declarations(session, actor().district)
+    found = _lookup(number, matches) if number else None
     if found is not None:
         return found
-    with container().sessions() as session:
-        waiting = ui_queries.open_declarations(session, actor().district)
-    status = 404 if number else 200
-    return render_template("ui/port/desk.html", waiting=waiting, number=number, missing=bool(number)), status
+    status = 404 if number and not matches else 200
+    return render_template(
+        "ui/port/desk.html", waiting=waiting, number=number, missing=status == 404, matches=matches
+    ), status
 
 
-def _lookup(number: str) -> Response | None:
-    """A certificate number opens the declaring desk; a declaration number opens the declaration."""
+def _lookup(number: str, matches: list[dict[str, Any]]) -> Response | None:
+    """A certificate number opens the declaring desk; a declaration number opens its declaration.
+
+    Several enterprises of the district may use one number: then the desk lists them instead.
+    """
     with container().sessions() as session:
         certificate_id = ui_queries.certificate_id_by_no(session, number)
-        declaration_id = None if certificate_id else ui_queries.declaration_id_by_no(session, number)
+    declaration_id = matches[0]["id"] if not certificate_id and len(matches) == 1 else None
     for kind, found, endpoint in (
         ("certificate_id", certificate_id, "ui_port.certificate"),
         ("declaration_id", declaration_id, "ui_objects.declaration"),

@@ -9,13 +9,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from web import outages
 from web.ui.auth import actor, allow
 from workflow.domain.actors import Role
 from workflow.domain.errors import DomainError
@@ -70,9 +71,21 @@ def add_error_pages(target: Blueprint) -> None:
     target.register_error_handler(Exception, _unexpected)
 
 
-def _unexpected(error: Exception) -> tuple[str, int]:
+def _unexpected(error: Exception) -> tuple[str, int] | tuple[str, int, dict[str, str]]:
+    """An error no page expects: the database or broker is down (503, one log line per outage), or a bug."""
+    part = outages.failing_part(error)
+    if part is not None:
+        return _unavailable(part, error)
     log.exception("unhandled error in a page")
     return _error_page(500, _("Something went wrong."))
+
+
+def _unavailable(part: str, error: Exception) -> tuple[str, int, dict[str, str]]:
+    outages.met(part, error)
+    # The page's layout asks who is signed in; it must not ask the database that is down, so it shows no one.
+    g._login_user = current_app.login_manager.anonymous_user()  # type: ignore[attr-defined]
+    page, status = _error_page(503, _("The service is briefly unavailable. Please try again in a moment."))
+    return page, status, {"Retry-After": str(outages.RETRY_AFTER_SECONDS)}
 
 
 def _domain_error(error: DomainError) -> tuple[str, int]:

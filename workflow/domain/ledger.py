@@ -1,12 +1,10 @@
-"""Quota arithmetic and the write-off rules (W1–W13): balances, the declaration check (D2) and the inspection draw.
+"""Quota arithmetic and the write-off rules (W1–W13): balances and the declaration check (D2).
 
 Pure: the store applies these decisions with guarded statements; the auditor's check re-derives them from entries.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -16,9 +14,6 @@ from enum import StrEnum
 from workflow.domain.errors import GuardFailed, InvalidInput
 from workflow.domain.goods import Direction, RiskGrade, WriteOffMode
 from workflow.domain.lifecycle import CertState
-
-DRAW_DENOMINATOR = 2**64
-DRAW_PLACES = Decimal("0.000001")
 
 
 class EntryKind(StrEnum):
@@ -208,18 +203,6 @@ def _certificate_failures(certificate: CertificateFacts, declared_on: date, dire
     if certificate.write_off_mode is WriteOffMode.SINGLE and certificate.open_uses > 0:
         failures.append(CheckFailure("W4", "a single-use certificate is already drawn on"))
     return failures
-
-
-def inspection_draw(district_key: bytes, declaration_no: str) -> Decimal:
-    """E2: a draw in [0, 1) that anyone holding the district key can recompute from the declaration number."""
-    digest = hmac.new(district_key, declaration_no.encode("utf-8"), hashlib.sha256).digest()
-    value = Decimal(int.from_bytes(digest[:8], "big")) / DRAW_DENOMINATOR
-    return value.quantize(DRAW_PLACES, rounding="ROUND_DOWN")
-
-
-def is_inspected(rate: Decimal, draw: Decimal) -> bool:
-    """E1/E2: inspect when the draw falls below the rate, so a rate of 1 always inspects and 0 never does."""
-    return draw < rate
 
 
 def exhausts(mode: WriteOffMode, lines: Iterable[LineBalance]) -> bool:

@@ -133,10 +133,15 @@ class DeclarationRule:
 
 @dataclass(frozen=True)
 class InspectionRule:
-    """§(e) E1: the physical-check baseline per grade, and the grades always checked in full."""
+    """§(e) E1: the physical-check baseline per grade, and the grades always checked in full.
+
+    E4: a declaration drawn for inspection and withdrawn before it passes its pending inspection to the same
+    certificate line's declarations routed within `withdrawal_carry_days` of the withdrawal.
+    """
 
     baseline: Mapping[RiskGrade, Decimal] = field(hash=False)
     full_check_grades: frozenset[RiskGrade]
+    withdrawal_carry_days: int
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "baseline", MappingProxyType(dict(self.baseline)))

@@ -15,16 +15,15 @@ from workflow.domain.goods import WriteOffMode
 from workflow.domain.ledger import CertificateFacts, Disposal, EntryKind
 from workflow.domain.lifecycle import CertState
 from workflow.domain.permissions import ENDING_ACTIONS, require
+from workflow.service.idempotency import Outcome, run_idempotent
 from workflow.service.ports import Dependencies, UnitOfWork
 from workflow.service.receipts import Posting, record_entries
 from workflow.service.writeoff import (
-    Outcome,
     exhaust_if_used_up,
     ledger_row,
     reactivate_if_quota_back,
     release_reservation,
     require_port_officer,
-    run_idempotent,
 )
 
 ENDED_FOR_REVERSAL = (CertState.WITHDRAWN, CertState.REVOKED)

@@ -1,11 +1,17 @@
 """Declaring shipments (D1–D3, D6): one declaration, or an atomic batch of them, in one transaction.
 
 A single declaration is a batch of one: both take the same steps, and each step is one set-based statement over
-the whole batch — find the numbers already filed, read the cited certificates under a shared lock, judge and route
-every item in the order given (a later item sees the quota an earlier one drew), insert the declarations and their
+the whole batch — read the cited certificates under a shared lock (whoever may not declare against one is refused
+before anything else is looked at), find the numbers their enterprises already filed, judge and route every new
+item in the order given (a later item sees the quota an earlier one drew), insert the declarations and their
 lines, draw every line in one guarded UPDATE, then append the ledger rows and their signed receipts. A batch of
 fifty therefore costs about as many statements as one declaration, which is how a port's feed keeps pace with a
 raw write-off (docs/performance.md). Either every declaration of a batch is filed or none is.
+
+A declaration number is unique per enterprise (the certificate's holder), not across the deployment: a number is
+looked up only among the declarations of the enterprise whose certificate the item cites, after D1 let the caller
+declare against it. So a replay is answered only to those who may declare for that enterprise, and another
+enterprise's number is neither confirmed nor reserved (docs/ledger.md, "Idempotency").
 """
 
 from __future__ import annotations
@@ -32,17 +38,9 @@ from workflow.domain.ledger import (
     require_cited_lines,
     require_single_use_free,
 )
+from workflow.service.idempotency import Outcome, request_hash, run_idempotent
 from workflow.service.ports import Dependencies, UnitOfWork
-from workflow.service.writeoff import (
-    Outcome,
-    claim_single_use,
-    declaration_view,
-    draw_all,
-    exhaust_checks,
-    request_hash,
-    route_declaration,
-    run_idempotent,
-)
+from workflow.service.writeoff import claim_single_use, declaration_view, draw_all, exhaust_checks, route_declaration
 
 MAX_BATCH = 500  # a feed's burst; larger requests are split by the sender, so one transaction stays short
 
@@ -139,15 +137,17 @@ def _file(
     shape: Callable[[list[Any]], Any],
     lines_first: bool = False,
 ) -> Outcome:
-    """Judge, insert and draw every new declaration; replay the ones already filed under their numbers."""
-    existing = uow.declarations.find_many([item.number for item in items])
+    """Judge, insert and draw every new declaration; replay the ones their enterprise already filed."""
+    certificates = uow.ledger.share_certificates([item.command.certificate_no for item in items])
+    existing = _already_filed(uow, actor, certificates, items)
     fresh = [item for item in items if item.number not in existing]
-    certificates = _certificates(uow, [item.command.certificate_no for item in fresh], lines_first)
+    if lines_first and fresh:
+        certificates = _lines_locked(uow, certificates, [item.command.certificate_no for item in fresh])
     credit: dict[int, list[CreditRecord]] = {}
     filed: dict[str, tuple[Item, Declaration, CertificateFacts]] = {}
     for item in fresh:
         with _pointing_at(item.where):
-            certificate = _cited(certificates, item.command.certificate_no)
+            certificate = certificates[item.command.certificate_no]
             declaration = _judge(uow, deps, actor, item, certificate, credit)
         certificates[certificate.certificate_no] = _drawn_down(certificate, declaration)
         filed[item.number] = (item, declaration, certificate)
@@ -165,15 +165,32 @@ def _file(
     return Outcome(shape(views), bool(filed), after)
 
 
-def _certificates(uow: UnitOfWork, numbers: list[str], lines_first: bool) -> dict[str, CertificateFacts]:
-    """The cited certificates under a shared lock; with `lines_first`, read again after locking all their lines."""
-    if not numbers:
-        return {}
-    certificates = uow.ledger.share_certificates(numbers)
-    if lines_first:
-        uow.ledger.lock_lines([line.line_id for facts in certificates.values() for line in facts.lines.values()])
-        certificates = uow.ledger.share_certificates(numbers)
-    return certificates
+def _lines_locked(
+    uow: UnitOfWork, certificates: dict[str, CertificateFacts], numbers: list[str]
+) -> dict[str, CertificateFacts]:
+    """The certificates read again after locking all the lines of those the new declarations draw on."""
+    cited = {number: certificates[number] for number in numbers}
+    uow.ledger.lock_lines([line.line_id for facts in cited.values() for line in facts.lines.values()])
+    return {**certificates, **uow.ledger.share_certificates(list(cited))}
+
+
+def _already_filed(
+    uow: UnitOfWork, actor: Actor, certificates: dict[str, CertificateFacts], items: Sequence[Item]
+) -> dict[str, tuple[int, str]]:
+    """The id and request hash of each item's number that its enterprise already filed (a number is once a batch)."""
+    owned = [(_owner(actor, certificates, item), item.number) for item in items]
+    return {number: found for (_, number), found in uow.declarations.find_many(owned).items()}
+
+
+def _owner(actor: Actor, certificates: dict[str, CertificateFacts], item: Item) -> int:
+    """The enterprise whose numbers the item's number is one of: its certificate's holder, once D1 lets the actor in.
+
+    Asked before any number is looked up, so a refusal says nothing about which numbers exist.
+    """
+    with _pointing_at(item.where):
+        certificate = _cited(certificates, item.command.certificate_no)
+        _require_may_declare(actor, certificate)
+    return certificate.enterprise_id
 
 
 def _cited(certificates: dict[str, CertificateFacts], certificate_no: str) -> CertificateFacts:
@@ -191,13 +208,12 @@ def _judge(
     certificate: CertificateFacts,
     credit: dict[int, list[CreditRecord]],
 ) -> Declaration:
-    """D1 (who may declare), D2 (the documents) and, when they pass, D3 (the route) and W4's one use.
+    """D2 (the documents) and, when they pass, D3 (the route) and W4's one use; D1 was asked by `_owner`.
 
     Refused before anything is filed: a date the port could not have accepted (R39), a line the certificate does
     not have (W2), a single-use certificate already held or used (W4).
     """
     cmd = item.command
-    _require_may_declare(actor, certificate)
     today = deps.clock.today()
     window = deps.policies.policy_for(certificate.district, today).declaration.backdating_days
     check_declared_on(cmd.declared_on, today, window)

@@ -16,6 +16,7 @@ KINDS: Mapping[str, frozenset[str]] = {
     "clock_reminder": frozenset({"reference", "due_on", "percent"}),
     "clock_breach": frozenset({"reference", "due_on"}),
     "follow_up_overdue": frozenset({"declaration_no", "due_on"}),
+    "inspection_withdrawn": frozenset({"declaration_no", "certificate_no"}),
     "correction_requested": frozenset({"reference", "deficiencies"}),
     "decision_made": frozenset({"reference", "decision"}),
 }

@@ -15,6 +15,7 @@ from workflow.domain.bans import ApplicantBan
 from workflow.domain.calendar import WorkingCalendar
 from workflow.domain.credit import CreditRecord
 from workflow.domain.declaration import Declaration
+from workflow.domain.draws import PendingInspection, PeriodKey
 from workflow.domain.enterprise import EnterpriseProfile, EnterpriseUser
 from workflow.domain.goods import ProductIdentity
 from workflow.domain.guards import AssessmentStanding
@@ -142,7 +143,7 @@ class Ledger(Protocol):
 
 
 class DeclarationRepository(Protocol):
-    def find_many(self, numbers: Sequence[str]) -> dict[str, tuple[int, str]]: ...
+    def find_many(self, owned_numbers: Sequence[tuple[int, str]]) -> dict[tuple[int, str], tuple[int, str]]: ...
 
     def add_many(
         self, filings: Sequence[tuple[Declaration, Mapping[int, int], str]], created_by: int | None
@@ -201,6 +202,20 @@ class Assessments(Protocol):
     def add_conflict(self, expert_id: int, enterprise_id: int, reason: str) -> None: ...
 
 
+class Draws(Protocol):
+    """E2/E4: the districts' period keys for the inspection draw, and withdrawn declarations' pending inspections."""
+
+    def period_key(self, district: str, period: str) -> PeriodKey: ...
+
+    def open_pending(self, line_ids: Sequence[int]) -> list[PendingInspection]: ...
+
+    def carry(self, pending_id: int, qty: Decimal) -> None: ...
+
+    def add_pending(
+        self, declaration_id: int, declaration_no: str, withdrawn_on: date, held: Mapping[int, Decimal]
+    ) -> None: ...
+
+
 class Outbox(Protocol):
     def add(self, task: str, payload: dict[str, Any]) -> None: ...
 
@@ -252,6 +267,7 @@ class UnitOfWork(Protocol):
     assessments: Assessments
     receipts: Receipts
     enterprise_admin: EnterpriseAdmin
+    draws: Draws
 
     def __enter__(self) -> Self: ...
 
@@ -285,6 +301,5 @@ class Dependencies:
     policies: PolicyBook
     calendar: WorkingCalendar
     documents: DocumentStore
-    draw_key: Callable[[str], tuple[str, bytes]]
     # Signs a payload under the active key, naming it: (kid, compact token). Receipts are signed in the write-off.
     sign: Callable[[Mapping[str, Any]], tuple[str, str]]

@@ -2,15 +2,12 @@
 
 Every handler is one transaction under the certificate's row lock: the declaration's state, its audit events, the
 guarded balance statements and their ledger entries commit together or not at all. Requests carrying an
-idempotency key (and every declaration, by its number) replay their first result and write nothing.
+idempotency key replay their first result and write nothing (workflow/service/idempotency.py).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, fields, is_dataclass
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -34,89 +31,14 @@ from workflow.domain.ledger import (
     EntryKind,
     check_declaration,
     exhausts,
-    inspection_draw,
-    is_inspected,
 )
 from workflow.domain.lifecycle import CertState
+from workflow.service.idempotency import Outcome, run_idempotent
+from workflow.service.inspection_draws import draw_route, leave_inspection_pending
 from workflow.service.ports import Dependencies, UnitOfWork
 from workflow.service.receipts import Posting, record_entries
 
-REPLAY_ATTEMPTS = 5
 ZERO = Decimal(0)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What a unit of work produced: the result, whether it wrote anything, and work to do after commit."""
-
-    result: dict[str, Any]
-    wrote: bool = True
-    after_commit: Callable[[], None] | None = None
-
-
-Work = Callable[[UnitOfWork], Outcome]
-
-
-# -- idempotency ----------------------------------------------------------------------------------------------------
-
-
-def request_hash(command: c.Command) -> str:
-    """A fingerprint of what was asked, so a replay with different content is told apart from a retry.
-
-    Top-level fields are taken as they are and nested dataclasses expanded by the encoder: the same JSON that
-    `asdict` would give (so stored fingerprints stay valid), without its deep copy of every value.
-    """
-    asked = {f.name: getattr(command, f.name) for f in fields(command) if f.name not in _NOT_ASKED}
-    return hashlib.sha256(json.dumps(asked, sort_keys=True, default=_plain).encode()).hexdigest()
-
-
-_NOT_ASKED = ("actor", "idempotency_key")
-
-
-def _plain(value: Any) -> Any:
-    return asdict(value) if is_dataclass(value) and not isinstance(value, type) else str(value)
-
-
-def run_idempotent(
-    deps: Dependencies, command: c.Command, key: str, work: Work, fingerprint: str | None = None
-) -> dict[str, Any]:
-    """Run `work` once per key.
-
-    A request that lost a race (a concurrent duplicate, a lock cycle, a quota taken under it) runs again from the
-    start, and then replays or decides on fresh data.
-    """
-    fingerprint = fingerprint or request_hash(command)
-    for _ in range(REPLAY_ATTEMPTS):
-        try:
-            return _attempt(deps, command, key, fingerprint, work)
-        except RetryableConflict:
-            continue
-    raise ConcurrencyConflict("the request kept colliding with concurrent ones; try again")
-
-
-def _attempt(deps: Dependencies, command: c.Command, key: str, fingerprint: str, work: Work) -> dict[str, Any]:
-    with deps.uow() as uow:
-        if key:
-            stored = uow.idempotency.replay(key)
-            if stored is not None:
-                return _replayed(stored, fingerprint, key)
-            uow.idempotency.claim(key, command.actor.user_id, fingerprint)
-        outcome = work(uow)
-        if outcome.wrote:
-            if key:
-                uow.idempotency.record(key, outcome.result)
-            uow.commit()
-    if outcome.wrote and outcome.after_commit is not None:
-        outcome.after_commit()
-    return outcome.result
-
-
-def _replayed(stored: tuple[str, dict[str, Any]], fingerprint: str, key: str) -> dict[str, Any]:
-    stored_hash, result = stored
-    if stored_hash != fingerprint:
-        # The stored key carries the caller's scope ("api:<user id>:..."): it is never shown back.
-        raise InvalidInput("this Idempotency-Key was used for a different request", field="Idempotency-Key")
-    return {**result, "replayed": True}
 
 
 # -- declaring and writing off --------------------------------------------------------------------------------------
@@ -129,7 +51,9 @@ def route_declaration(
     declaration: Declaration,
     credit_records: Sequence[CreditRecord] | None = None,
 ) -> None:
-    """D3 / E1–E3: rate from grade × credit as of the declaration date, and a draw anyone can recompute.
+    """D3 / E1–E4: rate from grade × credit as of the declaration date, and a draw under the district's period key.
+
+    An inspection a withdrawn declaration left pending on the same lines overrides the draw (E4).
 
     A batch passes the enterprise's credit records it has already read; alone, they are read here.
     """
@@ -138,24 +62,21 @@ def route_declaration(
         credit_records = uow.enterprises.credit_records(certificate.enterprise_id)
     credit = credit_as_of(credit_records, declaration.declared_on, policy)
     rate = rules.inspection_rate(certificate.grade, credit.tier, policy)
-    key_id, key = deps.draw_key(certificate.district)
-    draw = inspection_draw(key, declaration.declaration_no)
-    inspected = is_inspected(rate.result, draw)
+    drawn = draw_route(uow, deps, certificate, declaration, rate.result, policy)
+    inherited = drawn["inherited_from"]
     route = {
-        "rate": str(rate.result),
-        "draw": str(draw),
-        "inspected": inspected,
-        "key_id": key_id,
+        **drawn,
         "grade": certificate.grade.value,
         "credit_tier": credit.tier.value,
         "credit_regime": credit.regime.value,
         "policy_id": policy.id,
         "policy_hash": policy.content_hash,
-        "rule_ids": list(rate.rule_ids),
-        "reason": rate.reason,
+        "rule_ids": list(rate.rule_ids) + (["E4"] if inherited else []),
+        "reason": rate.reason
+        + (f"; E4: inspected for withdrawn declaration(s) {', '.join(inherited)}" if inherited else ""),
     }
-    declaration.route_by(route, inspected)
-    if not inspected:
+    declaration.route_by(route, drawn["inspected"])
+    if not drawn["inspected"]:
         _mark_released(uow, deps, certificate, declaration)
 
 
@@ -418,6 +339,7 @@ def withdraw_declaration(cmd: c.WithdrawDeclaration, deps: Dependencies) -> dict
         declaration.withdraw(cmd.actor, cmd.reason)
         reason = cmd.reason or "declaration withdrawn"
         release_reservation(uow, deps, declaration, certificate, cmd.actor, reason, rule_id="W10")
+        leave_inspection_pending(uow, deps, declaration, certificate, cmd.actor)  # E4
         return _save(uow, declaration)
 
     return run_idempotent(deps, cmd, cmd.idempotency_key, work)

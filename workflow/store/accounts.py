@@ -1,7 +1,9 @@
-"""Sign-in data for the API: per-user tokens (kept as SHA-256 only), password re-hashing and login history.
+"""Sign-in data: per-user API tokens and browser sessions (kept as SHA-256 only), password re-hashing, login history.
 
 A token is 32 random bytes: a fast hash is enough to make a stolen table useless and keeps the lookup one indexed
-read. Passwords are never handled here beyond storing the hash the web layer computed.
+read. A browser session is a token of its own kind (`sgs_`) in the same table, so signing out revokes it on the server
+and the old cookie stops working; neither kind is accepted where the other is expected. Passwords are never handled
+here beyond storing the hash the web layer computed.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from workflow.store.repositories import AuditTrail
 from workflow.store.tables import ApiTokenRow, EnterpriseRow, UserRow
 
 TOKEN_PREFIX = "sgt_"
+SESSION_PREFIX = "sgs_"
+SESSION_NAME = "browser session"  # how a session shows in the user's token list, where it can be revoked too
 LAST_USED_GRANULARITY = timedelta(minutes=5)  # a read does not write on every request, only now and then
 
 
@@ -38,7 +42,16 @@ def token_digest(token: str) -> str:
 
 
 def issue_token(session: Session, user_id: int, name: str, now: datetime, lifetime: timedelta) -> IssuedToken:
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    return _issue(session, user_id, name, now, lifetime, TOKEN_PREFIX)
+
+
+def issue_session(session: Session, user_id: int, now: datetime, lifetime: timedelta) -> IssuedToken:
+    """A browser session: the token goes into the signed cookie, its hash into the table."""
+    return _issue(session, user_id, SESSION_NAME, now, lifetime, SESSION_PREFIX)
+
+
+def _issue(session: Session, user_id: int, name: str, now: datetime, lifetime: timedelta, prefix: str) -> IssuedToken:
+    token = prefix + secrets.token_urlsafe(32)
     row = ApiTokenRow(
         user_id=user_id, name=name, token_hash=token_digest(token), created_at=now, expires_at=now + lifetime
     )
@@ -48,7 +61,29 @@ def issue_token(session: Session, user_id: int, name: str, now: datetime, lifeti
 
 
 def account_for_token(session: Session, token: str, now: datetime) -> UserAccount | None:
-    """The active user a live token belongs to; expired, revoked or unknown tokens give None."""
+    """The active user a live API token belongs to; expired, revoked, unknown or session tokens give None."""
+    user = _live_user(session, token, now, TOKEN_PREFIX)
+    return None if user is None else account_of(user)
+
+
+def session_actor(session: Session, token: str, now: datetime) -> tuple[Actor, str] | None:
+    """The active user of a live browser session, with their language; None once it is revoked or expired."""
+    user = _live_user(session, token, now, SESSION_PREFIX)
+    return None if user is None else (account_of(user).actor, user.locale)
+
+
+def revoke_session(session: Session, token: str, now: datetime) -> None:
+    """Signing out: the session's row is revoked, so its cookie is worth nothing from now on."""
+    session.execute(
+        update(ApiTokenRow)
+        .where(ApiTokenRow.token_hash == token_digest(token), ApiTokenRow.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+def _live_user(session: Session, token: str, now: datetime, prefix: str) -> UserRow | None:
+    if not token.startswith(prefix):
+        return None
     found = session.execute(
         select(ApiTokenRow, UserRow)
         .join(UserRow, UserRow.id == ApiTokenRow.user_id)
@@ -62,7 +97,7 @@ def account_for_token(session: Session, token: str, now: datetime) -> UserAccoun
     if token_row.last_used_at is None or now - token_row.last_used_at > LAST_USED_GRANULARITY:
         session.execute(update(ApiTokenRow).where(ApiTokenRow.id == token_row.id).values(last_used_at=now))
         session.commit()
-    return account_of(user)
+    return user
 
 
 def tokens_of(session: Session, user_id: int) -> list[dict[str, Any]]:

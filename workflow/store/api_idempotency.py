@@ -1,7 +1,9 @@
 """Idempotency keys of API requests whose command has no key of its own, in the write-offs' idempotency table.
 
-A key is claimed in its own short transaction before the request runs and given its response after; a request that
-fails gives its key back, so the client can retry it once the cause is fixed.
+The key is claimed, the request's work done and its response stored in one transaction (`one_transaction`), so a
+key is never committed without its response: a request that fails or dies leaves no trace and may simply be sent
+again. A concurrent duplicate waits on the claimed key until the first request ends, then replays its response (or
+runs, if the first one wrote nothing).
 """
 
 from __future__ import annotations
@@ -10,11 +12,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 
+from workflow.domain.errors import ConcurrencyConflict, DuplicateRequest
 from workflow.store.ledger import SqlIdempotency
-from workflow.store.tables import IdempotencyKeyRow
+
+CLAIM_ATTEMPTS = 3
 
 
 class ApiIdempotency:
@@ -24,8 +27,16 @@ class ApiIdempotency:
     def replay_or_claim(self, key: str, actor_id: int | None, fingerprint: str) -> tuple[str, dict[str, Any]] | None:
         """The stored (fingerprint, result) of an earlier request with this key, or None once the key is ours.
 
-        Raises DuplicateRequest when a concurrent request claimed the key first.
+        Inside the request's transaction: the claim becomes visible to others only with the response beside it.
         """
+        for _ in range(CLAIM_ATTEMPTS):
+            try:
+                return self._replay_or_claim(key, actor_id, fingerprint)
+            except DuplicateRequest:
+                continue  # a concurrent request with this key committed first: its response is there now
+        raise ConcurrencyConflict("the request kept colliding with concurrent ones; try again", field="Idempotency-Key")
+
+    def _replay_or_claim(self, key: str, actor_id: int | None, fingerprint: str) -> tuple[str, dict[str, Any]] | None:
         with self.sessions() as session, session.begin():
             store = SqlIdempotency(session, self.now)
             stored = store.replay(key)
@@ -36,7 +47,3 @@ class ApiIdempotency:
     def record(self, key: str, result: dict[str, Any]) -> None:
         with self.sessions() as session, session.begin():
             SqlIdempotency(session, self.now).record(key, result)
-
-    def release(self, key: str) -> None:
-        with self.sessions() as session, session.begin():
-            session.execute(delete(IdempotencyKeyRow).where(IdempotencyKeyRow.key == key))

@@ -302,6 +302,7 @@ def _declaration_body(row: DeclarationRow, lines: Iterable[DeclarationLineRow]) 
         "disposal": row.disposal,
         "released_on": row.released_on,
         "follow_up_due_on": row.follow_up_due_on,
+        "route": _route_view(row.route),
         "lines": [
             {
                 "line_no": line.line_no,
@@ -310,6 +311,22 @@ def _declaration_body(row: DeclarationRow, lines: Iterable[DeclarationLineRow]) 
             }
             for line in lines
         ],
+    }
+
+
+def _route_view(route: dict[str, Any] | None) -> dict[str, Any] | None:
+    """D3 / E1–E4: rate, draw and outcome; routes drawn before period keys name no period or commitment."""
+    if route is None:
+        return None
+    inspected = bool(route.get("inspected"))
+    return {
+        "rate": route.get("rate", ""),
+        "draw": route.get("draw", ""),
+        "outcome": route.get("outcome") or ("inspect" if inspected else "release"),
+        "inspected": inspected,
+        "draw_period": route.get("draw_period"),
+        "draw_commitment": route.get("draw_commitment"),
+        "inherited_from": list(route.get("inherited_from") or []),
     }
 
 

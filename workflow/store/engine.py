@@ -14,14 +14,19 @@ from psycopg.types.json import set_json_loads
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from workflow.store.request_transaction import RequestSession
+
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 READ_ONLY = "specgoods_read_only"  # an execution option: this connection only reads
+PG_CONNECT_TIMEOUT_S = 5
 
 
 def make_engine(url: str, **options: Any) -> Engine:
     """One engine per process; nothing connects until the first query."""
     if url.startswith("sqlite"):
         return _sqlite_engine(url, **options)
+    # A database host that stops answering fails a new connection in seconds (a 503), not at the TCP timeout.
+    options.setdefault("connect_args", {"connect_timeout": PG_CONNECT_TIMEOUT_S})
     engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, **options)
     event.listen(engine, "connect", _configure_postgres_connection)
     return engine
@@ -40,7 +45,8 @@ def _configure_postgres_connection(dbapi_connection: Any, _record: object) -> No
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+    # RequestSession joins a request's one transaction when there is one (workflow/store/request_transaction.py).
+    return sessionmaker(engine, class_=RequestSession, expire_on_commit=False)
 
 
 def _sqlite_engine(url: str, **options: Any) -> Engine:

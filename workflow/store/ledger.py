@@ -8,12 +8,26 @@ row is locked first in every write-off transaction, which serialises the 'all li
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import ARRAY, BigInteger, and_, bindparam, case, func, insert, literal, or_, select, text, update
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -125,9 +139,18 @@ _LINE_BALANCES = (
     .where(_LINE.certificate_id == bindparam("certificate_id"))
     .order_by(_LINE.line_no)
 )
-_FIND_DECLARATIONS = select(DeclarationRow.declaration_no, DeclarationRow.id, DeclarationRow.request_hash).where(
-    DeclarationRow.declaration_no.in_(bindparam("numbers", expanding=True))
+# A declaration number is unique per enterprise: it is looked up only among its owner's declarations.
+_FIND_DECLARATIONS = select(
+    DeclarationRow.enterprise_id, DeclarationRow.declaration_no, DeclarationRow.id, DeclarationRow.request_hash
+).where(
+    DeclarationRow.declaration_no.in_(bindparam("numbers", expanding=True)),
+    DeclarationRow.enterprise_id.in_(bindparam("enterprises", expanding=True)),
 )
+_KEY = select(IdempotencyKeyRow.request_hash, IdempotencyKeyRow.result, IdempotencyKeyRow.created_at).where(
+    IdempotencyKeyRow.key == bindparam("key")
+)
+# Longer than any request may run (gunicorn's worker timeout is 30 s): a claim this old was abandoned, not running.
+CLAIM_TIMEOUT = timedelta(minutes=2)
 ZERO = Decimal(0)
 OPEN_STATES = (
     DeclState.DECLARED,
@@ -201,7 +224,7 @@ class SqlLedger:
                 .values(open_uses=CertificateRow.open_uses + 1)
             )
         except DBAPIError as error:
-            _raise_if_deadlock(error)
+            raise_if_deadlock(error)
             raise
         return bool(result.rowcount == 1)
 
@@ -435,10 +458,14 @@ def _per_line(quantities: Mapping[int, Decimal]) -> Any:
     return case(whens, value=_LINE.id, else_=literal(ZERO, _QTY.type)) if whens else literal(ZERO, _QTY.type)
 
 
-def _raise_if_deadlock(error: DBAPIError) -> None:
-    """PostgreSQL broke a lock cycle (two single-use claims upgrading shared locks): the request is retried."""
+def raise_if_deadlock(error: DBAPIError) -> None:
+    """PostgreSQL broke a lock cycle: the request runs again from the start.
+
+    Two single-use claims upgrading shared locks, or two batches taking their lines' pending inspections in
+    different orders.
+    """
     if getattr(error.orig, "sqlstate", None) == "40P01":
-        raise RetryableConflict("a concurrent declaration held the certificate; retrying") from error
+        raise RetryableConflict("a concurrent declaration held what this one needed; retrying") from error
 
 
 class SqlDeclarations(_AggregateRepository):
@@ -447,10 +474,16 @@ class SqlDeclarations(_AggregateRepository):
     def __init__(self, session: Session, audit: AuditTrail, outbox: SqlOutbox, now: Now) -> None:
         super().__init__(session, audit, outbox, now)
 
-    def find_many(self, numbers: Sequence[str]) -> dict[str, tuple[int, str]]:
-        """The id and request hash of each declaration already filed under one of these numbers (the natural key)."""
-        rows = self.session.connection().execute(_FIND_DECLARATIONS, {"numbers": list(numbers)})
-        return {number: (declaration_id, request_hash) for number, declaration_id, request_hash in rows}
+    def find_many(self, owned_numbers: Sequence[tuple[int, str]]) -> dict[tuple[int, str], tuple[int, str]]:
+        """The id and request hash of each declaration its enterprise already filed under one of these numbers.
+
+        The natural key is (enterprise, number): another enterprise's declaration under the same number is not found.
+        """
+        wanted = set(owned_numbers)
+        parameters = {"numbers": [n for _, n in wanted], "enterprises": sorted({e for e, _ in wanted})}
+        rows = self.session.connection().execute(_FIND_DECLARATIONS, parameters)
+        found = {(enterprise, number): (declaration_id, digest) for enterprise, number, declaration_id, digest in rows}
+        return {owned: found[owned] for owned in wanted if owned in found}
 
     def add_many(self, filings: Sequence[tuple[Declaration, Mapping[int, int], str]], created_by: int | None) -> None:
         """Insert declarations, each with its certificate-line ids and request hash: one statement per table."""
@@ -545,14 +578,24 @@ class SqlDeclarations(_AggregateRepository):
 
 
 class SqlIdempotency:
-    """Idempotency keys stored in the transaction that produced their result: a replay writes nothing."""
+    """Idempotency keys stored in the transaction that produced their result: a replay writes nothing.
+
+    A key is claimed and given its result in one transaction, so a committed claim without a result is one that an
+    earlier release's two-transaction API door left behind when its process died; past CLAIM_TIMEOUT it is released.
+    """
 
     def __init__(self, session: Session, now: Now) -> None:
         self.session, self.now = session, now
 
     def replay(self, key: str) -> tuple[str, dict[str, Any]] | None:
-        row = self.session.get(IdempotencyKeyRow, key, populate_existing=True)
-        return (row.request_hash, row.result) if row else None
+        """The stored (request hash, result), or None when the key is free (never used, or its claim abandoned)."""
+        row = self.session.connection().execute(_KEY, {"key": key}).first()
+        if row is None:
+            return None
+        if not row.result and row.created_at < self.now() - CLAIM_TIMEOUT:
+            self.session.connection().execute(delete(IdempotencyKeyRow).where(IdempotencyKeyRow.key == key))
+            return None
+        return row.request_hash, row.result
 
     def claim(self, key: str, actor_id: int | None, request_hash: str) -> None:
         """Taken first in the transaction, so a concurrent duplicate waits here, then fails and replays."""

@@ -27,6 +27,7 @@ class OutboxRelay:
 
     def __init__(self, sessions: sessionmaker[Session], publish: Publish, now: Callable[[], datetime]) -> None:
         self.sessions, self.publish, self.now = sessions, publish, now
+        self.broker_down = False  # logged once when the broker stops taking rows, once when it takes them again
 
     def relay(self, limit: int = RELAY_BATCH) -> int:
         with self.sessions() as session, session.begin():
@@ -49,8 +50,17 @@ class OutboxRelay:
             except Exception as exc:  # noqa: BLE001 - any broker failure leaves the row for the next sweep
                 row.attempts += 1
                 row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-                log.warning("outbox relay stopped at row %s: %s", row.id, row.last_error)
+                self._note_outage(row.id, row.last_error)
                 break
             row.published_at = self.now()
             sent += 1
+        if sent and self.broker_down:
+            self.broker_down = False
+            log.warning("outbox relay: the broker takes messages again")
         return sent
+
+    def _note_outage(self, row_id: int, error: str) -> None:
+        """One line per outage, not one per commit: every commit while the broker is down tries again."""
+        if not self.broker_down:
+            self.broker_down = True
+            log.warning("outbox relay stopped at row %s: %s (rows wait for the next sweep)", row_id, error)

@@ -280,7 +280,7 @@ class DeclarationRow(Base):
 
     __tablename__ = "declarations"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    declaration_no: Mapped[str] = mapped_column(String(inputs.CODE), unique=True)
+    declaration_no: Mapped[str] = mapped_column(String(inputs.CODE))
     certificate_id: Mapped[int] = mapped_column(ForeignKey("certificates.id"), index=True)
     enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
     district: Mapped[str] = mapped_column(String(32))
@@ -300,7 +300,11 @@ class DeclarationRow(Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime]
 
-    __table_args__ = (Index("ix_declarations_follow_up", "state", "follow_up_due_on"),)
+    __table_args__ = (
+        Index("ix_declarations_follow_up", "state", "follow_up_due_on"),
+        # Unique per enterprise (migration 0012), led by the number so a lookup by number alone uses it too.
+        UniqueConstraint("declaration_no", "enterprise_id"),
+    )
 
 
 class DeclarationLineRow(Base):
@@ -568,3 +572,32 @@ class CertificateDocumentRow(Base):
     signature: Mapped[str] = mapped_column(String(128))
     key_id: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime]
+
+
+class DrawKeyRow(Base):
+    """E2: a district's inspection-draw key for one period; its commitment is public from creation, the key after."""
+
+    __tablename__ = "draw_keys"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    district: Mapped[str] = mapped_column(String(32))
+    period: Mapped[str] = mapped_column(String(7))  # YYYY-MM, in the district's local date
+    key_hex: Mapped[str] = mapped_column(String(64))
+    commitment: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("district", "period"),)
+
+
+class PendingInspectionRow(Base):
+    """E4: what a declaration drawn for inspection held on one certificate line when it was withdrawn before it."""
+
+    __tablename__ = "pending_inspections"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    certificate_line_id: Mapped[int] = mapped_column(ForeignKey("certificate_lines.id"))
+    declaration_id: Mapped[int] = mapped_column(ForeignKey("declarations.id"))
+    declaration_no: Mapped[str] = mapped_column(String(inputs.CODE))
+    withdrawn_on: Mapped[date]
+    qty: Mapped[Decimal] = mapped_column(Quantity)
+    carried_qty: Mapped[Decimal] = mapped_column(Quantity, default=Decimal(0))
+
+    __table_args__ = (Index("ix_pending_inspections_line", "certificate_line_id", "withdrawn_on"),)

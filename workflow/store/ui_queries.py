@@ -15,10 +15,8 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, aliased
 
-from workflow.domain.actors import Actor
 from workflow.domain.signature import quantity_text
 from workflow.store.api_reads import Scope, enterprise_view, line_balance, lines_of
-from workflow.store.directory import actor_of
 from workflow.store.tables import (
     ApplicationRow,
     AuditEventRow,
@@ -39,14 +37,6 @@ DECIDED_STATES = ("granted", "denied")
 PORT_STATES = ("port_review", "inspection", "lab_hold", "disposal_ordered", "follow_up_pending")
 CLOCK_STATES = ("accepted", "under_review", "risk_assessment")  # the decision clock runs (or is paused) in these
 RECENT_SAMPLE = 500  # dashboard figures over time read the latest rows only: a page must not scan history
-
-
-def actor_by_id(session: Session, user_id: int) -> tuple[Actor, str] | None:
-    """The active user as an actor, with their preferred language; None for an unknown or inactive user."""
-    row = session.get(UserRow, user_id)
-    if row is None or not row.active:
-        return None
-    return actor_of(row), row.locale
 
 
 @dataclass(frozen=True)
@@ -194,11 +184,15 @@ def certificate_id_by_no(session: Session, certificate_no: str) -> int | None:
     return found
 
 
-def declaration_id_by_no(session: Session, declaration_no: str) -> int | None:
-    found: int | None = session.scalar(
-        select(DeclarationRow.id).where(DeclarationRow.declaration_no == declaration_no.strip())
+def declarations_by_no(session: Session, declaration_no: str, district: str | None) -> list[dict[str, Any]]:
+    """A number is unique per enterprise, so one district may hold several declarations under it: all, newest first."""
+    query = select(DeclarationRow, CertificateRow.certificate_no).join(
+        CertificateRow, CertificateRow.id == DeclarationRow.certificate_id
     )
-    return found
+    query = query.where(DeclarationRow.declaration_no == declaration_no.strip())
+    if district is not None:
+        query = query.where(DeclarationRow.district == district)
+    return _declaration_rows(session.execute(query.order_by(DeclarationRow.id.desc()).limit(50)))
 
 
 def certificates_with_lines(
@@ -365,7 +359,10 @@ def open_declarations(session: Session, district: str | None, limit: int = 50) -
     query = query.where(DeclarationRow.state.in_(PORT_STATES))
     if district is not None:
         query = query.where(DeclarationRow.district == district)
-    rows = session.execute(query.order_by(DeclarationRow.id.desc()).limit(limit))
+    return _declaration_rows(session.execute(query.order_by(DeclarationRow.id.desc()).limit(limit)))
+
+
+def _declaration_rows(rows: Any) -> list[dict[str, Any]]:
     return [
         {
             "id": d.id,

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from workflow.domain.calendar import WorkingCalendar
 from workflow.store.assessments import SqlAssessments
+from workflow.store.draw_keys import SqlDraws
 from workflow.store.enterprise_admin import SqlEnterpriseAdmin
 from workflow.store.ledger import SqlDeclarations, SqlIdempotency, SqlLedger
 from workflow.store.notifications import SqlNotifications
@@ -23,6 +24,7 @@ from workflow.store.repositories import (
     SqlEnterprises,
     SqlOutbox,
 )
+from workflow.store.request_transaction import after_commit, step
 
 
 class SqlUnitOfWork:
@@ -53,6 +55,7 @@ class SqlUnitOfWork:
         self.assessments = SqlAssessments(self.session, self._now)
         self.receipts = SqlReceipts(self.session, self._now)
         self.enterprise_admin = SqlEnterpriseAdmin(self.session, audit, self._now)
+        self.draws = SqlDraws(self.session, self._now)
         return self
 
     def __exit__(
@@ -62,11 +65,13 @@ class SqlUnitOfWork:
         self.session.close()
 
     def commit(self) -> None:
+        self.draws.flush_carries()  # after the line writes of the transaction, before the audit seal
         self.audit.seal()
         self.session.commit()
+        step("unit of work committed")
         if self.outbox.added and self._after_commit is not None:
             self.outbox.added = 0
-            self._after_commit()
+            after_commit(self._after_commit)  # inside a request's one transaction, once that has committed
 
     def rollback(self) -> None:
         self.audit.discard()
