@@ -22,10 +22,11 @@ from workflow.domain.commands import (
     ScreenApplication,
     SweepClocks,
 )
-from workflow.domain.errors import DomainError
+from workflow.domain.errors import ConcurrencyConflict, DomainError
 
 log = logging.getLogger(__name__)
-TRANSIENT = (OperationalError, ConnectionError, TimeoutError)
+# A lost race with a concurrent change (an officer acting on the file) is transient too: the task runs again.
+TRANSIENT = (OperationalError, ConnectionError, TimeoutError, ConcurrencyConflict)
 # shared=False: the tasks belong to this app only, so building a second app in one process is no conflict.
 RETRY = {"autoretry_for": TRANSIENT, "retry_backoff": True, "retry_backoff_max": 60, "max_retries": 8, "shared": False}
 
@@ -78,6 +79,8 @@ def register_tasks(app: Celery, container: Callable[[], Container]) -> None:
 def _run(container: Callable[[], Container], command: Any) -> dict[str, Any]:
     try:
         return {"ok": True, "result": container().bus.handle(command)}
+    except ConcurrencyConflict:
+        raise  # retried with backoff (RETRY): the work is idempotent and the other change has committed
     except DomainError as error:
         # A rule refused: retrying cannot change the answer, so it is recorded instead.
         log.warning("%s refused: %s", type(command).__name__, error.message)

@@ -13,7 +13,7 @@ from tests.integration.support import file_application, fx04_ecoli, fx10_cytokin
 from workflow.domain import commands as c
 from workflow.domain.actors import SYSTEM_ACTOR
 from workflow.domain.clock import StatutoryClock
-from workflow.store import ui_queries
+from workflow.store import api_reads, ui_queries
 from workflow.store.tables import ApplicationRow
 
 
@@ -108,3 +108,34 @@ def test_r19_the_clock_sweep_fills_a_due_date_the_row_lacks(container: Container
 
     with container.sessions() as session:
         assert session.scalar(select(ApplicationRow.decision_due_on).where(ApplicationRow.id == application_id)) == due
+
+
+def test_a_submission_accepted_before_its_screening_ran_is_still_screened_once(
+    container: Container, cast: Cast
+) -> None:
+    application_id = file_application(container, cast, (fx10_cytokine(),))
+    container.bus.handle(c.SubmitApplication(cast.applicant, application_id))
+    container.bus.handle(c.AcceptApplication(cast.acceptor, application_id))  # the officer was quicker than the task
+
+    assert container.bus.handle(c.ScreenApplication(SYSTEM_ACTOR, application_id)) is True
+    assert container.bus.handle(c.ScreenApplication(SYSTEM_ACTOR, application_id)) is False  # re-delivered: nothing
+
+    found = row(container, application_id)
+    assert found.state == "accepted" and found.screening is not None and found.is_first_time is True
+    with container.sessions() as session:
+        trail = [event["trigger"] for event in api_reads.audit_trail(session, "application", application_id)]
+    assert trail.count("screen") == 1
+
+
+def test_a_screening_landing_after_the_decision_leaves_the_closed_file_alone(container: Container, cast: Cast) -> None:
+    first = submitted_and_screened(container, cast, fx10_cytokine())
+    grant(container, cast, first)
+    again = file_application(container, cast, (fx10_cytokine(),))
+    container.bus.handle(c.SubmitApplication(cast.applicant, again))
+    grant(container, cast, again)
+    decided = row(container, again)
+
+    assert container.bus.handle(c.ScreenApplication(SYSTEM_ACTOR, again)) is False
+
+    after = row(container, again)
+    assert (after.screening, after.version, after.paperless) == (None, decided.version, True)

@@ -219,9 +219,15 @@ class Application(Aggregate):
         return self.clock.due_date(calendar)
 
     def needs_screening(self) -> bool:
-        """Screening runs once per submission: a re-delivered task finds it done and writes nothing."""
+        """Screening runs once per submission: a re-delivered task finds it done and writes nothing.
+
+        An officer who accepted or reviewed before the task ran does not make the submission go unscreened: the
+        screening records what the rules said about what was submitted, whenever it lands. A file already decided or
+        withdrawn is left alone: nothing decides on it any more, and a closed file's trail does not grow.
+        """
         screened_for = (self.screening or {}).get("received_on")
-        return self.state is AppState.SUBMITTED and screened_for != str(self.received_on)
+        open_file = self.state not in CLOSED_APPLICATION_STATES
+        return open_file and self.received_on is not None and screened_for != str(self.received_on)
 
     def record_screening(self, result: dict[str, Any]) -> None:
         """Screening changes no state but is audited like a transition, with every rule it applied."""
