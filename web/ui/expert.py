@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
 from web.context import container
 from web.ui.auth import actor, allow
 from web.ui.forms import OpinionForm, options
+from web.ui.i18n import OPINIONS as OPINION_WORDS
 from workflow.domain import commands as c
 from workflow.domain.actors import Role
 from workflow.domain.assessment import Opinion
@@ -18,7 +18,7 @@ from workflow.domain.permissions import Action
 from workflow.store import ui_queries
 
 blueprint = Blueprint("ui_expert", __name__, url_prefix="/ui/expert")
-OPINIONS = [("pass", _l("Pass")), ("correct", _l("Needs more documents")), ("reject", _l("Turn down"))]
+OPINIONS = list(OPINION_WORDS.items())
 
 
 def _form() -> OpinionForm:

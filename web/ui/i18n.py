@@ -164,8 +164,14 @@ TIERS: Mapping[str, object] = {
     "discredited": _l("Discredited"),
     "seriously_discredited": _l("Seriously discredited"),
 }
+OPINIONS: Mapping[str, object] = {  # an expert's opinion and a panel's outcome (A8: 通过 / 补正材料 / 驳回)
+    "pass": _l("Pass"),
+    "correct": _l("Needs more documents"),
+    "reject": _l("Turn down"),
+}
 TABLES: Mapping[str, Mapping[str, object]] = {
     "tier": TIERS,
+    "opinion": OPINIONS,
     "reversal": REVERSAL_REASONS,
     "state": STATES,
     "role": ROLES,

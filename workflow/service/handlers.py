@@ -178,8 +178,9 @@ def grant_application(cmd: c.GrantApplication, deps: Dependencies) -> int:
         application = uow.applications.get(cmd.application_id)
         today = deps.clock.today()
         policy = deps.policies.policy_for(application.district, application.received_on or today)
-        grade = cmd.grade or rules.grade_application(application.lines, application.direction, policy).result
-        application.decision_facts = decision_facts(uow, application, policy, grade)
+        suggested = rules.grade_application(application.lines, application.direction, policy).result
+        grade = cmd.grade or suggested
+        application.decision_facts = decision_facts(uow, application, policy, (grade, suggested))
         application.grant(cmd.actor, grade, cmd.reason)  # its guards read the facts in this transaction
         issued = _issue_certificate(uow, application, policy, today)  # reads the enterprise's earlier grants
         application.paperless = issued.paperless  # the decided facts, stored for queues and reports
@@ -192,15 +193,16 @@ def grant_application(cmd: c.GrantApplication, deps: Dependencies) -> int:
         return certificate.id
 
 
-def decision_facts(uow: UnitOfWork, application: Application, policy: Policy, grade: RiskGrade) -> DecisionFacts:
+def decision_facts(
+    uow: UnitOfWork, application: Application, policy: Policy, grades: tuple[RiskGrade, RiskGrade]
+) -> DecisionFacts:
     """R32 / A8: whether a risk assessment is required, and where the latest one stands.
 
-    Required when the screening or the grade decided requires it; read in the deciding transaction.
+    Required when the screening or either grade requires it — the one decided and the one the goods suggest, so
+    setting a lower grade by hand (R34) does not skip the panel; read in the deciding transaction.
     """
     screened = ((application.screening or {}).get("risk_assessment") or {}).get("result") or {}
-    suggested = rules.grade_application(application.lines, application.direction, policy).result
-    # The goods' own grade counts too: setting a lower grade by hand (R34) does not skip the panel.
-    requiring = [g for g in dict.fromkeys((grade, suggested)) if rules.risk_assessment_route(g, policy).result.required]
+    requiring = [g for g in dict.fromkeys(grades) if rules.risk_assessment_route(g, policy).result.required]
     because = f"grade {requiring[0].value} under {policy.id}" if requiring else "the screening requires it"
     return DecisionFacts(
         assessment_required=bool(requiring) or bool(screened.get("required")),

@@ -158,12 +158,8 @@ def override_assessment(cmd: c.OverrideAssessment, deps: Dependencies) -> None:
         recipients = [user for user in (application.reviewer_id,) if user is not None]
         recipients += uow.assessments.users_with_role(application.district, Role.DECIDER)
         notify(uow, recipients, "assessment_overridden", {"reference": application.reference, "reason": cmd.reason})
-        _save_application(uow, application)
-
-
-def _save_application(uow: UnitOfWork, application: Application) -> None:
-    uow.applications.save(application)
-    uow.commit()
+        uow.applications.save(application)
+        uow.commit()
 
 
 # -- opinions and conclusion (A8) -----------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -41,9 +42,16 @@ class SqlDraws:
     def __init__(self, session: Session, now: Now) -> None:
         self.session, self.now = session, now
         self._carries: dict[int, Decimal] = {}  # pending inspection id → quantity carried off, written at commit
+        self._keys: dict[tuple[str, str], PeriodKey] = {}  # read once per transaction: a batch draws under one key
+        self._pending: dict[int, list[PendingInspection]] = {}  # by certificate line, read once per transaction
 
     def period_key(self, district: str, period: str) -> PeriodKey:
         """The period's key, made (with the next period's) if this is its first draw."""
+        if (district, period) not in self._keys:
+            self._keys[district, period] = self._period_key(district, period)
+        return self._keys[district, period]
+
+    def _period_key(self, district: str, period: str) -> PeriodKey:
         wanted = (period, next_period(period))
         keys = _keys(self.session.connection(), district, wanted)
         if len(keys) < len(wanted):
@@ -71,9 +79,19 @@ class SqlDraws:
         Read without a lock: two declarations racing for the last of a pending quantity may both take it on, which
         inspects one shipment more than needed and never one less.
         """
-        row = PendingInspectionRow
-        query = select(row).where(row.certificate_line_id.in_(line_ids), row.carried_qty < row.qty).order_by(row.id)
-        return [_pending(found) for found in self.session.scalars(query)]
+        unread = [line_id for line_id in line_ids if line_id not in self._pending]
+        if unread:  # a batch on one hot line reads it once, not once per declaration
+            row = PendingInspectionRow
+            query = select(row).where(row.certificate_line_id.in_(unread), row.carried_qty < row.qty).order_by(row.id)
+            self._pending |= {line_id: [] for line_id in unread}
+            for found in self.session.scalars(query):
+                self._pending[found.certificate_line_id].append(_pending(found))
+        found_now = (self._carried(pending) for line_id in line_ids for pending in self._pending[line_id])
+        return sorted((pending for pending in found_now if pending.carried < pending.qty), key=lambda p: p.id)
+
+    def _carried(self, pending: PendingInspection) -> PendingInspection:
+        """As this transaction's earlier declarations left it: their carries are written only at commit."""
+        return replace(pending, carried=pending.carried + self._carries.get(pending.id, Decimal(0)))
 
     def carry(self, pending_id: int, qty: Decimal) -> None:
         """Noted now, written by `flush_carries` at commit: after the certificate lines, like every writer."""
