@@ -7,6 +7,7 @@ both import this module, never each other.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from celery import Celery
@@ -103,12 +104,16 @@ def bootstrap(
         documents=FileDocumentStore(settings.instance_path / "documents"),
         sign=key_ring(settings).sign_named,
     )
-    container = Container(
-        settings, engine, sessions, celery, deps, MessageBus(deps), OutboxRelay(sessions, lambda *a: None, clock.now)
-    )
+    container = Container(settings, engine, sessions, celery, deps, MessageBus(deps), _relay(settings, sessions, clock))
     container.relay.publish = container.publish
     holder["relay"] = container.relay
     return container
+
+
+def _relay(settings: Settings, sessions: sessionmaker[Session], clock: Clock) -> OutboxRelay:
+    """The relay publishes through the container once it exists (`container.publish`)."""
+    redeliver_after = timedelta(seconds=settings.outbox_redeliver_seconds)
+    return OutboxRelay(sessions, lambda *_: None, clock.now, redeliver_after)
 
 
 def _probe(check: Any) -> dict[str, Any]:

@@ -19,6 +19,7 @@ ROUTES = {
     "deem_acceptances": "sweeps",
     "flag_overdue_follow_ups": "sweeps",
     "checkpoint_audit_chains": "sweeps",
+    "publish_draw_commitments": "sweeps",
     "send_email": "notifications",
     "render_certificate": "documents",
 }

@@ -1,4 +1,6 @@
-"""`specgoods tasks`: the dead-letter list of background tasks that failed for good, and their retry.
+"""`specgoods tasks`: dead letters, their retry, and the reconciliation of everything overdue.
+
+The dead letters are background tasks that failed for good; `overdue` lists all unfinished work past its bound.
 
 Registered on the main group by `config.cli`; that module imports this one, so this one imports it only lazily.
 A retry is an outbox row like any other, so the CLI needs no worker code and no broker of its own.
@@ -7,6 +9,7 @@ A retry is an outbox row like any other, so the CLI needs no worker code and no 
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import click
@@ -17,6 +20,7 @@ from rich.text import Text
 from config.celery_config import TASK_PREFIX
 from workflow.domain.errors import InvalidInput
 from workflow.store.dead_letters import SqlDeadLetters
+from workflow.store.overdue_work import OverdueKind, overdue_work
 from workflow.store.repositories import SqlOutbox
 
 
@@ -59,6 +63,59 @@ def retry(dead_letter_id: int) -> None:
     if not container.settings.is_embedded:
         container.relay.relay()
     click.echo(f"queued {letter['task']} again (dead letter {dead_letter_id})")
+
+
+@tasks_group.command("overdue")
+@click.option(
+    "--older-than",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Seconds after which unfinished work counts as overdue (default: twice SPECGOODS_OUTBOX_REDELIVER_SECONDS).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+def overdue(older_than: float | None, as_json: bool) -> None:
+    """List the background work that should have finished and has not; exit 1 if there is any (for cron)."""
+    from config.cli import _container
+
+    container = _container()
+    bound = timedelta(seconds=older_than if older_than is not None else 2 * container.settings.outbox_redeliver_seconds)
+    with container.sessions() as session:
+        kinds = overdue_work(session, container.deps.clock.now(), bound)
+    if as_json:
+        click.echo(json.dumps([_kind_dict(kind) for kind in kinds], ensure_ascii=False, indent=2))
+    else:
+        console = Console()
+        for kind in kinds:
+            console.print(_overdue_table(kind))
+    if any(kind.count for kind in kinds):
+        raise SystemExit(1)
+
+
+OVERDUE_TITLES = {
+    "unsent": "Outbox rows the broker has not taken (is the broker up? is beat running?)",
+    "incomplete": "Outbox rows sent but never completed (is a worker taking the queue? does the task die?)",
+    "dead_letters": "Tasks that failed for good (specgoods tasks retry ID once the cause is fixed)",
+    "unscreened": "Open applications whose submission has no screening",
+    "email_pending": "E-mail copies of notifications still pending",
+}
+
+
+def _kind_dict(kind: OverdueKind) -> dict[str, Any]:
+    return {"kind": kind.kind, "count": kind.count, "items": kind.items}
+
+
+def _overdue_table(kind: OverdueKind) -> Table:
+    table = Table(title=f"{OVERDUE_TITLES[kind.kind]}: {kind.count}")
+    names = list(kind.items[0]) if kind.items else ["id"]
+    for name in names:
+        table.add_column(name)
+    for item in kind.items:
+        table.add_row(*(Text(_cell(item[name])) for name in names))
+    return table
+
+
+def _cell(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 def _table(letters: list[dict[str, Any]]) -> Table:

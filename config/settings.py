@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     mail_from: str = "specgoods@localhost"
     worker_ping_timeout: float = 3.0
     outbox_relay_seconds: float = 5.0
+    # An outbox row sent this long ago whose task has not completed is sent again (the wait doubles each time):
+    # longer than a task's own retries usually take, short enough that a lost message costs minutes, not hours.
+    outbox_redeliver_seconds: PositiveFloat = 300.0
     # How often beat signs each district's audit-chain head: the longest stretch a database writer could rewrite.
     audit_checkpoint_seconds: PositiveFloat = 3600.0
     # Redis re-delivers a message unacknowledged for this long: above the longest task, never an ETA's home.

@@ -13,6 +13,7 @@ from celery.worker import WorkController
 from config.bootstrap import Container, bootstrap
 from config.celery_config import QUEUES
 from config.settings import load_settings
+from tasks.completion import complete_outbox_rows
 from tasks.dead_letters import record_dead_letters
 from tasks.documents import register_document_tasks
 from tasks.mail import register_mail_tasks
@@ -33,6 +34,7 @@ def create_celery_app(container: Container | None = None) -> Celery:
     register_mail_tasks(container.celery, current_container)
     register_document_tasks(container.celery, current_container)
     record_dead_letters(container.celery, current_container)
+    complete_outbox_rows(container.celery, current_container)
     container.celery.conf.beat_schedule = beat_schedule(container)
     return container.celery
 
@@ -52,6 +54,7 @@ def beat_schedule(container: Container) -> dict[str, Any]:
         "deem-acceptances": {"task": "specgoods.deem_acceptances", "schedule": SWEEP_SECONDS},
         "exhaust-used-up": {"task": "specgoods.exhaust_used_up", "schedule": SWEEP_SECONDS},
         "flag-overdue-follow-ups": {"task": "specgoods.flag_overdue_follow_ups", "schedule": SWEEP_SECONDS},
+        "publish-draw-commitments": {"task": "specgoods.publish_draw_commitments", "schedule": SWEEP_SECONDS},
         "checkpoint-audit-chains": {
             "task": "specgoods.checkpoint_audit_chains",
             "schedule": container.settings.audit_checkpoint_seconds,

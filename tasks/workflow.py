@@ -23,6 +23,8 @@ from workflow.domain.commands import (
     SweepClocks,
 )
 from workflow.domain.errors import ConcurrencyConflict, DomainError
+from workflow.domain.policy import Districts
+from workflow.service.inspection_draws import publish_commitments
 
 log = logging.getLogger(__name__)
 # A lost race with a concurrent change (an officer acting on the file) is transient too: the task runs again.
@@ -40,7 +42,9 @@ def register_tasks(app: Celery, container: Callable[[], Container]) -> None:
 
     @app.task(name="specgoods.relay_outbox", **RETRY)
     def relay_outbox() -> int:
-        return container().relay.relay()
+        """First sends, then the rows no task has completed in time (workflow/store/outbox_completion.py)."""
+        relay = container().relay
+        return relay.relay() + relay.redeliver()
 
     @app.task(name="specgoods.expire_certificates", **RETRY)
     def expire_certificates() -> dict[str, Any]:
@@ -65,6 +69,14 @@ def register_tasks(app: Celery, container: Callable[[], Container]) -> None:
     @app.task(name="specgoods.flag_overdue_follow_ups", **RETRY)
     def flag_overdue_follow_ups() -> dict[str, Any]:
         return _run(container, FlagOverdueFollowUps(SYSTEM_ACTOR))
+
+    @app.task(name="specgoods.publish_draw_commitments", **RETRY)
+    def publish_draw_commitments() -> dict[str, Any]:
+        """Every district's draw key for this period and the next, so each commitment is public before its period."""
+        built = container()
+        policies = built.deps.policies
+        codes = policies.by_code if isinstance(policies, Districts) else [built.settings.district]
+        return {"ok": True, "result": publish_commitments(built.deps, codes)}
 
     @app.task(name="specgoods.checkpoint_audit_chains", **RETRY)
     def checkpoint_audit_chains() -> dict[str, Any]:

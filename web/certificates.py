@@ -1,6 +1,6 @@
 """`/api/v1` certificates, declarations, write-offs and reversals.
 
-Thin routes over workflow/service/writeoff.py and workflow/service/certificates.py.
+Thin routes over workflow/service/declare.py, workflow/service/port_steps.py and workflow/service/certificates.py.
 
 Those commands carry their `Idempotency-Key` into their own transaction, so a retried write-off replays exactly once.
 """

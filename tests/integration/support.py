@@ -1,8 +1,11 @@
-"""Test support for the write-off scenarios: goods of DOMAIN.md's fixtures, granted certificates, routed numbers."""
+"""Test support: goods of DOMAIN.md's fixtures, filed applications, granted certificates, routed numbers, the CLI."""
 
 from __future__ import annotations
 
 import itertools
+import os
+import subprocess
+import sys
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -178,3 +181,15 @@ def ledger(container: Container, certificate_no: str) -> list[tuple[str, Decimal
             .order_by(LedgerEntryRow.id)
         )
         return [(kind, qty) for kind, qty in rows]
+
+
+def cli(container: Container, *args: str) -> subprocess.CompletedProcess[str]:
+    """`specgoods <args>` in a subprocess on the container's database, broker and instance folder."""
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("SPECGOODS_")}
+    environment |= {
+        "SPECGOODS_DATABASE_URL": container.settings.effective_database_url,
+        "SPECGOODS_REDIS_URL": container.settings.redis_url,
+        "SPECGOODS_INSTANCE_PATH": str(container.settings.instance_path),
+    }
+    command = [sys.executable, "-m", "config.cli", *args]
+    return subprocess.run(command, capture_output=True, text=True, env=environment, timeout=120, check=False)

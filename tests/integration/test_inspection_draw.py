@@ -31,6 +31,7 @@ from web import create_app
 from workflow.domain import commands as c
 from workflow.domain.actors import Actor
 from workflow.domain.draws import commitment, inspection_draw, is_inspected, period_of
+from workflow.service.inspection_draws import publish_commitments
 from workflow.store.accounts import issue_token
 from workflow.store.tables import AuditEventRow, DeclarationRow, DrawKeyRow, NotificationRow
 
@@ -257,6 +258,25 @@ def test_the_commitment_is_published_before_the_period_and_the_key_only_after_it
     assert june["closed"] and june["commitment"] == published[JUNE]["commitment"]
     assert hashlib.sha256(bytes.fromhex(june["key"])).hexdigest() == june["commitment"]
     assert revealed["2016-07"]["key"] is None
+
+
+def test_beats_daily_publication_commits_every_district_a_period_ahead_even_one_that_draws_nothing(
+    container: Container, clock: FixedClock
+) -> None:
+    codes = sorted(container.deps.policies.by_code)  # type: ignore[attr-defined]
+    assert len(codes) > 1
+    assert publish_commitments(container.deps, codes) == codes
+    clock.today_value = date(2016, 6, 30)
+    assert publish_commitments(container.deps, codes) == codes  # again the same day: nothing new, nothing changed
+    with container.sessions() as session:
+        keys = {(row.district, row.period): row.commitment for row in session.scalars(select(DrawKeyRow))}
+    assert set(keys) == {(code, period) for code in codes for period in (JUNE, "2016-07")}
+    clock.today_value = date(2016, 7, 1)
+    publish_commitments(container.deps, codes)
+    with container.sessions() as session:
+        july = {(row.district, row.period): row.commitment for row in session.scalars(select(DrawKeyRow))}
+    assert {key: july[key] for key in keys} == keys  # a commitment once published never changes
+    assert {(code, "2016-08") for code in codes} <= set(july)
 
 
 def test_the_declaration_view_shows_rate_draw_and_outcome_to_those_who_may_see_it(

@@ -4,11 +4,8 @@ workers (to the instance mail folder or an SMTP server), retries, dead letters a
 from __future__ import annotations
 
 import json
-import os
 import socket
 import socketserver
-import subprocess
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -24,9 +21,11 @@ from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
 from config.bootstrap import Container
+from tasks.completion import complete_outbox_rows
 from tasks.dead_letters import record_dead_letters
 from tasks.mail import TEMPLATES, register_mail_tasks, render
 from tests.conftest import Cast, _empty_tables, make_cast, wait_for, wait_for_worker
+from tests.integration.support import cli
 from web import create_app
 from workflow.domain.actors import Actor
 from workflow.domain.errors import InvalidInput
@@ -346,21 +345,18 @@ def test_with_an_smtp_url_the_worker_process_sends_the_mail_to_that_server(
     assert not (tmp_path / "worker-instance" / "mail").exists()
 
 
+def failed_row(container: Container) -> OutboxRow | None:
+    with container.sessions() as session:
+        found = session.scalars(select(OutboxRow).where(OutboxRow.outcome == "failed")).first()
+        if found is not None:
+            session.expunge(found)
+        return found
+
+
 def closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-def cli(container: Container, *args: str) -> subprocess.CompletedProcess[str]:
-    environment = {key: value for key, value in os.environ.items() if not key.startswith("SPECGOODS_")}
-    environment |= {
-        "SPECGOODS_DATABASE_URL": container.settings.effective_database_url,
-        "SPECGOODS_REDIS_URL": container.settings.redis_url,
-        "SPECGOODS_INSTANCE_PATH": str(container.settings.instance_path),
-    }
-    command = [sys.executable, "-m", "config.cli", *args]
-    return subprocess.run(command, capture_output=True, text=True, env=environment, timeout=120, check=False)
 
 
 @pytest.fixture
@@ -374,6 +370,7 @@ def mail_worker(production: Callable[..., Container]) -> Iterator[Callable[..., 
             container.celery.conf.task_annotations = {"specgoods.send_email": {"default_retry_delay": 0}}
             register_mail_tasks(container.celery, lambda: container)
             record_dead_letters(container.celery, lambda: container)
+            complete_outbox_rows(container.celery, lambda: container)
             stack.enter_context(
                 start_worker(
                     container.celery,
@@ -404,6 +401,14 @@ def test_an_unreachable_smtp_server_is_retried_then_failed_dead_lettered_and_ret
         None,
     )
     assert letter.task_id.startswith("outbox-") and "ConnectionRefusedError" in letter.error
+
+    outbox_row = wait_for(lambda: failed_row(container), what="the outbox row to be closed as failed")
+    assert f"outbox-{outbox_row.id}" == letter.task_id and outbox_row.deliveries == 1
+    overdue = cli(container, "tasks", "overdue", "--older-than", "0", "--json")
+    assert overdue.returncode == 1, overdue.stderr  # a dead letter not retried is overdue work, for cron to see
+    kinds = {kind["kind"]: kind for kind in json.loads(overdue.stdout)}
+    assert [item["id"] for item in kinds["dead_letters"]["items"]] == [letter.id]
+    assert kinds["incomplete"]["count"] == kinds["unsent"]["count"] == 0  # the failed row is closed, not open
 
     listed = cli(container, "tasks", "dead-letters", "--json")
     assert listed.returncode == 0, listed.stderr

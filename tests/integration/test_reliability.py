@@ -16,6 +16,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -90,8 +91,8 @@ def service_env(database_url: str, redis_url: str, **extra: str) -> dict[str, st
 class RedisServer:
     """A `redis-server` this test owns on a free port, configured like docker-compose's (AOF, no eviction)."""
 
-    def __init__(self, directory: Path) -> None:
-        self.directory, self.port = directory, _free_port()
+    def __init__(self, directory: Path, persistent: bool = True) -> None:
+        self.directory, self.port, self.persistent = directory, _free_port(), persistent
         self.process: subprocess.Popen[bytes] | None = None
         directory.mkdir(parents=True, exist_ok=True)
 
@@ -102,7 +103,18 @@ class RedisServer:
     def start(self) -> None:
         # Production's persistence (AOF, fsync every second): a clean stop keeps the queued messages.
         args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory)]
-        args += ["--save", "", "--appendonly", "yes", "--appendfsync", "everysec", "--maxmemory-policy", "noeviction"]
+        # Without persistence (a broker run as a pure cache, or one whose disk was lost) a restart empties it.
+        appendonly = "yes" if self.persistent else "no"
+        args += [
+            "--save",
+            "",
+            "--appendonly",
+            appendonly,
+            "--appendfsync",
+            "everysec",
+            "--maxmemory-policy",
+            "noeviction",
+        ]
         log = (self.directory / "redis.log").open("ab")
         self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
         log.close()
@@ -180,12 +192,28 @@ def broker_idle(redis_url: str) -> bool:
         client.close()
 
 
+def screening_rows(container: Container) -> dict[int, OutboxRow]:
+    """Application id -> its screening outbox row."""
+    with container.sessions() as session:
+        rows = session.scalars(select(OutboxRow).where(OutboxRow.task == "screen_application")).all()
+        session.expunge_all()
+        return {row.payload["application_id"]: row for row in rows}
+
+
+def outbox_outcomes(container: Container) -> dict[int, str]:
+    """Application id -> the outcome of its screening row ('' while no task has completed it)."""
+    return {application_id: row.outcome for application_id, row in screening_rows(container).items()}
+
+
 def assert_screened_exactly_once(container: Container, redis_url: str, application_ids: list[int]) -> None:
     wait_for(lambda: broker_idle(redis_url), timeout=60, what="the broker to hold no queued or unacked message")
     counts = screen_counts(container)
     assert sorted(counts) == sorted(application_ids)
     assert set(counts.values()) == {1}, {k: v for k, v in counts.items() if v != 1}
     assert unpublished_outbox(container) == []
+    # The mark follows the effect in its own transaction: wait for it, then every row is done and none is open.
+    wait_for(lambda: set(outbox_outcomes(container).values()) == {"done"}, timeout=30, what="every row to complete")
+    assert sorted(outbox_outcomes(container)) == sorted(application_ids)
 
 
 # -- setting up many drafts ----------------------------------------------------------------------------------------
@@ -424,3 +452,112 @@ def test_d_a_rolled_back_submit_leaves_no_outbox_row_no_message_and_nothing_to_s
         view = queries.application_view(session, failed)
         assert (view["state"], view["version"]) == ("draft", 0)
         assert api_reads.audit_trail(session, "application", failed) == []
+
+
+# -- e. a whole worker SIGKILLed mid-burst, the messages it held lost ---------------------------------------------
+
+# Production's order of magnitude: Redis would hand a dead worker's messages to another only after an hour.
+PRODUCTION_VISIBILITY_SECONDS = "3600"
+REDELIVER_SECONDS = "3"
+
+
+def sweeping_env(database_url: str, redis_url: str, **extra: str) -> dict[str, str]:
+    """Beat relays every second and sends again, after 3 s, any row no task has completed."""
+    return service_env(
+        database_url,
+        redis_url,
+        SPECGOODS_OUTBOX_RELAY_SECONDS=RELAY_SECONDS,
+        SPECGOODS_OUTBOX_REDELIVER_SECONDS=REDELIVER_SECONDS,
+        **extra,
+    )
+
+
+def forget_unacknowledged(redis_url: str) -> int:
+    """Drop what Redis keeps for a consumer's unacknowledged messages: they are as lost as the issue found them."""
+    with closing(redis.Redis.from_url(redis_url)) as client:
+        held = int(client.hlen(UNACKED_KEY))
+        client.delete(UNACKED_KEY, f"{UNACKED_KEY}_index")
+        return held
+
+
+def deliveries(container: Container) -> dict[int, int]:
+    return {application_id: row.deliveries for application_id, row in screening_rows(container).items()}
+
+
+def test_e_a_whole_worker_killed_mid_burst_holding_messages_still_screens_everything_exactly_once(
+    make_container: Callable[..., Container],
+    pg: str,
+    own_redis: RedisServer,
+    spawn: Callable[..., WorkerProcess],
+    tmp_path: Path,
+) -> None:
+    """The worker parent and both its children die by SIGKILL while each child is mid-task; with a production
+    visibility timeout Redis would not hand their messages on for an hour, and here they are dropped outright. Only
+    the outbox's own sweep can bring them back, and it does: each row stays incomplete until a task completes it."""
+    container = make_container(pg, redis_url=own_redis.url, relay_after_commit=True)
+    stall_dir = tmp_path / "stall"
+    stall_dir.mkdir()
+    env = sweeping_env(
+        pg,
+        own_redis.url,
+        SPECGOODS_BROKER_VISIBILITY_TIMEOUT=PRODUCTION_VISIBILITY_SECONDS,
+        **{STALL_DIR_ENV: str(stall_dir)},
+    )
+    doomed = start_worker_process(spawn, env, "tests.integration.blocking_worker")
+    spawn(["beat"], env, name="beat")
+    wait_for_worker(container, doomed)
+    cast = make_cast(container)
+    ids = clone_drafts(container, file_application(container, cast), BURST)
+    half = BURST // 2
+    for application_id in ids[:half]:
+        submit(container, cast.applicant, application_id)
+
+    markers = lambda: [m for m in stall_dir.glob("stalled-*") if not m.name.endswith(".tmp")]  # noqa: E731
+    stalled = wait_for(lambda: len(found := markers()) == 2 and found, timeout=60, what="both children to stall")
+    children = [int(marker.read_text()) for marker in stalled]
+    os.kill(doomed.process.pid, signal.SIGKILL)
+    for child in children:
+        os.kill(child, signal.SIGKILL)
+    doomed.process.wait(timeout=20)
+    assert forget_unacknowledged(own_redis.url) >= 2  # at least the two messages the children were running
+    for application_id in ids[half:]:  # the rest of the burst, while no worker runs
+        submit(container, cast.applicant, application_id)
+
+    worker = start_worker_process(spawn, sweeping_env(pg, own_redis.url))
+    wait_for_worker(container, worker)
+    wait_for(lambda: screened_count(container) == BURST, timeout=120, what=f"all {BURST} to be screened")
+    assert_screened_exactly_once(container, own_redis.url, ids)
+    killed_mid_task = [int(marker.name.removeprefix("stalled-")) for marker in stalled]
+    assert all(deliveries(container)[application_id] >= 2 for application_id in killed_mid_task)
+
+
+# -- f. the broker restarted empty mid-burst ------------------------------------------------------------------------
+
+
+def test_f_a_broker_restarted_empty_mid_burst_loses_no_submission(
+    make_container: Callable[..., Container], pg: str, tmp_path: Path, spawn: Callable[..., WorkerProcess]
+) -> None:
+    """Every submission is published and queued, then Redis restarts with nothing: no worker will ever see those
+    messages. The sweep sends every incomplete row again, and each is screened once."""
+    broker = RedisServer(tmp_path / "volatile-redis", persistent=False)
+    broker.start()
+    try:
+        container = make_container(pg, redis_url=broker.url, relay_after_commit=True)
+        cast = make_cast(container)
+        ids = clone_drafts(container, file_application(container, cast), BURST)
+        for application_id in ids:
+            submit(container, cast.applicant, application_id)
+        assert unpublished_outbox(container) == []  # all of them reached the broker
+        broker.stop()
+        broker.start()
+        assert broker_idle(broker.url)  # and all of them are gone from it
+
+        env = sweeping_env(pg, broker.url)
+        worker = start_worker_process(spawn, env)
+        spawn(["beat"], env, name="beat")
+        wait_for_worker(container, worker)
+        wait_for(lambda: screened_count(container) == BURST, timeout=120, what=f"all {BURST} to be screened")
+        assert_screened_exactly_once(container, broker.url, ids)
+        assert min(deliveries(container).values()) >= 2
+    finally:
+        broker.stop()

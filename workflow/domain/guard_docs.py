@@ -169,7 +169,7 @@ _ENFORCED_ELSEWHERE = (
     ),
     (
         "W10",
-        "`reactivate_if_quota_back` (`workflow/service/writeoff.py`)",
+        "`reactivate_if_quota_back` (`workflow/service/quota.py`)",
         "`reactivate` fires only for a B/C/D certificate with quota back and today ≤ `valid_until`.",
     ),
     (

@@ -225,9 +225,7 @@ class Application(Aggregate):
         screening records what the rules said about what was submitted, whenever it lands. A file already decided or
         withdrawn is left alone: nothing decides on it any more, and a closed file's trail does not grow.
         """
-        screened_for = (self.screening or {}).get("received_on")
-        open_file = self.state not in CLOSED_APPLICATION_STATES
-        return open_file and self.received_on is not None and screened_for != str(self.received_on)
+        return submission_unscreened(self.state, self.received_on, self.screening)
 
     def record_screening(self, result: dict[str, Any]) -> None:
         """Screening changes no state but is audited like a transition, with every rule it applied."""
@@ -366,6 +364,15 @@ class Application(Aggregate):
 
 
 CLOSED_APPLICATION_STATES = (AppState.GRANTED, AppState.DENIED, AppState.NOT_ACCEPTED, AppState.WITHDRAWN)
+
+
+def submission_unscreened(state: str, received_on: date | None, screening: Mapping[str, Any] | None) -> bool:
+    """An open file's latest submission (its day of receipt) has no screening recorded for it yet."""
+    screened_for = (screening or {}).get("received_on")
+    open_file = state not in CLOSED_APPLICATION_STATES
+    return open_file and received_on is not None and screened_for != str(received_on)
+
+
 MAX_PORTS, MAX_PORT_LENGTH = 10, 80
 
 

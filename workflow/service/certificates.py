@@ -16,15 +16,10 @@ from workflow.domain.ledger import CertificateFacts, Disposal, EntryKind
 from workflow.domain.lifecycle import CertState
 from workflow.domain.permissions import ENDING_ACTIONS, require
 from workflow.service.idempotency import Outcome, run_idempotent
+from workflow.service.port_steps import require_port_officer
 from workflow.service.ports import Dependencies, UnitOfWork
+from workflow.service.quota import exhaust_if_used_up, ledger_row, reactivate_if_quota_back, release_reservation
 from workflow.service.receipts import Posting, record_entries
-from workflow.service.writeoff import (
-    exhaust_if_used_up,
-    ledger_row,
-    reactivate_if_quota_back,
-    release_reservation,
-    require_port_officer,
-)
 
 ENDED_FOR_REVERSAL = (CertState.WITHDRAWN, CertState.REVOKED)
 

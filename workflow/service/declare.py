@@ -40,7 +40,8 @@ from workflow.domain.ledger import (
 )
 from workflow.service.idempotency import Outcome, request_hash, run_idempotent
 from workflow.service.ports import Dependencies, UnitOfWork
-from workflow.service.writeoff import claim_single_use, declaration_view, draw_all, exhaust_checks, route_declaration
+from workflow.service.quota import claim_single_use, draw_all, exhaust_checks
+from workflow.service.routing import declaration_view, route_declaration
 
 MAX_BATCH = 500  # a feed's burst; larger requests are split by the sender, so one transaction stays short
 

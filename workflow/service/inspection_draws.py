@@ -6,6 +6,7 @@ lines (docs/inspection-draw.md).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -87,3 +88,16 @@ def leave_inspection_pending(
     officers = uow.assessments.users_with_role(certificate.district, Role.PORT_OFFICER)
     params = {"declaration_no": declaration.declaration_no, "certificate_no": certificate.certificate_no}
     notify(uow, officers, INSPECTION_WITHDRAWN, params)
+
+
+def publish_commitments(deps: Dependencies, district_codes: Iterable[str]) -> list[str]:
+    """Make sure each district's keys for this period and the next exist, so each commitment is public in advance.
+
+    A draw makes its period's keys on first need; a district that drew nothing for a while would otherwise make
+    the key of the very period it draws in, its commitment published only as it is used. Beat runs this daily.
+    """
+    period = period_of(deps.clock.today())
+    with deps.uow() as uow:
+        made = [uow.draws.period_key(code, period).district for code in sorted(district_codes)]
+        uow.commit()
+    return made

@@ -6,14 +6,14 @@ import logging
 from typing import Any
 
 from workflow.domain.commands import Command
-from workflow.service import certificates, declare, enterprises, handlers, review, writeoff
+from workflow.service import certificates, declare, enterprises, handlers, port_steps, review
 from workflow.service.handlers import Handler
 from workflow.service.ports import Dependencies
 
 log = logging.getLogger(__name__)
 ALL_HANDLERS: dict[type[Command], Handler] = {
     **handlers.HANDLERS,
-    **writeoff.HANDLERS,
+    **port_steps.HANDLERS,
     **declare.HANDLERS,
     **certificates.HANDLERS,
     **review.HANDLERS,

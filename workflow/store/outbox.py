@@ -1,58 +1,75 @@
-"""The outbox relay: publishes committed task messages, right after commit and again on every sweep."""
+"""The outbox relay: publishes committed task messages after commit, and sends again the ones left incomplete.
+
+Rows are first sent right after the commit that wrote them and again by beat's sweep; the sweep also sends again
+every row no task has completed in time (workflow/store/outbox_completion.py).
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select
 from sqlalchemy.orm import Session, sessionmaker
 
-from workflow.store.tables import OutboxRow
+from workflow.store.outbox_completion import first_sends, mark_sent, message_id, redeliveries
 
 log = logging.getLogger(__name__)
 
 Publish = Callable[[str, dict[str, Any], str], None]
 RELAY_BATCH = 200
+DEFAULT_REDELIVERY = timedelta(minutes=5)
 
 
 class OutboxRelay:
-    """Hands unpublished rows to `publish(task, payload, message_id)`; a row is marked only once the broker took it.
+    """Hands rows to `publish(task, payload, message_id)`; a row is marked sent only once the broker took it.
 
     Delivery is at least once: if the commit marking a row fails after the broker accepted it, the row goes again,
-    which the idempotent tasks absorb.
+    which the idempotent tasks absorb. A row is complete only when its task says so, never when it was published.
     """
 
-    def __init__(self, sessions: sessionmaker[Session], publish: Publish, now: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        publish: Publish,
+        now: Callable[[], datetime],
+        redeliver_after: timedelta = DEFAULT_REDELIVERY,
+    ) -> None:
         self.sessions, self.publish, self.now = sessions, publish, now
+        self.redeliver_after = redeliver_after
         self.broker_down = False  # logged once when the broker stops taking rows, once when it takes them again
 
     def relay(self, limit: int = RELAY_BATCH) -> int:
-        with self.sessions() as session, session.begin():
-            rows = session.scalars(self._pending(session, limit)).all()
-            return self._publish_rows(rows)
+        """Send the rows never sent: called after every commit that wrote one, and by beat's sweep."""
+        return self._send(first_sends(limit))
 
-    @staticmethod
-    def _pending(session: Session, limit: int) -> Any:
-        query = select(OutboxRow).where(OutboxRow.published_at.is_(None)).order_by(OutboxRow.id).limit(limit)
-        if session.get_bind().dialect.name == "postgresql":
-            # Two relays (the post-commit hook and the beat sweep) never publish the same row at once.
-            query = query.with_for_update(skip_locked=True)
-        return query
+    def redeliver(self, limit: int = RELAY_BATCH) -> int:
+        """Send again the rows whose task has not completed by their `redeliver_at`: beat's sweep only."""
+        sent = self._send(redeliveries(self.now(), limit))
+        if sent:
+            log.warning("outbox relay: sent %s row(s) again that no task had completed in time", sent)
+        return sent
+
+    def _send(self, query: Select[Any]) -> int:
+        with self.sessions() as session, session.begin():
+            if session.get_bind().dialect.name == "postgresql":
+                # Two relays (the post-commit hook and the beat sweep) never publish the same row at once.
+                query = query.with_for_update(skip_locked=True)
+            return self._publish_rows(session.scalars(query).all())
 
     def _publish_rows(self, rows: Any) -> int:
         sent = 0
         for row in rows:
             try:
-                self.publish(row.task, row.payload, f"outbox-{row.id}")
+                self.publish(row.task, row.payload, message_id(row.id))
             except Exception as exc:  # noqa: BLE001 - any broker failure leaves the row for the next sweep
                 row.attempts += 1
                 row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
                 self._note_outage(row.id, row.last_error)
                 break
-            row.published_at = self.now()
+            mark_sent(row, self.now(), self.redeliver_after)
             sent += 1
         if sent and self.broker_down:
             self.broker_down = False

@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -447,6 +448,10 @@ class WriteOffReceiptRow(Base):
     __table_args__ = (UniqueConstraint("certificate_line_id", "seq"),)
 
 
+# The rows the redelivery sweep reads: sent, and not yet completed by their task.
+OUTBOX_INCOMPLETE = text("completed_at IS NULL AND redeliver_at IS NOT NULL")
+
+
 class OutboxRow(Base):
     """A task message written with the change that asked for it; the relay publishes it after commit."""
 
@@ -456,10 +461,23 @@ class OutboxRow(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(Json)
     created_at: Mapped[datetime]
     published_at: Mapped[datetime | None]
-    attempts: Mapped[int] = mapped_column(default=0)
+    attempts: Mapped[int] = mapped_column(default=0)  # publishes the broker refused
     last_error: Mapped[str] = mapped_column(Text, default="")
+    deliveries: Mapped[int] = mapped_column(default=0, server_default="0")  # publishes the broker took
+    # When the sweep sends the row again if no task has completed it by then (workflow/store/outbox_completion.py).
+    redeliver_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]  # committed by the task after its effect committed
+    outcome: Mapped[str] = mapped_column(String(12), default="", server_default="")  # done, refused or failed
 
-    __table_args__ = (Index("ix_outbox_unpublished", "published_at", "id"),)
+    __table_args__ = (
+        Index("ix_outbox_unpublished", "published_at", "id"),
+        Index(
+            "ix_outbox_incomplete",
+            "redeliver_at",
+            postgresql_where=OUTBOX_INCOMPLETE,
+            sqlite_where=OUTBOX_INCOMPLETE,
+        ),
+    )
 
 
 class RiskAssessmentRow(Base):

@@ -1,0 +1,80 @@
+"""The outbox's completion: a row is done only when its task's effect has committed, and is sent again until then.
+
+The relay publishes a row as the Celery task `outbox-<row id>` and sets `redeliver_at`. The worker, once the task
+has returned (its effect committed in the task's own transaction), marks the row complete in another transaction.
+Whatever dies in between — the worker mid-task, the worker after the effect but before the mark, the broker with
+the message in it — the row is still incomplete at `redeliver_at`, so the sweep sends it again; the tasks are
+idempotent, so a second run changes nothing and only completes the row. Each redelivery doubles the wait before
+the next (up to `MAX_REDELIVERY_WAIT`), so a long worker outage queues a handful of copies, not one per sweep.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, select, update
+from sqlalchemy.orm import Session
+
+from workflow.store.tables import OUTBOX_INCOMPLETE, OutboxRow
+
+MESSAGE_PREFIX = "outbox-"
+MAX_REDELIVERY_WAIT = timedelta(hours=6)
+
+
+class Outcome:
+    """How a task ended: its effect committed, a rule refused it (retrying cannot help), or it failed for good."""
+
+    DONE = "done"
+    REFUSED = "refused"
+    FAILED = "failed"  # recorded as a dead letter too; `specgoods tasks retry` queues it again as a new row
+
+
+def message_id(row_id: int) -> str:
+    """The Celery task id of a row: the worker reads the row back from it."""
+    return f"{MESSAGE_PREFIX}{row_id}"
+
+
+def row_id_of(task_id: str | None) -> int | None:
+    """The outbox row a task was sent for; None for beat's scheduled tasks and anything else not from the outbox."""
+    if not task_id or not task_id.startswith(MESSAGE_PREFIX):
+        return None
+    number = task_id.removeprefix(MESSAGE_PREFIX)
+    return int(number) if number.isdigit() else None
+
+
+def redelivery_wait(after: timedelta, deliveries: int) -> timedelta:
+    """`after` for the first delivery, doubled for each one since, never more than `MAX_REDELIVERY_WAIT`."""
+    doublings = min(max(deliveries - 1, 0), 16)
+    wait: timedelta = after * (2**doublings)
+    return min(wait, MAX_REDELIVERY_WAIT)
+
+
+def mark_sent(row: OutboxRow, now: datetime, after: timedelta) -> None:
+    """The broker took the row: it is due again at `redeliver_at` unless a task completes it first."""
+    row.deliveries += 1
+    row.published_at = row.published_at or now
+    row.redeliver_at = now + redelivery_wait(after, row.deliveries)
+
+
+def complete(session: Session, row_id: int, outcome: str, now: datetime) -> bool:
+    """Mark the row complete; False if it already was (a second delivery's run, or the row is gone)."""
+    result = session.execute(
+        update(OutboxRow)
+        .where(OutboxRow.id == row_id, OutboxRow.completed_at.is_(None))
+        .values(completed_at=now, outcome=outcome)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def first_sends(limit: int) -> Select[Any]:
+    """Rows never sent, oldest first; a row a fast task completed before the relay recorded its send is skipped."""
+    unsent = OutboxRow.published_at.is_(None) & OutboxRow.completed_at.is_(None)
+    return select(OutboxRow).where(unsent).order_by(OutboxRow.id).limit(limit)
+
+
+def redeliveries(now: datetime, limit: int) -> Select[Any]:
+    """Rows sent but not completed by their `redeliver_at`, oldest due first, on the partial index of those rows."""
+    due = OUTBOX_INCOMPLETE & (OutboxRow.redeliver_at <= now)
+    return select(OutboxRow).where(due).order_by(OutboxRow.redeliver_at).limit(limit)
