@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import json
-import multiprocessing
+import functools
 import pstats
 import random
 import statistics
@@ -20,10 +19,8 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
-from contextlib import suppress
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import Decimal
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +30,8 @@ from sqlalchemy import event, text
 # Run as a script, only bench/ is on the path; the repository root holds the tests' set-up helpers we reuse.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.scratch import plain_dsn, scratch_database
+from bench.report import ledger_line, print_cells, rate_against_baseline, ratio_line
+from bench.scratch import CellTask, SpawnedClients, Window, clone_rows, percentile, plain_dsn, scratch_database
 from config.bootstrap import Container, bootstrap
 from config.settings import load_settings
 from workflow.domain import commands as c
@@ -111,7 +109,7 @@ def seed(url: str, instance_path: str, spread: bool = True) -> Fixture:
         container.dispose()
     with psycopg.connect(plain_dsn(url)) as conn:
         if spread:
-            _clone_certificate(conn, template, SPREAD_LINES)
+            clone_rows(conn, CLONES, template, SPREAD_LINES)
         layouts = {"hot": _targets(conn, "= %s", hot), "spread": _targets(conn, "LIKE %s", f"{template}-S%")}
         unit, policy_id = conn.execute(
             "SELECT l.unit, c.policy_id FROM certificate_lines l JOIN certificates c ON c.id = l.certificate_id "
@@ -121,17 +119,19 @@ def seed(url: str, instance_path: str, spread: bool = True) -> Fixture:
     return Fixture(url, instance_path, cast.applicant, unit, policy_id, layouts)
 
 
-# Per table: which row of the granted certificate to copy, and the columns a copy numbered g gets instead.
+# A granted certificate's copies (its application, itself, its lines), in three set-based INSERTs: granting 10,000
+# through the service would take minutes, and copies of a granted one are the same rows. Per table: which row of the
+# granted certificate to copy, and the columns a copy numbered g gets instead.
 _COPY = "|| '-S' || g"
 CLONES = (
     (
         "applications",
-        "t.id = (SELECT application_id FROM certificates WHERE certificate_no = %s)",
+        "t.id = (SELECT application_id FROM certificates WHERE certificate_no = %(certificate)s)",
         {"reference": f"t.reference {_COPY}"},
     ),
     (
         "certificates",
-        "t.certificate_no = %s",
+        "t.certificate_no = %(certificate)s",
         {
             "certificate_no": f"t.certificate_no {_COPY}",
             "application_id": "(SELECT a.id FROM applications a, applications o"
@@ -140,43 +140,13 @@ CLONES = (
     ),
     (
         "certificate_lines",
-        "t.certificate_id = (SELECT id FROM certificates WHERE certificate_no = %s)",
+        "t.certificate_id = (SELECT id FROM certificates WHERE certificate_no = %(certificate)s)",
         {
             "certificate_id": "(SELECT k.id FROM certificates k, certificates o"
             f" WHERE o.id = t.certificate_id AND k.certificate_no = o.certificate_no {_COPY})",
         },
     ),
 )
-
-
-def _clone_certificate(conn: psycopg.Connection[Any], certificate_no: str, copies: int) -> None:
-    """Copy a granted certificate (its application, itself, its lines) in three set-based INSERTs.
-
-    Granting 10,000 certificates through the service would take minutes; copies of a granted one are the same rows.
-    """
-    for table, where, overrides in CLONES:
-        _clone_rows(conn, table, where, overrides, certificate_no, copies)
-    conn.commit()
-
-
-def _clone_rows(
-    conn: psycopg.Connection[Any], table: str, where: str, overrides: dict[str, str], key: str, copies: int
-) -> None:
-    # The column list comes from the catalogue, so a new column in a migration needs no change here.
-    columns = [
-        name
-        for (name,) in conn.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = %s AND column_name <> 'id' "
-            "ORDER BY ordinal_position",
-            (table,),
-        )
-    ]
-    values = ", ".join(overrides.get(name, f"t.{name}") for name in columns)
-    conn.execute(
-        f"INSERT INTO {table} ({', '.join(columns)}) "
-        f"SELECT {values} FROM {table} t, generate_series(1, %s) g WHERE {where}",
-        (copies, key),
-    )
 
 
 def _targets(conn: psycopg.Connection[Any], match: str, pattern: str) -> tuple[Target, ...]:
@@ -192,11 +162,8 @@ def _targets(conn: psycopg.Connection[Any], match: str, pattern: str) -> tuple[T
 
 
 @dataclass(frozen=True)
-class Task:
-    side: str
+class Task(CellTask):
     layout: str
-    warmup: float
-    seconds: float
     seed: int
     batch: int = BATCH
 
@@ -226,19 +193,24 @@ class Client:
         self.statements = 0
         event.listen(self.container.engine, "before_cursor_execute", self._count_statement)
         self.conn: psycopg.Connection[Any] | None = None
+        self.write_off: WriteOff = self.declare
 
     def _count_statement(self, *_args: Any) -> None:
         self.statements += 1
 
-    def prepare(self, task: Task) -> WriteOff:
-        """Connect before the clock starts; the other side's connection is closed so only clients ever connect."""
-        self.rng, self.batch = random.Random(task.seed), task.batch
+    def prepare(self, task: Task) -> None:
+        """Connect before the clock starts; the other side's connection is closed so only clients ever connect.
+
+        Each client of a cell draws its own random sequence, and the same one whenever that cell is run again.
+        """
+        self.rng, self.batch = random.Random(task.seed * 1000 + self.index), task.batch
         if task.side == "baseline":
             self.conn = psycopg.connect(self.fixture.dsn)
-            return self.raw_write_off
+            self.write_off = self.raw_write_off
+            return
         with self.container.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
-        return self.declare if task.side == "service" else self.declare_batch
+        self.write_off = self.declare if task.side == "service" else self.declare_batch
 
     def finish(self) -> None:
         if self.conn is not None:
@@ -288,23 +260,17 @@ class Client:
             ((1, Decimal(units)),),
         )
 
-    def run(self, task: Task, write_off: WriteOff, start_at: float) -> Tally:
+    def run(self, task: Task, start_at: float) -> Tally:
         """Write off until the window closes; only requests started inside the window are timed and counted."""
         targets, tally = self.fixture.layouts[task.layout], Tally()
-        measure_from = start_at + task.warmup
-        stop_at = measure_from + task.seconds
-        time.sleep(max(0.0, start_at - time.time()))
-        cpu_start, statements_start, measuring = 0.0, 0, False
-        while (began := time.time()) < stop_at:
-            if not measuring and began >= measure_from:
-                cpu_start, statements_start, measuring = time.process_time(), self.statements, True
-            outcomes = self._one(write_off, targets)
+        window = Window(task, start_at, statements=lambda: self.statements)
+        for began in window:
+            outcomes = self._one(self.write_off, targets)
             tally.outcomes.update(outcomes)
-            if measuring:
+            if window.measuring:
                 tally.latencies_ms.append((time.time() - began) * 1000)
                 tally.window_ops += len(outcomes)
-        tally.window_cpu = time.process_time() - cpu_start if measuring else 0.0
-        tally.statements = self.statements - statements_start
+        tally.window_cpu, tally.statements = window.cpu(), window.statements()
         return tally
 
     @staticmethod
@@ -317,64 +283,6 @@ class Client:
 
 def _outcome(state: str) -> str:
     return "released" if state in RELEASED else "inspected" if state == "inspection" else "held"
-
-
-def serve(fixture: Fixture, index: int, pipe: Connection) -> None:
-    """A client process: bootstrap its own container (never a connection inherited from the parent), then obey."""
-    client = Client(fixture, index)
-    pipe.send("up")
-    while (task := pipe.recv()) is not None:
-        write_off = client.prepare(task)
-        pipe.send("ready")
-        start_at = pipe.recv()
-        tally = client.run(task, write_off, start_at)
-        client.finish()
-        pipe.send(tally)
-    pipe.close()
-
-
-class ClientPool:
-    """Spawned client processes, reused by every cell; a cell with n clients drives the first n."""
-
-    def __init__(self, fixture: Fixture, size: int) -> None:
-        context = multiprocessing.get_context("spawn")
-        self.pipes: list[Connection] = []
-        self.processes = []
-        for index in range(size):
-            parent, child = context.Pipe()
-            process = context.Process(target=serve, args=(fixture, index, child), daemon=True)
-            process.start()
-            child.close()
-            self.pipes.append(parent)
-            self.processes.append(process)
-        for pipe in self.pipes:
-            _expect(pipe, "up")
-
-    def run(self, task: Task, clients: int) -> list[Tally]:
-        pipes = self.pipes[:clients]
-        for index, pipe in enumerate(pipes):
-            pipe.send(replace(task, seed=task.seed * 1000 + index))
-        for pipe in pipes:
-            _expect(pipe, "ready")
-        start_at = time.time() + 0.1  # everyone is connected; start together
-        for pipe in pipes:
-            pipe.send(start_at)
-        return [pipe.recv() for pipe in pipes]
-
-    def close(self) -> None:
-        for pipe in self.pipes:
-            with suppress(OSError):  # a client that died already has nothing to be told
-                pipe.send(None)
-        for process in self.processes:
-            process.join(timeout=30)
-        for pipe in self.pipes:
-            pipe.close()
-
-
-def _expect(pipe: Connection, word: str) -> None:
-    answer = pipe.recv()
-    if answer != word:
-        raise RuntimeError(f"a client process said {answer!r} instead of {word!r}")
 
 
 # -- the ledger check after each cell ------------------------------------------------------------------------------
@@ -467,8 +375,8 @@ class Cell:
     ratio: float | None = None
 
 
-def run_cell(pool: ClientPool, fixture: Fixture, task: Task, clients: int) -> Cell:
-    tallies = pool.run(task, clients)
+def run_cell(pool: SpawnedClients, fixture: Fixture, task: Task, clients: int) -> Cell:
+    tallies: list[Tally] = pool.run(task, clients)
     outcomes = sum((tally.outcomes for tally in tallies), Counter[str]())
     invariants = check_ledger(fixture.dsn, task.side, outcomes)
     reset(fixture.dsn)
@@ -479,18 +387,14 @@ def run_cell(pool: ClientPool, fixture: Fixture, task: Task, clients: int) -> Ce
         clients,
         task.side,
         writes_per_s=sum(tally.window_ops for tally in tallies) / task.seconds,
-        p50_ms=_percentile(latencies, 0.50),
-        p99_ms=_percentile(latencies, 0.99),
+        p50_ms=percentile(latencies, 0.50),
+        p99_ms=percentile(latencies, 0.99),
         cpu_ms_per_op=sum(tally.window_cpu for tally in tallies) * 1000 / ops,
         # The baseline's two statements are in plain sight; the service's are counted by an engine event.
         statements_per_op=sum(tally.statements for tally in tallies) / ops if task.side != "baseline" else 2.0,
         outcomes=dict(outcomes),
         invariants=invariants,
     )
-
-
-def _percentile(sorted_values: list[float], q: float) -> float:
-    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))] if sorted_values else 0.0
 
 
 @dataclass(frozen=True)
@@ -533,26 +437,19 @@ def run(
     with scratch_database("writeoff") as url, tempfile.TemporaryDirectory() as instance:
         fixture = seed(url, instance, spread="spread" in options.layouts)
         conditions(probe(fixture.dsn))
-        pool = ClientPool(fixture, max(options.clients))
-        try:
+        with SpawnedClients(functools.partial(Client, fixture), max(options.clients)) as pool:
             for clients in options.clients:
                 for layout in options.layouts:
                     pair = run_pair(pool, fixture, options, layout, clients, seed=len(cells))
-                    for cell in pair:
-                        report(cell)
-                    cells.extend(pair)
-        finally:
-            pool.close()
+                    cells.extend(rate_against_baseline(pair, lambda cell: cell.writes_per_s, report))
     return cells
 
 
-def run_pair(pool: ClientPool, fixture: Fixture, options: Options, layout: str, clients: int, seed: int) -> list[Cell]:
-    tasks = [Task(side, layout, options.warmup, options.seconds, seed, options.batch) for side in options.sides]
-    cells = [run_cell(pool, fixture, task, clients) for task in tasks]
-    baseline = cells[0]
-    for cell in cells[1:]:
-        cell.ratio = cell.writes_per_s / baseline.writes_per_s if baseline.writes_per_s else None
-    return cells
+def run_pair(
+    pool: SpawnedClients, fixture: Fixture, options: Options, layout: str, clients: int, seed: int
+) -> list[Cell]:
+    tasks = [Task(side, options.warmup, options.seconds, layout, seed, options.batch) for side in options.sides]
+    return [run_cell(pool, fixture, task, clients) for task in tasks]
 
 
 HEADER = (
@@ -580,11 +477,9 @@ def summary(cells: list[Cell]) -> list[str]:
         for layout in dict.fromkeys(cell.layout for cell in cells):
             ratios = [cell.ratio for cell in cells if (cell.layout, cell.side) == (layout, side) and cell.ratio]
             if ratios:
-                verdict = "meets" if min(ratios) >= TARGET_RATIO else "misses"
-                shown = ", ".join(f"{ratio:.2f}" for ratio in ratios)
-                lines.append(f"{layout}: {side}/baseline {shown} -> {verdict} the >= {TARGET_RATIO:.0%} target")
-    bad = sum(not cell.invariants.ok for cell in cells)
-    lines.append("ledger: every cell consistent" if not bad else f"ledger: {bad} cell(s) BROKE AN INVARIANT")
+                subject, shown_target = f"{layout}: {side}/baseline", f"{TARGET_RATIO:.0%}"
+                lines.append(ratio_line(subject, ratios, TARGET_RATIO, digits=2, shown_target=shown_target))
+    lines.append(ledger_line(sum(not cell.invariants.ok for cell in cells)))
     return lines
 
 
@@ -593,12 +488,14 @@ def profile_one_client(seconds: float, top: int = 15) -> None:
     with scratch_database("writeoff") as url, tempfile.TemporaryDirectory() as instance:
         fixture = seed(url, instance, spread=False)
         client = Client(fixture, 0)
-        warm, task = Task("service", "hot", 0.0, 1.0, 0), Task("service", "hot", 0.0, seconds, 1)
-        client.run(warm, client.prepare(warm), time.time())  # first compilations and connections stay unmeasured
+        warm, task = Task("service", 0.0, 1.0, "hot", 0), Task("service", 0.0, seconds, "hot", 1)
+        client.prepare(warm)
+        client.run(warm, time.time())  # first compilations and connections stay unmeasured
         print_timeline(client, fixture.layouts["hot"][0])
         profiler = cProfile.Profile()
         profiler.enable()
-        tally = client.run(task, client.prepare(task), time.time())
+        client.prepare(task)
+        tally = client.run(task, time.time())
         profiler.disable()
         client.finish()
     stats = pstats.Stats(profiler)
@@ -695,21 +592,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{options.warmup:g} s warm-up + {options.seconds:g} s measured per cell; grade C, regular credit (rate 0.1);"
         f" batch side: {options.batch} declarations per request; p50/p99 are per request"
     )
-    probed: dict[str, float] = {}
-
-    def show_conditions(found: dict[str, float]) -> None:
-        probed.update(found)
-        print(
-            f"machine now: round trip {found['round_trip_ms']:.3f} ms,"
-            f" durable UPDATE+COMMIT {found['update_commit_ms']:.3f} ms (1 connection)"
-        )
-        print(HEADER, flush=True)
-
-    cells = run(options, report=lambda cell: print(format_row(cell), flush=True), conditions=show_conditions)
-    print("\n".join(summary(cells)))
-    if json_path:
-        document = {"options": asdict(options), "conditions": probed, "cells": [asdict(cell) for cell in cells]}
-        Path(json_path).write_text(json.dumps(document, indent=2))
+    cells = print_cells(functools.partial(run, options), options, HEADER, format_row, summary, json_path)
     return 0 if all(cell.invariants.ok for cell in cells) else 1
 
 

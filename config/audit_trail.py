@@ -10,7 +10,7 @@ from __future__ import annotations
 import multiprocessing
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from itertools import groupby
 from typing import Any
 
@@ -18,9 +18,10 @@ from sqlalchemy import Connection, Engine, select
 from sqlalchemy.orm import Session
 
 from config.signing import KeyRing, PublicKeys, verify_token
-from workflow.domain.audit_chain import CHECKPOINT, DELETED, ChainWalker, Finding
+from workflow.domain.audit_chain import CHECKPOINT, DELETED, HEAD_TYPE, UNSEALED, ChainWalker, Finding
 from workflow.domain.receipts import RECEIPT_TYPE, ReceiptChainCheck
 from workflow.store import audit_chain
+from workflow.store.audit_sequencer import seal_in
 from workflow.store.engine import READ_ONLY, make_engine
 from workflow.store.receipts import certificate_receipts
 from workflow.store.tables import CertificateLineRow, CertificateRow
@@ -35,6 +36,7 @@ class DistrictReport:
     head_seq: int | None
     checkpoints: int
     finding: Finding | None
+    unsealed: int = 0  # written, not sealed yet: normal for a second or so, a finding past UNSEALED_BOUND
 
     def as_dict(self) -> dict[str, Any]:
         finding = self.finding.as_dict() if self.finding else None
@@ -43,6 +45,7 @@ class DistrictReport:
             "events": self.events,
             "head_seq": self.head_seq,
             "checkpoints": self.checkpoints,
+            "unsealed": self.unsealed,
             "finding": finding,
         }
 
@@ -87,22 +90,39 @@ def verify_trail(
     district: str | None = None,
     progress: Progress | None = None,
     jobs: int = 1,
+    now: datetime | None = None,
 ) -> TrailReport:
-    """Walk every district's chain (or one), check its checkpoints, then every line's receipts."""
+    """Walk every district's chain (or one), check its signatures, then every line's receipts.
+
+    `now` (UTC) decides which unsealed events are late; the events' own clock, the system's unless a test sets it.
+    """
     names = [district] if district else audit_chain.districts(connection)
-    report = TrailReport([verify_district(connection, name, keys, progress, jobs) for name in names])
+    now = now or datetime.now(UTC).replace(tzinfo=None)
+    report = TrailReport([verify_district(connection, name, keys, progress, jobs, now) for name in names])
     if district is None:
         report.receipts_checked, report.receipt_problems = verify_receipts(connection, keys)
     return report
 
 
 def verify_district(
-    connection: Connection, district: str, keys: PublicKeys, progress: Progress | None = None, jobs: int = 1
+    connection: Connection,
+    district: str,
+    keys: PublicKeys,
+    progress: Progress | None = None,
+    jobs: int = 1,
+    now: datetime | None = None,
 ) -> DistrictReport:
-    """Walk the chain in stretches of RANGE events (in `jobs` processes when it is long), then its checkpoints."""
+    """Walk the chain in stretches of RANGE events (in `jobs` processes when it is long), then its signatures.
+
+    Every sealed event must be covered by a signature: the hourly checkpoints', or the head's, which the sequencer
+    signs each time it seals. Events not sealed yet are counted; one waiting longer than UNSEALED_BOUND is a finding.
+    """
     signed, problem = _signed_checkpoints(audit_chain.checkpoints(connection, district), keys)
-    remember = frozenset(seq for seq, _hash in signed)
     head = audit_chain.heads(connection, district).get(district)
+    head_signed, head_problem = _signed_head(connection, district, head, signed, keys)
+    signed += head_signed
+    problem = problem or head_problem
+    remember = frozenset(seq for seq, _hash in signed)
     top = max(head[0] if head else 0, audit_chain.last_seq(connection, district))
     walker = ChainWalker(district, remember=remember)
     for walk in _walks(connection, district, _ranges(top), remember, jobs):
@@ -113,7 +133,47 @@ def verify_district(
     for seq, signed_hash in signed:
         walker.checkpoint(seq, signed_hash)
     walker.end(*(head or (None, None)))
-    return DistrictReport(district, walker.count, head[0] if head else None, len(signed), walker.finding)
+    waiting, oldest = audit_chain.unsealed(connection, district)
+    finding = walker.finding or _sealed_late(district, waiting, oldest, now or datetime.now(UTC).replace(tzinfo=None))
+    checkpoints = len(signed) - len(head_signed)
+    return DistrictReport(district, walker.count, head[0] if head else None, checkpoints, finding, waiting)
+
+
+# An event the sequencer has not sealed this long after it was written: beat is not running it, or it fails.
+UNSEALED_BOUND = timedelta(minutes=1)
+
+
+def _signed_head(
+    connection: Connection,
+    district: str,
+    head: tuple[int, str] | None,
+    checkpoints: list[tuple[int, str]],
+    keys: PublicKeys,
+) -> tuple[list[tuple[int, str]], Finding | None]:
+    """The (seq, hash) the head's signature vouches for; an end of the chain no signature covers is a finding."""
+    token = audit_chain.head_tokens(connection, district)
+    if not token:
+        covered = max((seq for seq, _hash in checkpoints), default=0)
+        if head is not None and head[0] > covered:
+            detail = (
+                f"the chain's end at {head[0]} is signed by nothing: no head signature, checkpoints up to {covered}"
+            )
+            return [], Finding(CHECKPOINT, district, head[0], None, detail)
+        return [], None
+    verdict = verify_token(token, keys)
+    payload = verdict.payload or {}
+    if not verdict.valid or payload.get("type") != HEAD_TYPE or payload.get("district") != district:
+        failure = ", ".join(verdict.failures) or "it is not this district's head"
+        seq = head[0] if head else 0
+        return [], Finding(CHECKPOINT, district, seq, None, f"the head's signature does not verify: {failure}")
+    return [(int(payload["seq"]), str(payload["hash"]))], None
+
+
+def _sealed_late(district: str, waiting: int, oldest: datetime | None, now: datetime) -> Finding | None:
+    if not waiting or oldest is None or oldest > now - UNSEALED_BOUND:
+        return None
+    detail = f"{waiting} event(s) written but not sealed, the oldest at {oldest.isoformat(timespec='seconds')}"
+    return Finding(UNSEALED, district, 0, None, detail + ": is beat running the audit sequencer?")
 
 
 RANGE = 50_000
@@ -234,5 +294,6 @@ def _line_nets(connection: Connection) -> dict[tuple[int, int], Any]:
 
 
 def write_checkpoints(session: Session, ring: KeyRing, now: datetime) -> list[dict[str, Any]]:
-    """Sign every district's head that moved since its last checkpoint (a beat task runs this hourly)."""
+    """Seal what waits, then sign every district's head that moved since its last checkpoint (beat: hourly)."""
+    seal_in(session.connection(), ring.sign_named, now)
     return audit_chain.write_checkpoints(session, ring.sign_named, now)

@@ -24,6 +24,7 @@ from config.signing import key_ring
 from workflow.domain.calendar import WorkingCalendar
 from workflow.service.messagebus import MessageBus
 from workflow.service.ports import Clock, Dependencies, PolicyBook
+from workflow.store.audit_sequencer import AuditSequencer
 from workflow.store.engine import make_engine, make_session_factory
 from workflow.store.outbox import OutboxRelay
 from workflow.store.uow import SqlUnitOfWork
@@ -42,6 +43,7 @@ class Container:
     deps: Dependencies
     bus: MessageBus
     relay: OutboxRelay
+    sequencer: AuditSequencer
 
     def publish(self, task: str, payload: dict[str, Any], message_id: str) -> None:
         # A short retry: the row stays in the outbox if the broker is down, and beat's relay sends it later, so a
@@ -104,7 +106,10 @@ def bootstrap(
         documents=FileDocumentStore(settings.instance_path / "documents"),
         sign=key_ring(settings).sign_named,
     )
-    container = Container(settings, engine, sessions, celery, deps, MessageBus(deps), _relay(settings, sessions, clock))
+    sequencer = AuditSequencer(engine, key_ring(settings).sign_named, clock.now)  # beat runs it every second
+    container = Container(
+        settings, engine, sessions, celery, deps, MessageBus(deps), _relay(settings, sessions, clock), sequencer
+    )
     container.relay.publish = container.publish
     holder["relay"] = container.relay
     return container

@@ -12,6 +12,7 @@ TASK_PREFIX = "specgoods."
 ROUTES = {
     "screen_application": "screening",
     "relay_outbox": "outbox",
+    "seal_audit_chains": "outbox",
     "expire_certificates": "sweeps",
     "exhaust_used_up": "sweeps",
     "remind_panels": "sweeps",
@@ -20,6 +21,7 @@ ROUTES = {
     "flag_overdue_follow_ups": "sweeps",
     "checkpoint_audit_chains": "sweeps",
     "publish_draw_commitments": "sweeps",
+    "fold_district_counts": "sweeps",
     "send_email": "notifications",
     "render_certificate": "documents",
 }

@@ -150,13 +150,14 @@ def _print_trail(report: TrailReport, as_json: bool) -> None:
         return
     console = Console()
     table = Table(title="Audit hash chains by district")
-    for name in ("District", "Events", "Head", "Checkpoints", "Status"):
-        table.add_column(name, justify="right" if name in ("Events", "Head", "Checkpoints") else "left")
+    for name in ("District", "Events", "Head", "Checkpoints", "Unsealed", "Status"):
+        table.add_column(name, justify="left" if name in ("District", "Status") else "right")
     for district in report.districts:
         finding = district.finding
         status = Text("OK", style="green") if finding is None else Text(f"{finding.kind}: seq {finding.seq}", "red")
         head = "-" if district.head_seq is None else str(district.head_seq)
-        table.add_row(Text(district.district), str(district.events), head, str(district.checkpoints), status)
+        counts = (str(district.events), head, str(district.checkpoints), str(district.unsealed))
+        table.add_row(Text(district.district), *counts, status)
     console.print(table)
     for district in report.districts:
         if district.finding is not None:
@@ -210,6 +211,18 @@ def checkpoint() -> None:
         click.echo(f"checkpoint {row['district']} at {row['seq']}: {row['event_hash'][:16]}… key {row['key_id']}")
     if not written:
         click.echo("every chain head is already checkpointed")
+
+
+@audit.command("seal")
+def seal() -> None:
+    """Seal the audit events waiting for the sequencer and sign each head (beat does this every second)."""
+    from config.cli import _container
+
+    sealed = _container(relay_after_commit=False).sequencer.seal()
+    for district, count in sorted(sealed.items()):
+        click.echo(f"{district}: {count} event(s) sealed, head signed")
+    if not sealed:
+        click.echo("nothing waits to be sealed")
 
 
 @audit.command("export")

@@ -97,6 +97,7 @@ OVERDUE_TITLES = {
     "dead_letters": "Tasks that failed for good (specgoods tasks retry ID once the cause is fixed)",
     "unscreened": "Open applications whose submission has no screening",
     "email_pending": "E-mail copies of notifications still pending",
+    "unsealed_events": "Audit events not sealed into their chain (is beat running the sequencer?)",
 }
 
 

@@ -36,6 +36,7 @@ from workflow.domain.draws import PeriodKey, RecordedDraw, audit_period
 from workflow.domain.errors import InvalidInput
 from workflow.domain.signature import b64url_decode, compact
 from workflow.store import audit_chain
+from workflow.store.audit_sequencer import seal_in
 from workflow.store.certificate_documents import document_by_number
 from workflow.store.draw_keys import published_keys, recorded_draws
 from workflow.store.receipts import certificate_receipts
@@ -48,7 +49,7 @@ MANIFEST = "manifest.json"
 def export_pack(
     session: Session, ring: KeyRing, certificate_no: str, pdf_folder: Path, now: datetime, today: date | None = None
 ) -> bytes:
-    """The zip's bytes; a checkpoint is signed first if the district's head moved since the last one.
+    """The zip's bytes; what waits is sealed and a checkpoint signed first if the district's head moved since the last.
 
     `today` (the district's local date) decides which periods' draw keys are revealed; without it, the UTC date,
     which never reveals a key early.
@@ -57,6 +58,7 @@ def export_pack(
     row = certificate.scalar_one_or_none()
     if row is None:
         raise InvalidInput(f"no certificate {certificate_no}", field="--certificate")
+    seal_in(session.connection(), ring.sign_named, now)
     audit_chain.write_checkpoints(session, ring.sign_named, now)
     session.commit()
     connection = session.connection()

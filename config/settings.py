@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     outbox_redeliver_seconds: PositiveFloat = 300.0
     # How often beat signs each district's audit-chain head: the longest stretch a database writer could rewrite.
     audit_checkpoint_seconds: PositiveFloat = 3600.0
+    # How often beat runs the audit sequencer: the longest an event stays unsealed when no commit sealed it sooner.
+    audit_seal_seconds: PositiveFloat = 1.0
     # Redis re-delivers a message unacknowledged for this long: above the longest task, never an ETA's home.
     broker_visibility_timeout: PositiveInt = 300
     log_level: str = "INFO"

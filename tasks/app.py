@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 _containers: dict[str, Container] = {}
 _parent_pid: dict[str, int] = {}
 SWEEP_SECONDS = 3600.0
+COUNT_FOLD_SECONDS = 10.0  # how many unfolded deltas a dashboard read adds up: about this many seconds of changes
 
 
 def create_celery_app(container: Container | None = None) -> Celery:
@@ -47,6 +48,12 @@ def current_container() -> Container:
 def beat_schedule(container: Container) -> dict[str, Any]:
     return {
         "relay-outbox": {"task": "specgoods.relay_outbox", "schedule": container.settings.outbox_relay_seconds},
+        # Expired after a few periods: while no worker runs, beat's seconds-apart runs must not pile up in the queue.
+        "seal-audit-chains": {
+            "task": "specgoods.seal_audit_chains",
+            "schedule": container.settings.audit_seal_seconds,
+            "options": {"expires": max(5.0, 5 * container.settings.audit_seal_seconds)},
+        },
         # Sweeps are idempotent and skip rows another sweep holds, so a late or doubled run is harmless.
         "expire-certificates": {"task": "specgoods.expire_certificates", "schedule": SWEEP_SECONDS},
         "remind-panels": {"task": "specgoods.remind_panels", "schedule": SWEEP_SECONDS},
@@ -55,6 +62,7 @@ def beat_schedule(container: Container) -> dict[str, Any]:
         "exhaust-used-up": {"task": "specgoods.exhaust_used_up", "schedule": SWEEP_SECONDS},
         "flag-overdue-follow-ups": {"task": "specgoods.flag_overdue_follow_ups", "schedule": SWEEP_SECONDS},
         "publish-draw-commitments": {"task": "specgoods.publish_draw_commitments", "schedule": SWEEP_SECONDS},
+        "fold-district-counts": {"task": "specgoods.fold_district_counts", "schedule": COUNT_FOLD_SECONDS},
         "checkpoint-audit-chains": {
             "task": "specgoods.checkpoint_audit_chains",
             "schedule": container.settings.audit_checkpoint_seconds,

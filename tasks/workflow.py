@@ -25,6 +25,7 @@ from workflow.domain.commands import (
 from workflow.domain.errors import ConcurrencyConflict, DomainError
 from workflow.domain.policy import Districts
 from workflow.service.inspection_draws import publish_commitments
+from workflow.store import district_counts
 
 log = logging.getLogger(__name__)
 # A lost race with a concurrent change (an officer acting on the file) is transient too: the task runs again.
@@ -77,6 +78,19 @@ def register_tasks(app: Celery, container: Callable[[], Container]) -> None:
         policies = built.deps.policies
         codes = policies.by_code if isinstance(policies, Districts) else [built.settings.district]
         return {"ok": True, "result": publish_commitments(built.deps, codes)}
+
+    @app.task(name="specgoods.fold_district_counts", **RETRY)
+    def fold_district_counts() -> dict[str, Any]:
+        """The dashboard's pending count deltas into their totals, so its read stays a few rows per district."""
+        with container().sessions() as session:
+            folded = district_counts.fold(session)
+            session.commit()
+        return {"ok": True, "result": folded}
+
+    @app.task(name="specgoods.seal_audit_chains", **RETRY)
+    def seal_audit_chains() -> dict[str, Any]:
+        """The audit sequencer's run: seal whatever no commit sealed (workflow/store/audit_sequencer.py)."""
+        return {"ok": True, "result": container().sequencer.seal()}
 
     @app.task(name="specgoods.checkpoint_audit_chains", **RETRY)
     def checkpoint_audit_chains() -> dict[str, Any]:

@@ -121,6 +121,23 @@ def _empty_sqlite(container: Container, tables: list[str]) -> None:
         raw.close()
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def own_migrated_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database of the test's own, at the newest revision: the test may migrate it down and up again."""
+    from workflow.store.migrate import upgrade
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'own.sqlite3'}"
+        upgrade(url)
+        yield url
+        return
+    name = f"specgoods_own_{RUN_ID}_{uuid.uuid4().hex[:6]}"
+    url = _create_pg_database(name)
+    upgrade(url)
+    yield url
+    _drop_pg_database(name)
+
+
 @pytest.fixture
 def clock() -> FixedClock:
     """A date inside the xiamen-2016 era, so the reform's profile governs by default."""

@@ -8,7 +8,8 @@ import subprocess
 import sys
 from decimal import Decimal
 
-from sqlalchemy import select
+from alembic import command as alembic_command
+from sqlalchemy import Engine, create_engine, select
 
 from config.bootstrap import Container
 from tests.conftest import Cast, assess_if_required
@@ -16,6 +17,7 @@ from workflow.domain import commands as c
 from workflow.domain import rules
 from workflow.domain.draws import inspection_draw, period_of
 from workflow.domain.goods import Direction, GoodsCategory, GoodsLine, ProteinPurity
+from workflow.store.migrate import alembic_config, upgrade
 from workflow.store.tables import CertificateLineRow, CertificateRow, LedgerEntryRow
 
 _numbers = itertools.count(1)
@@ -193,3 +195,16 @@ def cli(container: Container, *args: str) -> subprocess.CompletedProcess[str]:
     }
     command = [sys.executable, "-m", "config.cli", *args]
     return subprocess.run(command, capture_output=True, text=True, env=environment, timeout=120, check=False)
+
+
+def migrate_down_and_up(container: Container, url: str, revision: str) -> Engine:
+    """Down to `revision` and up again, for a migration's backfill to run over the rows the container wrote.
+
+    What waits is sealed first (0016's downgrade needs every audit event sealed, as `specgoods audit seal` does), and
+    the container's connections are closed so none is left open across the schema change.
+    """
+    container.sequencer.seal()
+    container.dispose()
+    alembic_command.downgrade(alembic_config(url), revision)
+    upgrade(url)
+    return create_engine(url)

@@ -191,7 +191,7 @@ class Book:
                 "rule_ids": [],
                 "inputs": {},
             }
-            audit_chain.seal(session.connection(), [event])  # events only ever enter through the chain
+            audit_chain.insert_unsealed(session.connection(), [event])  # as a unit of work writes them
 
     def sql(self, statement: str, **params: Any) -> None:
         with self.session() as session, session.begin():

@@ -28,9 +28,19 @@ from config.signing import KeyRing, key_ring
 from tests.conftest import Cast
 from tests.integration.support import declare, fx09_hek293, fx10_cytokine, grant
 from workflow.domain import commands as c
-from workflow.domain.audit_chain import ALTERED, BROKEN_LINK, CHECKPOINT, DELETED, GENESIS, INSERTED, event_hash
+from workflow.domain.audit_chain import (
+    ALTERED,
+    BROKEN_LINK,
+    CHECKPOINT,
+    DELETED,
+    EVENT_FIELDS,
+    GENESIS,
+    INSERTED,
+    event_hash,
+)
 from workflow.domain.ledger import ReversalReason
 from workflow.domain.signature import b64url, parse_compact
+from workflow.store import audit_chain
 from workflow.store.tables import AuditEventRow, CertificateRow, LedgerEntryRow, WriteOffReceiptRow
 
 
@@ -47,6 +57,7 @@ def history(container: Container, cast: Cast) -> str:
     )
     reversal = container.bus.handle(request)
     container.bus.handle(c.DecideReversal(cast.decider, reversal["reversal_id"]))
+    container.sequencer.seal()  # what beat does every second: the events are chained and the head signed
     return number
 
 
@@ -143,8 +154,9 @@ def test_a_deleted_event_is_named_by_its_sequence_number(container: Container, h
     assert (finding.kind, finding.seq) == (DELETED, victim["chain_seq"])
 
 
-def test_an_event_inserted_and_rechained_is_named_by_its_late_id(container: Container, history: str) -> None:
-    """The insider renumbers and rehashes the whole tail, so every link holds: the id order gives it away."""
+def test_an_event_inserted_and_rechained_is_caught_by_the_signed_head(container: Container, history: str) -> None:
+    """The insider renumbers and rehashes the whole tail and moves the head, so every link holds: the head's
+    signature, made by the sequencer when it last sealed, vouches for the old end and gives it away."""
     events = _events(container)
     position = 4
     forged = dict(events[position]) | {"reason": "approved by phone", "trigger": "note"}
@@ -154,10 +166,10 @@ def test_an_event_inserted_and_rechained_is_named_by_its_late_id(container: Cont
     for seq, event in enumerate(tail, start=events[position]["chain_seq"]):
         event |= {"chain_seq": seq, "prev_hash": previous}
         event["event_hash"] = previous = event_hash(event)
-    inserted_id = _reinsert(container, tail)
+    _reinsert(container, tail)
     _sql(container, "UPDATE audit_chain_heads SET seq = seq + 1, event_hash = :h", h=previous)
     finding = _finding(container)
-    assert (finding.kind, finding.event_id) == (INSERTED, inserted_id)
+    assert (finding.kind, finding.seq) == (CHECKPOINT, events[-1]["chain_seq"]) and "signed" in finding.detail
 
 
 def _reinsert(container: Container, events: list[dict[str, Any]]) -> int:
@@ -239,10 +251,11 @@ def test_checkpoints_signed_before_a_key_rotation_still_verify(container: Contai
 
 
 def test_concurrent_commits_still_form_one_unbroken_chain(container: Container, cast: Cast) -> None:
-    """Sealing is ordered by the head's row lock: eight threads writing at once leave no gap and no fork."""
+    """Sealing is ordered by the head's row lock, which writers never wait for: eight threads, no gap, no fork."""
     number = grant(container, cast, fx10_cytokine(1000))
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda _: declare(container, cast, number, 1, rate=Decimal("0.99")), range(40)))
+    container.sequencer.seal()  # beat's run: what a commit's own sealing skipped while another held the head
     report = _verify(container)
     assert report.ok, report.as_dict()
     assert report.receipts_checked == 40
@@ -496,6 +509,20 @@ def test_a_worker_signs_the_checkpoint_task_that_beat_schedules(
             return list(connection.execute(text("SELECT district, seq, key_id FROM audit_checkpoints")))
 
     (row,) = wait_for(signed, timeout=90, what="the worker to sign a checkpoint")
+    assert row.district == "xiamen"
+
+    # The sequencer's beat task: an event left unsealed is sealed by the worker, which signs the head with its key.
+    with container.engine.begin() as connection:
+        late = connection.execute(select(*audit_chain.EVENT_COLUMNS).order_by(AuditEventRow.id.desc())).mappings()
+        event = {key: value for key, value in next(iter(late)).items() if key in EVENT_FIELDS and key != "chain_seq"}
+        audit_chain.insert_unsealed(connection, [event | {"prev_hash": None, "reason": "left unsealed"}])
+    container.celery.send_task("specgoods.seal_audit_chains", queue="outbox")
+
+    def sealed() -> bool:
+        with container.engine.connect() as connection:
+            return audit_chain.unsealed(connection, "xiamen")[0] == 0
+
+    wait_for(sealed, timeout=90, what="the worker to seal the event")
     with container.engine.connect() as connection:
         report = verify_trail(connection, KeyRing(tmp_path / "worker-instance" / "keys").public_keys(), "xiamen")
-    assert row.district == "xiamen" and report.ok and report.districts[0].checkpoints == 1
+    assert report.ok and report.districts[0].checkpoints == 1, report.as_dict()

@@ -126,16 +126,17 @@ def _run_precheck(form: GoodsForm, entered: goods.LinesInput) -> dict[str, Any]:
     deps = container().deps
     today = deps.clock.today()
     policy = deps.policies.policy_for(form.district.data, today)
-    with deps.uow() as uow:
-        credit = credit_as_of(uow.enterprises.credit_records(_enterprise_id()), today, policy)
-        prior = uow.enterprises.granted_identities(_enterprise_id())
     raw = {
         "direction": form.direction.data,
         "district": form.district.data,
-        "applicant": {"credit_tier": credit.tier.value},
         "lines": [asdict(line) for line in entered.lines],
     }
-    return run_precheck(parse_precheck_input(raw), policy, prior)
+    with deps.uow() as uow:
+        credit = credit_as_of(uow.enterprises.credit_records(_enterprise_id()), today, policy)
+        checked = parse_precheck_input(raw | {"applicant": {"credit_tier": credit.tier.value}})
+        prior = uow.enterprises.granted_among(_enterprise_id(), (line.identity for line in checked.goods_lines()))
+        holds_grant = bool(prior) or uow.enterprises.has_grant(_enterprise_id())  # R15: any grant, not only these
+    return run_precheck(checked, policy, prior, holds_grant)
 
 
 @blueprint.get("/certificates")

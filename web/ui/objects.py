@@ -120,12 +120,12 @@ def _required_documents(application_id: int) -> list[str]:
     with container().deps.uow() as uow:
         found = uow.applications.get(application_id)
         enterprise = uow.enterprises.get(found.enterprise_id)
-        granted = uow.enterprises.granted_identities(found.enterprise_id)
-    first_time = any(rules.is_first_time(line.identity, granted).result for line in found.lines)
+        first_application = not uow.enterprises.has_grant(found.enterprise_id)  # R15 asks this, as submission does
     allowed = rules.applicant_may_apply(found.lines, enterprise.is_natural_person)
     if not allowed.result:
         return []
-    return list(rules.required_documents(found.lines, found.direction, first_time, enterprise.is_natural_person).result)
+    needed = rules.required_documents(found.lines, found.direction, first_application, enterprise.is_natural_person)
+    return list(needed.result)
 
 
 def _document_form(required: list[str]) -> DocumentForm:

@@ -2,11 +2,11 @@
 
 Every audit event carries its district's sequence number, the hash of the previous event in that chain and its own
 hash: SHA-256 over a canonical encoding of the event that includes the previous hash. Changing, removing or
-inserting an event breaks the chain at that point; signed checkpoints (a district, a sequence number and the hash
-there, signed by the district's key) stop anyone who can write to the database from rebuilding the whole chain.
+inserting an event breaks the chain at that point; signatures over a (district, sequence number, hash) — the head,
+signed at every sealing, and the hourly checkpoints — stop anyone who can write to the database from rebuilding it.
 
-Pure: the store seals events when a transaction commits, the CLI, the evidence pack and the benchmark all walk
-chains with `ChainWalker`. docs/audit-trail.md has the format.
+Pure: the store's sequencer seals events shortly after they commit (workflow/store/audit_chain.py); the CLI, the
+evidence pack and the benchmark all walk chains with `ChainWalker`. docs/audit-trail.md has the format.
 """
 
 from __future__ import annotations
@@ -51,6 +51,10 @@ DELETED = "deleted"
 INSERTED = "inserted"
 BROKEN_LINK = "broken link"
 CHECKPOINT = "checkpoint"
+UNSEALED = "unsealed"
+
+CHECKPOINT_TYPE = "audit-checkpoint"
+HEAD_TYPE = "audit-head"
 
 
 def as_stored(value: Any) -> Any:
@@ -94,12 +98,17 @@ def checkpoint_payload(district: str, seq: int, head_hash: str, at: datetime) ->
     """
     return {
         "v": 1,
-        "type": "audit-checkpoint",
+        "type": CHECKPOINT_TYPE,
         "district": district,
         "seq": seq,
         "hash": head_hash,
         "at": at.isoformat(timespec="seconds"),
     }
+
+
+def head_payload(district: str, seq: int, head_hash: str, at: datetime) -> dict[str, Any]:
+    """What the sequencer signs each time it seals: the chain's end, so no sealed event is ever unsigned for."""
+    return checkpoint_payload(district, seq, head_hash, at) | {"type": HEAD_TYPE}
 
 
 @dataclass(frozen=True)
@@ -158,10 +167,6 @@ class ChainWalker:
             return self._found(DELETED, self.expected_seq, event_id, f"event(s) {missing} missing before id {event_id}")
         if event_hash(event) != event["event_hash"]:
             return self._found(ALTERED, seq, event_id, "its content no longer matches its hash")
-        if self.last_id is not None and event_id is not None and event_id < self.last_id:
-            # Ids are allocated under the chain's lock, so a later id before an earlier one was put there afterwards.
-            detail = f"id {self.last_id} sits before id {event_id} but was written after it"
-            return self._found(INSERTED, seq - 1, self.last_id, detail)
         if event["prev_hash"] != self.head_hash:
             return self._found(
                 BROKEN_LINK,

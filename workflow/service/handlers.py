@@ -189,6 +189,8 @@ def grant_application(cmd: c.GrantApplication, deps: Dependencies) -> int:
         uow.applications.save(application)
         certificate = uow.certificates.add(issued)
         assert certificate.id is not None
+        # Read above before it is written here: the application's own products were not granted before it.
+        uow.enterprises.add_granted(application.enterprise_id, certificate.application_id, _identities(application))
         uow.commit()
         return certificate.id
 
@@ -278,28 +280,35 @@ def _first_time(application: Application, granted: set[ProductIdentity]) -> rule
     return next((d for d in decisions if d.result), decisions[0])
 
 
-def _documents(
-    uow: UnitOfWork, application: Application, granted: set[ProductIdentity]
-) -> rules.Decision[tuple[str, ...]]:
+def _identities(application: Application) -> list[ProductIdentity]:
+    return [line.identity for line in application.lines]
+
+
+def _granted_before(uow: UnitOfWork, application: Application) -> set[ProductIdentity]:
+    """R60: which of the application's products the enterprise was granted before: one lookup of these products."""
+    return uow.enterprises.granted_among(application.enterprise_id, _identities(application))
+
+
+def _documents(uow: UnitOfWork, application: Application, has_grant: bool) -> rules.Decision[tuple[str, ...]]:
     """R12–R16: the documents the goods need.
 
     R15 asks about the entity's first application (no grant at all), not R60's new product: an established
     enterprise importing a new product files no licence again (the pre-check decides it the same way).
     """
     enterprise = uow.enterprises.get(application.enterprise_id)
-    return rules.required_documents(application.lines, application.direction, not granted, enterprise.is_natural_person)
+    first = not has_grant
+    return rules.required_documents(application.lines, application.direction, first, enterprise.is_natural_person)
 
 
 def _required_documents(uow: UnitOfWork, application: Application) -> list[str]:
-    granted = uow.enterprises.granted_identities(application.enterprise_id)
-    return list(_documents(uow, application, granted).result)
+    return list(_documents(uow, application, uow.enterprises.has_grant(application.enterprise_id)).result)
 
 
 def _screen(uow: UnitOfWork, application: Application, policy: Policy) -> dict[str, Any]:
     on = application.received_on
     assert on is not None
     credit = credit_as_of(uow.enterprises.credit_records(application.enterprise_id), on, policy)
-    granted = uow.enterprises.granted_identities(application.enterprise_id)  # once: R60 and R15 both ask
+    granted = _granted_before(uow, application)
     first_time = _first_time(application, granted)
     scope = [rules.scope(line, application.direction, policy) for line in application.lines]
     in_scope = all(decision.result for decision in scope)
@@ -314,7 +323,8 @@ def _screen(uow: UnitOfWork, application: Application, policy: Policy) -> dict[s
             "follow_up": rules.follow_up_required(grade.result, application.direction, policy),
             "risk_assessment": rules.risk_assessment_route(grade.result, policy),
         }
-    required = _documents(uow, application, granted)
+    # R15: a product granted before answers it; only a new product asks whether the enterprise has any grant.
+    required = _documents(uow, application, bool(granted) or uow.enterprises.has_grant(application.enterprise_id))
     attached = uow.documents.attached_types(application.id or 0)
     return {
         "received_on": on.isoformat(),
@@ -332,8 +342,7 @@ def _issue_certificate(uow: UnitOfWork, application: Application, policy: Policy
     grade = application.grade
     assert grade is not None and application.id is not None
     credit = credit_as_of(uow.enterprises.credit_records(application.enterprise_id), today, policy)
-    granted = uow.enterprises.granted_identities(application.enterprise_id)
-    first_time = bool(_first_time(application, granted).result)
+    first_time = bool(_first_time(application, _granted_before(uow, application)).result)
     application.is_first_time = first_time
     certificate = Certificate(
         application_id=application.id,

@@ -68,7 +68,20 @@ class EnterpriseDirectory(Protocol):
 
     def credit_records(self, enterprise_id: int) -> list[CreditRecord]: ...
 
-    def granted_identities(self, enterprise_id: int) -> set[ProductIdentity]: ...
+    def granted_among(self, enterprise_id: int, identities: Iterable[ProductIdentity]) -> set[ProductIdentity]:
+        """R60: which of these product identities the enterprise was granted before (one lookup, whatever its history).
+
+        A product counts whatever became of its certificate since (§8 Q6): revoked, withdrawn or expired alike.
+        """
+        ...
+
+    def has_grant(self, enterprise_id: int) -> bool:
+        """R15: whether the enterprise was granted anything at all (else this is its first application)."""
+        ...
+
+    def add_granted(self, enterprise_id: int, application_id: int, identities: Iterable[ProductIdentity]) -> None:
+        """The products of a grant, recorded in the grant's transaction; a product granted before is kept as it is."""
+        ...
 
     def banned_until(self, enterprise_id: int, on: date) -> date | None: ...
 

@@ -180,6 +180,7 @@ class _Context:
     policy: Policy
     credit_tier: CreditTier
     prior: frozenset[ProductIdentity]
+    holds_grant: bool  # the system knows of a grant to the applicant, maybe of none of these products
 
     @property
     def direction(self) -> Direction:
@@ -195,17 +196,18 @@ class _Context:
     def entity_first_time(self) -> bool:
         """R15 asks about the entity's first application: stated, or no prior approval at all."""
         stated = self.request.applicant.first_time
-        return not self.prior if stated is None else stated
+        return not (self.prior or self.holds_grant) if stated is None else stated
 
 
 def run_precheck(
-    inp: PrecheckInput, policy: Policy, prior_identities: Collection[ProductIdentity] = ()
+    inp: PrecheckInput, policy: Policy, prior_identities: Collection[ProductIdentity] = (), holds_grant: bool = False
 ) -> dict[str, Any]:
     """Apply `policy` to the request: per line and overall, with rule ids and reasons; JSON-ready output.
 
-    `prior_identities` adds the products of certificates the system knows the applicant holds (R60).
+    `prior_identities` adds the products of certificates the system knows the applicant holds (R60): those among the
+    request's goods are enough. `holds_grant` says the system knows of any grant to it at all (R15).
     """
-    context = _context(inp, policy, prior_identities)
+    context = _context(inp, policy, prior_identities, holds_grant)
     lines = inp.goods_lines()
     scopes = [rules.scope(line, inp.direction, policy) for line in lines]
     in_scope = [line for line, decision in zip(lines, scopes, strict=True) if decision.result]
@@ -222,7 +224,9 @@ def run_precheck(
     }
 
 
-def _context(inp: PrecheckInput, policy: Policy, prior_identities: Collection[ProductIdentity]) -> _Context:
+def _context(
+    inp: PrecheckInput, policy: Policy, prior_identities: Collection[ProductIdentity], holds_grant: bool
+) -> _Context:
     tier = inp.applicant.credit_tier or policy.credit.default_tier
     if tier not in policy.credit.tiers:
         known = ", ".join(sorted(policy.credit.tiers))
@@ -230,7 +234,7 @@ def _context(inp: PrecheckInput, policy: Policy, prior_identities: Collection[Pr
             f"{tier} is not a credit tier of policy {policy.id} (use {known})", field="applicant.credit_tier"
         )
     stated = {approval.to_identity() for approval in inp.applicant.prior_approvals or ()}
-    return _Context(inp, policy, tier, frozenset(stated | set(prior_identities)))
+    return _Context(inp, policy, tier, frozenset(stated | set(prior_identities)), holds_grant)
 
 
 def _line_report(number: int, line: GoodsLine, scope: Decision[bool], context: _Context) -> dict[str, Any]:

@@ -1,10 +1,9 @@
-"""The audit hash chain in the database: sealing events into their district's chain at commit, and reading it back.
+"""The audit hash chain in the database: events written unsealed by their transaction, and the chain read back.
 
-Sealing happens last in the transaction (`seal`, called by the unit of work just before COMMIT): the district's
-head row is locked, the new events are linked after it, inserted, and the head moves. The lock is held only for
-those three statements and the commit, and no one holding it waits for any other lock (districts are locked in
-name order), so it orders a district's commits into one chain without deadlocks. Ids are allocated under the same
-lock, so within a district id order is chain order — which lets a walk name an event inserted afterwards.
+A transaction writes its audit events with empty chain columns and takes no lock on the chain (`insert_unsealed`):
+a district's writers never queue behind one row. The sequencer (workflow/store/audit_sequencer.py) seals them into
+the district's chain shortly after. This module also reads the chain for the verifier and writes the hourly signed
+checkpoints.
 """
 
 from __future__ import annotations
@@ -13,11 +12,11 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, func, select, update
+from sqlalchemy import Connection, RowMapping, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from workflow.domain.audit_chain import GENESIS, as_stored, checkpoint_payload, link
+from workflow.domain.audit_chain import as_stored, checkpoint_payload
 from workflow.store.bulk import insert_rows
 from workflow.store.tables import AuditChainHeadRow, AuditCheckpointRow, AuditEventRow
 
@@ -50,30 +49,39 @@ EVENT_COLUMNS = (
 )
 
 
-def seal(connection: Connection, events: Sequence[dict[str, Any]]) -> None:
-    """Link and insert a transaction's events, district by district in name order, moving each head."""
-    for district in sorted({event["district"] for event in events}):
-        chain = [_as_stored(event) for event in events if event["district"] == district]
-        seq, head_hash = _lock_head(connection, district)
-        seq, head_hash = link(chain, seq, head_hash)
-        insert_rows(connection, AuditEventRow, chain)
-        move_head = update(AuditChainHeadRow).where(HEADS.district == district)
-        connection.execute(move_head.values(seq=seq, event_hash=head_hash))
+Sign = Callable[[dict[str, Any]], tuple[str, str]]  # names its key in the payload, returns (kid, compact token)
+UNSEALED_EVENTS = EVENTS.chain_seq.is_(None)
+
+
+def insert_unsealed(connection: Connection, events: Sequence[Mapping[str, Any]]) -> None:
+    """A transaction's events, with their chain columns empty: no lock, no read of the head."""
+    insert_rows(connection, AuditEventRow, [_as_stored(event) for event in events])
 
 
 def _as_stored(event: Mapping[str, Any]) -> dict[str, Any]:
     return {**event, "rule_ids": as_stored(event["rule_ids"]), "inputs": as_stored(event["inputs"])}
 
 
-def _lock_head(connection: Connection, district: str) -> tuple[int, str]:
-    query = select(HEADS.seq, HEADS.event_hash).where(HEADS.district == district).with_for_update()
-    row = connection.execute(query).first()
-    if row is None:
-        # A district's first event: create its head (a concurrent first writer may win), then lock it.
-        first = _upsert(connection, AuditChainHeadRow).values(district=district, seq=0, event_hash=GENESIS)
-        connection.execute(first.on_conflict_do_nothing())
-        row = connection.execute(query).one()
-    return int(row.seq), str(row.event_hash)
+def unsealed_districts(connection: Connection) -> list[str]:
+    """Districts with events waiting to be sealed (the partial index of unsealed events answers it)."""
+    query = select(EVENTS.district).where(UNSEALED_EVENTS).distinct()
+    return sorted(connection.execute(query).scalars())
+
+
+def unsigned_districts(connection: Connection) -> list[str]:
+    """Districts whose head carries no signature yet (heads made before migration 0016)."""
+    return sorted(connection.execute(select(HEADS.district).where(HEADS.token == "", HEADS.seq > 0)).scalars())
+
+
+def unsealed(connection: Connection, district: str) -> tuple[int, datetime | None]:
+    """How many of the district's events wait to be sealed, and when the oldest of them was written."""
+    query = select(func.count(), func.min(EVENTS.at)).where(EVENTS.district == district, UNSEALED_EVENTS)
+    count, oldest = connection.execute(query).one()
+    return int(count), oldest
+
+
+def head_tokens(connection: Connection, district: str) -> str:
+    return str(connection.execute(select(HEADS.token).where(HEADS.district == district)).scalar() or "")
 
 
 def heads(connection: Connection, district: str | None = None) -> dict[str, tuple[int, str]]:
@@ -133,8 +141,6 @@ def segment(connection: Connection, district: str, first: int, last: int) -> lis
 
 # -- signed checkpoints ---------------------------------------------------------------------------------------------
 
-Sign = Callable[[dict[str, Any]], tuple[str, str]]  # names its key in the payload, returns (kid, compact token)
-
 
 def write_checkpoints(session: Session, sign: Sign, now: datetime) -> list[dict[str, Any]]:
     """Sign each district's current head, unless its latest checkpoint already covers it; returns what was signed."""
@@ -145,12 +151,12 @@ def write_checkpoints(session: Session, sign: Sign, now: datetime) -> list[dict[
             continue
         kid, token = sign(checkpoint_payload(district, seq, head_hash, now))
         row = {"district": district, "seq": seq, "event_hash": head_hash, "at": now, "key_id": kid, "token": token}
-        connection.execute(_upsert(connection, AuditCheckpointRow).values(**row).on_conflict_do_nothing())
+        connection.execute(upsert(connection, AuditCheckpointRow).values(**row).on_conflict_do_nothing())
         written.append(row)
     return written
 
 
-def _upsert(connection: Connection, table: Any) -> Any:
+def upsert(connection: Connection, table: Any) -> Any:
     """The dialect's INSERT, which knows ON CONFLICT."""
     return (postgresql if connection.dialect.name == "postgresql" else sqlite).insert(table)
 

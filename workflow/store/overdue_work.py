@@ -1,7 +1,8 @@
 """Reconciliation: the background work that should have finished by now and has not, for `specgoods tasks overdue`.
 
-Read-only and not on any request path: it scans the incomplete outbox rows (a partial index holds just those),
-the dead letters, the e-mails still pending and the open applications, and lists what is older than the bound.
+Read-only and not on any request path: it scans the incomplete outbox rows and the unsealed audit events (partial
+indexes hold just those), the dead letters, the e-mails still pending and the open applications, and lists what is
+older than the bound.
 Each kind of overdue work names what a person should do about it (docs/background-work.md).
 """
 
@@ -16,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflow.domain.model import CLOSED_APPLICATION_STATES, submission_unscreened
-from workflow.store.tables import ApplicationRow, DeadLetterRow, NotificationRow, OutboxRow
+from workflow.store.tables import ApplicationRow, AuditEventRow, DeadLetterRow, NotificationRow, OutboxRow
 
 SHOWN_PER_KIND = 50
 
@@ -44,6 +45,7 @@ def overdue_work(session: Session, now: datetime, older_than: timedelta) -> list
         _collect("dead_letters", _dead_letters(session)),
         _collect("unscreened", _unscreened(session, since)),
         _collect("email_pending", _email_pending(session, since)),
+        _collect("unsealed_events", _unsealed_events(session, since)),
     ]
 
 
@@ -127,6 +129,17 @@ def _email_pending(session: Session, since: datetime) -> Iterator[dict[str, Any]
             "since": _iso(row.created_at),
             "error": row.email_error.partition("\n")[0],
         }
+
+
+def _unsealed_events(session: Session, since: datetime) -> Iterator[dict[str, Any]]:
+    """Audit events the sequencer has not sealed into their chain: beat is not running it, or it fails."""
+    query = (
+        select(AuditEventRow.id, AuditEventRow.district, AuditEventRow.at)
+        .where(AuditEventRow.chain_seq.is_(None), AuditEventRow.at <= since)
+        .order_by(AuditEventRow.district, AuditEventRow.id)
+    )
+    for row in session.execute(query):
+        yield {"id": row.id, "district": row.district, "since": _iso(row.at)}
 
 
 def _row(row: OutboxRow) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -21,7 +21,7 @@ from workflow.domain.lifecycle import AppState, CertState
 from workflow.domain.model import Aggregate, Application, Certificate, CertificateLine, OutboxRequest, TransitionRecord
 from workflow.domain.policy import CreditRegime, CreditTier
 from workflow.service.ports import EnterpriseInfo
-from workflow.store import audit_chain
+from workflow.store import audit_chain, district_counts, granted_products
 from workflow.store.codec import clock_from_json, clock_to_json, line_from_json, line_to_json
 from workflow.store.directory import actor_of
 from workflow.store.tables import (
@@ -48,7 +48,7 @@ def skip_locked(session: Session, query: Any, of: Any = None) -> Any:
 
 
 class AuditTrail:
-    """Collects the transition records of a transaction as audit events; `seal` chains and writes them at commit."""
+    """Collects the transition records of a transaction as audit events; `insert` writes them, unsealed, at commit."""
 
     def __init__(self, session: Session, now: Now) -> None:
         self.session, self.now = session, now
@@ -84,10 +84,10 @@ class AuditTrail:
         ]
         self.pending.extend(rows)
 
-    def seal(self) -> None:
-        """Last statements before COMMIT: link the events into their districts' hash chains and insert them."""
+    def insert(self) -> None:
+        """Last statement before COMMIT: insert the events unsealed; the sequencer chains them shortly after."""
         if self.pending:
-            audit_chain.seal(self.session.connection(), self.pending)
+            audit_chain.insert_unsealed(self.session.connection(), self.pending)
             self.pending = []
 
     def discard(self) -> None:
@@ -155,6 +155,7 @@ class SqlApplications(_AggregateRepository):
         row.reference = application.reference = f"{application.district[:2].upper()}{row.created_at:%Y}{row.id:07d}"
         application.id = row.id
         self.session.add_all(self._line_rows(application))
+        district_counts.count_new_application(self.session, application.district, str(application.state))
         self._flush_pending(application, application.reference)
         return application
 
@@ -198,6 +199,7 @@ class SqlApplications(_AggregateRepository):
     def save(self, application: Application) -> None:
         values = {**self._columns(application), "decision_due_on": self._due_on(application), "updated_at": self.now()}
         _guarded_update(self.session, ApplicationRow, application, values)
+        district_counts.count_moves(self.session, application.district, application.pending)  # before they are taken
         self._flush_pending(application, application.reference)
 
     def _due_on(self, application: Application) -> date | None:
@@ -281,6 +283,7 @@ class SqlCertificates(_AggregateRepository):
         )
         # Rendering needs the id, which only the insert gives: hence asked for here, not in `record_issue`.
         certificate.requests.append(OutboxRequest("render_certificate", {"certificate_id": certificate.id}))
+        district_counts.count_new_certificate(self.session, certificate.district, certificate.paperless)
         self._flush_pending(certificate, certificate.certificate_no)
         return certificate
 
@@ -386,14 +389,19 @@ class SqlEnterprises:
             )
         )  # fmt: skip
 
-    def granted_identities(self, enterprise_id: int) -> set[ProductIdentity]:
-        """R60: identities of goods on the enterprise's granted applications, whatever became of the certificate."""
-        facts = self.session.scalars(
-            select(ApplicationLineRow.facts)
-            .join(ApplicationRow)
-            .where(ApplicationRow.enterprise_id == enterprise_id, ApplicationRow.state == AppState.GRANTED.value)
-        )
-        return {line_from_json(fact).identity for fact in facts}
+    def granted_among(self, enterprise_id: int, identities: Iterable[ProductIdentity]) -> set[ProductIdentity]:
+        """R60: of these identities, those on the enterprise's granted applications, whatever became of the certificate.
+
+        Granted means the application reached GRANTED, which it never leaves; the certificate's later state (revoked,
+        withdrawn, expired) does not matter, so `granted_products` only ever gains rows (see that module).
+        """
+        return granted_products.granted_among(self.session.connection(), enterprise_id, identities)
+
+    def has_grant(self, enterprise_id: int) -> bool:
+        return granted_products.has_grant(self.session.connection(), enterprise_id)
+
+    def add_granted(self, enterprise_id: int, application_id: int, identities: Iterable[ProductIdentity]) -> None:
+        granted_products.add(self.session.connection(), enterprise_id, application_id, identities)
 
 
 class SqlDocuments:

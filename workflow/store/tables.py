@@ -303,6 +303,7 @@ class DeclarationRow(Base):
 
     __table_args__ = (
         Index("ix_declarations_follow_up", "state", "follow_up_due_on"),
+        Index("ix_declarations_district", "district", "id"),  # a district's latest declarations (dashboard)
         # Unique per enterprise (migration 0012), led by the number so a lookup by number alone uses it too.
         UniqueConstraint("declaration_no", "enterprise_id"),
     )
@@ -343,6 +344,7 @@ class LedgerEntryRow(Base):
 
     __table_args__ = (
         Index("ix_ledger_entries_line", "certificate_line_id", "id"),
+        Index("ix_ledger_entries_certificate", "certificate_id", "id"),  # a certificate's write-off history
         CheckConstraint("qty > 0", name="qty_positive"),
     )
 
@@ -374,6 +376,13 @@ class IdempotencyKeyRow(Base):
     created_at: Mapped[datetime]
 
 
+# Decision events, spelt as literal SQL: a partial index serves only a query that repeats its predicate verbatim.
+DECISION_EVENTS = text("object_type = 'application' AND trigger IN ('grant', 'deny')")
+
+
+UNSEALED = text("chain_seq IS NULL")
+
+
 class AuditEventRow(Base):
     """One audited state change: written in the transaction that made it, never updated or deleted."""
 
@@ -396,23 +405,37 @@ class AuditEventRow(Base):
     rule_ids: Mapped[list[str]] = mapped_column(Json)
     inputs: Mapped[dict[str, Any]] = mapped_column(Json)
     # The district's hash chain (workflow/domain/audit_chain.py): place, previous event's hash, this event's hash.
-    chain_seq: Mapped[int] = mapped_column(BigInteger)
-    prev_hash: Mapped[str] = mapped_column(String(64))
-    event_hash: Mapped[str] = mapped_column(String(64))
+    # Empty while the event waits for the sequencer to seal it (workflow/store/audit_chain.py), at most seconds.
+    chain_seq: Mapped[int | None] = mapped_column(BigInteger)
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    event_hash: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
         Index("ix_audit_events_object", "object_type", "object_id", "id"),
+        # A district's latest decisions (the dashboard), newest first without reading the other events.
+        Index(
+            "ix_audit_events_decisions",
+            "district",
+            "id",
+            postgresql_where=DECISION_EVENTS,
+            sqlite_where=DECISION_EVENTS,
+        ),
         Index("ix_audit_events_chain", "district", "chain_seq", unique=True),
+        # The events the sequencer has still to seal, oldest first: a handful, however long the chain.
+        Index("ix_audit_events_unsealed", "district", "id", postgresql_where=UNSEALED, sqlite_where=UNSEALED),
     )
 
 
 class AuditChainHeadRow(Base):
-    """The last link of a district's chain; its row lock orders the district's commits into the chain."""
+    """The last link of a district's chain; the sequencer holds its row lock while it seals, writers never take it."""
 
     __tablename__ = "audit_chain_heads"
     district: Mapped[str] = mapped_column(String(32), primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger)
     event_hash: Mapped[str] = mapped_column(String(64))
+    # The head signed at each sealing (district, seq, hash): every sealed event is covered by a signature.
+    token: Mapped[str] = mapped_column(Text, default="", server_default="")
+    sealed_at: Mapped[datetime | None]
 
 
 class AuditCheckpointRow(Base):
@@ -619,3 +642,40 @@ class PendingInspectionRow(Base):
     carried_qty: Mapped[Decimal] = mapped_column(Quantity, default=Decimal(0))
 
     __table_args__ = (Index("ix_pending_inspections_line", "certificate_line_id", "withdrawn_on"),)
+
+
+class GrantedProductRow(Base):
+    """R60: a product identity granted to an enterprise, so the first-time check looks up the products it names.
+
+    Written in the grant's own transaction and never removed: a granted application never leaves GRANTED, and a
+    product counts as granted whatever became of its certificate since (§8 Q6), as `rules.is_first_time` says.
+    """
+
+    __tablename__ = "granted_products"
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"), primary_key=True)
+    product_key: Mapped[str] = mapped_column(String(64), primary_key=True)  # assessment.product_key of the identity
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"))  # the first grant that carried it
+
+
+class DistrictCountRow(Base):
+    """A dashboard count of a district (applications per state, certificates paperless or not), as last folded."""
+
+    __tablename__ = "district_counts"
+    district: Mapped[str] = mapped_column(String(32), primary_key=True)
+    counter: Mapped[str] = mapped_column(String(48), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)
+
+
+class DistrictCountDeltaRow(Base):
+    """+1/−1 on a count, appended in the transaction of the change; folded into `district_counts` by a sweep.
+
+    Append-only so that no row is shared by a district's writers (workflow/store/district_counts.py).
+    """
+
+    __tablename__ = "district_count_deltas"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    district: Mapped[str] = mapped_column(String(32))
+    counter: Mapped[str] = mapped_column(String(48))
+    delta: Mapped[int]
+
+    __table_args__ = (Index("ix_district_count_deltas_district", "district", "id"),)

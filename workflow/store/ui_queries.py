@@ -16,8 +16,10 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, aliased
 
 from workflow.domain.signature import quantity_text
+from workflow.store import district_counts
 from workflow.store.api_reads import Scope, enterprise_view, line_balance, lines_of
 from workflow.store.tables import (
+    DECISION_EVENTS,
     ApplicationRow,
     AuditEventRow,
     CertificateLineRow,
@@ -462,27 +464,18 @@ def assessments_of(session: Session, application_id: int) -> list[dict[str, Any]
 
 
 def dashboard(session: Session, scope: Scope) -> dict[str, Any]:
+    """Counts come from the kept counts (district_counts.py), figures over time from the latest rows: no scan."""
+    counts = district_counts.current(session, scope.district)
+    prefix = district_counts.STATE_PREFIX
     return {
-        "by_state": _by_state(session, scope),
-        "paperless": _paperless_share(session, scope),
+        "by_state": {name.removeprefix(prefix): n for name, n in counts.items() if name.startswith(prefix)},
+        "paperless": {
+            "paperless": counts.get(district_counts.PAPERLESS, 0),
+            "paper": counts.get(district_counts.PAPER, 0),
+        },
         "decisions": _decision_times(session, scope),
         "inspection": _inspection_rates(session, scope),
     }
-
-
-def _by_state(session: Session, scope: Scope) -> dict[str, int]:
-    query = select(ApplicationRow.state, func.count()).group_by(ApplicationRow.state)
-    if scope.district is not None:
-        query = query.where(ApplicationRow.district == scope.district)
-    return {state: count for state, count in session.execute(query)}
-
-
-def _paperless_share(session: Session, scope: Scope) -> dict[str, int]:
-    query = select(CertificateRow.paperless, func.count()).group_by(CertificateRow.paperless)
-    if scope.district is not None:
-        query = query.where(CertificateRow.district == scope.district)
-    counts = {bool(paperless): count for paperless, count in session.execute(query)}
-    return {"paperless": counts.get(True, 0), "paper": counts.get(False, 0)}
 
 
 def _decision_times(session: Session, scope: Scope) -> list[dict[str, Any]]:
@@ -490,7 +483,7 @@ def _decision_times(session: Session, scope: Scope) -> list[dict[str, Any]]:
     query = (
         select(ApplicationRow.received_on, ApplicationRow.clock, AuditEventRow.at, AuditEventRow.trigger)
         .join(AuditEventRow, AuditEventRow.object_id == ApplicationRow.id)
-        .where(AuditEventRow.object_type == "application", AuditEventRow.trigger.in_(("grant", "deny")))
+        .where(DECISION_EVENTS)  # verbatim the predicate of the partial index that serves this read
     )
     if scope.district is not None:
         query = query.where(AuditEventRow.district == scope.district)

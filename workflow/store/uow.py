@@ -65,8 +65,8 @@ class SqlUnitOfWork:
         self.session.close()
 
     def commit(self) -> None:
-        self.draws.flush_carries()  # after the line writes of the transaction, before the audit seal
-        self.audit.seal()
+        self.draws.flush_carries()  # after the line writes of the transaction, before the audit events
+        self.audit.insert()  # unsealed: the sequencer seals them within seconds, no chain lock is taken here
         self.session.commit()
         step("unit of work committed")
         if self.outbox.added and self._after_commit is not None:

@@ -1,0 +1,100 @@
+"""R60's granted products: per enterprise, the key of every product identity it was granted, kept by the grant.
+
+The key is `assessment.product_key`, the one R63 already finds entity-level assessments by, so the first-time check
+asks about the few identities an application names (one lookup on the primary key) instead of reading every line
+of the enterprise's granted history. A product stays granted whatever became of its certificate (§8 Q6): a granted
+application never leaves GRANTED, so rows are only ever added.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import Connection, exists, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from workflow.domain.assessment import product_key
+from workflow.domain.goods import ProductIdentity
+from workflow.domain.lifecycle import AppState
+from workflow.store.codec import line_from_json
+from workflow.store.tables import ApplicationLineRow, ApplicationRow, GrantedProductRow
+
+BACKFILL_BATCH = 1000  # granted applications per round of `backfill`
+
+
+def granted_among(
+    connection: Connection, enterprise_id: int, identities: Iterable[ProductIdentity]
+) -> set[ProductIdentity]:
+    """Which of these identities the enterprise was granted: one statement, whatever its history."""
+    keyed = {product_key(identity): identity for identity in identities}
+    if not keyed:
+        return set()
+    row = GrantedProductRow
+    found = connection.execute(
+        select(row.product_key).where(row.enterprise_id == enterprise_id, row.product_key.in_(list(keyed)))
+    )
+    return {keyed[key] for key in found.scalars()}
+
+
+def has_grant(connection: Connection, enterprise_id: int) -> bool:
+    """Whether the enterprise was granted anything at all (R15's first application): one EXISTS on the key's prefix."""
+    return bool(connection.scalar(select(exists().where(GrantedProductRow.enterprise_id == enterprise_id))))
+
+
+def add(connection: Connection, enterprise_id: int, application_id: int, identities: Iterable[ProductIdentity]) -> None:
+    """The products of a grant, in its transaction; one already granted keeps the application that first carried it."""
+    keys = dict.fromkeys(product_key(identity) for identity in identities)
+    rows = [{"enterprise_id": enterprise_id, "product_key": key, "application_id": application_id} for key in keys]
+    _insert_new(connection, rows)
+
+
+def backfill(connection: Connection, batch: int = BACKFILL_BATCH) -> int:
+    """Key the lines of every granted application, oldest first, in rounds of `batch` applications; idempotent.
+
+    For rows written around the grant (the benchmarks' bulk-copied history); migration 0014 does the same once for
+    the databases that had grants before this table. Returns how many granted applications it read.
+    """
+    app, line = ApplicationRow, ApplicationLineRow
+    after, read = 0, 0
+    while True:
+        ids = list(
+            connection.scalars(
+                select(app.id).where(app.state == AppState.GRANTED.value, app.id > after).order_by(app.id).limit(batch)
+            )
+        )
+        if not ids:
+            return read
+        facts = connection.execute(
+            select(app.enterprise_id, line.application_id, line.facts)
+            .join(app, app.id == line.application_id)
+            .where(line.application_id.in_(ids))
+            .order_by(line.application_id, line.line_no)
+        )
+        _insert_new(
+            connection, _first_of_each(_row(enterprise, application, fact) for enterprise, application, fact in facts)
+        )
+        after, read = ids[-1], read + len(ids)
+
+
+def _row(enterprise_id: int, application_id: int, facts: dict[str, object]) -> dict[str, object]:
+    key = product_key(line_from_json(facts).identity)
+    return {"enterprise_id": enterprise_id, "product_key": key, "application_id": application_id}
+
+
+def _first_of_each(rows: Iterable[dict[str, object]]) -> list[dict[str, object]]:
+    """One row per enterprise and product, the oldest application's: what the grants would have written."""
+    first: dict[tuple[object, object], dict[str, object]] = {}
+    for row in rows:
+        first.setdefault((row["enterprise_id"], row["product_key"]), row)
+    return list(first.values())
+
+
+def _insert_new(connection: Connection, rows: list[dict[str, object]]) -> None:
+    """INSERT … ON CONFLICT DO NOTHING: a product granted before (or by a concurrent grant) keeps its row."""
+    if not rows:
+        return
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(GrantedProductRow).on_conflict_do_nothing(
+        index_elements=["enterprise_id", "product_key"]
+    )
+    connection.execute(statement, rows)
