@@ -1,6 +1,7 @@
 """`/api/v1` certificates, declarations, write-offs and reversals.
 
-Thin routes over workflow/service/declare.py, workflow/service/port_steps.py and workflow/service/certificates.py.
+Thin routes over workflow/service/declare.py, workflow/service/port_steps.py and workflow/service/certificates.py;
+the certificate PDF comes from web/certificate_pdf.py, as on the pages.
 
 Those commands carry their `Idempotency-Key` into their own transaction, so a retried write-off replays exactly once.
 """
@@ -11,9 +12,11 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from apiflask import APIBlueprint
+from flask import Response
 
+from web import certificate_pdf as pdfs
 from web import paging
-from web.authz import READERS, guard, scope_of
+from web.authz import READERS, guard, require_visible, scope_of
 from web.context import container, current_actor
 from web.idempotency import REPLAYED, idempotent, request_key
 from web.schemas import (
@@ -39,8 +42,9 @@ from web.schemas import (
     WriteOffPage,
 )
 from workflow.domain import commands as c
+from workflow.domain.errors import NotFound
 from workflow.domain.permissions import ENDING_ACTIONS, Action
-from workflow.store import api_reads
+from workflow.store import api_reads, ui_queries
 
 blueprint = APIBlueprint("writeoffs", __name__, url_prefix="/api/v1", tag="Certificates and write-offs")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -81,6 +85,34 @@ def list_certificates(query_data: PageQuery) -> dict[str, Any]:
 def show_certificate(certificate_id: int) -> dict[str, Any]:
     with container().sessions() as session:
         return api_reads.certificate(session, certificate_id)
+
+
+PDF_RESPONSES = {
+    200: {
+        "description": 'The signed certificate PDF, as an attachment; `Link: <…/verify?payload=…>; rel="verify"`',
+        "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+    },
+    404: {"description": "No such certificate for the caller, or its PDF is still being prepared (try again later)"},
+}
+
+
+@blueprint.get("/certificates/<certificate_no>/pdf")
+@guard(Action.DOWNLOAD_CERTIFICATE)
+@blueprint.doc(responses=PDF_RESPONSES)
+def certificate_pdf(certificate_no: str) -> Response:
+    """The certificate PDF by its number, for its holder and the port officers and auditors of its district.
+
+    Rendered and signed by the documents worker shortly after the grant; until then the answer is 404.
+    """
+    with container().sessions() as session:
+        certificate_id = ui_queries.certificate_id_by_no(session, certificate_no)
+    if certificate_id is None:
+        raise NotFound(f"no certificate {certificate_no}")
+    require_visible(current_actor(), "certificate_id", certificate_id)
+    found = pdfs.find(certificate_id, certificate_no.strip())
+    if found is None:
+        raise NotFound(f"the PDF of certificate {certificate_no} is being prepared: try again in a minute")
+    return pdfs.download(found)
 
 
 def _ending(trigger: str, action: Action) -> None:

@@ -27,8 +27,13 @@ def jwks() -> Response:
 
 
 @blueprint.get("/verify")
-def form() -> str:
-    return render_template("verify.html", verdict=None, status=None)
+def form() -> tuple[str, int]:
+    """The empty form; or, followed from a certificate's link or QR code (`?payload=`), that payload checked online."""
+    token = request.args.get("payload", "").strip()
+    if not token:
+        return render_template("verify.html", verdict=None, status=None), 200
+    verdict = verify_token(token, key_ring(container().settings).public_keys())
+    return render_template("verify.html", verdict=verdict, status=_status(verdict)), 200 if verdict.valid else 422
 
 
 @blueprint.post("/verify")

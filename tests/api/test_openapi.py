@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from tests.api.conftest import World
 from web.spec import COMMITTED, dumps
@@ -25,7 +26,7 @@ def test_every_api_route_is_in_the_document_with_its_methods(world: World) -> No
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/api/v1/") or rule.endpoint == "openapi.spec":
             continue
-        path = rule.rule.replace("<int:", "{").replace(">", "}")
+        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)  # <int:id> and <no> alike become {id}, {no}
         methods = {method.lower() for method in rule.methods or ()} - {"head", "options"}
         assert methods <= set(served["paths"].get(path, {})), f"{path} {methods} missing from the document"
 

@@ -8,6 +8,7 @@ import re
 from decimal import Decimal
 
 from tests.ui.conftest import Pages
+from web.ui.audit import CSV_COLUMNS
 from workflow.domain import commands as c
 from workflow.domain.goods import Direction
 from workflow.store import ui_queries
@@ -44,8 +45,9 @@ def test_the_write_off_page_and_its_csv_show_the_same_balances(pages: Pages) -> 
     assert "DEC-UI-3" in page and 'class="num remaining" translate="no">85<' in page
     with pages.client.get("/ui/audit/write-offs.csv") as response:
         assert response.mimetype == "text/csv"
-        rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
-    commit = next(row for row in rows if row["kind"] == "commit")
+        _headers, *cells = csv.reader(io.StringIO(response.get_data(as_text=True)))
+    rows = [dict(zip(CSV_COLUMNS, row, strict=True)) for row in cells]  # the headers are in the reader's language
+    commit = next(row for row in rows if row["kind"] == "已核销")
     assert (commit["declaration_no"], commit["qty"], commit["remaining"]) == ("DEC-UI-3", "15", "85")
 
 

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select, update
 
 from tests.ui.conftest import Pages
-from web.ui.audit import spreadsheet_safe
+from web.ui.audit import CSV_COLUMNS, spreadsheet_safe
 from workflow.domain import commands as c
 from workflow.domain.goods import Direction
 from workflow.store import ui_queries
@@ -55,7 +55,7 @@ def test_an_applicants_formula_reaches_the_auditors_write_off_csv_as_text(pages:
             session.execute(update(LedgerEntryRow).where(LedgerEntryRow.id == entry).values(reason=text))
     pages.sign_in("xiamen.auditor")
     with pages.client.get("/ui/audit/write-offs.csv") as response:
-        rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True), newline="")))
-    reasons = {row["reason"] for row in rows}
+        _headers, *rows = csv.reader(io.StringIO(response.get_data(as_text=True), newline=""))
+    reasons = {row[CSV_COLUMNS.index("reason")] for row in rows}  # headers are in the reader's language
     assert {"'" + text for text in FORMULAS} <= reasons
-    assert not [cell for row in rows for cell in row.values() if cell and cell[0] in "=+@\t\r"]
+    assert not [cell for row in rows for cell in row if cell and cell[0] in "=+@\t\r"]

@@ -1,7 +1,8 @@
 """The auditor's views, read only: write-off history, the ledger check, audit trails and the dashboard.
 
-Write-offs come with running balances and a CSV export; the dashboard's charts are SVG drawn on the server. No CSV
-cell reaches a spreadsheet as a formula: free text starting with = + - @ (or a tab or CR) is prefixed with a quote.
+Write-offs come with running balances and a CSV export (UTF-8 with a BOM, headers and coded values in the reader's
+language); the dashboard's charts are SVG drawn on the server. No CSV cell reaches a spreadsheet as a formula: free
+text starting with = + - @ (or a tab or CR) is prefixed with a quote.
 """
 
 from __future__ import annotations
@@ -9,20 +10,23 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from datetime import date
 from statistics import median
 from typing import Any
 
 from flask import Blueprint, Response, render_template, request, stream_with_context
+from flask_babel import force_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from web.authz import scope_of
 from web.context import container
 from web.ui import charts, diagram
 from web.ui.auth import actor, allow
 from web.ui.forms import query_int
-from web.ui.i18n import districts, label
+from web.ui.i18n import CHINESE, ENGLISH, ENTRY_KINDS, ROLES, districts, label, select_locale
 from web.ui.objects import require_visible
 from workflow.domain import inputs
 from workflow.domain.errors import DomainError, InvalidInput
@@ -93,28 +97,67 @@ def write_offs() -> str:
 @blueprint.get("/write-offs.csv")
 @allow(Action.READ_AUDIT)
 def write_offs_csv() -> Response:
-    """The same rows as the page, every page of them (up to CSV_LIMIT), streamed."""
+    """The same rows as the page, every page of them (up to CSV_LIMIT), streamed; in the page's language.
+
+    `?lang=en` (or `zh`) asks for the other language whatever the page's. UTF-8 with a byte-order mark, without
+    which Excel reads the file in the local code page and garbles 支 and 瓶.
+    """
     where = _ledger_filter()
-    response = Response(stream_with_context(_csv_rows(where)), mimetype="text/csv")
+    with force_locale(_csv_locale()):
+        words = CsvWords.current()
+    response = Response(stream_with_context(_csv_rows(where, words)), mimetype="text/csv")
     response.headers["Content-Disposition"] = 'attachment; filename="write-offs.csv"'
     return response
 
 
 CSV_COLUMNS = ("id", "at", "certificate_no", "line_no", "kind", "qty", "unit", "committed", "remaining",
                "declaration_no", "actor_role", "reason")  # fmt: skip
+CSV_HEADERS = {"id": _l("Entry no."), "at": _l("Time"), "certificate_no": _l("Certificate number"),
+               "line_no": _l("Line"), "kind": _l("Ledger entry"), "qty": _l("Quantity"), "unit": _l("Unit"),
+               "committed": _l("Written off so far"), "remaining": _l("Remaining after"),
+               "declaration_no": _l("Declaration number"), "actor_role": _l("By"), "reason": _l("Reason")}  # fmt: skip
+CSV_LANGUAGES = {"en": ENGLISH, "zh": CHINESE}
+BOM = "\ufeff"
 
 
-def _csv_rows(where: ui_queries.LedgerFilter) -> Iterator[str]:
+def _csv_locale() -> str:
+    return CSV_LANGUAGES.get(request.args.get("lang", ""), select_locale())
+
+
+@dataclass(frozen=True)
+class CsvWords:
+    """The header row and the words for the coded columns, translated once before the rows stream."""
+
+    headers: tuple[str, ...]
+    kinds: Mapping[str, str]
+    roles: Mapping[str, str]
+
+    @classmethod
+    def current(cls) -> CsvWords:
+        return cls(
+            tuple(str(CSV_HEADERS[column]) for column in CSV_COLUMNS),
+            {code: str(word) for code, word in ENTRY_KINDS.items()},
+            {code: str(word) for code, word in ROLES.items()},
+        )
+
+    def row(self, row: Mapping[str, Any]) -> list[object]:
+        worded = {**row, "kind": self.kinds.get(row["kind"], row["kind"])}
+        worded["actor_role"] = self.roles.get(row["actor_role"], row["actor_role"])
+        return [spreadsheet_safe(worded[column]) for column in CSV_COLUMNS]
+
+
+def _csv_rows(where: ui_queries.LedgerFilter, words: CsvWords) -> Iterator[str]:
     buffer = io.StringIO()
+    buffer.write(BOM)
     writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow(words.headers)
     before, sent = None, 0
     sessions = container().sessions
     while sent < CSV_LIMIT:
         with sessions() as session:
             rows = ui_queries.ledger_history(session, where, before, 1000)
         for row in rows:
-            writer.writerow([spreadsheet_safe(row[column]) for column in CSV_COLUMNS])
+            writer.writerow(words.row(row))
         sent += len(rows)
         yield buffer.getvalue()
         buffer.seek(0)

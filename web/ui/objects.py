@@ -13,6 +13,7 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 
+from web import certificate_pdf as pdfs
 from web.authz import visible
 from web.context import container
 from web.ui import diagram
@@ -27,7 +28,7 @@ from web.ui.forms import (
     posted_reason,
 )
 from web.ui.refusals import AT_FIELDS, Refusal, back_to_the_form, show_at_field
-from web.uploads import read_upload
+from web.uploads import attachment, read_upload
 from workflow.domain import commands as c
 from workflow.domain import rules
 from workflow.domain.actors import Actor, Role
@@ -181,7 +182,7 @@ def document(document_id: int) -> Response:
         raise NotFound(_("Not found."))
     content = container().deps.documents.get(found["sha256"])
     response = Response(content, mimetype=found["content_type"])
-    response.headers["Content-Disposition"] = f'attachment; filename="{found["filename"]}"'
+    response.headers["Content-Disposition"] = attachment(found["filename"])
     response.headers["Cache-Control"] = "private, no-store"
     return response
 
@@ -274,6 +275,19 @@ def certificate(certificate_id: int) -> str:
     return _certificate_page(certificate_id)
 
 
+@blueprint.get("/certificates/<int:certificate_id>/pdf")
+@allow(Action.DOWNLOAD_CERTIFICATE)
+def certificate_pdf(certificate_id: int) -> Response:
+    """The signed PDF to keep or print; until the documents worker has rendered it, a page says it is coming."""
+    require_visible("certificate_id", certificate_id)
+    with container().sessions() as session:
+        number = api_reads.certificate(session, certificate_id)["certificate_no"]
+    found = pdfs.find(certificate_id, number)
+    if found is None:
+        raise NotFound(_("The certificate PDF is being prepared; please try again in a minute."))
+    return pdfs.download(found)
+
+
 def _certificate_page(certificate_id: int, refusal: Refusal | None = None) -> str:
     with container().sessions() as session:
         view = api_reads.certificate(session, certificate_id)
@@ -283,6 +297,8 @@ def _certificate_page(certificate_id: int, refusal: Refusal | None = None) -> st
     return render_template(
         "ui/certificate.html",
         cert=view,
+        pdf=pdfs.find(certificate_id, view["certificate_no"]),
+        may_download=role_may(actor().role, Action.DOWNLOAD_CERTIFICATE),
         history=history,
         declarations=declarations,
         trail=trail,

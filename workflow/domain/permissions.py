@@ -59,6 +59,7 @@ class Action(StrEnum):
     CHANGE_ENTERPRISE_USER = "enterprise.change_user"
     MARK_NOTIFICATION_READ = "notification.mark_read"
     READ_AUDIT = "audit.read"
+    DOWNLOAD_CERTIFICATE = "certificate.download"
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,8 @@ PERMISSIONS: Mapping[Action, Permission] = MappingProxyType(
         Action.CHANGE_ENTERPRISE_USER: Permission(ENTERPRISE_MANAGERS),
         Action.MARK_NOTIFICATION_READ: Permission(EVERYONE, writes=False),
         Action.READ_AUDIT: _listed(Role.AUDITOR, Role.HEAD, Role.ADMIN, writes=False),
+        # The certificate PDF: for its holder, the port that writes it off and the auditor (issue 16, item 5).
+        Action.DOWNLOAD_CERTIFICATE: _listed(Role.APPLICANT, Role.PORT_OFFICER, Role.AUDITOR, writes=False),
     }
 )
 

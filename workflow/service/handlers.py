@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -17,10 +17,12 @@ from workflow.domain.goods import ProductIdentity, RiskGrade
 from workflow.domain.guards import DecisionFacts
 from workflow.domain.model import Application, Certificate, CertificateLine, checked_ports
 from workflow.domain.policy import Policy
+from workflow.service.notify import deficiency_list, notify_applicant
 from workflow.service.ports import Dependencies, UnitOfWork
 from workflow.service.precheck import explain
 
 Handler = Callable[[Any, Dependencies], Any]
+Notice = tuple[str, Mapping[str, str]]  # a notification kind for the applicant and its params beside the reference
 
 
 def create_application(cmd: c.CreateApplication, deps: Dependencies) -> int:
@@ -137,7 +139,7 @@ def withdraw_application(cmd: c.WithdrawApplication, deps: Dependencies) -> None
 
 
 def accept_application(cmd: c.AcceptApplication, deps: Dependencies) -> None:
-    _act(deps, cmd, lambda app, ctx: app.accept(cmd.actor, ctx.today, ctx.limits))
+    _act(deps, cmd, lambda app, ctx: app.accept(cmd.actor, ctx.today, ctx.limits), ("application_accepted", {}))
 
 
 def request_correction(cmd: c.RequestCorrection, deps: Dependencies) -> None:
@@ -145,11 +147,17 @@ def request_correction(cmd: c.RequestCorrection, deps: Dependencies) -> None:
         deps,
         cmd,
         lambda app, ctx: app.request_correction(cmd.actor, cmd.deficiencies, ctx.today, deps.calendar, ctx.limits),
+        ("correction_requested", {"deficiencies": deficiency_list(cmd.deficiencies)}),
     )
 
 
 def not_accept_application(cmd: c.NotAcceptApplication, deps: Dependencies) -> None:
-    _act(deps, cmd, lambda app, ctx: app.not_accept(cmd.actor, cmd.reason, cmd.rule_ids))
+    _act(
+        deps,
+        cmd,
+        lambda app, ctx: app.not_accept(cmd.actor, cmd.reason, cmd.rule_ids),
+        ("application_not_accepted", {"reason": cmd.reason}),
+    )
 
 
 def start_review(cmd: c.StartReview, deps: Dependencies) -> None:
@@ -169,7 +177,7 @@ def deny_application(cmd: c.DenyApplication, deps: Dependencies) -> None:
         application.deny(cmd.actor, cmd.reason, ban)
         if ban is not None:
             uow.enterprises.add_ban(ban, f"application {application.reference}", cmd.reason, deps.clock.now())
-        _save(uow, application)
+        _save(uow, application, ("application_denied", {"reason": cmd.reason}))
 
 
 def grant_application(cmd: c.GrantApplication, deps: Dependencies) -> int:
@@ -191,6 +199,8 @@ def grant_application(cmd: c.GrantApplication, deps: Dependencies) -> int:
         assert certificate.id is not None
         # Read above before it is written here: the application's own products were not granted before it.
         uow.enterprises.add_granted(application.enterprise_id, certificate.application_id, _identities(application))
+        granted = {"certificate_no": certificate.certificate_no, "valid_until": certificate.valid_until.isoformat()}
+        notify_applicant(uow, application, "application_granted", granted)
         uow.commit()
         return certificate.id
 
@@ -244,18 +254,26 @@ class ActionContext:
         return self.policy.limits.clock_limits()
 
 
-def _act(deps: Dependencies, cmd: c.ApplicationCommand, action: Callable[[Application, ActionContext], None]) -> None:
+def _act(
+    deps: Dependencies,
+    cmd: c.ApplicationCommand,
+    action: Callable[[Application, ActionContext], None],
+    *notices: Notice,
+) -> None:
     with deps.uow() as uow:
         application = uow.applications.get(cmd.application_id)
         today = deps.clock.today()
         # The policy adopted on the day of receipt governs the whole file, whatever the district adopts later.
         policy = deps.policies.policy_for(application.district, application.received_on or today)
         action(application, ActionContext(today, policy))
-        _save(uow, application)
+        _save(uow, application, *notices)
 
 
-def _save(uow: UnitOfWork, application: Application) -> None:
+def _save(uow: UnitOfWork, application: Application, *notices: Notice) -> None:
+    """The applicant's notifications commit with the change they tell of, after its version guard has held."""
     uow.applications.save(application)
+    for kind, params in notices:
+        notify_applicant(uow, application, kind, params)
     uow.commit()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from workflow.domain.errors import InvalidInput
+from workflow.domain.model import Application
 from workflow.service.ports import UnitOfWork
 
 # Each kind the engine sends, with the params its zh and en templates (tasks/templates/mail) need.
@@ -19,6 +20,11 @@ KINDS: Mapping[str, frozenset[str]] = {
     "inspection_withdrawn": frozenset({"declaration_no", "certificate_no"}),
     "correction_requested": frozenset({"reference", "deficiencies"}),
     "decision_made": frozenset({"reference", "decision"}),
+    "application_accepted": frozenset({"reference"}),
+    "application_not_accepted": frozenset({"reference", "reason"}),
+    "application_granted": frozenset({"reference", "certificate_no", "valid_until"}),
+    "application_denied": frozenset({"reference", "reason"}),
+    "assessment_referred": frozenset({"reference", "expected_by"}),
 }
 SEND_EMAIL = "send_email"
 
@@ -32,6 +38,17 @@ def notify(uow: UnitOfWork, user_ids: Iterable[int], kind: str, params: Mapping[
         uow.outbox.add(SEND_EMAIL, {"notification_id": notification_id})
         ids.append(notification_id)
     return ids
+
+
+def notify_applicant(uow: UnitOfWork, application: Application, kind: str, params: Mapping[str, str]) -> list[int]:
+    """The applicant is every active user of the filing enterprise: whoever of them signs in next must see it."""
+    recipients = uow.notifications.enterprise_users(application.enterprise_id)
+    return notify(uow, recipients, kind, {"reference": application.reference, **params})
+
+
+def deficiency_list(deficiencies: Iterable[str]) -> str:
+    """One numbered line per deficiency: the notice lists them all at once (A2), so the mail does too."""
+    return "\n".join(f"{number}. {item}" for number, item in enumerate(deficiencies, start=1))
 
 
 def check_params(kind: str, params: Mapping[str, str]) -> None:

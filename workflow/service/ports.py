@@ -236,6 +236,8 @@ class Outbox(Protocol):
 class Notifications(Protocol):
     def add(self, user_id: int, kind: str, params: Mapping[str, str]) -> int: ...
 
+    def enterprise_users(self, enterprise_id: int) -> list[int]: ...
+
 
 class Receipts(Protocol):
     """Write-off receipts, chained per certificate line."""

@@ -23,7 +23,7 @@ from workflow.domain.guards import DecisionFacts
 from workflow.domain.lifecycle import AppState
 from workflow.domain.model import Application
 from workflow.domain.policy import AssessorLevel, Policy
-from workflow.service.notify import notify
+from workflow.service.notify import notify, notify_applicant
 from workflow.service.ports import Dependencies, UnitOfWork
 
 CLOCK_REMINDER_SHARE = 0.75
@@ -42,6 +42,8 @@ def refer_assessment(cmd: c.ReferAssessment, deps: Dependencies) -> dict[str, An
         application.refer_assessment(cmd.actor, today, cmd.reason)  # its guards: a running clock, no rejection
         result = _start(uow, deps, application, policy, today)
         uow.applications.save(application)
+        if "due_on" in result:  # R21: told the expected time in writing; a reused assessment concluded already
+            notify_applicant(uow, application, "assessment_referred", {"expected_by": result["due_on"]})
         uow.commit()
     return result
 
@@ -295,6 +297,7 @@ def _deem_one(deps: Dependencies, application_id: int, today: date) -> int:
                 return 0
             application.accept(SYSTEM_ACTOR, today, limits, deemed=True)
             uow.applications.save(application)
+            notify_applicant(uow, application, "application_accepted", {})
             uow.commit()
     except ConcurrencyConflict:
         return 0

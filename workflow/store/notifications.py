@@ -27,6 +27,11 @@ class SqlNotifications:
         self.session.flush()  # the id goes into the outbox row written next, in the same transaction
         return row.id
 
+    def enterprise_users(self, enterprise_id: int) -> list[int]:
+        """The enterprise's active users, who are told together of what is decided for it."""
+        query = select(UserRow.id).where(UserRow.enterprise_id == enterprise_id, UserRow.active.is_(True))
+        return list(self.session.scalars(query.order_by(UserRow.id)))
+
     def inbox(
         self, user_id: int, unread_only: bool = False, before_id: int | None = None, limit: int = 50
     ) -> list[dict[str, Any]]:

@@ -405,7 +405,7 @@ class AuditEventRow(Base):
     rule_ids: Mapped[list[str]] = mapped_column(Json)
     inputs: Mapped[dict[str, Any]] = mapped_column(Json)
     # The district's hash chain (workflow/domain/audit_chain.py): place, previous event's hash, this event's hash.
-    # Empty while the event waits for the sequencer to seal it (workflow/store/audit_chain.py), at most seconds.
+    # Empty while the event waits for the sequencer to seal it (workflow/store/audit_sequencer.py): seconds.
     chain_seq: Mapped[int | None] = mapped_column(BigInteger)
     prev_hash: Mapped[str | None] = mapped_column(String(64))
     event_hash: Mapped[str | None] = mapped_column(String(64))
