@@ -97,7 +97,6 @@ def verify_trail(
     `now` (UTC) decides which unsealed events are late; the events' own clock, the system's unless a test sets it.
     """
     names = [district] if district else audit_chain.districts(connection)
-    now = now or datetime.now(UTC).replace(tzinfo=None)
     report = TrailReport([verify_district(connection, name, keys, progress, jobs, now) for name in names])
     if district is None:
         report.receipts_checked, report.receipt_problems = verify_receipts(connection, keys)
@@ -134,7 +133,7 @@ def verify_district(
         walker.checkpoint(seq, signed_hash)
     walker.end(*(head or (None, None)))
     waiting, oldest = audit_chain.unsealed(connection, district)
-    finding = walker.finding or _sealed_late(district, waiting, oldest, now or datetime.now(UTC).replace(tzinfo=None))
+    finding = walker.finding or _sealed_late(district, waiting, oldest, now)
     checkpoints = len(signed) - len(head_signed)
     return DistrictReport(district, walker.count, head[0] if head else None, checkpoints, finding, waiting)
 
@@ -151,7 +150,7 @@ def _signed_head(
     keys: PublicKeys,
 ) -> tuple[list[tuple[int, str]], Finding | None]:
     """The (seq, hash) the head's signature vouches for; an end of the chain no signature covers is a finding."""
-    token = audit_chain.head_tokens(connection, district)
+    token = audit_chain.head_token(connection, district)
     if not token:
         covered = max((seq for seq, _hash in checkpoints), default=0)
         if head is not None and head[0] > covered:
@@ -169,7 +168,8 @@ def _signed_head(
     return [(int(payload["seq"]), str(payload["hash"]))], None
 
 
-def _sealed_late(district: str, waiting: int, oldest: datetime | None, now: datetime) -> Finding | None:
+def _sealed_late(district: str, waiting: int, oldest: datetime | None, now: datetime | None) -> Finding | None:
+    now = now or datetime.now(UTC).replace(tzinfo=None)
     if not waiting or oldest is None or oldest > now - UNSEALED_BOUND:
         return None
     detail = f"{waiting} event(s) written but not sealed, the oldest at {oldest.isoformat(timespec='seconds')}"

@@ -29,14 +29,13 @@ from typing import Any
 from sqlalchemy import Connection, or_, select
 from sqlalchemy.orm import Session
 
-from config.audit_trail import check_receipt_chain
+from config.audit_trail import check_receipt_chain, write_checkpoints
 from config.signing import KeyRing, PublicKeys, keys_from_jwks, verify_pdf, verify_token
 from workflow.domain.audit_chain import event_hash
 from workflow.domain.draws import PeriodKey, RecordedDraw, audit_period
 from workflow.domain.errors import InvalidInput
 from workflow.domain.signature import b64url_decode, compact
 from workflow.store import audit_chain
-from workflow.store.audit_sequencer import seal_in
 from workflow.store.certificate_documents import document_by_number
 from workflow.store.draw_keys import published_keys, recorded_draws
 from workflow.store.receipts import certificate_receipts
@@ -58,8 +57,7 @@ def export_pack(
     row = certificate.scalar_one_or_none()
     if row is None:
         raise InvalidInput(f"no certificate {certificate_no}", field="--certificate")
-    seal_in(session.connection(), ring.sign_named, now)
-    audit_chain.write_checkpoints(session, ring.sign_named, now)
+    write_checkpoints(session, ring, now)  # seals what waits first
     session.commit()
     connection = session.connection()
     files = _pack_files(connection, row, ring)

@@ -38,10 +38,8 @@ def complete_outbox_rows(app: Celery, container: Callable[[], Container]) -> Non
         sender: Any = None, task_id: str | None = None, retval: Any = None, state: str | None = None, **_: Any
     ) -> None:
         row_id, outcome = row_id_of(task_id), outcome_of(state, retval)
-        name = getattr(sender, "name", "") or ""
-        if row_id is None or outcome is None or getattr(sender, "app", None) is not app:
-            return
-        if name.startswith(TASK_PREFIX):
+        ours = getattr(sender, "app", None) is app and (getattr(sender, "name", "") or "").startswith(TASK_PREFIX)
+        if ours and row_id is not None and outcome is not None:
             _complete(container, row_id, outcome)
 
     signals.task_postrun.connect(on_postrun, weak=False, dispatch_uid=f"specgoods.completion.{id(app)}")

@@ -52,7 +52,7 @@ def test_commits_leave_their_events_unsealed_and_the_sequencer_chains_them_and_s
     assert report.ok, report.as_dict()
     with container.engine.connect() as connection:
         events = list(connection.execute(select(AuditEventRow).order_by(AuditEventRow.chain_seq)).mappings())
-        token = audit_chain.head_tokens(connection, "xiamen")
+        token = audit_chain.head_token(connection, "xiamen")
     assert [event["chain_seq"] for event in events] == list(range(1, len(events) + 1))
     assert all(event_hash(event) == event["event_hash"] for event in events) and token.count(".") == 1
 

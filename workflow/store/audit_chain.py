@@ -80,7 +80,7 @@ def unsealed(connection: Connection, district: str) -> tuple[int, datetime | Non
     return int(count), oldest
 
 
-def head_tokens(connection: Connection, district: str) -> str:
+def head_token(connection: Connection, district: str) -> str:
     return str(connection.execute(select(HEADS.token).where(HEADS.district == district)).scalar() or "")
 
 

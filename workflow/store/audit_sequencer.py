@@ -44,7 +44,7 @@ class AuditSequencer:
         """District -> events sealed now; a district another sequencer holds is skipped, not waited for."""
         if districts is None:
             with self.engine.connect() as connection:
-                districts = sorted({*unsealed_districts(connection), *unsigned_districts(connection)})
+                districts = waiting_districts(connection)
         sealed = {}
         for district in sorted(set(districts)):
             with self.engine.begin() as connection:
@@ -56,9 +56,13 @@ class AuditSequencer:
 
 def seal_in(connection: Connection, sign: Sign, now: datetime) -> dict[str, int]:
     """Seal every district inside the caller's transaction: before a checkpoint or an evidence pack is signed."""
-    districts = sorted({*unsealed_districts(connection), *unsigned_districts(connection)})
-    sealed = {district: seal_district(connection, district, sign, now) for district in districts}
+    sealed = {district: seal_district(connection, district, sign, now) for district in waiting_districts(connection)}
     return {district: count for district, count in sealed.items() if count is not None}
+
+
+def waiting_districts(connection: Connection) -> list[str]:
+    """Districts with events to seal, or whose head has no signature yet (made before migration 0016)."""
+    return sorted({*unsealed_districts(connection), *unsigned_districts(connection)})
 
 
 def seal_district(connection: Connection, district: str, sign: Sign, now: datetime) -> int | None:
@@ -79,8 +83,7 @@ def seal_district(connection: Connection, district: str, sign: Sign, now: dateti
         if len(batch) < SEAL_BATCH:
             break
     if sealed or (seq and not token):
-        kid, token = sign(head_payload(district, seq, head_hash, now))
-        del kid  # the token names its key; the row keeps only what the verifier reads
+        _kid, token = sign(head_payload(district, seq, head_hash, now))  # the token names its key itself
         move = update(AuditChainHeadRow).where(HEADS.district == district)
         connection.execute(move.values(seq=seq, event_hash=head_hash, token=token, sealed_at=now))
     return sealed

@@ -15,6 +15,7 @@ from sqlalchemy import Select
 from sqlalchemy.orm import Session, sessionmaker
 
 from workflow.store.outbox_completion import first_sends, mark_sent, message_id, redeliveries
+from workflow.store.repositories import skip_locked
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +55,8 @@ class OutboxRelay:
 
     def _send(self, query: Select[Any]) -> int:
         with self.sessions() as session, session.begin():
-            if session.get_bind().dialect.name == "postgresql":
-                # Two relays (the post-commit hook and the beat sweep) never publish the same row at once.
-                query = query.with_for_update(skip_locked=True)
-            return self._publish_rows(session.scalars(query).all())
+            # Two relays (the post-commit hook and the beat sweep) never publish the same row at once.
+            return self._publish_rows(session.scalars(skip_locked(session, query)).all())
 
     def _publish_rows(self, rows: Any) -> int:
         sent = 0
