@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.scratch import plain_dsn, scratch_database
 from config.bootstrap import bootstrap
+from config.decision_counts import recount_decisions
 from config.demo import DEMO_PASSWORD, cytokine, load_demo
 from config.settings import load_settings
 from web import create_app
@@ -65,6 +66,7 @@ def run(applications: int, requests: int) -> list[Result]:
             pass
         started = time.perf_counter()
         seeded = seed(plain_dsn(url), applications)
+        recount_decisions(container)  # COPY bypassed the repositories that count decisions by day
         print(f"seeded {seeded} in {time.perf_counter() - started:.1f} s", flush=True)
         try:
             return measure(create_app(container, {"TESTING": True}), plain_dsn(url), applications, requests)

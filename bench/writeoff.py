@@ -536,7 +536,7 @@ def _print_gaps(runs: list[list[tuple[str, float]]]) -> None:
     shape = Counter(tuple(name for name, _ in run) for run in runs).most_common(1)[0][0]
     same = [run for run in runs if tuple(name for name, _ in run) == shape]
     gaps = [statistics.median(run[i + 1][1] - run[i][1] for run in same) * 1000 for i in range(len(shape) - 1)]
-    locked_from = next(i for i, name in enumerate(shape) if name.endswith("FOR UPDATE"))
+    locked_from = next((i for i, name in enumerate(shape) if name.endswith("FOR UPDATE")), 0)
     print(f"timeline of {len(same)} released write-offs, median ms from each step to the next:")
     for name, gap in zip(shape, gaps, strict=False):
         print(f"  {name:<60}{gap:>8.2f}")

@@ -95,11 +95,11 @@ def bootstrap(
     sessions = make_session_factory(engine)
     celery = Celery("specgoods", set_as_current=False)
     celery.conf.update(celery_settings(settings))
-    holder: dict[str, OutboxRelay] = {}
-    after_commit = (lambda: holder["relay"].relay()) if relay_after_commit else None
+    relay = _relay(settings, sessions, clock)
+    publisher = relay if relay_after_commit else None
     calendar = calendar or load_calendar(settings.calendar_file)
     deps = Dependencies(
-        uow=lambda: SqlUnitOfWork(sessions, clock.now, after_commit, calendar),
+        uow=lambda: SqlUnitOfWork(sessions, clock.now, publisher, calendar),
         clock=clock,
         policies=policies or load_districts(settings.districts_file, load_policies(settings.policies_dir)),
         calendar=calendar,
@@ -107,11 +107,8 @@ def bootstrap(
         sign=key_ring(settings).sign_named,
     )
     sequencer = AuditSequencer(engine, key_ring(settings).sign_named, clock.now)  # beat runs it every second
-    container = Container(
-        settings, engine, sessions, celery, deps, MessageBus(deps), _relay(settings, sessions, clock), sequencer
-    )
-    container.relay.publish = container.publish
-    holder["relay"] = container.relay
+    container = Container(settings, engine, sessions, celery, deps, MessageBus(deps), relay, sequencer)
+    relay.publish = container.publish
     return container
 
 

@@ -23,6 +23,8 @@ ROUTES = {
     "publish_draw_commitments": "sweeps",
     "fold_district_counts": "sweeps",
     "send_email": "notifications",
+    "notify_officers": "notifications",
+    "send_reminders": "notifications",
     "render_certificate": "documents",
 }
 

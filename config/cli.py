@@ -166,6 +166,15 @@ def db_upgrade(revision: str) -> None:
     click.echo(f"database at {revision}: {container.engine.url.render_as_string(hide_password=True)}")
 
 
+@db.command("recount-decisions")
+def db_recount_decisions() -> None:
+    """Count the decisions already taken into the dashboard's counts by day (once, after upgrading to 0019)."""
+    from config.decision_counts import recount_decisions
+
+    written = recount_decisions(_container(relay_after_commit=False))
+    click.echo(f"decisions recounted: {written} counts by district, day and working days")
+
+
 def _upgrade(container: Container, revision: str = "head") -> None:
     from workflow.store.migrate import upgrade
 

@@ -57,7 +57,9 @@ def retry(dead_letter_id: int) -> None:
         letter = letters.get(dead_letter_id)
         if letter is None:
             raise InvalidInput(f"no dead letter {dead_letter_id}", field="ID")
-        SqlOutbox(session, now).add(letter["task"].removeprefix(TASK_PREFIX), letter["payload"])
+        outbox = SqlOutbox(session, now)
+        outbox.add(letter["task"].removeprefix(TASK_PREFIX), letter["payload"])
+        outbox.insert()  # unsent: the relay below, or the sweep, sends it
         letters.mark_retried(dead_letter_id)
     # In embedded mode this process's in-memory broker reaches no worker: the serve process's relay sweep sends it.
     if not container.settings.is_embedded:

@@ -1,11 +1,11 @@
-"""The real clock: UTC timestamps for the audit trail, China Standard Time for statutory dates."""
+"""The real clock: UTC timestamps for the audit trail, the district's local date for statutory dates."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime
 
-# China has had no daylight saving since 1991, so a fixed offset needs no tz database on slim images.
-CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
+from config.local_time import local_date
+from workflow.domain.policy import DEFAULT_TIME_ZONE
 
 
 class SystemClock:
@@ -14,5 +14,9 @@ class SystemClock:
         return datetime.now(UTC).replace(tzinfo=None)
 
     def today(self) -> date:
-        """Working-day clocks count days in Beijing, where the customs district works."""
-        return datetime.now(CHINA_STANDARD_TIME).date()
+        """Working-day clocks count days in Beijing, the local date of every configured district (Asia/Shanghai).
+
+        The clock port has one today; a district configured in another zone (config/districts.toml) shows its own
+        local times on every page and document, but its rules still read Beijing's date (docs/ui.md, "Time").
+        """
+        return local_date(self.now(), DEFAULT_TIME_ZONE)

@@ -27,6 +27,7 @@ from workflow.store.enterprise_admin import make_admin
 from workflow.store.tables import ApplicationRow
 
 DEMO_PASSWORD = "demo-password"
+DEMO_MAIL_DOMAIN = "specgoods.example"  # RFC 2606: a domain that never receives mail
 DISTRICTS = ("xiamen", "fuzhou", "quanzhou", "pingtan")
 PANEL_EXPERTS = 5
 CUSTOMS_ROLES = (
@@ -227,7 +228,7 @@ def _ensure_user(
     district: str | None = None,
 ) -> Iterator[str]:
     if find_user(session, username) is None:
-        create_user(
+        user = create_user(
             session,
             username=username,
             role=role,
@@ -236,6 +237,7 @@ def _ensure_user(
             enterprise_id=enterprise_id,
             district=district,
         )
+        user.email = f"{username}@{DEMO_MAIL_DOMAIN}"  # so the demo's notifications are written as .eml files too
         yield f"user {username} ({role.value})"
 
 

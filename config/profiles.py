@@ -15,11 +15,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError, field_validator
 
+from config.local_time import known_zone
 from workflow.domain.errors import PolicyError
 from workflow.domain.goods import Direction, RiskGrade, WriteOffMode
 from workflow.domain.policy import (
+    DEFAULT_TIME_ZONE,
     Adoption,
     AssessorLevel,
     CreditRegime,
@@ -140,6 +142,15 @@ class _District(_FileModel):
     is_direct_customs: StrictBool
     approving_customs: Code
     adoptions: list[_Adoption] = Field(min_length=1)
+    time_zone: Text = DEFAULT_TIME_ZONE
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        # Checked at load, so a misspelt zone (or an image without the tz database) stops the start, not a page.
+        if not known_zone(name):
+            raise ValueError(f"{name!r} is not an IANA time zone this system knows")
+        return name
 
 
 class _DistrictsFile(_FileModel):
@@ -252,6 +263,7 @@ def _to_district(code: str, content: _District, policies: Mapping[str, Policy]) 
         is_direct_customs=content.is_direct_customs,
         approving_customs=content.approving_customs,
         adoptions=adoptions,
+        time_zone=content.time_zone,
     )
 
 

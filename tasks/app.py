@@ -8,6 +8,7 @@ import threading
 from typing import Any
 
 from celery import Celery, beat, signals
+from celery.schedules import crontab
 from celery.worker import WorkController
 
 from config.bootstrap import Container, bootstrap
@@ -62,6 +63,8 @@ def beat_schedule(container: Container) -> dict[str, Any]:
         "exhaust-used-up": {"task": "specgoods.exhaust_used_up", "schedule": SWEEP_SECONDS},
         "flag-overdue-follow-ups": {"task": "specgoods.flag_overdue_follow_ups", "schedule": SWEEP_SECONDS},
         "publish-draw-commitments": {"task": "specgoods.publish_draw_commitments", "schedule": SWEEP_SECONDS},
+        # Daily, in the morning of the districts' time (Celery's timezone); keyed, so a second run sends nothing.
+        "send-reminders": {"task": "specgoods.send_reminders", "schedule": crontab(hour=8, minute=0)},
         "fold-district-counts": {"task": "specgoods.fold_district_counts", "schedule": COUNT_FOLD_SECONDS},
         "checkpoint-audit-chains": {
             "task": "specgoods.checkpoint_audit_chains",

@@ -23,8 +23,10 @@ from celery import Celery, Task
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from sqlalchemy.exc import OperationalError
 
+from config import local_time
 from config.bootstrap import Container
 from config.settings import Settings
+from workflow.domain.policy import DEFAULT_TIME_ZONE
 from workflow.store.notifications import SqlNotifications
 
 log = logging.getLogger(__name__)
@@ -76,20 +78,30 @@ def send_notification_email(container: Container, notification_id: int) -> str:
     if not notification["email"]:
         _mark(container, notification_id, "skipped", "the user has no e-mail address")
         return "skipped"
-    deliver(compose(notification, container.settings), container.settings, notification_id)
+    time_zone = local_time.zone_of(container.deps.policies, notification.get("district"))
+    deliver(compose(notification, container.settings, time_zone), container.settings, notification_id)
     _mark(container, notification_id, "sent")
     return "sent"
 
 
-def render(kind: str, locale: str, params: Mapping[str, str]) -> tuple[str, str]:
-    """(subject, body): a template's first line is the subject. Chinese unless the user chose English."""
-    text = _templates.get_template(f"{kind}.{'en' if locale == 'en' else 'zh'}.txt").render(params)
+def render(
+    kind: str, locale: str, params: Mapping[str, str], at: datetime | None = None, time_zone: str = DEFAULT_TIME_ZONE
+) -> tuple[str, str]:
+    """(subject, body): a template's first line is the subject. Chinese unless the user chose English.
+
+    `at`, the instant of what the mail tells (its notification's), is offered to the templates as `at`: the reader's
+    local time, labelled ("2026-12-06 01:30 北京时间 (UTC+8)").
+    """
+    language = "en" if locale == "en" else "zh"
+    when = {} if at is None else {"at": local_time.stamp(at, time_zone, local_time.catalog_gettext(language))}
+    text = _templates.get_template(f"{kind}.{language}.txt").render({**params, **when})
     subject, _, body = text.partition("\n")
     return subject.strip(), body.lstrip("\n")
 
 
-def compose(notification: Mapping[str, Any], settings: Settings) -> EmailMessage:
-    subject, body = render(notification["kind"], notification["locale"], notification["params"])
+def compose(notification: Mapping[str, Any], settings: Settings, time_zone: str = DEFAULT_TIME_ZONE) -> EmailMessage:
+    kind, locale, params = notification["kind"], notification["locale"], notification["params"]
+    subject, body = render(kind, locale, params, notification.get("created_at"), time_zone)
     message = EmailMessage()
     message["Subject"] = subject
     message["From"] = settings.mail_from

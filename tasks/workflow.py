@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from celery import Celery
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from config.audit_trail import write_checkpoints
 from config.bootstrap import Container
@@ -24,7 +24,9 @@ from workflow.domain.commands import (
 )
 from workflow.domain.errors import ConcurrencyConflict, DomainError
 from workflow.domain.policy import Districts
+from workflow.service import reminders
 from workflow.service.inspection_draws import publish_commitments
+from workflow.service.officer_notifications import fan_out
 from workflow.store import district_counts
 
 log = logging.getLogger(__name__)
@@ -32,6 +34,8 @@ log = logging.getLogger(__name__)
 TRANSIENT = (OperationalError, ConnectionError, TimeoutError, ConcurrencyConflict)
 # shared=False: the tasks belong to this app only, so building a second app in one process is no conflict.
 RETRY = {"autoretry_for": TRANSIENT, "retry_backoff": True, "retry_backoff_max": 60, "max_retries": 8, "shared": False}
+# A keyed notification written by a concurrent run of the same task loses on the unique key: run again, it skips it.
+NOTIFY_RETRY = {**RETRY, "autoretry_for": (*TRANSIENT, IntegrityError)}
 
 
 def register_tasks(app: Celery, container: Callable[[], Container]) -> None:
@@ -70,6 +74,17 @@ def register_tasks(app: Celery, container: Callable[[], Container]) -> None:
     @app.task(name="specgoods.flag_overdue_follow_ups", **RETRY)
     def flag_overdue_follow_ups() -> dict[str, Any]:
         return _run(container, FlagOverdueFollowUps(SYSTEM_ACTOR))
+
+    @app.task(name="specgoods.notify_officers", **NOTIFY_RETRY)
+    def notify_officers(kind: str, district: str, roles: list[str], params: dict[str, str], key: str) -> dict[str, Any]:
+        """One transition's fan-out to the district's officers; keyed, so a re-delivery writes nothing twice."""
+        payload = {"kind": kind, "district": district, "roles": roles, "params": params, "key": key}
+        return {"ok": True, "result": fan_out(container().deps, payload)}
+
+    @app.task(name="specgoods.send_reminders", **NOTIFY_RETRY)
+    def send_reminders() -> dict[str, Any]:
+        """Certificates expiring within 30 days, follow-up reports coming due: each reminder once (daily beat)."""
+        return {"ok": True, "result": reminders.send_reminders(container().deps)}
 
     @app.task(name="specgoods.publish_draw_commitments", **RETRY)
     def publish_draw_commitments() -> dict[str, Any]:

@@ -34,9 +34,10 @@ from web.schemas import (
 )
 from web.uploads import read_upload
 from workflow.domain import commands as c
-from workflow.domain.actors import Actor
+from workflow.domain.actors import Actor, Role
 from workflow.domain.errors import PermissionDenied
 from workflow.domain.permissions import Action
+from workflow.domain.review import WORKING_PAPERS
 from workflow.store import api_reads, queries
 
 blueprint = APIBlueprint("api", __name__, url_prefix="/api/v1", tag="Applications")
@@ -123,9 +124,12 @@ def attach_document(application_id: int, form_data: DocumentIn) -> dict[str, Any
 @guard(READERS, write=False)
 @blueprint.output(list[AuditEvent])
 def application_audit(application_id: int) -> list[dict[str, Any]]:
-    """Every transition of the application, oldest first."""
+    """Every transition of the application, oldest first; the applicant's without customs' working papers."""
     with container().sessions() as session:
-        return api_reads.audit_trail(session, "application", application_id)
+        trail = api_reads.audit_trail(session, "application", application_id)
+    if current_actor().role is Role.APPLICANT:
+        return [event for event in trail if event["trigger"] not in WORKING_PAPERS]
+    return trail
 
 
 # -- one route per transition ---------------------------------------------------------------------------------------

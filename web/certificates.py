@@ -193,7 +193,9 @@ def list_declarations(query_data: BigPageQuery) -> dict[str, Any]:
 def declare(json_data: DeclarationIn) -> Reply:
     """D1: declare a shipment against a certificate; it is checked, routed and, if released, written off at once."""
     result = container().bus.handle(_shipment(json_data, request_key()))
-    return _declaration(result["declaration_id"], result, 201)
+    if result.get("replayed"):  # answered from the first request's stored view: read what is stored now
+        return _declaration(result["declaration_id"], result, 201)
+    return _replayed(api_reads.declaration_from_view(result), result, 201)
 
 
 @blueprint.post("/declarations/batch")

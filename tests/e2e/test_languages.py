@@ -31,7 +31,7 @@ VISIBLE_TEXT = """() => {
   return found;
 }"""
 # Names the page shows in both languages: file formats, a hash, lab levels, the date pattern, rule and grade ids.
-KEEP_LATIN = re.compile(r"\b(PDF|PNG|JPEG|MB|CSV|SHA-256|BSL-[1-4]|YYYY-MM-DD|[RWEDAC]\d+)\b")
+KEEP_LATIN = re.compile(r"\b(PDF|PNG|JPEG|MB|CSV|JSON|SHA-256|BSL-[1-4]|YYYY-MM-DD|[RWEDAC]\d+)\b")
 LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 CHINESE = re.compile(r"[\u3400-\u9fff]")
 

@@ -74,11 +74,15 @@ def fx09_hek293(qty: int = 5) -> GoodsLine:
 
 
 def file_application(
-    container: Container, cast: Cast, lines: tuple[GoodsLine, ...] | None = None, direction: Direction = Direction.ENTRY
+    container: Container,
+    cast: Cast,
+    lines: tuple[GoodsLine, ...] | None = None,
+    direction: Direction = Direction.ENTRY,
+    ports: tuple[str, ...] = (),
 ) -> int:
     """A draft with every document its goods require (R12–R16)."""
     application_id: int = container.bus.handle(
-        c.CreateApplication(cast.applicant, cast.enterprise_id, "xiamen", direction, lines or (fx10_cytokine(),))
+        c.CreateApplication(cast.applicant, cast.enterprise_id, "xiamen", direction, lines or (fx10_cytokine(),), ports)
     )
     for doc_type in view_required_documents(container, application_id):
         container.bus.handle(
@@ -93,9 +97,15 @@ def view_required_documents(container: Container, application_id: int) -> list[s
         return list(rules.required_documents(application.lines, application.direction, True, False).result)
 
 
-def grant(container: Container, cast: Cast, *lines: GoodsLine, direction: Direction = Direction.ENTRY) -> str:
+def grant(
+    container: Container,
+    cast: Cast,
+    *lines: GoodsLine,
+    direction: Direction = Direction.ENTRY,
+    ports: tuple[str, ...] = (),
+) -> str:
     """File, accept, review and grant; returns the certificate number."""
-    application_id = file_application(container, cast, tuple(lines), direction)
+    application_id = file_application(container, cast, tuple(lines), direction, ports)
     for command in (
         c.SubmitApplication(cast.applicant, application_id),
         c.AcceptApplication(cast.acceptor, application_id),
@@ -138,6 +148,7 @@ def declare(
     key: str = "",
     direction: Direction = Direction.ENTRY,
     number: str | None = None,
+    port: str = "",
 ) -> dict:
     from datetime import date
 
@@ -148,6 +159,7 @@ def declare(
         date.fromisoformat(on),
         direction,
         ((line_no, Decimal(qty)),),
+        port=port,
         idempotency_key=key,
     )
     result: dict = container.bus.handle(command)

@@ -53,7 +53,9 @@ def test_submit_writes_state_audit_event_and_outbox_row_together(container: Cont
     assert event["policy"]["id"] == "xiamen-2016"
     with container.sessions() as session:
         outbox = session.scalars(select(OutboxRow)).all()
-    assert [(row.task, row.payload) for row in outbox] == [("screen_application", {"application_id": application_id})]
+    tasks = {row.task: row.payload for row in outbox}  # screening, and the acceptors' "new work" fan-out (one row)
+    assert len(outbox) == 2 and tasks["screen_application"] == {"application_id": application_id}
+    assert tasks["notify_officers"]["kind"] == "work_to_accept" and tasks["notify_officers"]["roles"] == ["acceptor"]
 
 
 def test_a1_submit_without_required_documents_is_refused_and_writes_nothing(container: Container, cast: Cast) -> None:

@@ -163,6 +163,9 @@ def test_withdrawing_an_inspected_declaration_and_declaring_again_stays_inspecte
     assert drawn["state"] == "inspection"
     container.bus.handle(c.WithdrawDeclaration(cast.applicant, drawn["declaration_id"], "删单"))
     assert "inspection_left_pending" in triggers(container, drawn["declaration_id"])
+    from tests.integration.test_officer_notifications import deliver
+
+    deliver(container)  # the port officers are told by the fan-out task (workflow/service/officer_notifications.py)
     with container.sessions() as session:
         flagged = session.scalars(select(NotificationRow).where(NotificationRow.kind == "inspection_withdrawn")).all()
     assert [row.user_id for row in flagged] == [cast.port_officer.user_id]

@@ -152,6 +152,7 @@ def test_the_inbox_lists_newest_first_pages_with_a_cursor_and_marks_read(
         "read_at": None,
         "email_status": "pending",
     }
+    assert first["items"][0]["created_at"].endswith("Z")  # UTC, said as the rest of the API says it
     second = client.get(f"/api/v1/inbox?limit=2&before={first['next']}", auth=auth).json
     last = client.get(f"/api/v1/inbox?limit=2&before={second['next']}", auth=auth).json
     assert [item["id"] for item in second["items"] + last["items"]] == [made[2], made[1], made[0]]
@@ -161,6 +162,8 @@ def test_the_inbox_lists_newest_first_pages_with_a_cursor_and_marks_read(
     assert client.post(f"/api/v1/inbox/{made[3]}/read", auth=auth).status_code == 200
     assert notification(container, made[3]).read_at == read_at  # reading twice keeps the first time
     unread = client.get("/api/v1/inbox?unread=1", auth=auth).json
+    read = client.get(f"/api/v1/inbox?limit=1&before={made[4]}", auth=auth).json["items"][0]
+    assert read["id"] == made[3] and read["read_at"].endswith("Z")
     assert [item["id"] for item in unread["items"]] == [made[4], made[2], made[1], made[0]]
 
 

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, func, select
 
 from config.bootstrap import Container
 from tasks.completion import outcome_of
@@ -26,6 +26,7 @@ from workflow.store.outbox import OutboxRelay
 from workflow.store.outbox_completion import MAX_REDELIVERY_WAIT, Outcome, complete, redelivery_wait, row_id_of
 from workflow.store.repositories import SqlOutbox
 from workflow.store.tables import OutboxRow
+from workflow.store.uow import SqlUnitOfWork
 
 AFTER = timedelta(minutes=5)
 
@@ -57,8 +58,9 @@ def relay_parts(container: Container) -> tuple[OutboxRelay, Recorder, MovableClo
 
 def add_row(container: Container, task: str = "screen_application", **payload: Any) -> int:
     with container.sessions() as session, session.begin():
-        SqlOutbox(session, datetime.now).add(task, payload or {"application_id": 1})
-        session.flush()
+        outbox = SqlOutbox(session, datetime.now)
+        outbox.add(task, payload or {"application_id": 1})
+        outbox.insert()
         return int(session.scalar(select(OutboxRow.id).order_by(OutboxRow.id.desc()).limit(1)) or 0)
 
 
@@ -177,10 +179,15 @@ def test_a_real_worker_marks_each_row_once_its_task_has_ended_done_refused_or_fa
             rows = session.execute(select(OutboxRow.id, OutboxRow.outcome).where(OutboxRow.completed_at.is_not(None)))
             return {row_id: outcome for row_id, outcome in rows}
 
-    outcomes = wait_for(lambda: len(found := ended()) == 3 and found, timeout=60, what="three rows to complete")
+    # The submit's rows (screening, the acceptors' "new work" fan-out and the mail it asks for) and the two added here.
+    with container.sessions() as session:
+        submitted = dict(session.execute(select(OutboxRow.task, OutboxRow.id).where(OutboxRow.id < refused)).all())
+    assert set(submitted) == {"screen_application", "notify_officers"}
+    expected = {refused, failed, *submitted.values()}
+    outcomes = wait_for(lambda: expected <= set(found := ended()) and found, timeout=60, what="the rows to complete")
     assert outcomes[refused] == Outcome.REFUSED and outcomes[failed] == Outcome.FAILED
-    [screened] = set(outcomes) - {refused, failed}
-    assert outcomes[screened] == Outcome.DONE and row(container, screened).payload == {"application_id": application_id}
+    assert {outcomes[row_id] for row_id in submitted.values()} == {Outcome.DONE}
+    assert row(container, submitted["screen_application"]).payload == {"application_id": application_id}
 
 
 # -- reconciliation: `specgoods tasks overdue` -----------------------------------------------------------------------
@@ -193,7 +200,7 @@ def test_the_reconciliation_lists_unsent_incomplete_and_unscreened_work_and_exit
     cast = make_cast(container)
     application_id = file_application(container, cast)
     container.bus.handle(c.SubmitApplication(cast.applicant, application_id))  # no relay: its row stays unsent
-    [unsent] = open_rows(container)
+    [unsent] = open_rows(container, "screen_application")
     sent = add_row(container, "render_certificate", certificate_id=7)
     relay.relay(limit=10)  # sends both; then the first is marked unsent again to stand for a broker that refused it
     with container.sessions() as session, session.begin():
@@ -206,7 +213,8 @@ def test_the_reconciliation_lists_unsent_incomplete_and_unscreened_work_and_exit
     assert found.returncode == 1, found.stderr
     kinds = {kind["kind"]: kind for kind in json.loads(found.stdout)}
     assert [(item["id"], item["attempts"]) for item in kinds["unsent"]["items"]] == [(unsent, 3)]
-    assert [(item["id"], item["deliveries"]) for item in kinds["incomplete"]["items"]] == [(sent, 1)]
+    # The submit's other rows (the acceptors' "new work" fan-out) are incomplete beside the one sent here.
+    assert (sent, 1) in [(item["id"], item["deliveries"]) for item in kinds["incomplete"]["items"]]
     assert [item["id"] for item in kinds["unscreened"]["items"]] == [application_id]
     assert kinds["dead_letters"]["count"] == kinds["email_pending"]["count"] == 0
     assert kinds["unsealed_events"]["count"] == 1  # no beat here: the submit's events wait for the sequencer
@@ -221,11 +229,91 @@ def test_the_reconciliation_lists_unsent_incomplete_and_unscreened_work_and_exit
     container.bus.handle(c.ScreenApplication(SYSTEM_ACTOR, application_id))
     for row_id in (unsent, sent):
         assert mark(container, row_id)
+    for row_id in open_rows(container, "notify_officers"):
+        assert mark(container, row_id)
     container.sequencer.seal()
     settled = cli(container, "tasks", "overdue", "--older-than", "0")
     assert settled.returncode == 0, settled.stdout
 
 
-def open_rows(container: Container) -> list[int]:
+def open_rows(container: Container, task: str) -> list[int]:
     with container.sessions() as session:
-        return list(session.scalars(select(OutboxRow.id).where(OutboxRow.completed_at.is_(None))))
+        query = select(OutboxRow.id).where(OutboxRow.completed_at.is_(None), OutboxRow.task == task)
+        return list(session.scalars(query))
+
+
+# -- rows a unit of work writes as sent, published from memory once it has committed ------------------------------
+
+
+def _commits(container: Container) -> list[str]:
+    committed: list[str] = []
+    event.listen(container.engine, "commit", lambda _conn: committed.append("commit"))
+    return committed
+
+
+def _change_asking_for_a_task(container: Container, relay: OutboxRelay, clock: MovableClock) -> int:
+    with SqlUnitOfWork(container.sessions, clock.now, relay) as uow:
+        uow.outbox.add("screen_application", {"application_id": 7})
+        uow.commit()
+    with container.sessions() as session:
+        return int(session.scalar(select(OutboxRow.id).order_by(OutboxRow.id.desc()).limit(1)) or 0)
+
+
+def test_a_change_publishes_its_rows_after_its_commit_with_no_transaction_of_its_own(
+    container: Container, relay_parts: tuple[OutboxRelay, Recorder, MovableClock]
+) -> None:
+    relay, recorder, clock = relay_parts
+    committed = _commits(container)
+    row_id = _change_asking_for_a_task(container, relay, clock)
+
+    assert committed == ["commit"] and recorder.sent == [f"outbox-{row_id}"]
+    written = row(container, row_id)
+    assert (written.published_at, written.deliveries, written.redeliver_at) == (clock.now(), 1, clock.now() + AFTER)
+    assert relay.relay() == 0 and recorder.sent == [f"outbox-{row_id}"]  # the sweep does not send it again
+
+
+def test_a_rolled_back_change_writes_no_row_and_publishes_nothing(
+    container: Container, relay_parts: tuple[OutboxRelay, Recorder, MovableClock]
+) -> None:
+    relay, recorder, clock = relay_parts
+    with SqlUnitOfWork(container.sessions, clock.now, relay) as uow:
+        uow.outbox.add("screen_application", {"application_id": 7})
+    with container.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(OutboxRow)) == 0
+    assert recorder.sent == []
+
+
+def test_a_publish_the_broker_refuses_after_the_commit_leaves_the_row_unsent_for_the_sweep(
+    container: Container, relay_parts: tuple[OutboxRelay, Recorder, MovableClock]
+) -> None:
+    relay, recorder, clock = relay_parts
+
+    def refuse(task: str, payload: dict[str, Any], message_id: str) -> None:
+        raise ConnectionRefusedError("broker down")
+
+    relay.publish = refuse
+    row_id = _change_asking_for_a_task(container, relay, clock)
+    stuck = row(container, row_id)
+    assert (stuck.published_at, stuck.deliveries, stuck.redeliver_at, stuck.attempts) == (None, 0, None, 1)
+    assert "broker down" in stuck.last_error
+    relay.publish = recorder.publish
+    assert relay.relay() == 1 and recorder.sent == [f"outbox-{row_id}"] and row(container, row_id).deliveries == 1
+
+
+def test_a_process_that_dies_between_the_commit_and_the_publish_has_its_row_sent_again_when_due(
+    container: Container, relay_parts: tuple[OutboxRelay, Recorder, MovableClock]
+) -> None:
+    relay, recorder, clock = relay_parts
+
+    class DiesBeforePublishing(OutboxRelay):
+        def publish_sent(self, rows: Any) -> int:
+            return 0  # the process is gone: nothing after the commit runs
+
+    dead = DiesBeforePublishing(container.sessions, recorder.publish, clock.now, AFTER)
+    row_id = _change_asking_for_a_task(container, dead, clock)
+    assert recorder.sent == [] and relay.relay() == 0  # written as sent: the first-send sweep leaves it
+    clock.move(AFTER - timedelta(seconds=1))
+    assert relay.redeliver() == 0
+    clock.move(timedelta(seconds=1))
+    assert relay.redeliver() == 1 and recorder.sent == [f"outbox-{row_id}"]
+    assert row(container, row_id).deliveries == 2

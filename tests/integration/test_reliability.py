@@ -367,11 +367,11 @@ def test_b_redis_stopped_and_restarted_during_a_burst_loses_no_submission(
     slowest = max(timed(lambda i=i: submit(container, cast.applicant, i)) for i in ids[half:])
     # Each submit still commits; only its relay fails, after Celery's publish retries (about 0.6 s here).
     assert slowest < SLOWEST_SUBMIT_WITHOUT_BROKER, f"a submit took {slowest:.1f} s with Redis down"
-    stranded = unpublished_outbox(container)
-    # Every submission made without Redis is stranded. The relay stops at the first row the broker refuses, so the
-    # oldest stranded row carries the attempts and the error; the rows behind it were never tried.
+    stranded = [row for row in unpublished_outbox(container) if row.task == "screen_application"]
+    # Every submission made without Redis is stranded: each submit's relay tried its own rows right after the commit
+    # and, refused, wrote them back as unsent with the refusal, for beat's sweep.
     assert set(ids[half:]) <= {row.payload["application_id"] for row in stranded}
-    assert stranded[0].attempts >= 1 and "Connection refused" in stranded[0].last_error
+    assert all(row.attempts >= 1 and "Connection refused" in row.last_error for row in stranded)
     own_redis.start()
 
     def all_screened() -> bool:
@@ -424,14 +424,15 @@ def test_d_a_rolled_back_submit_leaves_no_outbox_row_no_message_and_nothing_to_s
 
     def add_then_fail(outbox: SqlOutbox, requests: Any) -> None:
         real_add(outbox, requests)
-        outbox.session.flush()  # the outbox INSERT has reached PostgreSQL, inside the still open transaction
-        added.append(outbox.added)
+        # The outbox INSERT reaches PostgreSQL, inside the still open transaction, the row written as sent.
+        added.append(len(outbox.insert()))
         raise RuntimeError("connection lost before COMMIT")
 
     monkeypatch.setattr(SqlOutbox, "add_requests", add_then_fail)
     with pytest.raises(RuntimeError, match="before COMMIT"):
         submit(container, cast.applicant, failed)
-    assert added == [1]  # the row was written, then rolled back with the state change and the audit event
+    # the rows (screening, the acceptors' "new work" fan-out) were written, then rolled back with the state change
+    assert added == [2]
     monkeypatch.undo()
     with container.sessions() as session:
         assert session.scalar(select(func.count()).select_from(OutboxRow)) == 0

@@ -99,7 +99,7 @@ def test_uploads_are_typed_by_their_bytes_and_stored_with_their_hash(pages: Page
     application_id = _create(pages)
     assert _upload(pages, application_id, PDF, "../../form.pdf").status_code == 303
     refused = _upload(pages, application_id, b"MZ\x90\x00 not a pdf", "form.pdf")
-    assert refused.status_code == 400 and "file" in refused.get_data(as_text=True)
+    assert refused.status_code == 422 and 'id="file-error"' in refused.get_data(as_text=True)  # back at the form
     with pages.container.sessions() as session:
         documents = session.scalars(select(DocumentRow).where(DocumentRow.application_id == application_id)).all()
     assert [(d.filename, d.content_type, len(d.sha256)) for d in documents] == [("form.pdf", "application/pdf", 64)]

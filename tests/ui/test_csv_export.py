@@ -9,9 +9,9 @@ from tests.ui.conftest import Pages
 from tests.ui.test_csv_formulas import _write_offs
 from web.ui.audit import BOM, CSV_COLUMNS
 
-CHINESE_HEADERS = ["记账序号", "时间", "审批单编号", "行号", "记账类型", "数量", "单位", "累计核销", "记账后剩余",
-                   "报关单号", "操作人", "理由"]  # fmt: skip
-ENGLISH_HEADERS = ["Entry no.", "Time", "Certificate number", "Line", "Ledger entry", "Quantity", "Unit",
+CHINESE_HEADERS = ["记账序号", "时间（北京时间）", "审批单编号", "行号", "记账类型", "数量", "单位", "累计核销",
+                   "记账后剩余", "报关单号", "操作人", "理由"]  # fmt: skip
+ENGLISH_HEADERS = ["Entry no.", "Time (Beijing time)", "Certificate number", "Line", "Ledger entry", "Quantity", "Unit",
                    "Written off so far", "Remaining after", "Declaration number", "By", "Reason"]  # fmt: skip
 
 

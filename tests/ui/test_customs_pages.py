@@ -149,7 +149,7 @@ def test_the_expert_desk_lists_the_panel_and_takes_an_opinion(pages: Pages) -> N
     page = pages.text("/ui/expert/")
     found = re.search(r'action="/ui/expert/assessments/(\d+)/opinion"', page)
     assert found, "the demo's grade B application sits on the Xiamen panel"
-    assert pages.post(f"/ui/expert/assessments/{found.group(1)}/opinion", {"opinion": "pass"}).status_code == 400
+    assert pages.post(f"/ui/expert/assessments/{found.group(1)}/opinion", {"opinion": "pass"}).status_code == 422
     response = pages.post(
         f"/ui/expert/assessments/{found.group(1)}/opinion", {"opinion": "pass", "reason": "生物安全措施充分"}
     )

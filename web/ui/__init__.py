@@ -10,10 +10,25 @@ from apiflask import APIFlask
 from flask import request
 from flask_wtf.csrf import CSRFProtect
 
-from web.ui import applicant, audit, auth, enterprise, expert, i18n, objects, port, review, views
+from web.ui import (
+    applicant,
+    audit,
+    audit_tools,
+    auth,
+    enterprise,
+    expert,
+    i18n,
+    inbox,
+    local_time,
+    objects,
+    port,
+    review,
+    views,
+)
 
 BLUEPRINTS = (auth.blueprint, views.blueprint, objects.blueprint, applicant.blueprint, review.blueprint,
-              expert.blueprint, port.blueprint, audit.blueprint, enterprise.blueprint)  # fmt: skip
+              expert.blueprint, port.blueprint, audit.blueprint, audit_tools.blueprint,
+              enterprise.blueprint, inbox.blueprint)  # fmt: skip
 PAGES = frozenset(blueprint.name for blueprint in BLUEPRINTS)
 for _blueprint in BLUEPRINTS:  # once per process: a blueprint is set up before any app registers it
     views.add_error_pages(_blueprint)
@@ -26,6 +41,7 @@ def register(app: APIFlask) -> None:
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # the token lives as long as the session
     csrf = CSRFProtect(app)
     i18n.register(app)
+    local_time.register(app)
     auth.register(app)
 
     @app.before_request

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
@@ -17,18 +17,20 @@ from web.context import container
 from web.ui import goods
 from web.ui.auth import actor, allow
 from web.ui.forms import ApplicationForm, GoodsForm, UsccForm, options, query_int
-from web.ui.i18n import districts
+from web.ui.i18n import district, districts
+from web.ui.objects import require_visible
+from web.ui.refusals import RETURNED, Refusal, refusal_of
 from workflow.domain import commands as c
 from workflow.domain.actors import Role
 from workflow.domain.credit import credit_as_of
 from workflow.domain.errors import InvalidInput
 from workflow.domain.goods import Direction
-from workflow.domain.model import checked_ports
+from workflow.domain.model import Application, checked_ports
 from workflow.domain.permissions import Action
 from workflow.domain.uscc import validate_uscc
 from workflow.service.precheck import parse_precheck_input, run_precheck
-from workflow.store import api_reads, ui_queries
-from workflow.store.api_reads import Scope
+from workflow.store import api_reads, journey_reads, ui_queries
+from workflow.store.api_reads import BIGINT_MAX, Scope
 
 blueprint = Blueprint("ui_applicant", __name__, url_prefix="/ui/applicant")
 APPLICANT = (Role.APPLICANT,)
@@ -66,7 +68,7 @@ def new_application() -> Response | tuple[str, int]:
     """Direction, district and goods lines make the draft; documents and submission follow on its page."""
     form = _goods_form(ApplicationForm)
     assert isinstance(form, ApplicationForm)
-    entered = goods.LinesInput([goods.blank_line()])
+    entered, refusal = goods.LinesInput([goods.blank_line()]), None
     if request.method == "POST":
         entered = _entered()
         valid = form.validate()  # first: validating clears every field's errors, the ports' too
@@ -76,10 +78,73 @@ def new_application() -> Response | tuple[str, int]:
             command = c.CreateApplication(
                 actor(), _enterprise_id(), form.district.data, direction, entered.lines, ports
             )
-            application_id = container().bus.handle(command)
-            return redirect(url_for("ui_objects.application", application_id=application_id), 303)
-    status = 422 if entered.errors or form.errors or form.ports.errors else 200
-    return render_template("ui/applicant/new.html", form=form, entered=entered, goods=goods), status
+            try:
+                application_id = container().bus.handle(command)
+                return redirect(url_for("ui_objects.application", application_id=application_id), 303)
+            except RETURNED as error:  # a rule of the engine: the form again, the message where it belongs
+                refusal = _placed(refusal_of("create", error), form, entered)
+    status = 422 if entered.errors or form.errors or form.ports.errors or refusal else 200
+    page = render_template("ui/applicant/new.html", form=form, entered=entered, goods=goods, refusal=refusal)
+    return page, status
+
+
+def _placed(refusal: Refusal, form: GoodsForm, entered: goods.LinesInput) -> Refusal | None:
+    """The refusal at the field it names (a goods line's, or the form's own); None once placed, else for the top."""
+    named = goods.field_of(refusal.field)
+    if named is not None:
+        entered.errors[named] = refusal.message
+        return None
+    field = form._fields.get(refusal.field or "")
+    if field is not None and refusal.field != "csrf_token":
+        field.errors = [*field.errors, refusal.message]
+        return None
+    return refusal
+
+
+@blueprint.route("/applications/<int:application_id>/edit", methods=["GET", "POST"])
+@allow(Action.REVISE_APPLICATION)
+def edit_application(application_id: int) -> Response | tuple[str, int]:
+    """The goods and ports of a draft, or of a file sent back for correction (R13); the district stays the file's."""
+    require_visible("application_id", application_id)
+    with container().deps.uow() as uow:
+        found = uow.applications.get(application_id)
+    found.require_editable_by(actor())  # a file the applicant no longer holds is not offered for editing
+    form, refusal = _edit_form(found), None
+    entered = goods.LinesInput([goods.line_values(line) for line in found.lines])
+    if request.method == "POST":
+        entered = _entered()
+        valid = form.validate()
+        ports = _ports(form)
+        if entered.lines and valid and ports is not None:
+            lines = goods.keep_unshown(found.lines, entered.lines)
+            direction = Direction(form.direction.data)
+            command = c.ReviseDraft(actor(), application_id, direction, lines, _posted_version(), ports)
+            try:
+                container().bus.handle(command)
+                flash(_("Goods saved."))
+                return redirect(url_for("ui_objects.application", application_id=application_id), 303)
+            except RETURNED as error:  # a conflicting edit or a rule: the form again, what was typed kept
+                refusal = _placed(refusal_of("revise", error), form, entered)
+    status = 422 if entered.errors or form.errors or form.ports.errors or refusal else 200
+    page = render_template(
+        "ui/applicant/edit.html", form=form, entered=entered, goods=goods, app=found, refusal=refusal
+    )
+    return page, status
+
+
+def _posted_version() -> int | None:
+    """The version the applicant edited: an edit of a file changed meanwhile is a conflict, not an overwrite."""
+    raw = request.form.get("version", "")
+    return int(raw) if raw.isdigit() else None
+
+
+def _edit_form(found: Application) -> ApplicationForm:
+    form = ApplicationForm()
+    form.district.choices = [(found.district, district(found.district))]
+    if request.method == "GET":
+        form.direction.data, form.district.data = found.direction.value, found.district
+        form.ports.data = ", ".join(found.ports)
+    return form
 
 
 def _ports(form: ApplicationForm) -> tuple[str, ...] | None:
@@ -113,13 +178,19 @@ def _entered() -> goods.LinesInput:
 def precheck() -> tuple[str, int]:
     """What the rules would decide for these goods, line by line and overall, with rule ids and reasons."""
     form = _goods_form()
-    entered, report = goods.LinesInput([goods.blank_line()]), None
+    entered, report, refusal = goods.LinesInput([goods.blank_line()]), None, None
     if request.method == "POST":
         entered = _entered()
         if entered.lines and form.validate():
-            report = _run_precheck(form, entered)
-    status = 422 if entered.errors or form.errors else 200
-    return render_template("ui/applicant/precheck.html", form=form, entered=entered, goods=goods, report=report), status
+            try:
+                report = _run_precheck(form, entered)
+            except RETURNED as error:
+                refusal = _placed(refusal_of("precheck", error), form, entered)
+    status = 422 if entered.errors or form.errors or refusal else 200
+    page = render_template(
+        "ui/applicant/precheck.html", form=form, entered=entered, goods=goods, report=report, refusal=refusal
+    )
+    return page, status
 
 
 def _run_precheck(form: GoodsForm, entered: goods.LinesInput) -> dict[str, Any]:
@@ -146,6 +217,16 @@ def certificates() -> str:
     with container().sessions() as session:
         rows = ui_queries.certificates_with_lines(session, _enterprise_id(), before, PAGE + 1)
     return render_template("ui/applicant/certificates.html", rows=rows[:PAGE], next_before=_next(rows))
+
+
+@blueprint.get("/declarations")
+@allow(APPLICANT)
+def declarations() -> str:
+    """The enterprise's declarations: where each shipment stands, the certificate it cites, its lines drawn."""
+    before = query_int("before", BIGINT_MAX)
+    with container().sessions() as session:
+        rows = journey_reads.enterprise_declarations(session, _enterprise_id(), before, PAGE + 1)
+    return render_template("ui/applicant/declarations.html", rows=rows[:PAGE], next_before=_next(rows))
 
 
 @blueprint.route("/enterprise", methods=["GET", "POST"])

@@ -12,29 +12,29 @@ import io
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date
-from statistics import median
+from datetime import date, timedelta
 from typing import Any
 
 from flask import Blueprint, Response, render_template, request, stream_with_context
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
 
+from config import local_time as config_local_time
 from web.authz import scope_of
 from web.context import container
-from web.ui import charts, diagram
+from web.ui import charts, diagram, local_time
 from web.ui.auth import actor, allow
 from web.ui.forms import query_int
 from web.ui.i18n import CHINESE, ENGLISH, ENTRY_KINDS, ROLES, districts, label, select_locale
 from web.ui.objects import require_visible
 from workflow.domain import inputs
-from workflow.domain.errors import DomainError, InvalidInput
+from workflow.domain.errors import InvalidInput
 from workflow.domain.lifecycle import LIFECYCLES
 from workflow.domain.permissions import Action
-from workflow.store import api_reads, ui_queries
+from workflow.store import api_reads, district_counts, ui_queries
 from workflow.store.audit_ledger import audit_ledger
-from workflow.store.codec import clock_from_json
 
 blueprint = Blueprint("ui_audit", __name__, url_prefix="/ui/audit")
 PAGE = 50
@@ -65,6 +65,7 @@ def _ledger_filter() -> ui_queries.LedgerFilter:
         district=_district() or (args.get("district") or None),
         since=_date("since"),
         until=_date("until"),
+        time_zone=local_time.viewer_zone(),  # the dates typed are the reader's local dates
     )
 
 
@@ -104,7 +105,7 @@ def write_offs_csv() -> Response:
     """
     where = _ledger_filter()
     with force_locale(_csv_locale()):
-        words = CsvWords.current()
+        words = CsvWords.current(where.time_zone)
     response = Response(stream_with_context(_csv_rows(where, words)), mimetype="text/csv")
     response.headers["Content-Disposition"] = 'attachment; filename="write-offs.csv"'
     return response
@@ -126,22 +127,31 @@ def _csv_locale() -> str:
 
 @dataclass(frozen=True)
 class CsvWords:
-    """The header row and the words for the coded columns, translated once before the rows stream."""
+    """The header row and the words for the coded columns, translated once before the rows stream.
+
+    Times are the reader's local times; the header names the zone ("时间（北京时间）"), so each cell stays a plain
+    "2026-12-06 01:30" a spreadsheet reads as a date and time.
+    """
 
     headers: tuple[str, ...]
     kinds: Mapping[str, str]
     roles: Mapping[str, str]
+    time_zone: str
 
     @classmethod
-    def current(cls) -> CsvWords:
+    def current(cls, time_zone: str) -> CsvWords:
+        zone = config_local_time.zone_name_words(time_zone, _)
+        headers = {**CSV_HEADERS, "at": _(config_local_time.TIME_IN_ZONE, zone=zone)}
         return cls(
-            tuple(str(CSV_HEADERS[column]) for column in CSV_COLUMNS),
+            tuple(str(headers[column]) for column in CSV_COLUMNS),
             {code: str(word) for code, word in ENTRY_KINDS.items()},
             {code: str(word) for code, word in ROLES.items()},
+            time_zone,
         )
 
     def row(self, row: Mapping[str, Any]) -> list[object]:
         worded = {**row, "kind": self.kinds.get(row["kind"], row["kind"])}
+        worded["at"] = config_local_time.clock_time(row["at"], self.time_zone)
         worded["actor_role"] = self.roles.get(row["actor_role"], row["actor_role"])
         return [spreadsheet_safe(worded[column]) for column in CSV_COLUMNS]
 
@@ -227,55 +237,126 @@ def trail() -> str:
 # -- dashboard ------------------------------------------------------------------------------------------------------
 
 
+PERIODS = {"this_month": _l("This month"), "last_month": _l("Last month"), "this_year": _l("This year"),
+           "custom": _l("From – to")}  # fmt: skip
+DAY_BUCKETS = ((_l("0–5 days"), 0, 5), (_l("6–10 days"), 6, 10), (_l("11–20 days"), 11, 20),
+               (_l("over 20"), 21, district_counts.DAYS_CAP))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Period:
+    """The dashboard's period: a named choice, its first and last day (the district's dates), and the typed input."""
+
+    choice: str
+    since: date
+    until: date
+    typed: Mapping[str, str]
+
+
 @blueprint.get("/")
 @allow(Action.READ_AUDIT)
-def dashboard() -> str:
+def dashboard() -> tuple[str, int]:
+    """Figures from kept counts only; a period the form cannot take is shown at its field, with the input kept."""
+    period, errors = _period()
+    if errors:
+        return render_template("ui/audit/dashboard.html", period=period, periods=PERIODS, errors=errors), 422
     with container().sessions() as session:
-        figures = ui_queries.dashboard(session, scope_of(actor()))
-    decisions = _decisions(figures["decisions"])
-    paperless = figures["paperless"]
-    total = paperless["paperless"] + paperless["paper"]
+        figures = ui_queries.dashboard(session, scope_of(actor()), (period.since, period.until))
     return render_template(
-        "ui/audit/dashboard.html",
-        by_state=charts.bars(
-            [(str(label("state", state)), count, str(count)) for state, count in sorted(figures["by_state"].items())],
-            _("Applications by state"),
-        ),
-        inspection=charts.bars(
-            [
-                (f"{grade} × {label('tier', tier)}", inspected / routed, f"{inspected}/{routed}")
-                for (grade, tier), (inspected, routed) in figures["inspection"].items()
-            ],
-            _("Inspection rate by grade and credit"),
-        ),
-        paperless=charts.bars(
-            [(_(name.capitalize()), count, str(count)) for name, count in paperless.items()], _("Paperless share")
-        ),
-        paperless_share=(paperless["paperless"] / total) if total else None,
-        decisions=decisions,
-    )
+        "ui/audit/dashboard.html", period=period, periods=PERIODS, errors={}, **_charts(figures)
+    ), 200
 
 
-def _decisions(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Working days from receipt to decision, and the share decided by the statutory due date (R19–R22)."""
-    calendar = container().deps.calendar
-    days, on_time = [], 0
-    for row in rows:
-        try:
-            days.append(calendar.working_days_between(row["received_on"], row["decided_on"]))
-            clock = clock_from_json(row["clock"])
-            due = clock.due_date(calendar) if clock else None
-        except DomainError:  # outside the holiday calendar: the row cannot be measured, so it is not counted
-            continue
-        on_time += 1 if due is None or row["decided_on"] <= due else 0
-    buckets = [(_("0–5 days"), 0, 5), (_("6–10 days"), 6, 10), (_("11–20 days"), 11, 20), (_("over 20"), 21, 10**6)]
-    chart = charts.bars(
-        [(text, n, str(n)) for text, low, high in buckets for n in [sum(low <= d <= high for d in days)]],
-        _("Time to decision"),
-    )
-    return {
-        "count": len(days),
-        "median": median(days) if days else None,
-        "on_time": (on_time / len(days)) if days else None,
-        "chart": chart,
+def _period() -> tuple[Period, dict[str, str]]:
+    """The current month by default; presets count back from the district's today; a custom period needs both ends."""
+    typed = {name: request.args.get(name, "").strip() for name in ("period", "since", "until")}
+    choice = typed["period"] or "this_month"
+    today = container().deps.clock.today()
+    first = today.replace(day=1)
+    presets = {
+        "this_month": (first, today),
+        "last_month": ((first - timedelta(days=1)).replace(day=1), first - timedelta(days=1)),
+        "this_year": (today.replace(month=1, day=1), today),
     }
+    if choice not in PERIODS:
+        return Period("this_month", first, today, typed), {"period": _("Choose a period from the list.")}
+    if choice != "custom":
+        return Period(choice, *presets[choice], typed), {}
+    ends, errors = _custom_ends(typed)
+    if not errors and ends[0] > ends[1]:
+        errors["until"] = _("The period ends before it starts.")
+    return Period(choice, ends[0] or first, ends[1] or today, typed), errors
+
+
+def _custom_ends(typed: Mapping[str, str]) -> tuple[tuple[date | None, date | None], dict[str, str]]:
+    ends: list[date | None] = []
+    errors = {}
+    for name in ("since", "until"):
+        try:
+            ends.append(date.fromisoformat(typed[name]))
+        except ValueError:
+            ends.append(None)
+            errors[name] = _("Write the date as YYYY-MM-DD.")
+    return (ends[0], ends[1]), errors
+
+
+def _charts(figures: Mapping[str, Any]) -> dict[str, Any]:
+    """Each chart with its value axis; counts show their share of the whole, rates are drawn in per cent."""
+    paperless = figures["paperless"]
+    issued = paperless["paperless"] + paperless["paper"]
+    by_state = [(str(label("state", state)), n, str(n)) for state, n in sorted(figures["by_state"].items())]
+    return {
+        "by_state": charts.bars(by_state, _("Applications by state"), _("Count")),
+        "inspection": _inspection_chart(figures["inspection"]),
+        "paperless": charts.bars(
+            [(_(name.capitalize()), n, str(n)) for name, n in paperless.items()] if issued else [],
+            _("Paperless share"),
+            _("Certificates issued"),
+        ),
+        "paperless_share": (paperless["paperless"] / issued) if issued else None,
+        "decisions": _decisions(figures["decisions"], figures["late"]),
+    }
+
+
+def _inspection_chart(rates: Mapping[tuple[str, str], tuple[int, int]]) -> Markup:
+    items = [
+        (f"{grade} × {label('tier', tier)}", inspected / routed, f"{inspected}/{routed} ({inspected / routed:.0%})")
+        for (grade, tier), (inspected, routed) in rates.items()
+    ]
+    return charts.bars(items, _("Inspection rate by grade and credit"), _("Share of declarations inspected"), True)
+
+
+def _decisions(days: Mapping[int, int], late: int) -> dict[str, Any]:
+    """Working days from receipt to decision, and the share decided by the statutory due date (R19–R22).
+
+    From the kept counts by number of working days (district_counts.py): the median is read off that histogram.
+    """
+    count = sum(days.values())
+    buckets = [
+        (str(text), n, str(n))
+        for text, low, high in DAY_BUCKETS
+        for n in [sum(days.get(d, 0) for d in range(low, high + 1))]
+    ]
+    return {
+        "count": count,
+        "median": median_of(days) if count else None,
+        "on_time": (count - late) / count if count else None,
+        "chart": charts.bars(buckets, _("Time to decision"), _("Decisions")) if count else Markup(""),
+    }
+
+
+def median_of(histogram: Mapping[int, int]) -> float:
+    """The median of a histogram (value -> how many): the middle value, or the mean of the middle two."""
+    ordered = sorted(histogram.items())
+    count = sum(histogram.values())
+
+    def nth(position: int) -> int:
+        seen = 0
+        for value, n in ordered:
+            seen += n
+            if seen > position:
+                return value
+        return ordered[-1][0]
+
+    middle = (nth((count - 1) // 2) + nth(count // 2)) / 2
+    return int(middle) if middle.is_integer() else middle

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
+from flask_babel import get_locale
 from markupsafe import Markup, escape
 
 from web.ui.i18n import label
@@ -34,7 +35,18 @@ def layers(lifecycle: Lifecycle[Any]) -> list[list[str]]:
     return [column for column in columns if column]
 
 
+_DRAWN: dict[tuple[str, str | None, str], Markup] = {}  # (lifecycle, current state, language) -> the SVG
+
+
 def render(lifecycle: Lifecycle[Any], current: str | None) -> Markup:
+    """Drawn once per lifecycle, state and language, then served from memory: the tables never change at run time."""
+    key = (lifecycle.name, current, str(get_locale()))
+    if key not in _DRAWN:
+        _DRAWN[key] = _draw(lifecycle, current)
+    return _DRAWN[key]
+
+
+def _draw(lifecycle: Lifecycle[Any], current: str | None) -> Markup:
     columns = layers(lifecycle)
     place = {
         state: (PAD + x * (BOX_W + GAP_X), PAD + y * (BOX_H + GAP_Y))

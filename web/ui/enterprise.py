@@ -16,14 +16,16 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import BooleanField, Field, HiddenField, IntegerField, PasswordField, StringField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from web.context import HASHER, container
 from web.ui.auth import actor, allow, allow_each
+from web.ui.refusals import RETURNED, explain
 from workflow.domain import commands as c
+from workflow.domain import inputs
 from workflow.domain.actors import Role
 from workflow.domain.enterprise import check_password
-from workflow.domain.errors import DomainError, InvalidInput, PermissionDenied
+from workflow.domain.errors import GuardFailed, InvalidInput, PermissionDenied
 from workflow.domain.permissions import Action
 from workflow.service.enterprises import PROFILE_FIELDS
 from workflow.store import ui_queries
@@ -43,6 +45,7 @@ REASONS: dict[str, Any] = {
     "version": _l("Someone else changed the profile meanwhile. Reload the page and edit again."),
 }
 TAKEN = _l("This user name is taken.")
+LAST_ADMIN = _l("The enterprise's last admin can neither step down nor be deactivated; make another admin first.")
 ACTIONS = {
     "deactivate": {"active": False},
     "reactivate": {"active": True},
@@ -69,7 +72,7 @@ class UserForm(FlaskForm):
 
 
 class UserActionForm(FlaskForm):
-    user_id = IntegerField(validators=[DataRequired()])
+    user_id = IntegerField(validators=[DataRequired(), NumberRange(min=1, max=inputs.INT_MAX)])  # what the column holds
 
 
 def _enterprise_id() -> int:
@@ -114,15 +117,16 @@ def _save_profile(form: ProfileForm) -> bool:
 
 
 def _run(form: FlaskForm, command: c.Command) -> bool:
-    """The command, or False with the reason beside the field it names (nothing was written)."""
+    """The command, or False with the reason beside the field it names, else atop the form (nothing was written)."""
     try:
         container().bus.handle(command)
-    except DomainError as problem:
-        target: Field | None = getattr(form, problem.field, None) if problem.field else None
-        if target is None or problem.status not in (400, 409):
-            raise
+    except RETURNED as problem:
+        target: Field | None = form._fields.get(problem.field or "")
+        if target is None or problem.field == "csrf_token":
+            form.form_errors.append(explain(problem)[0])
+            return False
         taken = problem.field == "username" and "taken" in problem.message
-        target.errors = [*target.errors, TAKEN if taken else REASONS.get(problem.field or "", problem.message)]
+        target.errors = [*target.errors, TAKEN if taken else REASONS.get(problem.field or "", explain(problem)[0])]
         if problem.field == "version":
             form.name.errors = [*form.name.errors, REASONS["version"]]  # a hidden field shows nothing
         return False
@@ -185,9 +189,9 @@ def change_user(action: str) -> Response | tuple[str, int]:
     command = c.ChangeEnterpriseUser(actor(), _enterprise_id(), form.user_id.data, **ACTIONS[action])
     try:
         container().bus.handle(command)
-    except DomainError as problem:
-        if problem.status != 422:
-            raise
-        reason = _("The enterprise's last admin can neither step down nor be deactivated; make another admin first.")
-        return _users_page(UserForm(formdata=None), {form.user_id.data: reason}, 422)
+    except RETURNED as problem:
+        reason = explain(problem)[0]
+        if isinstance(problem, GuardFailed):
+            reason = str(LAST_ADMIN)
+        return _users_page(UserForm(formdata=None), {form.user_id.data: reason}, 409 if problem.status == 409 else 422)
     return redirect(url_for("ui_enterprise.users"), 303)

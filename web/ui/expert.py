@@ -10,6 +10,7 @@ from web.context import container
 from web.ui.auth import actor, allow
 from web.ui.forms import OpinionForm, options
 from web.ui.i18n import OPINIONS as OPINION_WORDS
+from web.ui.refusals import Refusal, back_to_the_page
 from workflow.domain import commands as c
 from workflow.domain.actors import Role
 from workflow.domain.assessment import Opinion
@@ -30,15 +31,26 @@ def _form() -> OpinionForm:
 @blueprint.get("/")
 @allow((Role.EXPERT,))
 def desk() -> str:
+    return _desk()
+
+
+def _desk(refusal: Refusal | None = None, **_route: int) -> str:
+    """The desk; after a refused opinion, its assessment's form holds what was posted, with the message at it."""
     with container().sessions() as session:
         seats = ui_queries.expert_seats(session, actor().user_id or 0, open_only=False)
     return render_template(
-        "ui/expert/desk.html", seats=seats, form=_form(), today=container().deps.clock.today(), opinions=dict(OPINIONS)
+        "ui/expert/desk.html",
+        seats=seats,
+        form=_form(),
+        today=container().deps.clock.today(),
+        opinions=dict(OPINIONS),
+        refusal=refusal,
     )
 
 
 @blueprint.post("/assessments/<int:assessment_id>/opinion")
 @allow(Action.GIVE_OPINION)
+@back_to_the_page(_desk, lambda assessment_id: f"opinion-{assessment_id}")
 def opinion(assessment_id: int) -> Response:
     """The engine checks the expert sits on this panel and has not given an opinion yet."""
     form = _form()

@@ -17,6 +17,7 @@ from wtforms import (
     BooleanField,
     DecimalField,
     Field,
+    Form,
     IntegerField,
     PasswordField,
     SelectChoice,
@@ -183,6 +184,15 @@ class DeclareForm(FlaskForm):
     )
     qty = DecimalField(_l("Quantity"), validators=[InputRequired(REQUIRED), quantity])
     port = StringField(_l("Port"), validators=[Optional(), *text(inputs.DECLARATION_PORT)])
+
+
+class DeclareLineForm(Form):
+    """A further line of the declaring form (`line2-line_no`, `line2-qty`, …), checked as the first line is."""
+
+    line_no = IntegerField(
+        _l("Certificate line"), validators=[InputRequired(REQUIRED), NumberRange(min=1, max=inputs.LINES)]
+    )
+    qty = DecimalField(_l("Quantity"), validators=[InputRequired(REQUIRED), quantity])
 
 
 class InspectionForm(FlaskForm):

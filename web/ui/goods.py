@@ -6,12 +6,13 @@ accepts is a line the engine accepts; the dotted path of a problem (`lines.0.qua
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
+from web.ui import field_errors
 from web.ui.forms import CATEGORIES, PATHOGEN_CLASSES, PURITY
 from workflow.domain.errors import InvalidInput
 from workflow.domain.goods import GoodsLine
@@ -69,7 +70,7 @@ def read_lines(form: Mapping[str, str], validate: bool = True) -> LinesInput:
     try:
         lines = parse_goods_lines([_typed(value) for value in values])
     except InvalidInput as problem:  # one place turns the engine's dotted path into the form field beside it
-        return LinesInput(values, {_field_name(problem.field): problem.message})
+        return LinesInput(values, field_errors.at_fields(problem, _field_name))
     return LinesInput(values, {}, lines)
 
 
@@ -92,11 +93,38 @@ def _typed(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 def _field_name(path: str | None) -> str:
-    parts = (path or "lines.0.name_zh").split(".")
-    if len(parts) >= 3 and parts[0] == "lines" and parts[1].isdigit():
+    return field_of(path) or "line-0-name_zh"
+
+
+def field_of(path: str | None) -> str | None:
+    """The form field a problem's dotted path names (`lines.0.quantity` is `line-0-quantity`), if it names one."""
+    parts = (path or "").split(".")
+    if len(parts) >= 3 and parts[0] == "lines" and parts[1].isdigit() and parts[2] in FIELD_NAMES:
         return f"line-{parts[1]}-{parts[2]}"
-    return "line-0-name_zh"
+    return None
+
+
+FIELD_NAMES = frozenset(name for name, *_rest in (*TEXT_FIELDS, *SELECT_FIELDS, *FLAGS))
 
 
 def _int(value: str | None, default: int) -> int:
     return int(value) if value and value.isdigit() and int(value) > 0 else default
+
+
+def line_values(line: GoodsLine) -> dict[str, Any]:
+    """A stored line as the form shows it, to edit a draft or a corrected application."""
+    values: dict[str, Any] = {name: _shown(getattr(line, name)) for name, _label, _required in TEXT_FIELDS}
+    values |= {name: _shown(getattr(line, name)) for name, _label, _choices in SELECT_FIELDS}
+    return values | {name: bool(getattr(line, name)) for name, _label in FLAGS}
+
+
+def keep_unshown(stored: Sequence[GoodsLine], edited: Sequence[GoodsLine]) -> tuple[GoodsLine, ...]:
+    """The edited lines, each keeping the facts the form does not show (set through the API) from the line it edits."""
+    shown = [name for name, *_rest in (*TEXT_FIELDS, *SELECT_FIELDS, *FLAGS)]
+    pairs = zip(stored, edited, strict=False)  # lines added in the edit have no stored line to keep facts from
+    kept = [replace(old, **{name: getattr(new, name) for name in shown}) for old, new in pairs]
+    return (*kept, *edited[len(stored) :])
+
+
+def _shown(value: Any) -> str:
+    return "" if value is None else str(getattr(value, "value", value))

@@ -16,6 +16,7 @@ from flask_login import current_user
 from markupsafe import Markup
 
 from web.context import container
+from web.ui import reasons
 
 CHINESE = "zh_Hans_CN"
 ENGLISH = "en"
@@ -29,6 +30,7 @@ def register(app: APIFlask) -> None:
     Babel(app, locale_selector=select_locale)
     app.jinja_env.globals.update(label=label, district=district, LANGUAGES=LANGUAGES, HTML_LANG=HTML_LANG)
     app.jinja_env.filters["answer"] = answer
+    app.jinja_env.filters["reason"] = reasons.translate
     app.context_processor(lambda: {"current_locale": str(get_locale())})
 
 
@@ -134,6 +136,22 @@ TRIGGERS: Mapping[str, object] = {
     "deactivate": _l("Deactivate"),
     "make_admin": _l("Made admin"),
     "unmake_admin": _l("Admin removed"),
+    # events that move no state: notes on the trail (catalog helper, issue #16 item 3)
+    "issue": _l("Certificate issued"),
+    "claim": _l("Claimed"),
+    "unclaim": _l("Claim released"),
+    "release_claim": _l("Claim released"),
+    "reassign": _l("Reassigned"),
+    "revise": _l("Goods revised"),
+    "remove_document": _l("Document removed"),
+    "review_opinion": _l("Review opinion"),
+    "panel_drawn": _l("Expert panel drawn"),
+    "referred_to_headquarters": _l("Referred to headquarters experts"),
+    "inspection_left_pending": _l("Inspection passed on"),
+    "follow_up_overdue": _l("Follow-up overdue"),
+    "request_reversal": _l("Reversal requested"),
+    "reversal_approved": _l("Reversal approved"),
+    "reversal_refused": _l("Reversal refused"),
 }
 DIRECTIONS: Mapping[str, object] = {"entry": _l("Entry"), "exit": _l("Exit")}
 CATEGORIES: Mapping[str, object] = {
@@ -169,7 +187,69 @@ OPINIONS: Mapping[str, object] = {  # an expert's opinion and a panel's outcome 
     "correct": _l("Needs more documents"),
     "reject": _l("Turn down"),
 }
+DOCUMENTS: Mapping[str, object] = {  # R12–R15: the document types an application carries
+    "application_form": _l("Application form"),
+    "goods_description": _l("Description of the goods"),
+    "pathogen_description": _l("Description of the pathogen"),
+    "biosafety_capability": _l("Proof of biosafety control capability"),
+    "lab_qualification": _l("Laboratory qualification"),
+    "bsl3_accreditation": _l("BSL-3 laboratory accreditation"),
+    "provincial_health_approval": _l("Provincial health authority approval"),
+    "certificate_of_sale": _l("Certificate of sale"),
+    "hgr_approval": _l("Human genetic resources approval"),
+    "import_drug_registration": _l("Imported drug registration"),
+    "business_licence": _l("Business licence"),
+    "entity_basic_information": _l("Basic information of the entity"),
+    "biosafety_system_documents": _l("Biosafety management system documents"),
+    "id_copy": _l("Copy of the identity document"),
+    "other": _l("Other document"),
+}
+POLICIES: Mapping[str, object] = {  # the policy profiles of config/policies, by id
+    "legacy-2015": _l("Before the reform (2015)"),
+    "xiamen-2016": _l("Xiamen reform (2016)"),
+    "gacc-2026": _l("GACC Order 281 (2026)"),
+}
+REGIMES: Mapping[str, object] = {  # the customs credit orders (R68–R71)
+    "order-225": _l("GACC Order 225"),
+    "order-237": _l("GACC Order 237"),
+    "order-251": _l("GACC Order 251"),
+    "order-282": _l("GACC Order 282"),
+}
+DISPOSALS: Mapping[str, object] = {"return": _l("Return"), "destroy": _l("Destroy")}
+OBJECTS: Mapping[str, object] = {  # the engine's lifecycles, as its refusals name them
+    "application": _l("Application"),
+    "certificate": _l("Certificate"),
+    "declaration": _l("Declaration"),
+}
+FIELDS: Mapping[str, object] = {  # the input a refusal on an error page is about
+    "object_type": _l("Object"),
+    "object_id": _l("Object id"),
+    "qty": _l("Quantity"),
+    "quantity": _l("Quantity"),
+    "reason": _l("Reason"),
+    "reason_code": _l("Reason code"),
+    "grade": _l("Risk grade"),
+    "certificate_no": _l("Certificate number"),
+    "declaration_no": _l("Declaration number"),
+    "line_no": _l("Line"),
+    "file": _l("File"),
+    "doc_type": _l("Document type"),
+    "period": _l("Period"),
+    "opinion": _l("Opinion"),
+    "username": _l("User name"),
+    "direction": _l("Direction"),
+    "district": _l("District"),
+    "email": _l("E-mail"),
+    "port": _l("Port"),
+}
 TABLES: Mapping[str, Mapping[str, object]] = {
+    "field": FIELDS,
+    "object": OBJECTS,
+    "assessor": {"direct_customs": _l("The direct customs' expert panel"), "gacc_hq": _l("GACC headquarters experts")},
+    "document": DOCUMENTS,
+    "policy": POLICIES,
+    "regime": REGIMES,
+    "disposal": DISPOSALS,
     "tier": TIERS,
     "opinion": OPINIONS,
     "reversal": REVERSAL_REASONS,
@@ -213,8 +293,32 @@ def answer(value: object) -> object:
     if isinstance(value, bool):
         return _l("Yes") if value else _l("No")
     if isinstance(value, list | tuple):
+        words = [_words(item) for item in value]
+        if value and all(word is not None for word in words):
+            return str(_l(", ")).join(str(word) for word in words)
         return Markup('<span translate="no">{}</span>').format(", ".join(str(item) for item in value))
-    if isinstance(value, dict):
-        parts = (f"{key}: {answer(item)}" for key, item in value.items() if item not in (None, False, 0))
-        return Markup('<span translate="no">{}</span>').format("; ".join(parts) or "—")
+    if isinstance(value, dict):  # a route: each part under its name, in the reader's words
+        parts = [(ANSWER_PARTS.get(key, key), answer(item)) for key, item in value.items() if item not in (None, 0)]
+        return Markup(str(_l("; "))).join(Markup("{}: {}").format(name, item) for name, item in parts) or "—"
+    found = _words(value)
+    if found is not None:
+        return found
     return Markup('<span translate="no">{}</span>').format(value)
+
+
+ANSWER_PARTS: Mapping[str, object] = {  # the parts of an assessment route (R32, R61, R63)
+    "required": _l("Assessment required"),
+    "assessor_level": _l("Assessed by"),
+    "lead_time_working_days": _l("Lead time (working days)"),
+    "entity_reuse_months": _l("Reusable for (months)"),
+}
+ANSWER_KINDS = ("mode", "document", "opinion", "disposal", "state", "direction", "category", "tier", "assessor")
+
+
+def _words(code: object) -> object | None:
+    """The words for a code a rule answered with (a write-off mode, a document type, ...), if it is one."""
+    for kind in ANSWER_KINDS:
+        found = TABLES[kind].get(str(code))
+        if found is not None:
+            return found
+    return None

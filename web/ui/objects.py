@@ -27,16 +27,19 @@ from web.ui.forms import (
     posted_deficiencies,
     posted_reason,
 )
-from web.ui.refusals import AT_FIELDS, Refusal, back_to_the_form, show_at_field
+from web.ui.i18n import label
+from web.ui.refusals import AT_FIELDS, Refusal, back_to_the_form, back_to_the_page, show_at_field
 from web.uploads import attachment, read_upload
 from workflow.domain import commands as c
 from workflow.domain import rules
 from workflow.domain.actors import Actor, Role
 from workflow.domain.errors import InvalidInput, NotFound
-from workflow.domain.goods import RiskGrade
+from workflow.domain.goods import GoodsLine, RiskGrade
 from workflow.domain.lifecycle import APPLICATION, CERTIFICATE, DECLARATION, CertState
 from workflow.domain.permissions import ENDING_ACTIONS, Action, role_may
-from workflow.store import api_reads, queries, ui_queries
+from workflow.domain.review import WORKING_PAPERS, Recommendation
+from workflow.service.handlers import required_documents
+from workflow.store import api_reads, journey_reads, queries, ui_queries
 
 blueprint = Blueprint("ui_objects", __name__, url_prefix="/ui")
 READERS = tuple(role for role in Role if role is not Role.SYSTEM)
@@ -64,6 +67,7 @@ def application(application_id: int) -> str:
 
 def _application_page(application_id: int, refusal: Refusal | None = None) -> str:
     """The page; after a refused action, that action's form holds what was posted, with the message at it."""
+    me, (required, lines) = actor(), _file_facts(application_id)
     with container().sessions() as session:
         view = queries.application_view(session, application_id, container().deps.calendar)
         trail = api_reads.audit_trail(session, "application", application_id)
@@ -71,35 +75,46 @@ def _application_page(application_id: int, refusal: Refusal | None = None) -> st
         officers = ui_queries.district_officers(session, view["district"])
         enterprise = ui_queries.enterprise_profile(session, view["enterprise_id"])
         assessments = ui_queries.assessments_of(session, application_id)
-    me, required = actor(), _required_documents(application_id)
+        panel = journey_reads.panel_opinions(session, application_id) if _reads_internals(me) else {}
+    missing = [doc for doc in required if doc not in {document["doc_type"] for document in view["documents"]}]
     return render_template(
         "ui/application.html",
         app=view,
-        trail=trail,
+        lines=lines,
+        trail=trail if _reads_internals(me) else [e for e in trail if e["trigger"] not in WORKING_PAPERS],
         posts=posts,
         enterprise=enterprise,
         assessments=assessments,
+        panel=panel,
+        review_opinion=_last_review_opinion(trail) if _reads_internals(me) else None,
         required=required,
+        missing=missing,
         notice=_last_notice(trail),
-        actions=[trigger for trigger in APPLICATION.allowed_triggers(view["state"]) if _may(me, trigger)],
+        actions=_offered(me, view["state"], missing),
         own_posts=[post for post, user in posts.items() if user and user["id"] == me.user_id],
         officers=officers,
         holder=next((officer for officer in officers if officer["id"] == view["claimed_by"]), None),
         queue_open=view["state"] not in ("draft", "granted", "denied", "not_accepted", "withdrawn"),
         svg=diagram.render(APPLICATION, view["state"]),
         grades=[grade.value for grade in RiskGrade],
-        forms=_action_forms(required, posted=False),
+        forms=_action_forms(required, posted=False, refusal=refusal),
         refusal=refusal,
         refused_forms=_refused_forms(required, refusal),
         at_fields=AT_FIELDS,
     )
 
 
-def _action_forms(required: list[str], posted: bool) -> dict[str, FlaskForm]:
-    """The forms of the action buttons; only a refused action's are filled from what was posted."""
+def _action_forms(required: list[str], posted: bool, refusal: Refusal | None = None) -> dict[str, FlaskForm]:
+    """The forms of the action buttons; only a refused action's are filled from what was posted.
+
+    The document form keeps the chosen type (a browser never lets a page fill in a file again).
+    """
     data = {} if posted else {"formdata": None}
+    document = _document_form(required)
+    if refusal is not None and refusal.action == "attach":
+        show_at_field(document, refusal)
     return {"reason": ReasonForm(**data), "optional": OptionalReasonForm(**data),
-            "correction": CorrectionForm(**data), "document": _document_form(required)}  # fmt: skip
+            "correction": CorrectionForm(**data), "document": document}  # fmt: skip
 
 
 def _refused_forms(required: list[str], refusal: Refusal | None) -> dict[str, FlaskForm] | None:
@@ -111,28 +126,50 @@ def _refused_forms(required: list[str], refusal: Refusal | None) -> dict[str, Fl
     return forms
 
 
+def _offered(me: Actor, state: str, missing: list[str]) -> list[str]:
+    """The lifecycle's triggers this role may fire now; submit only once every required document is attached (A1)."""
+    offered = [trigger for trigger in APPLICATION.allowed_triggers(state) if _may(me, trigger)]
+    if state == "under_review" and _may(me, "review_opinion"):
+        offered.append("review_opinion")
+    return [trigger for trigger in offered if not (trigger == "submit" and missing)]
+
+
+def _reads_internals(me: Actor) -> bool:
+    """The reviewer's opinion and each expert's are customs' working papers: not the applicant's, not other experts'."""
+    return me.role.is_customs and me.role is not Role.EXPERT
+
+
 def _may(me: Actor, trigger: str) -> bool:
     """A button only for what `act` would let this role do: the same table, the same question."""
     return trigger in TRIGGER_ACTIONS and role_may(me.role, TRIGGER_ACTIONS[trigger])
 
 
 def _required_documents(application_id: int) -> list[str]:
-    """R12–R16 for this file, as the submission check will apply them."""
+    return _file_facts(application_id)[0]
+
+
+def _file_facts(application_id: int) -> tuple[list[str], list[GoodsLine]]:
+    """The documents R12–R16 ask for, and the goods lines with their identity (manufacturer, origin, use, BSL…).
+
+    The list is the submission check's own (workflow/service/handlers.py); R10 refuses the applicant outright: none.
+    """
     with container().deps.uow() as uow:
         found = uow.applications.get(application_id)
         enterprise = uow.enterprises.get(found.enterprise_id)
-        first_application = not uow.enterprises.has_grant(found.enterprise_id)  # R15 asks this, as submission does
-    allowed = rules.applicant_may_apply(found.lines, enterprise.is_natural_person)
-    if not allowed.result:
-        return []
-    needed = rules.required_documents(found.lines, found.direction, first_application, enterprise.is_natural_person)
-    return list(needed.result)
+        if not rules.applicant_may_apply(found.lines, enterprise.is_natural_person).result:
+            return [], found.lines
+        return required_documents(uow, found), found.lines
 
 
 def _document_form(required: list[str]) -> DocumentForm:
     form = DocumentForm()
-    form.doc_type.choices = options(((doc, doc) for doc in (*required, "other")), data=True)
+    form.doc_type.choices = options((doc, label("document", doc)) for doc in (*required, "other"))
     return form
+
+
+def _last_review_opinion(trail: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """A6: the reviewer's latest opinion, as the decider reads it before deciding."""
+    return next((event for event in reversed(trail) if event["trigger"] == "review_opinion"), None)
 
 
 def _last_notice(trail: list[dict[str, Any]]) -> list[str]:
@@ -143,6 +180,7 @@ def _last_notice(trail: list[dict[str, Any]]) -> list[str]:
 
 @blueprint.post("/applications/<int:application_id>/documents")
 @allow(Action.ATTACH_DOCUMENT)
+@back_to_the_page(lambda application_id, refusal: _application_page(application_id, refusal), lambda **_: "attach")
 def attach(application_id: int) -> Response:
     """The API's upload checks: size limit, type sniffed from the bytes, safe name; stored by SHA-256."""
     require_visible("application_id", application_id)
@@ -158,8 +196,23 @@ def attach(application_id: int) -> Response:
     return _back(application_id)
 
 
+@blueprint.post("/applications/<int:application_id>/documents/<int:document_id>/remove")
+@allow(Action.REMOVE_DOCUMENT)
+@back_to_the_page(
+    lambda application_id, document_id, refusal: _application_page(application_id, refusal),
+    lambda document_id, **_: f"remove-{document_id}",
+)
+def remove_document(application_id: int, document_id: int) -> Response:
+    """A wrong attachment taken back while the applicant holds the file; kept for the record, the trail says so."""
+    require_visible("application_id", application_id)
+    container().bus.handle(c.RemoveDocument(actor(), application_id, document_id))
+    flash(_("Document removed."))
+    return _back(application_id)
+
+
 @blueprint.post("/applications/<int:application_id>/copy")
 @allow(Action.CREATE_APPLICATION)
+@back_to_the_page(lambda application_id, refusal: _application_page(application_id, refusal), lambda **_: "copy")
 def copy(application_id: int) -> Response:
     """A new draft with the same direction, district and goods lines; documents are attached afresh."""
     require_visible("application_id", application_id)
@@ -217,6 +270,7 @@ ACTIONS: dict[str, Build] = {
     "request_correction": lambda a, i: c.RequestCorrection(a, i, deficiencies=_deficiencies()),
     "not_accept": lambda a, i: c.NotAcceptApplication(a, i, _reason(), ("R18",)),
     "start_review": lambda a, i: c.StartReview(a, i),
+    "review_opinion": lambda a, i: c.RecordReviewOpinion(a, i, _reason(), _recommendation()),
     "refer_assessment": lambda a, i: c.ReferAssessment(a, i, _reason()),
     "extend": lambda a, i: c.ExtendDeadline(a, i, _reason()),
     "override_assessment": lambda a, i: c.OverrideAssessment(a, i, _reason()),
@@ -228,6 +282,13 @@ ACTIONS: dict[str, Build] = {
     "reassign": lambda a, i: c.ReassignApplication(a, i, user_id=_user_id()),
 }
 TRIGGER_ACTIONS = {trigger: Action(f"application.{trigger}") for trigger in ACTIONS}
+
+
+def _recommendation() -> Recommendation:
+    chosen = request.form.get("recommendation", "")
+    if chosen not in {choice.value for choice in Recommendation}:
+        raise InvalidInput(_("Choose a recommendation."), field="recommendation")
+    return Recommendation(chosen)
 
 
 def _user_id() -> int:
@@ -343,6 +404,11 @@ def disposal_notice(declaration_id: int) -> str:
 @allow(READERS)
 def declaration(declaration_id: int) -> str:
     require_visible("declaration_id", declaration_id)
+    return declaration_page(declaration_id)
+
+
+def declaration_page(declaration_id: int, refusal: Refusal | None = None) -> str:
+    """The page; after a refused port step, that step's form holds what was posted, with the message at it."""
     with container().sessions() as session:
         view = api_reads.declaration(session, declaration_id)
         cert = api_reads.certificate(session, view["certificate_id"])
@@ -360,4 +426,5 @@ def declaration(declaration_id: int) -> str:
         history=[entry for entry in history if entry["declaration_id"] == declaration_id],
         allowed=DECLARATION.allowed_triggers(view["state"]),
         svg=diagram.render(DECLARATION, view["state"]),
+        refusal=refusal,
     )

@@ -1,5 +1,7 @@
 """The customs desk: the queue of applications with filters (state, grade, district, paperless, SLA urgency, holder).
 
+It opens on open work: the files in a state where the officer's post acts, that nobody else has claimed.
+
 The queue is keyset-paged on the application id over the (district, state, id) index; urgency selects by the date
 the decision clock started and then shows each row's exact due date from the statutory clock (R19–R22).
 """
@@ -15,6 +17,7 @@ from web.context import container
 from web.ui.auth import actor, allow
 from web.ui.forms import query_int
 from web.ui.i18n import districts
+from workflow.domain.actors import Role
 from workflow.domain.errors import DomainError
 from workflow.domain.goods import RiskGrade
 from workflow.domain.lifecycle import APPLICATION
@@ -27,6 +30,7 @@ DESK = roles_for(Action.CLAIM)  # the queue is for those who may claim from it
 PAGE = 50
 SOON_DAYS = 5  # working days before the due date from which a file counts as urgent
 FILTERS = ("state", "grade", "district", "paperless", "urgency", "holder")
+ALL = "all"  # the state filter's "every state", against the default of open work
 
 
 @blueprint.get("/queue")
@@ -53,15 +57,24 @@ def queue() -> str:
 
 def _filter(args: dict[str, str]) -> ui_queries.QueueFilter:
     """Unknown values select nothing rather than fail: a filter is a question, and a wrong one has no answer."""
+    open_work = not args["state"]  # "all" asks for every state; a state asks for that one
     return ui_queries.QueueFilter(
         district=actor().district or args["district"] or None,
-        state=args["state"] or None,
+        state=args["state"] if args["state"] not in ("", ALL) else None,
+        states=actionable_states(actor().role) if open_work else (),
+        free_for=actor().user_id if open_work else None,
         grade=args["grade"] or None,
         paperless={"yes": True, "no": False}.get(args["paperless"]),
         **_urgency_window(args["urgency"]),
         claimed_by=actor().user_id if args["holder"] == "mine" else None,
         unclaimed=args["holder"] == "unclaimed",
     )
+
+
+def actionable_states(role: Role) -> tuple[str, ...]:
+    """The states in which this post fires a transition of the application (the lifecycle's own table)."""
+    states = {source.value for spec in APPLICATION.specs if role in spec.actors for source in spec.sources}
+    return tuple(sorted(states - {"draft"})) or ("",)  # a post that acts on no file has no open work
 
 
 def _urgency_window(urgency: str) -> dict[str, date]:

@@ -32,6 +32,7 @@ NAV: dict[Role, tuple[tuple[str, Any], ...]] = {
         ("ui_applicant.new_application", _l("New application")),
         ("ui_applicant.precheck", _l("Pre-check")),
         ("ui_applicant.certificates", _l("Certificates")),
+        ("ui_applicant.declarations", _l("Declarations")),
         ("ui_applicant.profile", _l("Enterprise")),
     ),
     **{role: (("ui_review.queue", _l("Review queue")),) for role in CUSTOMS_DESK},

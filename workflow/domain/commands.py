@@ -10,6 +10,7 @@ from workflow.domain.actors import Actor
 from workflow.domain.assessment import Opinion
 from workflow.domain.goods import Direction, GoodsLine, RiskGrade
 from workflow.domain.ledger import Disposal, ReversalReason
+from workflow.domain.review import Recommendation
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,14 @@ class AttachDocument(Command):
 
 
 @dataclass(frozen=True)
+class RemoveDocument(Command):
+    """Take back an attachment while the applicant holds the file (draft or correction); kept for the record."""
+
+    application_id: int
+    document_id: int
+
+
+@dataclass(frozen=True)
 class ApplicationCommand(Command):
     """A command on one application; `reason` is required by some triggers (R18, R20, R25)."""
 
@@ -59,6 +68,13 @@ class ApplicationCommand(Command):
 @dataclass(frozen=True)
 class SubmitApplication(ApplicationCommand):
     pass
+
+
+@dataclass(frozen=True)
+class RecordReviewOpinion(ApplicationCommand):
+    """The reviewer's recommendation to the decider, with its reasons in `reason` (A6; audited, no transition)."""
+
+    recommendation: Recommendation = Recommendation.GRANT
 
 
 @dataclass(frozen=True)

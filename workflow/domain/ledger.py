@@ -11,6 +11,7 @@ from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
+from workflow.domain.credit import CreditRecord
 from workflow.domain.errors import GuardFailed, InvalidInput
 from workflow.domain.goods import Direction, RiskGrade, WriteOffMode
 from workflow.domain.lifecycle import CertState
@@ -76,6 +77,7 @@ class LineBalance:
     committed: Decimal = Decimal(0)
     reserved: Decimal = Decimal(0)
     line_id: int = 0
+    inspection_pending: bool = False  # a withdrawn declaration left an inspection on this line (E4), as read
 
     @property
     def remaining(self) -> Decimal:
@@ -106,6 +108,8 @@ class CertificateFacts:
     valid_until: date
     open_uses: int
     lines: Mapping[int, LineBalance]
+    ports: tuple[str, ...] = ()  # 口岸 the application named (R9); empty: any port
+    credit_records: tuple[CreditRecord, ...] | None = None  # the holder's credit history, read with it (None: not read)
 
 
 @dataclass(frozen=True)
@@ -167,13 +171,17 @@ def require_single_use_free(certificate: CertificateFacts) -> None:
 
 
 def check_declaration(
-    certificate: CertificateFacts, declared_on: date, direction: Direction, requested: Sequence[Requested]
+    certificate: CertificateFacts,
+    declared_on: date,
+    direction: Direction,
+    requested: Sequence[Requested],
+    port: str = "",
 ) -> list[CheckFailure]:
     """D2: every reason the shipment cannot be released on its documents alone, each with its rule id.
 
     The cited lines exist (`require_cited_lines` refused the request otherwise).
     """
-    failures = _certificate_failures(certificate, declared_on, direction)
+    failures = _certificate_failures(certificate, declared_on, direction) + _port_failures(certificate, port)
     for item in requested:
         line = certificate.lines[item.line_no]
         if item.qty > line.remaining:
@@ -203,6 +211,18 @@ def _certificate_failures(certificate: CertificateFacts, declared_on: date, dire
     if certificate.write_off_mode is WriteOffMode.SINGLE and certificate.open_uses > 0:
         failures.append(CheckFailure("W4", "a single-use certificate is already drawn on"))
     return failures
+
+
+def _port_failures(certificate: CertificateFacts, port: str) -> list[CheckFailure]:
+    """D2: "the ports (if listed) match": a named port must be one the application listed (R9), case and spaces aside.
+
+    A declaration that names no port, or a certificate whose application listed none, has nothing to match.
+    """
+    named = port.strip().casefold()
+    if not named or not certificate.ports or named in {listed.strip().casefold() for listed in certificate.ports}:
+        return []
+    listed = ", ".join(certificate.ports)
+    return [CheckFailure("D2", f"declared at port {port.strip()}, not one the application lists ({listed})")]
 
 
 def exhausts(mode: WriteOffMode, lines: Iterable[LineBalance]) -> bool:

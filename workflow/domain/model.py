@@ -21,6 +21,7 @@ from workflow.domain.goods import Direction, GoodsLine, RiskGrade, WriteOffMode
 from workflow.domain.guards import DecisionFacts, GuardInput
 from workflow.domain.lifecycle import APPLICATION, CERTIFICATE, AppState, CertState, Lifecycle
 from workflow.domain.permissions import Action, may, require
+from workflow.domain.review import Recommendation
 
 
 @dataclass(frozen=True)
@@ -128,20 +129,29 @@ class Application(Aggregate):
         if self.state is None:
             self.state = AppState.DRAFT
 
+    def _fire(self, lifecycle: Lifecycle[Any], trigger: str, actor: Actor, **details: Any) -> None:
+        """A transition to another post's step ends the claim on the file, in the transaction of the transition."""
+        before = self.state
+        super()._fire(lifecycle, trigger, actor, **details)
+        if WORKING_POST.get(before) is not WORKING_POST.get(self.state):
+            self._release_claim(actor)
+
     # -- applicant ------------------------------------------------------------------------------------------------
 
     def submit(self, actor: Actor, on: date, attached: set[str], required: Sequence[str]) -> None:
         """A1: every mandatory document for the goods is attached (R12–R16)."""
         self._require_own_enterprise(actor)
-        missing = [doc for doc in required if doc not in attached]
-        if missing:
-            raise GuardFailed(f"missing required documents: {', '.join(missing)}", rule_id="R12", field="documents")
+        _require_documents(attached, required)
         self._fire(APPLICATION, "submit", actor, inputs={"attached": sorted(attached), "required": list(required)})
         self._mark_received(on)
 
-    def resubmit(self, actor: Actor, on: date) -> None:
-        """A3: answering the correction notice resets the day the application was received."""
+    def resubmit(self, actor: Actor, on: date, attached: set[str], required: Sequence[str]) -> None:
+        """A3: answering the correction notice resets the day the application was received.
+
+        The documents are checked again (R12–R16): the goods may have been edited and attachments removed meanwhile.
+        """
         self._require_own_enterprise(actor)
+        _require_documents(attached, required)
         self._fire(APPLICATION, "resubmit", actor)
         self._mark_received(on)
 
@@ -155,6 +165,12 @@ class Application(Aggregate):
         self._require_own_enterprise(actor)
         if self.state not in (AppState.DRAFT, AppState.CORRECTION_REQUESTED):
             raise InvalidTransition(f"an application in state {self.state} cannot be edited", rule_id="A1")
+
+    def record_document_removed(self, actor: Actor, document_id: int, removed: Mapping[str, str]) -> None:
+        """R16: the applicant takes back an attachment while holding the file; audited, the state stays."""
+        require(actor, Action.REMOVE_DOCUMENT)
+        self.require_editable_by(actor)
+        self.note("remove_document", actor, rule_ids=("R16",), inputs={"document_id": document_id, **removed})
 
     def revise(
         self, actor: Actor, direction: Direction, lines: Sequence[GoodsLine], ports: Sequence[str] | None = None
@@ -204,7 +220,12 @@ class Application(Aggregate):
         if self.state in (AppState.DRAFT, *CLOSED_APPLICATION_STATES):
             raise InvalidTransition(f"an application in state {self.state} is in no queue")
 
-    def _set_claim(self, actor: Actor, holder: int | None, at: datetime, trigger: str) -> None:
+    def _release_claim(self, actor: Actor) -> None:
+        """The holder's step is done: the file goes back to the queue for the next post to claim (audited)."""
+        if self.claimed_by is not None:
+            self._set_claim(actor, None, None, "release_claim")
+
+    def _set_claim(self, actor: Actor, holder: int | None, at: datetime | None, trigger: str) -> None:
         inputs = {"from": self.claimed_by, "to": holder}
         self.claimed_by, self.claimed_at = holder, (at if holder is not None else None)
         self.note(trigger, actor, inputs=inputs)
@@ -308,6 +329,21 @@ class Application(Aggregate):
         self._require_customs(actor)
         self._fire(APPLICATION, "override_assessment", actor, reason=reason, inputs={"assessment_id": assessment_id})
 
+    def record_review_opinion(self, actor: Actor, recommendation: Recommendation, reason: str) -> None:
+        """A6 / R11: the assigned reviewer's written opinion for the decider; the state stays, the review step ends.
+
+        Kept as an audited event (the decider reads the latest); the reviewer's claim is released for the decider.
+        """
+        require(actor, Action.REVIEW_OPINION)
+        self._require_reviewer(actor)
+        if self.state != AppState.UNDER_REVIEW:
+            raise InvalidTransition(f"an application in state {self.state} is not under review", rule_id="A6")
+        if not reason.strip():
+            raise InvalidInput("a review opinion gives its reasons", rule_id="A6", field="reason")
+        inputs = {"recommendation": recommendation.value}
+        self.note("review_opinion", actor, reason=reason.strip(), rule_ids=("A6",), inputs=inputs)
+        self._release_claim(actor)
+
     def extend(self, actor: Actor, reason: str) -> None:
         """A9 / R20: the head extends once, by the policy's extension, telling the applicant the reason."""
         self._require_allowed(APPLICATION, "extend")
@@ -363,7 +399,21 @@ class Application(Aggregate):
             raise PermissionDenied("only the assigned reviewer acts on this review", rule_id="R11")
 
 
+def _require_documents(attached: set[str], required: Sequence[str]) -> None:
+    missing = [doc for doc in required if doc not in attached]
+    if missing:
+        raise GuardFailed(f"missing required documents: {', '.join(missing)}", rule_id="R12", field="documents")
+
+
 CLOSED_APPLICATION_STATES = (AppState.GRANTED, AppState.DENIED, AppState.NOT_ACCEPTED, AppState.WITHDRAWN)
+# The post whose step an open file waits for (R11's three posts; a file out with the panel stays its reviewer's).
+# A queue claim is for one step: a transition to another post's step (or to the applicant, or closed) releases it.
+WORKING_POST: Mapping[AppState, Role] = {
+    AppState.SUBMITTED: Role.ACCEPTOR,
+    AppState.ACCEPTED: Role.REVIEWER,
+    AppState.UNDER_REVIEW: Role.REVIEWER,
+    AppState.RISK_ASSESSMENT: Role.REVIEWER,
+}
 
 
 def submission_unscreened(state: str, received_on: date | None, screening: Mapping[str, Any] | None) -> bool:

@@ -25,6 +25,7 @@ class Action(StrEnum):
     CREATE_APPLICATION = "application.create"
     REVISE_APPLICATION = "application.revise"
     ATTACH_DOCUMENT = "application.attach_document"
+    REMOVE_DOCUMENT = "application.remove_document"
     SUBMIT = "application.submit"
     RESUBMIT = "application.resubmit"
     WITHDRAW_APPLICATION = "application.withdraw"
@@ -37,6 +38,7 @@ class Action(StrEnum):
     OVERRIDE_ASSESSMENT = "application.override_assessment"
     GRANT = "application.grant"
     DENY = "application.deny"
+    REVIEW_OPINION = "application.review_opinion"
     CLAIM = "application.claim"
     UNCLAIM = "application.unclaim"
     REASSIGN = "application.reassign"
@@ -107,6 +109,9 @@ PERMISSIONS: Mapping[Action, Permission] = MappingProxyType(
         Action.CREATE_APPLICATION: _listed(Role.APPLICANT),
         Action.REVISE_APPLICATION: _listed(Role.APPLICANT),
         Action.ATTACH_DOCUMENT: _listed(Role.APPLICANT),
+        Action.REMOVE_DOCUMENT: _listed(Role.APPLICANT),
+        # The reviewer's written opinion for the decider: audited, no transition (A6).
+        Action.REVIEW_OPINION: _listed(Role.REVIEWER),
         # The panel's last opinion concludes it: back to review, or to the applicant for more documents (A8).
         Action.GIVE_OPINION: _fired(APPLICATION, "assessment_done", "assessment_correction"),
         Action.CLAIM: Permission(QUEUE_OFFICERS),

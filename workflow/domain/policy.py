@@ -17,6 +17,9 @@ from workflow.domain.clock import ClockLimits
 from workflow.domain.errors import InvalidInput, NotFound, PolicyError
 from workflow.domain.goods import Direction, RiskGrade, WriteOffMode
 
+# Every Fujian district keeps Beijing time; a district may name another IANA zone in config/districts.toml.
+DEFAULT_TIME_ZONE = "Asia/Shanghai"
+
 
 class CreditTier(StrEnum):
     """Customs enterprise credit tiers across every regime (R69–R71); each regime uses a subset."""
@@ -291,7 +294,11 @@ class Adoption:
 
 @dataclass(frozen=True)
 class District:
-    """A customs district and the profiles it adopted; `approving_customs` is the direct customs that approves (R7)."""
+    """A customs district and the profiles it adopted; `approving_customs` is the direct customs that approves (R7).
+
+    `time_zone` (an IANA name) fixes the district's local date, the one every rule reads, and the local time people
+    see; instants themselves are stored in UTC (config/local_time.py).
+    """
 
     code: str
     name_zh: str
@@ -299,6 +306,7 @@ class District:
     is_direct_customs: bool
     approving_customs: str
     adoptions: tuple[Adoption, ...]
+    time_zone: str = DEFAULT_TIME_ZONE
 
     def __post_init__(self) -> None:
         dates = [adoption.effective_from for adoption in self.adoptions]

@@ -16,6 +16,8 @@ from workflow.domain.ledger import CertificateFacts, Disposal, EntryKind
 from workflow.domain.lifecycle import CertState
 from workflow.domain.permissions import ENDING_ACTIONS, require
 from workflow.service.idempotency import Outcome, run_idempotent
+from workflow.service.notify import disposal_notice, notify_enterprise
+from workflow.service.officer_notifications import ask_fan_out
 from workflow.service.port_steps import require_port_officer
 from workflow.service.ports import Dependencies, UnitOfWork
 from workflow.service.quota import exhaust_if_used_up, ledger_row, reactivate_if_quota_back, release_reservation
@@ -178,6 +180,10 @@ def report_follow_up(cmd: c.ReportFollowUp, deps: Dependencies) -> dict[str, Any
         passed = declaration.conclude_follow_up(cmd.actor, cmd.lab_matches, cmd.goods_match, cmd.reason)
         if not passed:
             declaration.disposal = Disposal.DESTROY
+            kind, notice = disposal_notice(Disposal.DESTROY.value, cmd.reason or "follow-up found a mismatch (R56)")
+            notify_enterprise(
+                uow, declaration.enterprise_id, kind, {**notice, "declaration_no": declaration.declaration_no}
+            )
         uow.declarations.save(declaration)
         if not passed and certificate.state not in (CertState.WITHDRAWN, CertState.REVOKED, CertState.CANCELLED):
             _end(uow, deps, certificate, "withdraw", cmd.actor, cmd.reason or "follow-up found a mismatch (R56)")
@@ -230,7 +236,12 @@ def _alert_one(uow: UnitOfWork, declaration_id: int, today: date) -> None:
         rule_ids=("R54", "D8"),
     )
     uow.declarations.save(declaration)
-    uow.ledger.mark_alerted(declaration_id)
+    uow.ledger.mark_alerted(declaration_id)  # once: the notices below ride on the one alert
+    params = {"declaration_no": declaration.declaration_no, "due_on": str(declaration.follow_up_due_on)}
+    notify_enterprise(uow, declaration.enterprise_id, "follow_up_report_overdue", params)
+    ask_fan_out(
+        uow, "follow_up_overdue", declaration.district, (Role.DEST_OFFICER,), params, f"declaration:{declaration.id}"
+    )
 
 
 def _sweep(

@@ -2,11 +2,15 @@
 
 A single declaration is a batch of one: both take the same steps, and each step is one set-based statement over
 the whole batch — read the cited certificates under a shared lock (whoever may not declare against one is refused
-before anything else is looked at), find the numbers their enterprises already filed, judge and route every new
-item in the order given (a later item sees the quota an earlier one drew), insert the declarations and their
-lines, draw every line in one guarded UPDATE, then append the ledger rows and their signed receipts. A batch of
+before anything else is looked at), judge and route every item in the order given (a later item sees the quota an
+earlier one drew), insert the declarations and their lines, draw every line in one guarded UPDATE, then append the
+ledger rows and their signed receipts. A batch of
 fifty therefore costs about as many statements as one declaration, which is how a port's feed keeps pace with a
 raw write-off (docs/performance.md). Either every declaration of a batch is filed or none is.
+
+A number already filed is found by its unique key: the first attempt inserts without looking numbers up (nearly every
+number is new), and a key violation — or any refusal — sends the request round again, this time looking the numbers
+up first, so a number already filed replays and is never judged again.
 
 A declaration number is unique per enterprise (the certificate's holder), not across the deployment: a number is
 looked up only among the declarations of the enterprise whose certificate the item cites, after D1 let the caller
@@ -27,7 +31,14 @@ from workflow.domain import commands as c
 from workflow.domain.actors import Actor, Role
 from workflow.domain.credit import CreditRecord
 from workflow.domain.declaration import Declaration, check_declared_on
-from workflow.domain.errors import ConcurrencyConflict, DomainError, InvalidInput, NotFound, PermissionDenied
+from workflow.domain.errors import (
+    ConcurrencyConflict,
+    DomainError,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    RetryableConflict,
+)
 from workflow.domain.goods import WriteOffMode
 from workflow.domain.ledger import (
     CertificateFacts,
@@ -39,6 +50,7 @@ from workflow.domain.ledger import (
     require_single_use_free,
 )
 from workflow.service.idempotency import Outcome, request_hash, run_idempotent
+from workflow.service.notify import tell_holders
 from workflow.service.ports import Dependencies, UnitOfWork
 from workflow.service.quota import claim_single_use, draw_all, exhaust_checks
 from workflow.service.routing import declaration_view, route_declaration
@@ -81,16 +93,17 @@ def declare_shipments(cmd: c.DeclareShipments, deps: Dependencies) -> dict[str, 
 def _attempts(
     deps: Dependencies, actor: Actor, items: Sequence[Item], shape: Callable[[list[Any]], Any]
 ) -> Callable[[UnitOfWork], Outcome]:
-    """The transaction, first optimistic, then — run again after losing a race — with the lines locked first.
+    """The transaction, first optimistic, then — run again after losing a race — careful.
 
     Optimistic: balances are read without locking the lines, so a hot line's lock is held only from the UPDATE to
-    the commit. Near the end of a quota, other write-offs may take it between the read and the UPDATE every time;
-    the second attempt locks the cited lines before reading them, so it cannot lose that race again.
+    the commit, and numbers are not looked up (an already filed one fails the insert). Near the end of a quota,
+    other write-offs may take it between the read and the UPDATE every time; the careful attempt looks the numbers
+    up and locks the cited lines before reading them, so it replays what was filed and cannot lose that race again.
     """
     attempts = itertools.count()
 
     def work(uow: UnitOfWork) -> Outcome:
-        return _file(uow, deps, actor, items, shape, lines_first=next(attempts) > 0)
+        return _file(uow, deps, actor, items, shape, careful=next(attempts) > 0)
 
     return work
 
@@ -136,18 +149,22 @@ def _file(
     actor: Actor,
     items: Sequence[Item],
     shape: Callable[[list[Any]], Any],
-    lines_first: bool = False,
+    careful: bool = False,
 ) -> Outcome:
     """Judge, insert and draw every new declaration; replay the ones their enterprise already filed."""
     certificates = uow.ledger.share_certificates([item.command.certificate_no for item in items])
-    existing = _already_filed(uow, actor, certificates, items)
+    # The first attempt does not look the numbers up: a number already filed fails the insert on its unique key,
+    # and the attempt after it looks up and replays. New numbers, nearly all of them, save the round trip.
+    existing = (
+        _already_filed(uow, actor, certificates, items) if careful else _owners_checked(actor, certificates, items)
+    )
     fresh = [item for item in items if item.number not in existing]
-    if lines_first and fresh:
+    if careful and fresh:
         certificates = _lines_locked(uow, certificates, [item.command.certificate_no for item in fresh])
     credit: dict[int, list[CreditRecord]] = {}
     filed: dict[str, tuple[Item, Declaration, CertificateFacts]] = {}
     for item in fresh:
-        with _pointing_at(item.where):
+        with _pointing_at(item.where), _looked_up_before_refusing(careful):
             certificate = certificates[item.command.certificate_no]
             declaration = _judge(uow, deps, actor, item, certificate, credit)
         certificates[certificate.certificate_no] = _drawn_down(certificate, declaration)
@@ -155,6 +172,7 @@ def _file(
     exhaust: set[int] = set()
     if filed:
         rows = [(declaration, _line_ids(cert), item.fingerprint) for item, declaration, cert in filed.values()]
+        tell_holders(uow, [row[0] for row in rows])  # held or inspected ones only; before add_many takes them
         uow.declarations.add_many(rows, actor.user_id)
         drawings = [(cert, declaration) for _, declaration, cert in filed.values() if declaration.drawn]
         exhaust = draw_all(uow, deps, drawings, actor) if drawings else set()
@@ -181,6 +199,26 @@ def _already_filed(
     """The id and request hash of each item's number that its enterprise already filed (a number is once a batch)."""
     owned = [(_owner(actor, certificates, item), item.number) for item in items]
     return {number: found for (_, number), found in uow.declarations.find_many(owned).items()}
+
+
+def _owners_checked(
+    actor: Actor, certificates: dict[str, CertificateFacts], items: Sequence[Item]
+) -> dict[str, tuple[int, str]]:
+    """D1 for every item, without looking any number up: nothing is known to be filed yet."""
+    for item in items:
+        _owner(actor, certificates, item)
+    return {}
+
+
+@contextmanager
+def _looked_up_before_refusing(looked_up: bool) -> Iterator[None]:
+    """A refusal stands only once the number was looked up: a number already filed replays instead of being judged."""
+    try:
+        yield
+    except DomainError as error:
+        if looked_up or isinstance(error, RetryableConflict):
+            raise
+        raise RetryableConflict("refused before its number was looked up; looking it up") from error
 
 
 def _owner(actor: Actor, certificates: dict[str, CertificateFacts], item: Item) -> int:
@@ -231,12 +269,15 @@ def _judge(
         policy_id=certificate.policy_id,
     )
     declaration.record_declared(actor)
-    failures = check_declaration(certificate, cmd.declared_on, cmd.direction, item.requested)
+    failures = check_declaration(certificate, cmd.declared_on, cmd.direction, item.requested, cmd.port)
     declaration.check(failures)
     if not failures:
         declaration.drawn = {requested.line_no: requested.qty for requested in item.requested}
-        if certificate.enterprise_id not in credit:
-            credit[certificate.enterprise_id] = uow.enterprises.credit_records(certificate.enterprise_id)
+        if certificate.enterprise_id not in credit:  # read with the certificate, or else on its own
+            known = certificate.credit_records
+            credit[certificate.enterprise_id] = (
+                list(known) if known is not None else uow.enterprises.credit_records(certificate.enterprise_id)
+            )
         route_declaration(uow, deps, certificate, declaration, credit[certificate.enterprise_id])
         claim_single_use(uow, certificate)
     return declaration

@@ -12,12 +12,13 @@ from workflow.domain import rules
 from workflow.domain.bans import BanGround, ban_for
 from workflow.domain.clock import ClockLimits
 from workflow.domain.credit import credit_as_of
-from workflow.domain.errors import ConcurrencyConflict, InvalidInput
+from workflow.domain.errors import ConcurrencyConflict, InvalidInput, NotFound
 from workflow.domain.goods import ProductIdentity, RiskGrade
 from workflow.domain.guards import DecisionFacts
 from workflow.domain.model import Application, Certificate, CertificateLine, checked_ports
 from workflow.domain.policy import Policy
 from workflow.service.notify import deficiency_list, notify_applicant
+from workflow.service.officer_notifications import tell_officers
 from workflow.service.ports import Dependencies, UnitOfWork
 from workflow.service.precheck import explain
 
@@ -103,13 +104,25 @@ def attach_document(cmd: c.AttachDocument, deps: Dependencies) -> int:
         return doc_id
 
 
+def remove_document(cmd: c.RemoveDocument, deps: Dependencies) -> None:
+    """R16: the row is marked removed, not deleted, in the file's version-guarded transaction, with its audit event."""
+    with deps.uow() as uow:
+        application = uow.applications.get(cmd.application_id)
+        application.require_editable_by(cmd.actor)
+        removed = uow.documents.remove(cmd.application_id, cmd.document_id, cmd.actor.user_id)
+        if removed is None:
+            raise NotFound(f"no attached document {cmd.document_id} on application {cmd.application_id}")
+        application.record_document_removed(cmd.actor, cmd.document_id, removed)
+        _save(uow, application)
+
+
 def submit_application(cmd: c.SubmitApplication, deps: Dependencies) -> None:
     """A1: attach-check, then SUBMITTED; screening is asked for through the outbox."""
     with deps.uow() as uow:
         application = uow.applications.get(cmd.application_id)
         today = deps.clock.today()
         _adopt_policy(application, deps, today)  # the policy in force on submission governs from now on
-        required = _required_documents(uow, application)
+        required = required_documents(uow, application)
         application.decision_facts = _standing(uow, application, today)
         application.submit(cmd.actor, today, uow.documents.attached_types(application.id or 0), required)
         _save(uow, application)
@@ -120,7 +133,8 @@ def resubmit_application(cmd: c.ResubmitApplication, deps: Dependencies) -> None
         application = uow.applications.get(cmd.application_id)
         today = deps.clock.today()
         application.decision_facts = _standing(uow, application, today)
-        application.resubmit(cmd.actor, today)
+        attached = uow.documents.attached_types(application.id or 0)
+        application.resubmit(cmd.actor, today, attached, required_documents(uow, application))
         _save(uow, application)
 
 
@@ -164,6 +178,14 @@ def start_review(cmd: c.StartReview, deps: Dependencies) -> None:
     _act(deps, cmd, lambda app, ctx: app.start_review(cmd.actor))
 
 
+def record_review_opinion(cmd: c.RecordReviewOpinion, deps: Dependencies) -> None:
+    """A6: the reviewer's opinion, audited in the file's version-guarded transaction; it frees the file for decision."""
+    with deps.uow() as uow:
+        application = uow.applications.get(cmd.application_id)
+        application.record_review_opinion(cmd.actor, cmd.recommendation, cmd.reason)
+        _save(uow, application)
+
+
 def extend_deadline(cmd: c.ExtendDeadline, deps: Dependencies) -> None:
     _act(deps, cmd, lambda app, ctx: app.extend(cmd.actor, cmd.reason))
 
@@ -175,6 +197,7 @@ def deny_application(cmd: c.DenyApplication, deps: Dependencies) -> None:
         today = deps.clock.today()
         ban = ban_for(application.enterprise_id, BanGround.FALSE_INFORMATION, today) if cmd.false_information else None
         application.deny(cmd.actor, cmd.reason, ban)
+        uow.applications.count_decision(application, today)
         if ban is not None:
             uow.enterprises.add_ban(ban, f"application {application.reference}", cmd.reason, deps.clock.now())
         _save(uow, application, ("application_denied", {"reason": cmd.reason}))
@@ -190,6 +213,7 @@ def grant_application(cmd: c.GrantApplication, deps: Dependencies) -> int:
         grade = cmd.grade or suggested
         application.decision_facts = decision_facts(uow, application, policy, (grade, suggested))
         application.grant(cmd.actor, grade, cmd.reason)  # its guards read the facts in this transaction
+        uow.applications.count_decision(application, today)
         issued = _issue_certificate(uow, application, policy, today)  # reads the enterprise's earlier grants
         application.paperless = issued.paperless  # the decided facts, stored for queues and reports
         # The version-guarded UPDATE decides a race before anything is inserted: a loser gets a conflict, never a
@@ -271,6 +295,7 @@ def _act(
 
 def _save(uow: UnitOfWork, application: Application, *notices: Notice) -> None:
     """The applicant's notifications commit with the change they tell of, after its version guard has held."""
+    tell_officers(uow, application)  # reads the transitions `save` is about to take; one outbox row per notice
     uow.applications.save(application)
     for kind, params in notices:
         notify_applicant(uow, application, kind, params)
@@ -318,7 +343,8 @@ def _documents(uow: UnitOfWork, application: Application, has_grant: bool) -> ru
     return rules.required_documents(application.lines, application.direction, first, enterprise.is_natural_person)
 
 
-def _required_documents(uow: UnitOfWork, application: Application) -> list[str]:
+def required_documents(uow: UnitOfWork, application: Application) -> list[str]:
+    """R12–R16: the one list the submission check applies and the application page shows as chips."""
     return list(_documents(uow, application, uow.enterprises.has_grant(application.enterprise_id)).result)
 
 
@@ -391,6 +417,7 @@ HANDLERS: dict[type[c.Command], Handler] = {
     c.UnclaimApplication: unclaim_application,
     c.ReassignApplication: reassign_application,
     c.AttachDocument: attach_document,
+    c.RemoveDocument: remove_document,
     c.SubmitApplication: submit_application,
     c.ResubmitApplication: resubmit_application,
     c.WithdrawApplication: withdraw_application,
@@ -399,6 +426,7 @@ HANDLERS: dict[type[c.Command], Handler] = {
     c.RequestCorrection: request_correction,
     c.NotAcceptApplication: not_accept_application,
     c.StartReview: start_review,
+    c.RecordReviewOpinion: record_review_opinion,
     c.ExtendDeadline: extend_deadline,
     c.GrantApplication: grant_application,
     c.DenyApplication: deny_application,

@@ -16,7 +16,7 @@ from workflow.domain.draws import DRAW_SCHEME, inherited, inspection_draw, is_in
 from workflow.domain.ledger import CertificateFacts
 from workflow.domain.lifecycle import DeclState
 from workflow.domain.policy import Policy
-from workflow.service.notify import notify
+from workflow.service.officer_notifications import ask_fan_out
 from workflow.service.ports import Dependencies, UnitOfWork
 
 INSPECTION_WITHDRAWN = "inspection_withdrawn"
@@ -58,6 +58,8 @@ def _inherit(
     uow: UnitOfWork, deps: Dependencies, certificate: CertificateFacts, declaration: Declaration, window_days: int
 ) -> list[str]:
     """E4: take on (and carry quantity off) the inspections withdrawn declarations left pending on these lines."""
+    if not any(certificate.lines[line_no].inspection_pending for line_no in declaration.drawn):
+        return []  # nothing waits on these lines: the certificate's read said so, no query needed
     drawn = {certificate.lines[line_no].line_id: qty for line_no, qty in declaration.drawn.items()}
     taken = inherited(uow.draws.open_pending(list(drawn)), drawn, deps.clock.today(), window_days)
     for pending, qty in taken:
@@ -85,9 +87,10 @@ def leave_inspection_pending(
         rule_ids=("E4",),
         inputs={"lines": {str(line_no): str(qty) for line_no, qty in sorted(declaration.drawn.items())}},
     )
-    officers = uow.assessments.users_with_role(certificate.district, Role.PORT_OFFICER)
     params = {"declaration_no": declaration.declaration_no, "certificate_no": certificate.certificate_no}
-    notify(uow, officers, INSPECTION_WITHDRAWN, params)
+    # every port officer of the district, through one outbox row: the withdrawal's cost does not grow with them
+    ask_fan_out(uow, INSPECTION_WITHDRAWN, certificate.district, (Role.PORT_OFFICER,), params,
+                f"declaration:{declaration.id}")  # fmt: skip
 
 
 def publish_commitments(deps: Dependencies, district_codes: Iterable[str]) -> list[str]:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from workflow.domain.declaration import Declaration
 from workflow.domain.errors import InvalidInput
+from workflow.domain.lifecycle import DeclState
 from workflow.domain.model import Application
 from workflow.service.ports import UnitOfWork
 
@@ -25,8 +27,33 @@ KINDS: Mapping[str, frozenset[str]] = {
     "application_granted": frozenset({"reference", "certificate_no", "valid_until"}),
     "application_denied": frozenset({"reference", "reason"}),
     "assessment_referred": frozenset({"reference", "expected_by"}),
+    # the applicant, about its certificates and declarations
+    "certificate_expiring": frozenset({"certificate_no", "valid_until", "days"}),
+    "certificate_exhausted": frozenset({"certificate_no"}),
+    "declaration_held": frozenset({"declaration_no"}),
+    "declaration_inspected": frozenset({"declaration_no"}),
+    "declaration_lab_hold": frozenset({"declaration_no"}),
+    "disposal_return": frozenset({"declaration_no", "reason"}),
+    "disposal_destroy": frozenset({"declaration_no", "reason"}),
+    "follow_up_due": frozenset({"declaration_no", "due_on"}),
+    "follow_up_report_overdue": frozenset({"declaration_no", "due_on"}),
+    # officers (workflow/service/officer_notifications.py)
+    "work_to_accept": frozenset({"reference"}),
+    "work_to_review": frozenset({"reference"}),
+    "work_to_decide": frozenset({"reference"}),
+    "claim_reassigned_to": frozenset({"reference"}),
+    "claim_reassigned_away": frozenset({"reference"}),
+    "extension_due": frozenset({"reference", "due_on"}),
 }
 SEND_EMAIL = "send_email"
+# The states in which a declaration's goods wait at the port -> what the holder is told: a hold for the officer
+# (D2/W6), a physical inspection (D4), the laboratory (D5).
+HELD: Mapping[str, str] = {
+    DeclState.PORT_REVIEW.value: "declaration_held",
+    DeclState.INSPECTION.value: "declaration_inspected",
+    DeclState.LAB_HOLD.value: "declaration_lab_hold",
+}
+DISPOSAL_KINDS: Mapping[str, str] = {"return": "disposal_return", "destroy": "disposal_destroy"}
 
 
 def notify(uow: UnitOfWork, user_ids: Iterable[int], kind: str, params: Mapping[str, str]) -> list[int]:
@@ -44,6 +71,58 @@ def notify_applicant(uow: UnitOfWork, application: Application, kind: str, param
     """The applicant is every active user of the filing enterprise: whoever of them signs in next must see it."""
     recipients = uow.notifications.enterprise_users(application.enterprise_id)
     return notify(uow, recipients, kind, {"reference": application.reference, **params})
+
+
+def notify_enterprise(uow: UnitOfWork, enterprise_id: int, kind: str, params: Mapping[str, str]) -> list[int]:
+    """About a certificate or declaration: every active user of the holder, as for an application."""
+    return notify(uow, uow.notifications.enterprise_users(enterprise_id), kind, params)
+
+
+def notify_keyed(uow: UnitOfWork, user_ids: Iterable[int], kind: str, params: Mapping[str, str], key: str) -> int:
+    """Once per (key, user) however often it is asked: for tasks and sweeps that may run again. Returns how many new.
+
+    The key names the event and its object (`work_to_accept:application:7:v3`); the user's id completes it. A
+    concurrent run writing the same row loses on the unique index and its transaction is retried by the task.
+    """
+    check_params(kind, params)
+    wanted = {user_id: f"{key}:{user_id}" for user_id in dict.fromkeys(user_ids)}
+    taken = uow.notifications.keys_taken(list(wanted.values()))
+    fresh = [user_id for user_id, user_key in wanted.items() if user_key not in taken]
+    for user_id in fresh:
+        notification_id = uow.notifications.add(user_id, kind, params, wanted[user_id])
+        uow.outbox.add(SEND_EMAIL, {"notification_id": notification_id})
+    return len(fresh)
+
+
+def tell_holders(uow: UnitOfWork, declarations: Iterable[Declaration]) -> None:
+    """The holder of each declaration that its unsaved transitions hold at the port or order disposed of.
+
+    Call before the declarations are saved (saving takes the transitions). Most declarations are released on the
+    documents and cost nothing here; the enterprise's users are looked up once per enterprise.
+    """
+    users: dict[int, list[int]] = {}
+    for declaration in declarations:
+        for kind, params in _holder_notices(declaration):
+            if declaration.enterprise_id not in users:
+                users[declaration.enterprise_id] = uow.notifications.enterprise_users(declaration.enterprise_id)
+            notify(
+                uow, users[declaration.enterprise_id], kind, {"declaration_no": declaration.declaration_no, **params}
+            )
+
+
+def _holder_notices(declaration: Declaration) -> Iterable[tuple[str, Mapping[str, str]]]:
+    for record in declaration.pending:
+        if record.from_state == record.to_state:
+            continue
+        if record.to_state in HELD:
+            yield HELD[record.to_state], {}
+        elif record.to_state == DeclState.DISPOSAL_ORDERED.value and declaration.disposal is not None:
+            yield disposal_notice(declaration.disposal.value, record.reason)
+
+
+def disposal_notice(disposal: str, reason: str) -> tuple[str, Mapping[str, str]]:
+    """R49 / W6 / R56: return or destruction, each its own text, so no code reaches the reader."""
+    return DISPOSAL_KINDS[disposal], {"reason": reason}
 
 
 def deficiency_list(deficiencies: Iterable[str]) -> str:

@@ -18,6 +18,7 @@ from workflow.domain.errors import GuardFailed, InvalidInput, NotFound, Permissi
 from workflow.domain.ledger import CertificateFacts, EntryKind, check_declaration
 from workflow.service.idempotency import Outcome, run_idempotent
 from workflow.service.inspection_draws import leave_inspection_pending
+from workflow.service.notify import disposal_notice, notify_enterprise, tell_holders
 from workflow.service.ports import Dependencies, UnitOfWork
 from workflow.service.quota import (
     claim_single_use,
@@ -64,6 +65,12 @@ def _split(
     declaration.disposal = cmd.disposal if excess else None
     route_declaration(uow, deps, certificate, declaration)
     claim_single_use(uow, certificate)
+    tell_holders(uow, [declaration])  # drawn for inspection after the hold
+    if declaration.disposal is not None:  # W6: the excess over the quota is returned or destroyed
+        kind, params = disposal_notice(declaration.disposal.value, cmd.reason)
+        notify_enterprise(
+            uow, declaration.enterprise_id, kind, {**params, "declaration_no": declaration.declaration_no}
+        )
     uow.declarations.save(declaration)
     if draw_all(uow, deps, [(certificate, declaration)], cmd.actor):
         exhaust_if_used_up(uow, certificate)  # _load holds the exclusive lock
@@ -159,6 +166,7 @@ def _load(uow: UnitOfWork, cmd: c.DeclarationCommand) -> tuple[Declaration, Cert
 
 
 def _save(uow: UnitOfWork, declaration: Declaration) -> Outcome:
+    tell_holders(uow, [declaration])  # held for the laboratory, or disposal ordered: the holder is told
     uow.declarations.save(declaration)
     return Outcome(declaration_view(declaration))
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -52,6 +52,9 @@ class ApplicationRepository(Protocol):
 
     def save(self, application: Application) -> None: ...
 
+    def count_decision(self, application: Application, decided_on: date) -> None:
+        """The dashboard's counts of a grant or denial, by the district's date it was taken on."""
+
     def replace_lines(self, application: Application) -> None: ...
 
 
@@ -92,6 +95,8 @@ class EnterpriseDirectory(Protocol):
 
 class DocumentIndex(Protocol):
     def attached_types(self, application_id: int) -> set[str]: ...
+
+    def remove(self, application_id: int, document_id: int, removed_by: int | None) -> dict[str, str] | None: ...
 
     def add(
         self,
@@ -234,9 +239,17 @@ class Outbox(Protocol):
 
 
 class Notifications(Protocol):
-    def add(self, user_id: int, kind: str, params: Mapping[str, str]) -> int: ...
+    def add(self, user_id: int, kind: str, params: Mapping[str, str], key: str | None = None) -> int: ...
 
     def enterprise_users(self, enterprise_id: int) -> list[int]: ...
+
+    def users_with_role(self, district: str, role: str) -> list[int]: ...
+
+    def keys_taken(self, keys: Collection[str]) -> set[str]: ...
+
+    def certificates_expiring(self, first: date, last: date, limit: int = 1000) -> list[Any]: ...
+
+    def follow_ups_due(self, first: date, last: date, limit: int = 1000) -> list[Any]: ...
 
 
 class Receipts(Protocol):
@@ -289,6 +302,9 @@ class UnitOfWork(Protocol):
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None: ...
+
+    def write_events(self) -> None:
+        """Write the audit events recorded so far now, not at commit: a hot path does so before it takes a row lock."""
 
     def commit(self) -> None: ...
 

@@ -18,8 +18,9 @@ from workflow.domain.errors import ConcurrencyConflict, RetryableConflict
 from workflow.domain.goods import WriteOffMode
 from workflow.domain.ledger import CertificateFacts, EntryKind, exhausts
 from workflow.domain.lifecycle import CertState
+from workflow.service.notify import notify_enterprise
 from workflow.service.ports import Dependencies, UnitOfWork
-from workflow.service.receipts import Posting, record_entries
+from workflow.service.receipts import Posting, append_entries, receipt_entries, record_entries
 
 ZERO = Decimal(0)
 
@@ -81,10 +82,14 @@ def draw_all(
                 )
                 for kind in kinds
             ]
+    # Everything that needs no line lock is written before the guarded UPDATE takes it, so a hot line is held only
+    # for its receipts' chain and the commit; a lost race rolls the entries back with the rest.
+    entries = append_entries(uow, postings)
+    uow.write_events()
     left = uow.ledger.draw_many(changes)
     if left is None:
         raise RetryableConflict("a line's remaining quantity was taken concurrently")
-    record_entries(uow, deps, postings)
+    receipt_entries(uow, deps, entries)
     return {
         certificate.id
         for certificate, declaration in drawings
@@ -166,6 +171,9 @@ def exhaust_if_used_up(uow: UnitOfWork, certificate: CertificateFacts, reason: s
             rule_ids=("C3", "W4") if certificate.write_off_mode is WriteOffMode.SINGLE else ("C3",),
         )
         uow.certificates.save(aggregate)
+        # C3 happens once per exhaustion, under the lock: the holder is told with it, or not at all.
+        notify_enterprise(uow, certificate.enterprise_id, "certificate_exhausted",
+                          {"certificate_no": certificate.certificate_no})  # fmt: skip
 
 
 def reactivate_if_quota_back(

@@ -29,12 +29,18 @@ class Posting:
 
 def record_entries(uow: UnitOfWork, deps: Dependencies, postings: Sequence[Posting]) -> None:
     """Append the ledger rows in one statement; each commit and reversal among them gets its signed, chained receipt."""
+    receipt_entries(uow, deps, append_entries(uow, postings))
+
+
+def append_entries(uow: UnitOfWork, postings: Sequence[Posting]) -> list[tuple[int, Posting]]:
+    """The ledger rows, in one statement: each posting with the id of its entry."""
     ids = uow.ledger.append([posting.row for posting in postings])
-    receipted = [
-        (entry_id, posting)
-        for entry_id, posting in zip(ids, postings, strict=True)
-        if posting.row["kind"] in _RECEIPTED
-    ]
+    return list(zip(ids, postings, strict=True))
+
+
+def receipt_entries(uow: UnitOfWork, deps: Dependencies, entries: Sequence[tuple[int, Posting]]) -> None:
+    """Each commit and reversal among appended entries gets its receipt: after the balance statement, under its lock."""
+    receipted = [(entry_id, posting) for entry_id, posting in entries if posting.row["kind"] in _RECEIPTED]
     if receipted:
         uow.receipts.add(_receipts(uow, deps, receipted))
 

@@ -24,6 +24,7 @@ from workflow.domain.lifecycle import AppState
 from workflow.domain.model import Application
 from workflow.domain.policy import AssessorLevel, Policy
 from workflow.service.notify import notify, notify_applicant
+from workflow.service.officer_notifications import ask_fan_out, tell_officers
 from workflow.service.ports import Dependencies, UnitOfWork
 
 CLOCK_REMINDER_SHARE = 0.75
@@ -157,9 +158,11 @@ def override_assessment(cmd: c.OverrideAssessment, deps: Dependencies) -> None:
         assert standing is not None  # the guard refused a file with no rejection to override
         if not uow.assessments.override(standing.assessment_id, cmd.actor.user_id, cmd.reason, deps.clock.today()):
             raise ConcurrencyConflict(f"risk assessment {standing.assessment_id} was overridden concurrently")
-        recipients = [user for user in (application.reviewer_id,) if user is not None]
-        recipients += uow.assessments.users_with_role(application.district, Role.DECIDER)
-        notify(uow, recipients, "assessment_overridden", {"reference": application.reference, "reason": cmd.reason})
+        told = {"reference": application.reference, "reason": cmd.reason}
+        notify(uow, [user for user in (application.reviewer_id,) if user is not None], "assessment_overridden", told)
+        # the deciders, however many, through one outbox row (workflow/service/officer_notifications.py)
+        ask_fan_out(uow, "assessment_overridden", application.district, (Role.DECIDER,), told,
+                    f"assessment:{standing.assessment_id}")  # fmt: skip
         uow.applications.save(application)
         uow.commit()
 
@@ -267,6 +270,8 @@ def _clock_alerts(uow: UnitOfWork, calendar: WorkingCalendar, row: Any, today: d
     share = clock.fraction_used(calendar, today)
     if share >= CLOCK_REMINDER_SHARE and uow.assessments.raise_clock_alert(row.id, "reminder_75"):
         notify(uow, officers, "clock_reminder", {**params, "percent": str(int(share * 100))})
+        if not clock.extended:  # A9 / R20: only the head extends, and only once, so the heads are asked now
+            ask_fan_out(uow, "extension_due", row.district, (Role.HEAD,), params, f"application:{row.id}")
         return 1
     return 0
 
@@ -296,6 +301,7 @@ def _deem_one(deps: Dependencies, application_id: int, today: date) -> int:
             ):
                 return 0
             application.accept(SYSTEM_ACTOR, today, limits, deemed=True)
+            tell_officers(uow, application)  # the reviewers' queue has new work, deemed accepted or not
             uow.applications.save(application)
             notify_applicant(uow, application, "application_accepted", {})
             uow.commit()

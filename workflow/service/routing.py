@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from workflow.domain import rules
 from workflow.domain.credit import CreditRecord, credit_as_of
 from workflow.domain.declaration import Declaration
 from workflow.domain.ledger import CertificateFacts
+from workflow.domain.signature import quantity_text
 from workflow.service.inspection_draws import draw_route
 from workflow.service.ports import Dependencies, UnitOfWork
 
@@ -29,11 +31,12 @@ def route_declaration(
 
     An inspection a withdrawn declaration left pending on the same lines overrides the draw (E4).
 
-    A batch passes the enterprise's credit records it has already read; alone, they are read here.
+    A batch passes the enterprise's credit records it has already read; alone, the certificate's read brought them.
     """
     policy = deps.policies.policy_for(certificate.district, declaration.declared_on)
     if credit_records is None:
-        credit_records = uow.enterprises.credit_records(certificate.enterprise_id)
+        known = certificate.credit_records  # read with the certificate when its store could
+        credit_records = known if known is not None else uow.enterprises.credit_records(certificate.enterprise_id)
     credit = credit_as_of(credit_records, declaration.declared_on, policy)
     rate = rules.inspection_rate(certificate.grade, credit.tier, policy)
     drawn = draw_route(uow, deps, certificate, declaration, rate.result, policy)
@@ -64,8 +67,23 @@ def mark_released(uow: UnitOfWork, deps: Dependencies, certificate: CertificateF
 
 
 def declaration_view(declaration: Declaration) -> dict[str, Any]:
+    """What a use case answers: everything the API shows of the declaration, so a fresh one needs no read back."""
     return {
         "declaration_id": declaration.id,
+        "certificate_id": declaration.certificate_id,
+        "enterprise_id": declaration.enterprise_id,
+        "district": declaration.district,
+        "port": declaration.port,
+        "declared_on": declaration.declared_on.isoformat(),
+        "released_on": declaration.released_on.isoformat() if declaration.released_on else None,
+        "lines": [
+            {
+                "line_no": line.line_no,
+                "requested_qty": quantity_text(line.qty),
+                "drawn_qty": quantity_text(declaration.drawn.get(line.line_no, Decimal(0))),
+            }
+            for line in declaration.lines
+        ],
         "declaration_no": declaration.declaration_no,
         "state": str(declaration.state),
         "hold_reason": declaration.hold_reason,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from workflow.domain.actors import Actor, Role
@@ -81,23 +81,41 @@ def revoke_session(session: Session, token: str, now: datetime) -> None:
     )
 
 
-def _live_user(session: Session, token: str, now: datetime, prefix: str) -> UserRow | None:
+def _live_user(session: Session, token: str, now: datetime, prefix: str) -> Any:
+    """The user's columns with the token's dates: one indexed read of plain columns, on every request that signs in."""
     if not token.startswith(prefix):
         return None
-    found = session.execute(
-        select(ApiTokenRow, UserRow)
-        .join(UserRow, UserRow.id == ApiTokenRow.user_id)
-        .where(ApiTokenRow.token_hash == token_digest(token), UserRow.active.is_(True))
-    ).first()
-    if found is None:
+    connection = session.connection()
+    user = connection.execute(_LIVE_TOKEN, {"digest": token_digest(token)}).first()
+    if user is None or user.revoked_at is not None or user.expires_at <= now:
         return None
-    token_row, user = found
-    if token_row.revoked_at is not None or token_row.expires_at <= now:
-        return None
-    if token_row.last_used_at is None or now - token_row.last_used_at > LAST_USED_GRANULARITY:
-        session.execute(update(ApiTokenRow).where(ApiTokenRow.id == token_row.id).values(last_used_at=now))
+    if user.last_used_at is None or now - user.last_used_at > LAST_USED_GRANULARITY:
+        connection.execute(_TOUCH_TOKEN, {"token_id": user.token_id, "now": now})
         session.commit()
     return user
+
+
+_TOKEN, _USER = ApiTokenRow, UserRow
+# Columns, not entities: the actor needs a handful of the user's fields, the check three of the token's dates.
+_LIVE_TOKEN = (
+    select(
+        _TOKEN.id.label("token_id"),
+        _TOKEN.revoked_at,
+        _TOKEN.expires_at,
+        _TOKEN.last_used_at,
+        _USER.id,
+        _USER.username,
+        _USER.password_hash,
+        _USER.role,
+        _USER.display_name,
+        _USER.enterprise_id,
+        _USER.district,
+        _USER.locale,
+    )
+    .join(_USER, _USER.id == _TOKEN.user_id)
+    .where(_TOKEN.token_hash == bindparam("digest"), _USER.active.is_(True))
+)
+_TOUCH_TOKEN = update(_TOKEN).where(_TOKEN.id == bindparam("token_id")).values(last_used_at=bindparam("now"))
 
 
 def tokens_of(session: Session, user_id: int) -> list[dict[str, Any]]:

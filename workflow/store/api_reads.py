@@ -288,6 +288,17 @@ def _declaration_bodies(session: Session, rows: Sequence[DeclarationRow]) -> lis
     return [_declaration_body(row, lines[row.id]) for row in rows]
 
 
+def declaration_from_view(view: dict[str, Any]) -> dict[str, Any]:
+    """The API body of a declaration the use case just filed, from its answer (`declaration_view`): no read back."""
+    same = "declaration_no certificate_id enterprise_id district port declared_on state hold_reason disposal"
+    same += " released_on follow_up_due_on lines"
+    return {
+        "id": view["declaration_id"],
+        **{name: view[name] for name in same.split()},
+        "route": _route_view(view["route"]),
+    }
+
+
 def _declaration_body(row: DeclarationRow, lines: Iterable[DeclarationLineRow]) -> dict[str, Any]:
     return {
         "id": row.id,

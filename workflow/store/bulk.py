@@ -23,8 +23,10 @@ def insert_rows(connection: Connection, mapped: type[Any], rows: Sequence[Mappin
     table: Table = mapped.__table__
     if len(rows) >= COPY_FROM_ROWS and connection.dialect.name == "postgresql":
         _copy(connection, table, rows)
+    elif len(rows) == 1:  # one row: a plain execute, not the executemany path with its batching machinery
+        connection.execute(_prebuilt(table, "plain"), dict(rows[0]))
     elif rows:
-        connection.execute(insert(table), list(rows))
+        connection.execute(_prebuilt(table, "plain"), list(rows))
 
 
 def insert_rows_returning_ids(
@@ -38,8 +40,26 @@ def insert_rows_returning_ids(
         return ids
     if not rows:
         return []
-    statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-    return list(connection.execute(statement, list(rows)).scalars())
+    if len(rows) == 1:
+        return [connection.execute(_prebuilt(table, "id"), dict(rows[0])).scalar_one()]
+    return list(connection.execute(_prebuilt(table, "ids"), list(rows)).scalars())
+
+
+# Built once per table: a statement object made per call costs more client CPU than its round trip, while a
+# reused one is a compiled-cache hit (the cache keys on the statement and the column names given).
+_BUILDERS: dict[str, Callable[[Table], Any]] = {
+    "plain": insert,
+    "id": lambda table: insert(table).returning(table.c.id),
+    "ids": lambda table: insert(table).returning(table.c.id, sort_by_parameter_order=True),
+}
+_INSERTS: dict[tuple[str, str], Any] = {}
+
+
+def _prebuilt(table: Table, kind: str) -> Any:
+    key = (table.name, kind)
+    if key not in _INSERTS:
+        _INSERTS[key] = _BUILDERS[kind](table)
+    return _INSERTS[key]
 
 
 # nextval() once per row of generate_series, in row order: ids in the order INSERTs would have drawn them.

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, case, select, update
+from sqlalchemy import Connection, bindparam, case, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -34,6 +34,7 @@ from workflow.store.tables import AuditEventRow, DeclarationRow, DrawKeyRow, Pen
 
 Now = Callable[[], datetime]
 ROUTE_TRIGGERS = ("inspect", "release")
+_COMMITTED_KEYS = "specgoods_committed_draw_keys"  # in the pooled DBAPI connection's info: (district, period) → key
 
 
 class SqlDraws:
@@ -44,6 +45,7 @@ class SqlDraws:
         self._carries: dict[int, Decimal] = {}  # pending inspection id → quantity carried off, written at commit
         self._keys: dict[tuple[str, str], PeriodKey] = {}  # read once per transaction: a batch draws under one key
         self._pending: dict[int, list[PendingInspection]] = {}  # by certificate line, read once per transaction
+        self._made_keys = False  # this transaction inserted a key: what it reads may yet roll back
 
     def period_key(self, district: str, period: str) -> PeriodKey:
         """The period's key, made (with the next period's) if this is its first draw."""
@@ -52,15 +54,28 @@ class SqlDraws:
         return self._keys[district, period]
 
     def _period_key(self, district: str, period: str) -> PeriodKey:
+        """From the connection's memory of committed keys, else read (and made, with the next period's, if missing).
+
+        A key row never changes once committed, so a connection that has read it keeps it: the draw on the
+        hot path then costs no round trip. Only keys this transaction did not make are remembered, since a key it
+        made is gone if it rolls back.
+        """
+        connection = self.session.connection()
+        remembered: dict[tuple[str, str], PeriodKey] = connection.info.setdefault(_COMMITTED_KEYS, {})
         wanted = (period, next_period(period))
-        keys = _keys(self.session.connection(), district, wanted)
+        if all((district, p) in remembered for p in wanted):  # the next period's too: its commitment is public early
+            return remembered[district, period]
+        keys = _keys(connection, district, wanted)
         if len(keys) < len(wanted):
             for missing in (p for p in wanted if p not in keys):
                 self._add_key(district, missing)
-            keys = _keys(self.session.connection(), district, wanted)  # a racer's key, if it won the insert
+            keys = _keys(connection, district, wanted)  # a racer's key, if it won the insert
+        if not self._made_keys:
+            remembered.update({(district, p): key for p, key in keys.items()})
         return keys[period]
 
     def _add_key(self, district: str, period: str) -> None:
+        self._made_keys = True
         key = secrets.token_bytes(KEY_BYTES)
         values = {
             "district": district,
@@ -81,10 +96,8 @@ class SqlDraws:
         """
         unread = [line_id for line_id in line_ids if line_id not in self._pending]
         if unread:  # a batch on one hot line reads it once, not once per declaration
-            row = PendingInspectionRow
-            query = select(row).where(row.certificate_line_id.in_(unread), row.carried_qty < row.qty).order_by(row.id)
             self._pending |= {line_id: [] for line_id in unread}
-            for found in self.session.scalars(query):
+            for found in self.session.connection().execute(_OPEN_PENDING, {"lines": unread}):
                 self._pending[found.certificate_line_id].append(_pending(found))
         found_now = (self._carried(pending) for line_id in line_ids for pending in self._pending[line_id])
         return sorted((pending for pending in found_now if pending.carried < pending.qty), key=lambda p: p.id)
@@ -130,7 +143,23 @@ class SqlDraws:
         self.session.flush()
 
 
-def _pending(row: PendingInspectionRow) -> PendingInspection:
+_PENDING = PendingInspectionRow
+# Read on every declaration (E4), built once: columns, not entities, since nothing here is written back through them.
+_OPEN_PENDING = (
+    select(
+        _PENDING.id,
+        _PENDING.declaration_no,
+        _PENDING.certificate_line_id,
+        _PENDING.qty,
+        _PENDING.carried_qty,
+        _PENDING.withdrawn_on,
+    )
+    .where(_PENDING.certificate_line_id.in_(bindparam("lines", expanding=True)), _PENDING.carried_qty < _PENDING.qty)
+    .order_by(_PENDING.id)
+)
+
+
+def _pending(row: Any) -> PendingInspection:
     return PendingInspection(
         row.id, row.declaration_no, row.certificate_line_id, row.qty, row.carried_qty, row.withdrawn_on
     )

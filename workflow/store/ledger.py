@@ -7,6 +7,7 @@ row is locked first in every write-off transaction, which serialises the 'all li
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -20,6 +21,7 @@ from sqlalchemy import (
     bindparam,
     case,
     delete,
+    exists,
     func,
     insert,
     literal,
@@ -29,8 +31,11 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.functions import FunctionElement
 
+from workflow.domain.credit import CreditRecord
 from workflow.domain.declaration import Declaration
 from workflow.domain.errors import DuplicateRequest, NotFound, RetryableConflict
 from workflow.domain.goods import Direction, RiskGrade, WriteOffMode
@@ -45,15 +50,19 @@ from workflow.domain.ledger import (
     ReversalReason,
 )
 from workflow.domain.lifecycle import CertState, DeclState
+from workflow.domain.policy import CreditRegime, CreditTier
 from workflow.store.bulk import insert_rows, insert_rows_returning_ids
 from workflow.store.repositories import AuditTrail, SqlOutbox, _AggregateRepository, _guarded_update, skip_locked
 from workflow.store.tables import (
+    ApplicationRow,
     CertificateLineRow,
     CertificateRow,
+    CreditRecordRow,
     DeclarationLineRow,
     DeclarationRow,
     IdempotencyKeyRow,
     LedgerEntryRow,
+    PendingInspectionRow,
     Quantity,
     ReversalRow,
 )
@@ -76,17 +85,72 @@ CERTIFICATE_COLUMNS = (
     CertificateRow.open_uses,
 )
 _LINE = CertificateLineRow
+
+
+class _JsonRows(FunctionElement[Any]):
+    """The rows of a (sub)query as one JSON array of arrays: `json_agg` on PostgreSQL, `json_group_array` on SQLite."""
+
+    inherit_cache = True
+
+
+@compiles(_JsonRows, "postgresql")
+def _json_rows_postgresql(element: _JsonRows, compiler: Any, **kw: Any) -> str:
+    return f"json_agg(json_build_array({compiler.process(element.clauses, **kw)}))"
+
+
+@compiles(_JsonRows, "sqlite")
+def _json_rows_sqlite(element: _JsonRows, compiler: Any, **kw: Any) -> str:
+    return f"json_group_array(json_array({compiler.process(element.clauses, **kw)}))"
+
+
+_CREDIT = CreditRecordRow
+_HOLDER_CREDIT = (
+    select(_JsonRows(_CREDIT.tier, _CREDIT.regime, _CREDIT.effective_from, _CREDIT.effective_to))
+    .where(_CREDIT.enterprise_id == CertificateRow.enterprise_id)
+    .scalar_subquery()
+    .label("holder_credit")
+)
+
+
+def _credit_records(enterprise_id: int, found: Any) -> tuple[CreditRecord, ...]:
+    """The JSON the subquery gave (a list from psycopg, text from SQLite; NULL for no record) as credit records."""
+    rows = json.loads(found) if isinstance(found, str) else (found or [])
+    return tuple(
+        CreditRecord(
+            enterprise_id,
+            CreditTier(tier),
+            CreditRegime(regime),
+            date.fromisoformat(start[:10]),
+            date.fromisoformat(end[:10]) if end else None,
+        )
+        for tier, regime, start, end in rows
+    )
+
+
 # The hot path's statements are built once with bind parameters, so each call is a compiled-cache hit instead of
 # rebuilding the expression tree (which cost more client CPU than the round trips).
-_CERTIFICATE_WITH_LINES = select(
-    *CERTIFICATE_COLUMNS,
-    _LINE.id.label("line_id"),
-    _LINE.line_no,
-    _LINE.unit,
-    _LINE.approved_qty,
-    _LINE.committed_qty,
-    _LINE.reserved_qty,
-).join(_LINE, _LINE.certificate_id == CertificateRow.id)
+_CERTIFICATE_WITH_LINES = (
+    select(
+        *CERTIFICATE_COLUMNS,
+        _LINE.id.label("line_id"),
+        _LINE.line_no,
+        _LINE.unit,
+        _LINE.approved_qty,
+        _LINE.committed_qty,
+        _LINE.reserved_qty,
+        ApplicationRow.ports,  # D2 matches a declaration's port against them (one row by primary key)
+        _HOLDER_CREDIT,  # D3 reads the holder's credit history as of the declaration date: no statement of its own
+        # E4: whether an inspection waits on the line, so the usual declaration skips reading pending inspections.
+        exists()
+        .where(
+            PendingInspectionRow.certificate_line_id == _LINE.id,
+            PendingInspectionRow.carried_qty < PendingInspectionRow.qty,
+        )
+        .label("inspection_pending"),
+    )
+    .join(_LINE, _LINE.certificate_id == CertificateRow.id)
+    .join(ApplicationRow, ApplicationRow.id == CertificateRow.application_id)
+)
 # Everything but a declaration (port decisions, reversals, ending a certificate) locks it exclusively, by id.
 _LOCK_BY_ID = _CERTIFICATE_WITH_LINES.where(CertificateRow.id == bindparam("key")).with_for_update(of=CertificateRow)
 # A batch of declarations reads all its certificates at once, in number order (one lock order for every batch).
@@ -194,7 +258,9 @@ class SqlLedger:
     def _facts(rows: Sequence[Any]) -> CertificateFacts:
         row = rows[0]
         balances = {
-            r.line_no: LineBalance(r.line_no, r.unit, r.approved_qty, r.committed_qty, r.reserved_qty, r.line_id)
+            r.line_no: LineBalance(
+                r.line_no, r.unit, r.approved_qty, r.committed_qty, r.reserved_qty, r.line_id, r.inspection_pending
+            )
             for r in rows
         }
         return CertificateFacts(
@@ -213,6 +279,8 @@ class SqlLedger:
             valid_until=row.valid_until,
             open_uses=row.open_uses,
             lines=balances,
+            ports=tuple(row.ports or ()),
+            credit_records=_credit_records(row.enterprise_id, row.holder_credit),
         )
 
     def claim_single_use(self, certificate_id: int) -> bool:

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from datetime import datetime
+from collections.abc import Callable, Collection, Mapping
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
-from workflow.store.tables import NotificationRow, UserRow
+from workflow.store.bulk import insert_rows_returning_ids
+from workflow.store.tables import CertificateRow, DeclarationRow, NotificationRow, UserRow
 
 Now = Callable[[], datetime]
 EMAIL_STATUSES = frozenset({"pending", "sent", "failed", "skipped"})
+
+
+# Whom a decision on an enterprise's file is told: read on most steps of the lifecycle, so built once.
+_ENTERPRISE_USERS = (
+    select(UserRow.id)
+    .where(UserRow.enterprise_id == bindparam("enterprise_id"), UserRow.active.is_(True))
+    .order_by(UserRow.id)
+)
 
 
 class SqlNotifications:
@@ -21,16 +30,75 @@ class SqlNotifications:
     def __init__(self, session: Session, now: Now) -> None:
         self.session, self.now = session, now
 
-    def add(self, user_id: int, kind: str, params: Mapping[str, str]) -> int:
-        row = NotificationRow(user_id=user_id, kind=kind, params=dict(params), created_at=self.now())
-        self.session.add(row)
-        self.session.flush()  # the id goes into the outbox row written next, in the same transaction
-        return row.id
+    def add(self, user_id: int, kind: str, params: Mapping[str, str], key: str | None = None) -> int:
+        row = {"user_id": user_id, "kind": kind, "params": dict(params), "created_at": self.now(), "dedup_key": key}
+        # The id goes into the outbox row written next, in the same transaction: a plain INSERT … RETURNING.
+        (notification_id,) = insert_rows_returning_ids(self.session.connection(), NotificationRow, [row])
+        return notification_id
+
+    def keys_taken(self, keys: Collection[str]) -> set[str]:
+        """Which of these keys a notification already carries: one indexed lookup per batch of recipients."""
+        if not keys:
+            return set()
+        return set(self.session.scalars(select(NotificationRow.dedup_key).where(NotificationRow.dedup_key.in_(keys))))
+
+    def users_with_role(self, district: str, role: str) -> list[int]:
+        """The district's active users of one role: whom an officer notification fans out to."""
+        query = select(UserRow.id).where(UserRow.district == district, UserRow.role == role, UserRow.active.is_(True))
+        return list(self.session.scalars(query.order_by(UserRow.id)))
+
+    def certificates_expiring(self, first: date, last: date, limit: int = 1000) -> list[Any]:
+        """Active certificates whose validity ends in [first, last]: id, certificate_no, enterprise_id, valid_until."""
+        query = (
+            select(
+                CertificateRow.id,
+                CertificateRow.certificate_no,
+                CertificateRow.enterprise_id,
+                CertificateRow.valid_until,
+            )
+            .where(CertificateRow.state == "active", CertificateRow.valid_until.between(first, last))
+            .order_by(CertificateRow.valid_until, CertificateRow.id)
+            .limit(limit)
+        )
+        return list(self.session.execute(query))
+
+    def follow_ups_due(self, first: date, last: date, limit: int = 1000) -> list[Any]:
+        """Follow-up reports awaited and due in [first, last]: (id, declaration_no, enterprise_id, follow_up_due_on)."""
+        query = (
+            select(
+                DeclarationRow.id,
+                DeclarationRow.declaration_no,
+                DeclarationRow.enterprise_id,
+                DeclarationRow.follow_up_due_on,
+            )
+            .where(DeclarationRow.state == "follow_up_pending", DeclarationRow.follow_up_due_on.between(first, last))
+            .order_by(DeclarationRow.follow_up_due_on, DeclarationRow.id)
+            .limit(limit)
+        )
+        return list(self.session.execute(query))
+
+    def unread_count(self, user_id: int, cap: int = 100) -> int:
+        """Unread notifications up to `cap`, read off the inbox index (user_id, read_at, id): never a table scan."""
+        unread = (
+            select(NotificationRow.id)
+            .where(NotificationRow.user_id == user_id, NotificationRow.read_at.is_(None))
+            .limit(cap)
+            .subquery()
+        )
+        return int(self.session.scalar(select(func.count()).select_from(unread)) or 0)
+
+    def mark_all_read(self, user_id: int) -> int:
+        result = self.session.execute(
+            update(NotificationRow)
+            .where(NotificationRow.user_id == user_id, NotificationRow.read_at.is_(None))
+            .values(read_at=self.now())
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
     def enterprise_users(self, enterprise_id: int) -> list[int]:
         """The enterprise's active users, who are told together of what is decided for it."""
-        query = select(UserRow.id).where(UserRow.enterprise_id == enterprise_id, UserRow.active.is_(True))
-        return list(self.session.scalars(query.order_by(UserRow.id)))
+        return list(self.session.connection().execute(_ENTERPRISE_USERS, {"enterprise_id": enterprise_id}).scalars())
 
     def inbox(
         self, user_id: int, unread_only: bool = False, before_id: int | None = None, limit: int = 50
@@ -57,13 +125,13 @@ class SqlNotifications:
     def for_email(self, notification_id: int) -> dict[str, Any] | None:
         """The notification with its addressee's e-mail address and locale, or None if it is gone."""
         found = self.session.execute(
-            select(NotificationRow, UserRow.email, UserRow.locale)
+            select(NotificationRow, UserRow.email, UserRow.locale, UserRow.district)
             .join(UserRow, UserRow.id == NotificationRow.user_id)
             .where(NotificationRow.id == notification_id)
         ).one_or_none()
         if found is None:
             return None
-        row, email, locale = found
+        row, email, locale, district = found
         return {
             "id": row.id,
             "user_id": row.user_id,
@@ -72,6 +140,7 @@ class SqlNotifications:
             "created_at": row.created_at,
             "email": email,
             "locale": locale,
+            "district": district,  # whose local time the mail shows (an applicant's None: the default zone)
             "email_status": row.email_status,
             "email_attempts": row.email_attempts,
         }

@@ -10,6 +10,7 @@ the next (up to `MAX_REDELIVERY_WAIT`), so a long worker outage queues a handful
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -48,6 +49,41 @@ def redelivery_wait(after: timedelta, deliveries: int) -> timedelta:
     doublings = min(max(deliveries - 1, 0), 16)
     wait: timedelta = after * (2**doublings)
     return min(wait, MAX_REDELIVERY_WAIT)
+
+
+@dataclass(frozen=True)
+class SentRow:
+    """A row its unit of work wrote as sent: the relay publishes it from memory once the commit is done."""
+
+    id: int
+    task: str
+    payload: dict[str, Any]
+
+
+def sent_at_commit(now: datetime, after: timedelta) -> dict[str, Any]:
+    """A row's columns when it is written as sent by the commit that makes it (its first delivery).
+
+    The publish follows the commit with no transaction of its own to record it. If the process dies in between,
+    the row is due again at `redeliver_at` like any delivery no task completed; if the broker refuses it, the relay
+    writes it back as unsent for the next sweep (`OutboxRelay.publish_sent`).
+    """
+    return {"published_at": now, "deliveries": 1, "redeliver_at": now + redelivery_wait(after, 1)}
+
+
+def unsend(session: Session, row_ids: list[int], error: str) -> None:
+    """Rows the broker refused after their commit: back to unsent, the refusal counted, for the next sweep."""
+    session.execute(
+        update(OutboxRow)
+        .where(OutboxRow.id.in_(row_ids), OutboxRow.completed_at.is_(None))
+        .values(
+            published_at=None,
+            redeliver_at=None,
+            deliveries=OutboxRow.deliveries - 1,
+            attempts=OutboxRow.attempts + 1,
+            last_error=error,
+        )
+        .execution_options(synchronize_session=False)
+    )
 
 
 def mark_sent(row: OutboxRow, now: datetime, after: timedelta) -> None:

@@ -22,7 +22,9 @@ def application_view(session: Session, application_id: int, calendar: WorkingCal
         .where(ApplicationLineRow.application_id == row.id)
         .order_by(ApplicationLineRow.line_no)
     )
-    documents = session.scalars(select(DocumentRow).where(DocumentRow.application_id == row.id))
+    documents = session.scalars(
+        select(DocumentRow).where(DocumentRow.application_id == row.id, DocumentRow.removed_at.is_(None))
+    )
     certificate = session.scalar(select(CertificateRow).where(CertificateRow.application_id == row.id))
     return {
         "id": row.id,

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from workflow.domain.receipts import LineHead
@@ -16,6 +16,18 @@ from workflow.store.tables import CertificateLineRow, WriteOffReceiptRow
 RECEIPTS = WriteOffReceiptRow.__table__
 
 
+# Each line's newest receipt, built once: the write-off's hot path runs it on every receipted draw.
+_LATEST = (
+    select(RECEIPTS.c.certificate_line_id, func.max(RECEIPTS.c.seq).label("seq"))
+    .where(RECEIPTS.c.certificate_line_id.in_(bindparam("lines", expanding=True)))
+    .group_by(RECEIPTS.c.certificate_line_id)
+    .subquery()
+)
+_HEADS = select(RECEIPTS.c.certificate_line_id, RECEIPTS.c.seq, RECEIPTS.c.receipt_hash, RECEIPTS.c.net_committed).join(
+    _LATEST, (RECEIPTS.c.certificate_line_id == _LATEST.c.certificate_line_id) & (RECEIPTS.c.seq == _LATEST.c.seq)
+)
+
+
 class SqlReceipts:
     """Read a line's head under the line's row lock (the write-off's guarded UPDATE holds it), then append."""
 
@@ -23,23 +35,8 @@ class SqlReceipts:
         self.session, self.now = session, now
 
     def heads(self, line_ids: Sequence[int]) -> dict[int, LineHead]:
-        latest = (
-            select(RECEIPTS.c.certificate_line_id, func.max(RECEIPTS.c.seq).label("seq"))
-            .where(RECEIPTS.c.certificate_line_id.in_(line_ids))
-            .group_by(RECEIPTS.c.certificate_line_id)
-            .subquery()
-        )
-        query = select(
-            WriteOffReceiptRow.certificate_line_id,
-            WriteOffReceiptRow.seq,
-            WriteOffReceiptRow.receipt_hash,
-            WriteOffReceiptRow.net_committed,
-        ).join(
-            latest,
-            (WriteOffReceiptRow.certificate_line_id == latest.c.certificate_line_id)
-            & (WriteOffReceiptRow.seq == latest.c.seq),
-        )
-        found = {row[0]: LineHead(row[1], row[2], row[3]) for row in self.session.execute(query)}
+        rows = self.session.connection().execute(_HEADS, {"lines": list(line_ids)})
+        found = {row[0]: LineHead(row[1], row[2], row[3]) for row in rows}
         return {line_id: found.get(line_id, LineHead()) for line_id in line_ids}
 
     def add(self, receipts: Sequence[dict[str, Any]]) -> None:

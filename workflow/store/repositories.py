@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from workflow.domain.actors import Actor, Role
@@ -22,8 +22,10 @@ from workflow.domain.model import Aggregate, Application, Certificate, Certifica
 from workflow.domain.policy import CreditRegime, CreditTier
 from workflow.service.ports import EnterpriseInfo
 from workflow.store import audit_chain, district_counts, granted_products
+from workflow.store.bulk import insert_rows_returning_ids
 from workflow.store.codec import clock_from_json, clock_to_json, line_from_json, line_to_json
 from workflow.store.directory import actor_of
+from workflow.store.outbox_completion import SentRow, sent_at_commit
 from workflow.store.tables import (
     ApplicantBanRow,
     ApplicationLineRow,
@@ -95,32 +97,67 @@ class AuditTrail:
 
 
 class SqlOutbox:
-    """Task messages written in the same transaction as the change that asked for them."""
+    """Task messages written in the same transaction as the change that asked for them: one INSERT, at commit.
 
-    def __init__(self, session: Session, now: Now) -> None:
+    Given the relay's redelivery wait, the rows are written as sent and `insert` returns them for the relay to
+    publish once the commit is done (workflow/store/outbox.py); without it, they wait unsent for beat's sweep.
+    """
+
+    def __init__(self, session: Session, now: Now, sent_after_commit: timedelta | None = None) -> None:
         self.session, self.now = session, now
-        self.added = 0
+        self.sent_after_commit = sent_after_commit
+        self.pending: list[tuple[str, dict[str, Any]]] = []
+
+    @property
+    def added(self) -> int:
+        return len(self.pending)
 
     def add(self, task: str, payload: dict[str, Any]) -> None:
-        self.session.add(OutboxRow(task=task, payload=payload, created_at=self.now()))
-        self.added += 1
+        self.pending.append((task, payload))
 
     def add_requests(self, requests: Sequence[OutboxRequest]) -> None:
         for request in requests:
             self.add(request.task, dict(request.payload))
 
+    def discard(self) -> None:
+        self.pending = []
+
+    def insert(self) -> list[SentRow]:
+        """Write the rows asked for; those written as sent, for the relay to publish after the commit."""
+        if not self.pending:
+            return []
+        now, after = self.now(), self.sent_after_commit
+        state = sent_at_commit(now, after) if after is not None else {}
+        rows = [{"task": task, "payload": payload, "created_at": now, **state} for task, payload in self.pending]
+        ids = insert_rows_returning_ids(self.session.connection(), OutboxRow, rows)
+        written = [SentRow(row_id, task, payload) for row_id, (task, payload) in zip(ids, self.pending, strict=True)]
+        self.pending = []
+        return written if after is not None else []
+
 
 def _guarded_update(session: Session, table: Any, aggregate: Any, values: dict[str, Any]) -> None:
     """UPDATE … WHERE id = ? AND version = ?: of two concurrent writers exactly one matches a row."""
-    result = session.execute(
-        update(table)
-        .where(table.id == aggregate.id, table.version == aggregate.version)
-        .values(**values, version=aggregate.version + 1)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    parameters = {f"v_{name}": value for name, value in values.items()}
+    parameters |= {"g_id": aggregate.id, "g_version": aggregate.version, "g_next": aggregate.version + 1}
+    result = session.connection().execute(_guarded_statement(table, tuple(values)), parameters)
+    if result.rowcount != 1:
         raise ConcurrencyConflict(f"{table.__tablename__} {aggregate.id} was changed by someone else; reload it")
     aggregate.version += 1
+
+
+_GUARDED: dict[tuple[str, tuple[str, ...]], Any] = {}
+
+
+def _guarded_statement(table: Any, names: tuple[str, ...]) -> Any:
+    """Built once per table and set of columns: every save is then a compiled-cache hit, not a new expression."""
+    key = (table.__tablename__, names)
+    if key not in _GUARDED:
+        _GUARDED[key] = (
+            update(table.__table__)
+            .where(table.id == bindparam("g_id"), table.version == bindparam("g_version"))
+            .values({name: bindparam(f"v_{name}") for name in names} | {"version": bindparam("g_next")})
+        )
+    return _GUARDED[key]
 
 
 class _AggregateRepository:
@@ -135,6 +172,15 @@ class _AggregateRepository:
         records, requests = aggregate.take_pending()
         self.audit.write(self.object_type, aggregate, ref, aggregate.district, records)
         self.outbox.add_requests(requests)
+
+
+# An application and its goods, read on every step of its lifecycle: one statement built once, a row per line.
+_APPLICATION = (
+    select(ApplicationRow.__table__, ApplicationLineRow.facts.label("line_facts"))
+    .outerjoin(ApplicationLineRow, ApplicationLineRow.application_id == ApplicationRow.id)
+    .where(ApplicationRow.id == bindparam("id"))
+    .order_by(ApplicationLineRow.line_no)
+)
 
 
 class SqlApplications(_AggregateRepository):
@@ -160,14 +206,10 @@ class SqlApplications(_AggregateRepository):
         return application
 
     def get(self, application_id: int) -> Application:
-        row = self.session.get(ApplicationRow, application_id, populate_existing=True)
-        if row is None:
+        rows = self.session.connection().execute(_APPLICATION, {"id": application_id}).all()
+        if not rows:
             raise NotFound(f"no application {application_id}")
-        lines = self.session.scalars(
-            select(ApplicationLineRow)
-            .where(ApplicationLineRow.application_id == row.id)
-            .order_by(ApplicationLineRow.line_no)
-        )
+        row, lines = rows[0], [found.line_facts for found in rows if found.line_facts is not None]
         return Application(
             id=row.id,
             reference=row.reference,
@@ -176,7 +218,7 @@ class SqlApplications(_AggregateRepository):
             direction=Direction(row.direction),
             state=AppState(row.state),
             version=row.version,
-            lines=[line_from_json(line.facts) for line in lines],
+            lines=[line_from_json(facts) for facts in lines],
             grade=RiskGrade(row.grade) if row.grade else None,
             is_first_time=row.is_first_time,
             paperless=row.paperless,
@@ -201,6 +243,14 @@ class SqlApplications(_AggregateRepository):
         _guarded_update(self.session, ApplicationRow, application, values)
         district_counts.count_moves(self.session, application.district, application.pending)  # before they are taken
         self._flush_pending(application, application.reference)
+
+    def count_decision(self, application: Application, decided_on: date) -> None:
+        """The dashboard's count of a grant or denial on its day, with its working days and lateness (R19–R22)."""
+        if self.calendar is not None:
+            figures = district_counts.decision_figures(
+                self.calendar, application.received_on, application.clock, decided_on
+            )
+            district_counts.count_decision(self.session, application.district, figures)
 
     def _due_on(self, application: Application) -> date | None:
         """Stored so the queue filters by an indexed column; a date beyond the holiday table stores none."""
@@ -283,7 +333,9 @@ class SqlCertificates(_AggregateRepository):
         )
         # Rendering needs the id, which only the insert gives: hence asked for here, not in `record_issue`.
         certificate.requests.append(OutboxRequest("render_certificate", {"certificate_id": certificate.id}))
-        district_counts.count_new_certificate(self.session, certificate.district, certificate.paperless)
+        district_counts.count_new_certificate(
+            self.session, certificate.district, certificate.paperless, certificate.valid_from
+        )
         self._flush_pending(certificate, certificate.certificate_no)
         return certificate
 
@@ -343,6 +395,13 @@ class SqlCertificates(_AggregateRepository):
         }
 
 
+_CREDIT = CreditRecordRow
+# Read on every declaration (D3's rate): built once, a compiled-cache hit each time.
+_CREDIT_RECORDS = select(
+    _CREDIT.enterprise_id, _CREDIT.tier, _CREDIT.regime, _CREDIT.effective_from, _CREDIT.effective_to
+).where(_CREDIT.enterprise_id == bindparam("enterprise_id"))
+
+
 class SqlEnterprises:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -354,12 +413,7 @@ class SqlEnterprises:
         return EnterpriseInfo(row.id, row.name, row.district, row.is_natural_person)
 
     def credit_records(self, enterprise_id: int) -> list[CreditRecord]:
-        record = CreditRecordRow
-        rows = self.session.connection().execute(
-            select(record.enterprise_id, record.tier, record.regime, record.effective_from, record.effective_to).where(
-                record.enterprise_id == enterprise_id
-            )
-        )
+        rows = self.session.connection().execute(_CREDIT_RECORDS, {"enterprise_id": enterprise_id})
         return [
             CreditRecord(enterprise, CreditTier(tier), CreditRegime(regime), start, end)
             for enterprise, tier, regime, start, end in rows
@@ -409,9 +463,19 @@ class SqlDocuments:
         self.session, self.now = session, now
 
     def attached_types(self, application_id: int) -> set[str]:
-        return set(
-            self.session.scalars(select(DocumentRow.doc_type).where(DocumentRow.application_id == application_id))
+        attached = select(DocumentRow.doc_type).where(
+            DocumentRow.application_id == application_id, DocumentRow.removed_at.is_(None)
         )
+        return set(self.session.scalars(attached))
+
+    def remove(self, application_id: int, document_id: int, removed_by: int | None) -> dict[str, str] | None:
+        """Mark an attached document of this application removed (kept for the record); None if there is none."""
+        row = self.session.get(DocumentRow, document_id)
+        if row is None or row.application_id != application_id or row.removed_at is not None:
+            return None
+        row.removed_at, row.removed_by = self.now(), removed_by
+        self.session.flush()
+        return {"doc_type": row.doc_type, "filename": row.filename}
 
     def add(
         self,

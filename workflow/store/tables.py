@@ -226,6 +226,9 @@ class DocumentRow(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     uploaded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     uploaded_at: Mapped[datetime]
+    # Removed by the applicant while holding the file (migration 0020): kept for the record, no longer attached.
+    removed_at: Mapped[datetime | None]
+    removed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
 class CertificateRow(Base):
@@ -251,6 +254,9 @@ class CertificateRow(Base):
     policy_id: Mapped[str] = mapped_column(String(40))
     policy_hash: Mapped[str] = mapped_column(String(64))
     issued_at: Mapped[datetime]
+
+    # The expiry sweep and the 30-day reminder read active certificates by validity (migration 0017).
+    __table_args__ = (Index("ix_certificates_validity", "state", "valid_until"),)
 
 
 class CertificateLineRow(Base):
@@ -304,6 +310,7 @@ class DeclarationRow(Base):
     __table_args__ = (
         Index("ix_declarations_follow_up", "state", "follow_up_due_on"),
         Index("ix_declarations_district", "district", "id"),  # a district's latest declarations (dashboard)
+        Index("ix_declarations_enterprise", "enterprise_id", "id"),  # an applicant's own list (migration 0018)
         # Unique per enterprise (migration 0012), led by the number so a lookup by number alone uses it too.
         UniqueConstraint("declaration_no", "enterprise_id"),
     )
@@ -585,8 +592,13 @@ class NotificationRow(Base):
     email_attempts: Mapped[int] = mapped_column(default=0)
     email_error: Mapped[str] = mapped_column(Text, default="")
     emailed_at: Mapped[datetime | None]
+    # event:object:recipient for a notification a task fans out: a re-delivered task writes each one once
+    dedup_key: Mapped[str | None] = mapped_column(String(160))
 
-    __table_args__ = (Index("ix_notifications_inbox", "user_id", "read_at", "id"),)
+    __table_args__ = (
+        Index("ix_notifications_inbox", "user_id", "read_at", "id"),  # the inbox and its unread count
+        Index("ux_notifications_dedup_key", "dedup_key", unique=True),
+    )
 
 
 class DeadLetterRow(Base):

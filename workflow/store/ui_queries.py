@@ -8,20 +8,20 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, aliased
 
+from workflow.domain.policy import DEFAULT_TIME_ZONE
 from workflow.domain.signature import quantity_text
 from workflow.store import district_counts
 from workflow.store.api_reads import Scope, enterprise_view, line_balance, lines_of
 from workflow.store.tables import (
-    DECISION_EVENTS,
     ApplicationRow,
-    AuditEventRow,
     CertificateLineRow,
     CertificateRow,
     CreditRecordRow,
@@ -38,7 +38,7 @@ from workflow.store.tables import (
 DECIDED_STATES = ("granted", "denied")
 PORT_STATES = ("port_review", "inspection", "lab_hold", "disposal_ordered", "follow_up_pending")
 CLOCK_STATES = ("accepted", "under_review", "risk_assessment")  # the decision clock runs (or is paused) in these
-RECENT_SAMPLE = 500  # dashboard figures over time read the latest rows only: a page must not scan history
+RECENT_SAMPLE = 500  # the dashboard's inspection rates read the period's latest routed declarations only
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,8 @@ class QueueFilter:
     due_until: date | None = None
     claimed_by: int | None = None  # "mine": the files this officer works
     unclaimed: bool = False  # nobody works them yet
+    states: tuple[str, ...] = ()  # "open work": any of these states (the officer's post acts in them)
+    free_for: int | None = None  # "open work": unclaimed, or claimed by this officer
 
 
 def review_queue(session: Session, where: QueueFilter, before: int | None, limit: int) -> list[dict[str, Any]]:
@@ -79,6 +81,10 @@ def review_queue(session: Session, where: QueueFilter, before: int | None, limit
         query = query.where(ApplicationRow.claimed_by == where.claimed_by)
     if where.unclaimed:
         query = query.where(ApplicationRow.claimed_by.is_(None))
+    if where.states:
+        query = query.where(ApplicationRow.state.in_(where.states))
+    if where.free_for is not None:
+        query = query.where(ApplicationRow.claimed_by.is_(None) | (ApplicationRow.claimed_by == where.free_for))
     if before is not None:
         query = query.where(ApplicationRow.id < before)
     if where.state is None:
@@ -256,13 +262,17 @@ def _signed(table: dict[str, int]) -> Any:
 
 @dataclass(frozen=True)
 class LedgerFilter:
-    """Whose write-offs: one certificate, one enterprise, one district, or all; and a period of entry dates."""
+    """Whose write-offs: one certificate, one enterprise, one district, or all; and a period of entry dates.
+
+    The dates are local dates in `time_zone` (the reader's district), so a period starts at its local midnight.
+    """
 
     certificate_id: int | None = None
     enterprise_id: int | None = None
     district: str | None = None
     since: date | None = None
     until: date | None = None
+    time_zone: str = DEFAULT_TIME_ZONE
 
 
 def ledger_history(session: Session, where: LedgerFilter, before: int | None, limit: int) -> list[dict[str, Any]]:
@@ -309,9 +319,9 @@ def _ledger_page(where: LedgerFilter, before: int | None, limit: int) -> Any:
         if value is not None:
             query = query.where(column == value)
     if where.since is not None:
-        query = query.where(LedgerEntryRow.at >= _start_of(where.since))
+        query = query.where(LedgerEntryRow.at >= _start_of(where.since, where.time_zone))
     if where.until is not None:
-        query = query.where(LedgerEntryRow.at < _start_of(where.until, 1))
+        query = query.where(LedgerEntryRow.at < _start_of(where.until, where.time_zone, 1))
     if before is not None:
         query = query.where(LedgerEntryRow.id < before)
     return query.order_by(LedgerEntryRow.id.desc()).limit(limit)
@@ -330,8 +340,10 @@ def _running_balances(session: Session, line_ids: set[int], up_to: int) -> dict[
     return {entry_id: (Decimal(used or 0), Decimal(committed or 0)) for entry_id, used, committed in rows}
 
 
-def _start_of(day: date, plus_days: int = 0) -> datetime:
-    return datetime.combine(date.fromordinal(day.toordinal() + plus_days), datetime.min.time())
+def _start_of(day: date, time_zone: str, plus_days: int = 0) -> datetime:
+    """The local day's first instant, as the naive UTC the timestamp columns hold."""
+    local = datetime.combine(date.fromordinal(day.toordinal() + plus_days), datetime.min.time(), ZoneInfo(time_zone))
+    return local.astimezone(UTC).replace(tzinfo=None)
 
 
 def _history_row(row: Any, used: Decimal, committed: Decimal) -> dict[str, Any]:
@@ -463,41 +475,41 @@ def assessments_of(session: Session, application_id: int) -> list[dict[str, Any]
 # -- auditor's dashboard --------------------------------------------------------------------------------------------
 
 
-def dashboard(session: Session, scope: Scope) -> dict[str, Any]:
-    """Counts come from the kept counts (district_counts.py), figures over time from the latest rows: no scan."""
+ALL_TIME = (date(1, 1, 1), date(9998, 12, 31))  # the period of a dashboard asked for without one
+
+
+def dashboard(session: Session, scope: Scope, period: tuple[date, date] = ALL_TIME) -> dict[str, Any]:
+    """Kept counts only (district_counts.py): nothing here grows with the number of applications.
+
+    Applications per state now; over the period (the district's dates, both ends included) the certificates issued
+    and the decisions taken. Inspection rates: the latest routed declarations of the period.
+    """
     counts = district_counts.current(session, scope.district)
-    prefix = district_counts.STATE_PREFIX
+    days = district_counts.in_period(session, scope.district, *period)
+    prefix, decided = district_counts.STATE_PREFIX, district_counts.DECIDED
     return {
         "by_state": {name.removeprefix(prefix): n for name, n in counts.items() if name.startswith(prefix)},
         "paperless": {
-            "paperless": counts.get(district_counts.PAPERLESS, 0),
-            "paper": counts.get(district_counts.PAPER, 0),
+            "paperless": days.get(f"{district_counts.ISSUED}paperless", 0),
+            "paper": days.get(f"{district_counts.ISSUED}paper", 0),
         },
-        "decisions": _decision_times(session, scope),
-        "inspection": _inspection_rates(session, scope),
+        "decisions": {
+            int(kind.removeprefix(decided)): n
+            for kind, n in days.items()
+            if kind.startswith(decided) and kind.removeprefix(decided).isdigit()
+        },
+        "late": days.get(f"{decided}{district_counts.LATE}", 0),
+        "inspection": _inspection_rates(session, scope, period),
     }
 
 
-def _decision_times(session: Session, scope: Scope) -> list[dict[str, Any]]:
-    """The latest decisions: received, decided, and the statutory clock that governed them (for SLA compliance)."""
-    query = (
-        select(ApplicationRow.received_on, ApplicationRow.clock, AuditEventRow.at, AuditEventRow.trigger)
-        .join(AuditEventRow, AuditEventRow.object_id == ApplicationRow.id)
-        .where(DECISION_EVENTS)  # verbatim the predicate of the partial index that serves this read
+def _inspection_rates(
+    session: Session, scope: Scope, period: tuple[date, date]
+) -> dict[tuple[str, str], tuple[int, int]]:
+    """(grade, credit tier) -> (inspected, routed) over the period's latest routed declarations (E1)."""
+    query = select(DeclarationRow.route).where(
+        DeclarationRow.route.is_not(None), DeclarationRow.declared_on.between(*period)
     )
-    if scope.district is not None:
-        query = query.where(AuditEventRow.district == scope.district)
-    rows = session.execute(query.order_by(AuditEventRow.id.desc()).limit(RECENT_SAMPLE))
-    return [
-        {"received_on": received, "clock": clock, "decided_on": at.date(), "trigger": trigger}
-        for received, clock, at, trigger in rows
-        if received is not None
-    ]
-
-
-def _inspection_rates(session: Session, scope: Scope) -> dict[tuple[str, str], tuple[int, int]]:
-    """(grade, credit tier) -> (inspected, routed) over the latest routed declarations (E1)."""
-    query = select(DeclarationRow.route).where(DeclarationRow.route.is_not(None))
     if scope.district is not None:
         query = query.where(DeclarationRow.district == scope.district)
     routed: Counter[tuple[str, str]] = Counter()
@@ -507,3 +519,46 @@ def _inspection_rates(session: Session, scope: Scope) -> dict[tuple[str, str], t
         routed[key] += 1
         inspected[key] += 1 if route.get("inspected") else 0
     return {key: (inspected[key], count) for key, count in sorted(routed.items())}
+
+
+def certificate_of_entry(session: Session, entry_id: int) -> int | None:
+    """The certificate a ledger entry is written on: the page a refused reversal request returns to."""
+    found: int | None = session.scalar(select(LedgerEntryRow.certificate_id).where(LedgerEntryRow.id == entry_id))
+    return found
+
+
+def application_ports(session: Session, application_id: int) -> list[str]:
+    """口岸: the ports the application named; D2 holds a declaration at any other (empty: any port)."""
+    return list(session.scalar(select(ApplicationRow.ports).where(ApplicationRow.id == application_id)) or [])
+
+
+def active_certificates(
+    session: Session, district: str | None, search: str, before: int | None, limit: int
+) -> list[dict[str, Any]]:
+    """The port desk's list: a district's active certificates, newest first, by certificate number or enterprise.
+
+    `search` matches the start of a certificate number, or any part of an enterprise's name (Chinese or English) or
+    its unified social credit code. Paged by id (`before`), so a page costs the same on the thousandth page.
+    """
+    query = (
+        select(CertificateRow, EnterpriseRow.name, EnterpriseRow.name_en)
+        .join(EnterpriseRow, EnterpriseRow.id == CertificateRow.enterprise_id)
+        .where(CertificateRow.state == "active")
+    )
+    if district is not None:
+        query = query.where(CertificateRow.district == district)
+    if search:
+        like = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(
+            CertificateRow.certificate_no.startswith(search.upper(), autoescape=True)
+            | EnterpriseRow.name.like(like, escape="\\")
+            | EnterpriseRow.name_en.ilike(like, escape="\\")
+            | (EnterpriseRow.uscc == search.upper())
+        )
+    if before is not None:
+        query = query.where(CertificateRow.id < before)
+    rows = session.execute(query.order_by(CertificateRow.id.desc()).limit(limit)).all()
+    return [
+        {**_certificate_row(row, []), "direction": row.direction, "enterprise": name, "enterprise_en": name_en}
+        for row, name, name_en in rows
+    ]

@@ -1,4 +1,4 @@
-"""The SQLAlchemy unit of work: one session, one transaction, and the outbox relayed right after commit."""
+"""The SQLAlchemy unit of work: one session, one transaction, and its outbox rows published right after commit."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ from typing import Self
 from sqlalchemy.orm import Session, sessionmaker
 
 from workflow.domain.calendar import WorkingCalendar
+from workflow.store import district_counts
 from workflow.store.assessments import SqlAssessments
 from workflow.store.draw_keys import SqlDraws
 from workflow.store.enterprise_admin import SqlEnterpriseAdmin
 from workflow.store.ledger import SqlDeclarations, SqlIdempotency, SqlLedger
 from workflow.store.notifications import SqlNotifications
+from workflow.store.outbox import OutboxRelay
 from workflow.store.receipts import SqlReceipts
 from workflow.store.repositories import (
     AuditTrail,
@@ -34,16 +36,16 @@ class SqlUnitOfWork:
         self,
         sessions: sessionmaker[Session],
         now: Callable[[], datetime],
-        after_commit: Callable[[], object] | None = None,
+        relay: OutboxRelay | None = None,
         calendar: WorkingCalendar | None = None,
     ) -> None:
-        self._sessions, self._now, self._after_commit = sessions, now, after_commit
+        self._sessions, self._now, self._relay = sessions, now, relay
         self._calendar = calendar  # the applications' stored decision due date is computed with it
 
     def __enter__(self) -> Self:
         self.session = self._sessions()
         self.audit = audit = AuditTrail(self.session, self._now)
-        self.outbox = SqlOutbox(self.session, self._now)
+        self.outbox = SqlOutbox(self.session, self._now, self._relay.redeliver_after if self._relay else None)
         self.applications = SqlApplications(self.session, audit, self.outbox, self._now, self._calendar)
         self.certificates = SqlCertificates(self.session, audit, self.outbox, self._now)
         self.enterprises = SqlEnterprises(self.session)
@@ -64,15 +66,22 @@ class SqlUnitOfWork:
         self.rollback()
         self.session.close()
 
+    def write_events(self) -> None:
+        self.audit.insert()  # the declaration's hot path writes them before it takes a line lock
+
     def commit(self) -> None:
         self.draws.flush_carries()  # after the line writes of the transaction, before the audit events
         self.audit.insert()  # unsealed: the sequencer seals them within seconds, no chain lock is taken here
+        district_counts.insert_pending(self.session)
+        sent = self.outbox.insert()  # written as sent when there is a relay to publish them after the commit
         self.session.commit()
         step("unit of work committed")
-        if self.outbox.added and self._after_commit is not None:
-            self.outbox.added = 0
-            after_commit(self._after_commit)  # inside a request's one transaction, once that has committed
+        if sent and self._relay is not None:
+            relay = self._relay
+            after_commit(lambda: relay.publish_sent(sent))  # inside a request's one transaction, once that committed
 
     def rollback(self) -> None:
         self.audit.discard()
+        self.outbox.discard()
+        district_counts.discard_pending(self.session)
         self.session.rollback()

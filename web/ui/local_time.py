@@ -1,0 +1,52 @@
+"""Times on the pages: in the reader's district time zone, labelled ("2026-12-06 01:30 北京时间 (UTC+8)").
+
+The `local_time` filter renders an instant (naive UTC from the tables, or ISO text) as a `<time>` element whose
+`datetime` attribute keeps the UTC instant for machines; `local_date` gives the district's date of an instant. The
+rule and the words are config/local_time.py's, shared with the CSV and the mails.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from apiflask import APIFlask
+from flask_babel import gettext
+from flask_login import current_user
+from markupsafe import Markup
+
+from config import local_time
+from web.context import container
+
+TIME_HTML = '<time datetime="{}Z"><span translate="no">{}</span> {} <span translate="no">({})</span></time>'
+
+
+def register(app: APIFlask) -> None:
+    app.jinja_env.filters["local_time"] = local_time_html
+    app.jinja_env.filters["local_date"] = viewer_date
+
+
+def viewer_zone() -> str:
+    """The signed-in officer's district zone; Beijing time for anyone without a district (or not signed in)."""
+    actor = getattr(current_user, "actor", None) if getattr(current_user, "is_authenticated", False) else None
+    district = getattr(actor, "district", None)
+    return local_time.zone_of(container().deps.policies, district)
+
+
+def viewer_date(instant: datetime | str | None) -> date | None:
+    """The reader's local date of an instant, for a page that shows a day rather than a time."""
+    return None if instant is None else local_time.local_date(local_time.parse_instant(instant), viewer_zone())
+
+
+def local_time_html(instant: datetime | str | None) -> Markup | str:
+    """The time and the offset are data (translate="no"); the zone's name is words, in the page's language."""
+    if instant is None or instant == "":
+        return "—"
+    moment = local_time.parse_instant(instant)
+    zone = viewer_zone()
+    utc = (moment if moment.tzinfo is None else moment.astimezone(UTC).replace(tzinfo=None)).isoformat()
+    return Markup(TIME_HTML).format(
+        utc,
+        local_time.clock_time(moment, zone),
+        local_time.zone_name_words(zone, gettext),
+        local_time.utc_offset(local_time.to_local(moment, zone)),
+    )
