@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from apiflask import APIBlueprint
 from flask import Response, jsonify, request
 
@@ -31,13 +29,8 @@ def inbox() -> Response:
     with container().sessions() as session:
         # One more than the page: whether it comes back says if there is a next page, without a count query.
         items = SqlNotifications(session, container().deps.clock.now).inbox(user_id, _unread(), before, limit + 1)
-    page = [_instants_said_utc(item) for item in items[:limit]]
+    page = items[:limit]
     return jsonify({"items": page, "next": page[-1]["id"] if len(items) > limit else None})
-
-
-def _instants_said_utc(item: dict[str, Any]) -> dict[str, Any]:
-    """The tables keep naive UTC; like every other instant of the API, these say so (RFC 3339: a trailing Z)."""
-    return {**item, **{name: f"{item[name]}Z" for name in ("created_at", "read_at") if item[name]}}
 
 
 @blueprint.post("/<int:notification_id>/read")

@@ -28,31 +28,13 @@ from playwright.sync_api import Download, Locator, Page, expect
 
 from tests.conftest import wait_for
 from tests.e2e.conftest import ROOT, Person
-from tests.e2e.test_journeys import CYTOKINE, PDF, PLASMA, act, wait_screened
-from tests.e2e.test_languages import CHINESE, KEEP_LATIN, LATIN_WORD
+from tests.e2e.test_journeys import CYTOKINE, PDF, PLASMA, act, fill_goods, wait_screened
+from tests.e2e.test_languages import CHINESE, KEEP_LATIN, LATIN_WORD, VISIBLE_TEXT
 
 LANGUAGES = ("zh", "en")
-# The page's words, as tests/e2e/test_languages.py reads them, less what a person typed (a form's kept input) and
-# less `exclude` (other people's data, such as the demo's notices with reasons typed in both languages).
-PAGE_WORDS = """exclude => {
-  const found = [];
-  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-  while (walker.nextNode()) {
-    const node = walker.currentNode, element = node.parentElement;
-    if (!element || element.closest('[translate="no"], [lang]:not(html), script, style, title, textarea')) continue;
-    if (exclude && element.closest(exclude)) continue;
-    const text = node.textContent.trim();
-    if (text) found.push(text);
-  }
-  for (const element of document.querySelectorAll('[placeholder], [aria-label]')) {
-    if (element.closest('[translate="no"]') || (exclude && element.closest(exclude))) continue;
-    for (const name of ['placeholder', 'aria-label']) {
-      const value = element.getAttribute(name);
-      if (value) found.push(value);
-    }
-  }
-  return found;
-}"""
+# What a person typed (a textarea's kept input) is not the page's words; nor is `exclude` (other people's data, such
+# as the demo's notices with reasons typed in both languages).
+TYPED = "textarea"
 # Beside test_languages' list: a format named in a button, and identifiers written into sentences (application,
 # certificate and declaration numbers such as XI20260000010, rule ids): capitals and digits with a digit in them.
 KEEP_IDENTIFIERS = re.compile(r"\b(JSON|[A-Z0-9]*\d[A-Z0-9]*)\b")
@@ -105,7 +87,7 @@ class Journey:
         page = someone.page
         page.wait_for_load_state()
         expect(page.locator("html")).to_have_attribute("lang", "zh-Hans" if self.lang == "zh" else "en")
-        texts = page.evaluate(PAGE_WORDS, exclude)
+        texts = page.evaluate(VISIBLE_TEXT, f"{TYPED}, {exclude}" if exclude else TYPED)
         if self.lang == "zh":
             leaks = [text for text in texts if LATIN_WORD.search(KEEP_IDENTIFIERS.sub("", KEEP_LATIN.sub("", text)))]
         else:
@@ -209,17 +191,6 @@ def draft(
     page.click("main form button:not([data-add-line])")
     page.wait_for_url(re.compile(r"/ui/applications/\d+$"))
     return page
-
-
-def fill_goods(page: Page, line: dict[str, str], selects: dict[str, str], flags: tuple[str, ...] = ()) -> None:
-    page.select_option("#direction", "entry")
-    page.select_option("#district", "xiamen")
-    for name, value in line.items():
-        page.fill(f"#line-0-{name}", value)
-    for name, value in selects.items():
-        page.select_option(f"#line-0-{name}", value)
-    for name in flags:
-        page.check(f"#line-0-{name}")
 
 
 def attach_missing(page: Page) -> None:

@@ -24,11 +24,8 @@ CYTOKINE = {  # the demo enterprise already holds a certificate for exactly this
 }
 
 
-def file_application(
-    applicant: Person, line: dict[str, str], selects: dict[str, str], flags: tuple[str, ...] = ()
-) -> str:
-    """The guided form, then every required document; returns the application page's path."""
-    page = applicant.go("/ui/applicant/applications/new")
+def fill_goods(page: Page, line: dict[str, str], selects: dict[str, str], flags: tuple[str, ...] = ()) -> None:
+    """The guided form's first goods line, direction and district (Xiamen, entry)."""
     page.select_option("#direction", "entry")
     page.select_option("#district", "xiamen")
     for name, value in line.items():
@@ -37,6 +34,14 @@ def file_application(
         page.select_option(f"#line-0-{name}", value)
     for name in flags:
         page.check(f"#line-0-{name}")
+
+
+def file_application(
+    applicant: Person, line: dict[str, str], selects: dict[str, str], flags: tuple[str, ...] = ()
+) -> str:
+    """The guided form, then every required document; returns the application page's path."""
+    page = applicant.go("/ui/applicant/applications/new")
+    fill_goods(page, line, selects, flags)
     page.click("main form button:not([data-add-line])")
     page.wait_for_url(re.compile(r"/ui/applications/\d+$"))
     attach_required(page)

@@ -12,24 +12,25 @@ import pytest
 
 from tests.e2e.conftest import Person
 
-VISIBLE_TEXT = """() => {
+VISIBLE_TEXT = """exclude => {
   const found = [];
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   while (walker.nextNode()) {
     const node = walker.currentNode, element = node.parentElement;
     if (!element || element.closest('[translate="no"], [lang]:not(html), script, style, title')) continue;
+    if (exclude && element.closest(exclude)) continue;
     const text = node.textContent.trim();
     if (text) found.push(text);
   }
   for (const element of document.querySelectorAll('[placeholder], [aria-label]')) {
-    if (element.closest('[translate="no"]')) continue;
+    if (element.closest('[translate="no"]') || (exclude && element.closest(exclude))) continue;
     for (const name of ['placeholder', 'aria-label']) {
       const value = element.getAttribute(name);
       if (value) found.push(value);
     }
   }
   return found;
-}"""
+}"""  # `exclude`: a CSS selector of elements whose words are not the page's own (null: none)
 # Names the page shows in both languages: file formats, a hash, lab levels, the date pattern, rule and grade ids.
 KEEP_LATIN = re.compile(r"\b(PDF|PNG|JPEG|MB|CSV|JSON|SHA-256|BSL-[1-4]|YYYY-MM-DD|[RWEDAC]\d+)\b")
 LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
@@ -48,7 +49,7 @@ PAGES = {
 
 
 def untranslated(person: Person, path: str, english: bool) -> list[str]:
-    texts = person.go(path).evaluate(VISIBLE_TEXT)
+    texts = person.go(path).evaluate(VISIBLE_TEXT, None)
     if not english:  # every main page's screenshot, in the default language
         person.shot(re.sub(r"[^a-z0-9]+", "-", path.removeprefix("/ui/").split("?")[0]).strip("-") or "home")
     if english:

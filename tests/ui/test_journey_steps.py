@@ -14,18 +14,8 @@ from io import BytesIO
 from sqlalchemy import select
 
 from tests.ui.conftest import Pages
+from tests.ui.test_applicant_pages import LINE, PDF
 from workflow.store.tables import ApplicationLineRow, ApplicationRow, AuditEventRow, DocumentRow
-
-PDF = b"%PDF-1.4\n% test\n%%EOF\n"
-LINE = {
-    "line_count": "1",
-    "line-0-name_zh": "重组人IL-6",
-    "line-0-quantity": "100",
-    "line-0-unit": "支",
-    "line-0-category": "biological_product",
-    "line-0-protein_purity": "purified",
-    "line-0-user_lab": "P2",
-}
 
 
 def _row(pages: Pages, application_id: int) -> ApplicationRow:

@@ -213,13 +213,19 @@ def ledger_check() -> str:
     return render_template("ui/audit/ledger_check.html", lines=lines, violations=violations, number=number or "")
 
 
+def chosen_object_type(types: tuple[str, ...], default: str = "") -> str:
+    """The `object_type` asked for, one of `types`; refused at its field otherwise."""
+    object_type = request.args.get("object_type", default)
+    if object_type not in types:
+        raise InvalidInput(_("Choose an object type from the list."), field="object_type")
+    return object_type
+
+
 @blueprint.get("/trail")
 @allow(Action.READ_AUDIT)
 def trail() -> str:
     """One object's trail with its lifecycle diagram, or the district's latest events of one kind."""
-    object_type = request.args.get("object_type", "application")
-    if object_type not in TRAIL_TYPES:
-        raise InvalidInput(_("Choose an object type from the list."), field="object_type")
+    object_type = chosen_object_type(TRAIL_TYPES, "application")
     object_id = request.args.get("object_id", type=int) if object_type != "user" else None
     with container().sessions() as session:
         if object_id is None:

@@ -19,6 +19,7 @@ from config.evidence import export_pack
 from config.signing import key_ring
 from web.authz import scope_of
 from web.context import container
+from web.ui.audit import chosen_object_type
 from web.ui.auth import actor, allow
 from web.ui.objects import require_visible
 from workflow.domain import audit_chain
@@ -76,9 +77,7 @@ def evidence_pack() -> Response:
 @allow(Action.READ_AUDIT)
 def trail_export() -> Response:
     """One object's audit trail as JSON, the events as the API gives them, instants in UTC (ISO 8601, "Z")."""
-    object_type = request.args.get("object_type", "")
-    if object_type not in TRAIL_TYPES:
-        raise InvalidInput(_("Choose an object type from the list."), field="object_type")
+    object_type = chosen_object_type(TRAIL_TYPES)
     object_id = request.args.get("object_id", type=int)
     if object_id is None:
         raise InvalidInput(_("Give the id of the object."), field="object_id")

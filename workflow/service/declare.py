@@ -29,7 +29,6 @@ from typing import Any
 
 from workflow.domain import commands as c
 from workflow.domain.actors import Actor, Role
-from workflow.domain.credit import CreditRecord
 from workflow.domain.declaration import Declaration, check_declared_on
 from workflow.domain.errors import (
     ConcurrencyConflict,
@@ -161,12 +160,11 @@ def _file(
     fresh = [item for item in items if item.number not in existing]
     if careful and fresh:
         certificates = _lines_locked(uow, certificates, [item.command.certificate_no for item in fresh])
-    credit: dict[int, list[CreditRecord]] = {}
     filed: dict[str, tuple[Item, Declaration, CertificateFacts]] = {}
     for item in fresh:
         with _pointing_at(item.where), _looked_up_before_refusing(careful):
             certificate = certificates[item.command.certificate_no]
-            declaration = _judge(uow, deps, actor, item, certificate, credit)
+            declaration = _judge(uow, deps, actor, item, certificate)
         certificates[certificate.certificate_no] = _drawn_down(certificate, declaration)
         filed[item.number] = (item, declaration, certificate)
     exhaust: set[int] = set()
@@ -245,7 +243,6 @@ def _judge(
     actor: Actor,
     item: Item,
     certificate: CertificateFacts,
-    credit: dict[int, list[CreditRecord]],
 ) -> Declaration:
     """D2 (the documents) and, when they pass, D3 (the route) and W4's one use; D1 was asked by `_owner`.
 
@@ -273,12 +270,7 @@ def _judge(
     declaration.check(failures)
     if not failures:
         declaration.drawn = {requested.line_no: requested.qty for requested in item.requested}
-        if certificate.enterprise_id not in credit:  # read with the certificate, or else on its own
-            known = certificate.credit_records
-            credit[certificate.enterprise_id] = (
-                list(known) if known is not None else uow.enterprises.credit_records(certificate.enterprise_id)
-            )
-        route_declaration(uow, deps, certificate, declaration, credit[certificate.enterprise_id])
+        route_declaration(uow, deps, certificate, declaration)  # the holder's credit came with the certificate
         claim_single_use(uow, certificate)
     return declaration
 

@@ -6,13 +6,12 @@ release and the declaration's audit events commit with the rest of the handler's
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from workflow.domain import rules
-from workflow.domain.credit import CreditRecord, credit_as_of
+from workflow.domain.credit import credit_as_of
 from workflow.domain.declaration import Declaration
 from workflow.domain.ledger import CertificateFacts
 from workflow.domain.signature import quantity_text
@@ -21,22 +20,16 @@ from workflow.service.ports import Dependencies, UnitOfWork
 
 
 def route_declaration(
-    uow: UnitOfWork,
-    deps: Dependencies,
-    certificate: CertificateFacts,
-    declaration: Declaration,
-    credit_records: Sequence[CreditRecord] | None = None,
+    uow: UnitOfWork, deps: Dependencies, certificate: CertificateFacts, declaration: Declaration
 ) -> None:
     """D3 / E1–E4: rate from grade × credit as of the declaration date, and a draw under the district's period key.
 
-    An inspection a withdrawn declaration left pending on the same lines overrides the draw (E4).
-
-    A batch passes the enterprise's credit records it has already read; alone, the certificate's read brought them.
+    An inspection a withdrawn declaration left pending on the same lines overrides the draw (E4). The holder's credit
+    history comes with the certificate's read; a store that could not bring it has it read here.
     """
     policy = deps.policies.policy_for(certificate.district, declaration.declared_on)
-    if credit_records is None:
-        known = certificate.credit_records  # read with the certificate when its store could
-        credit_records = known if known is not None else uow.enterprises.credit_records(certificate.enterprise_id)
+    known = certificate.credit_records
+    credit_records = known if known is not None else uow.enterprises.credit_records(certificate.enterprise_id)
     credit = credit_as_of(credit_records, declaration.declared_on, policy)
     rate = rules.inspection_rate(certificate.grade, credit.tier, policy)
     drawn = draw_route(uow, deps, certificate, declaration, rate.result, policy)

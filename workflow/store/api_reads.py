@@ -288,41 +288,32 @@ def _declaration_bodies(session: Session, rows: Sequence[DeclarationRow]) -> lis
     return [_declaration_body(row, lines[row.id]) for row in rows]
 
 
+# What a declaration's API body shows as stored (besides its id, lines and route).
+VIEW_FIELDS = "declaration_no certificate_id enterprise_id district port declared_on state hold_reason disposal"
+VIEW_FIELDS += " released_on follow_up_due_on"
+
+
 def declaration_from_view(view: dict[str, Any]) -> dict[str, Any]:
     """The API body of a declaration the use case just filed, from its answer (`declaration_view`): no read back."""
-    same = "declaration_no certificate_id enterprise_id district port declared_on state hold_reason disposal"
-    same += " released_on follow_up_due_on lines"
     return {
         "id": view["declaration_id"],
-        **{name: view[name] for name in same.split()},
+        **{name: view[name] for name in [*VIEW_FIELDS.split(), "lines"]},
         "route": _route_view(view["route"]),
     }
 
 
 def _declaration_body(row: DeclarationRow, lines: Iterable[DeclarationLineRow]) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "declaration_no": row.declaration_no,
-        "certificate_id": row.certificate_id,
-        "enterprise_id": row.enterprise_id,
-        "district": row.district,
-        "port": row.port,
-        "declared_on": row.declared_on,
-        "state": row.state,
-        "hold_reason": row.hold_reason,
-        "disposal": row.disposal,
-        "released_on": row.released_on,
-        "follow_up_due_on": row.follow_up_due_on,
-        "route": _route_view(row.route),
-        "lines": [
-            {
-                "line_no": line.line_no,
-                "requested_qty": quantity_text(line.requested_qty),
-                "drawn_qty": quantity_text(line.drawn_qty),
-            }
-            for line in lines
-        ],
-    }
+    """A stored declaration in the shape of a use case's answer, then the one API body of both."""
+    view = {name: getattr(row, name) for name in VIEW_FIELDS.split()} | {"declaration_id": row.id, "route": row.route}
+    view["lines"] = [
+        {
+            "line_no": line.line_no,
+            "requested_qty": quantity_text(line.requested_qty),
+            "drawn_qty": quantity_text(line.drawn_qty),
+        }
+        for line in lines
+    ]
+    return declaration_from_view(view)
 
 
 def _route_view(route: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -11,6 +11,7 @@ trip to start, and a single declaration is mostly one row per table.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Column, Connection, Table, bindparam, func, insert, select
@@ -52,14 +53,11 @@ _BUILDERS: dict[str, Callable[[Table], Any]] = {
     "id": lambda table: insert(table).returning(table.c.id),
     "ids": lambda table: insert(table).returning(table.c.id, sort_by_parameter_order=True),
 }
-_INSERTS: dict[tuple[str, str], Any] = {}
 
 
+@cache
 def _prebuilt(table: Table, kind: str) -> Any:
-    key = (table.name, kind)
-    if key not in _INSERTS:
-        _INSERTS[key] = _BUILDERS[kind](table)
-    return _INSERTS[key]
+    return _BUILDERS[kind](table)
 
 
 # nextval() once per row of generate_series, in row order: ids in the order INSERTs would have drawn them.

@@ -167,7 +167,7 @@ def _inbox_item(row: NotificationRow) -> dict[str, Any]:
         "id": row.id,
         "kind": row.kind,
         "params": dict(row.params),
-        "created_at": row.created_at.isoformat(),
-        "read_at": row.read_at.isoformat() if row.read_at else None,
+        "created_at": f"{row.created_at.isoformat()}Z",  # naive UTC in the table: said so (RFC 3339)
+        "read_at": f"{row.read_at.isoformat()}Z" if row.read_at else None,
         "email_status": row.email_status,
     }

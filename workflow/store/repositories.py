@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, timedelta
+from functools import cache
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
@@ -108,10 +109,6 @@ class SqlOutbox:
         self.sent_after_commit = sent_after_commit
         self.pending: list[tuple[str, dict[str, Any]]] = []
 
-    @property
-    def added(self) -> int:
-        return len(self.pending)
-
     def add(self, task: str, payload: dict[str, Any]) -> None:
         self.pending.append((task, payload))
 
@@ -145,19 +142,14 @@ def _guarded_update(session: Session, table: Any, aggregate: Any, values: dict[s
     aggregate.version += 1
 
 
-_GUARDED: dict[tuple[str, tuple[str, ...]], Any] = {}
-
-
+@cache
 def _guarded_statement(table: Any, names: tuple[str, ...]) -> Any:
     """Built once per table and set of columns: every save is then a compiled-cache hit, not a new expression."""
-    key = (table.__tablename__, names)
-    if key not in _GUARDED:
-        _GUARDED[key] = (
-            update(table.__table__)
-            .where(table.id == bindparam("g_id"), table.version == bindparam("g_version"))
-            .values({name: bindparam(f"v_{name}") for name in names} | {"version": bindparam("g_next")})
-        )
-    return _GUARDED[key]
+    return (
+        update(table.__table__)
+        .where(table.id == bindparam("g_id"), table.version == bindparam("g_version"))
+        .values({name: bindparam(f"v_{name}") for name in names} | {"version": bindparam("g_next")})
+    )
 
 
 class _AggregateRepository:
