@@ -56,9 +56,11 @@ EXPOSE 8000
 # gthread: a few processes with threads each, so slow clients and PDF downloads do not tie up a process.
 # --worker-tmp-dir /dev/shm keeps gunicorn's heartbeat files off the container's overlay filesystem,
 # where a slow disk can make the arbiter think workers hang. Extra flags: set GUNICORN_CMD_ARGS.
+# web.gunicorn_conf: Prometheus multiprocess mode, so /metrics sums every worker process (docs/monitoring.md).
 CMD ["gunicorn", "--worker-class", "gthread", "--workers", "2", "--threads", "4", \
      "--bind", "0.0.0.0:8000", "--worker-tmp-dir", "/dev/shm", \
      "--access-logfile", "-", "--error-logfile", "-", \
+     "--config", "python:web.gunicorn_conf", \
      "web.wsgi:app"]
 
 

@@ -7,7 +7,8 @@ times three things in this one process:
 
 - raw:     SHA-256 over the very bytes the chain hashes (each event's canonical encoding), nothing else;
 - fetch:   reading the same rows from PostgreSQL the way the verifier does, without hashing;
-- verify:  the verifier itself (config.audit_trail.verify_trail: fetch, re-encode, hash, follow links, checkpoint).
+- verify:  the verifier itself (workflow.store.audit_trail.verify_trail: fetch, re-encode, hash, follow links,
+  checkpoint).
 
 The ratio verify/raw says what the encoding and the database cost on top of hashing. Target: verify under 30 s for
 1,000,000 events on this machine. Figures go into docs/performance.md.
@@ -33,11 +34,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 from bench.scratch import plain_dsn, scratch_database
-from config.audit_trail import verify_trail
-from config.signing import KeyRing
 from workflow.domain.audit_chain import EVENT_FIELDS, GENESIS, checkpoint_payload, encode_event, link
 from workflow.store import audit_chain
+from workflow.store.audit_trail import verify_trail
 from workflow.store.engine import make_engine
+from workflow.store.signing import KeyRing
 
 DISTRICT = "xiamen"
 TARGET_SECONDS = 30.0

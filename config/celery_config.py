@@ -19,6 +19,8 @@ ROUTES = {
     "sweep_clocks": "sweeps",
     "deem_acceptances": "sweeps",
     "flag_overdue_follow_ups": "sweeps",
+    "apply_credit_restorations": "sweeps",
+    "flag_lapsed_laboratories": "sweeps",
     "checkpoint_audit_chains": "sweeps",
     "publish_draw_commitments": "sweeps",
     "fold_district_counts": "sweeps",

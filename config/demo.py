@@ -10,12 +10,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from functools import partial
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
 from config.bootstrap import Container
+from config.demo_certificate_changes import amend_a_certificate, replace_a_certificate
+from config.demo_credit import record_demo_credit
+from config.demo_labs import P2, TEACHING, mismatched_strain, naming, register_demo_labs
 from workflow.domain import commands as c
 from workflow.domain import rules
 from workflow.domain.actors import Actor, Role
@@ -177,6 +181,7 @@ def load_demo(container: Container) -> Iterator[str]:
         yield "sample applications already loaded"
     else:
         yield from _sample_applications(container)
+    yield from record_demo_credit(container, _actor)  # R68–R74: a violation case and a downgrade (docs/credit.md)
     yield f"demo users' password: {DEMO_PASSWORD} (e.g. xiamen.applicant, xiamen.acceptor, xiamen.reviewer, ...)"
 
 
@@ -254,21 +259,31 @@ def _actor(container: Container, username: str) -> Actor:
 
 
 def _sample_applications(container: Container) -> Iterator[str]:
+    labs = yield from register_demo_labs(container, _actor, DISTRICTS)  # R9(b), R14, R62 (config/demo_labs.py)
     flows = [
         ("xiamen", [cytokine()], "granted"),
         ("xiamen", [cytokine()], "submitted"),
-        ("xiamen", [ecoli_o157()], "risk_assessment"),
-        ("xiamen", [plasma()], "submitted"),
+        ("xiamen", [naming(ecoli_o157(), labs["xiamen"][P2])], "risk_assessment"),
+        ("xiamen", [naming(plasma(), labs["xiamen"][P2])], "submitted"),
         ("xiamen", [hek293()], "draft"),
         ("xiamen", [competent_cells()], "not_accepted"),
         ("fuzhou", [hek293()], "under_review"),
         ("quanzhou", [cytokine()], "correction_requested"),
         ("pingtan", [hek293(), cytokine()], "accepted"),
+        ("xiamen", [mismatched_strain(labs["xiamen"][TEACHING])], "under_review"),  # R62 refuses its grant
     ]
     for district, lines, target in flows:
         application_id = _file(container, district, lines)
         _advance(container, district, application_id, target)
         yield f"application {application_id} ({district}, {lines[0].name_zh}) -> {target}"
+    yield from amend_a_certificate(container, _actor)  # R43: config/demo_certificate_changes.py
+    yield from replace_a_certificate(container, _actor, partial(_granted, container, "fuzhou", [cytokine()]))
+
+
+def _granted(container: Container, district: str, lines: list[GoodsLine]) -> int:
+    application_id = _file(container, district, lines)
+    _advance(container, district, application_id, "granted")
+    return application_id
 
 
 def _file(container: Container, district: str, lines: list[GoodsLine]) -> int:

@@ -13,16 +13,18 @@ from collections.abc import Callable, Mapping
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError, field_validator
 
 from config.local_time import known_zone
+from workflow.domain.biosafety import BiosafetyRule
 from workflow.domain.errors import PolicyError
-from workflow.domain.goods import Direction, RiskGrade, WriteOffMode
+from workflow.domain.goods import Direction, GoodsCategory, RiskGrade, WriteOffMode
 from workflow.domain.policy import (
     DEFAULT_TIME_ZONE,
     Adoption,
+    AmendmentRule,
     AssessorLevel,
     CreditRegime,
     CreditRule,
@@ -36,6 +38,7 @@ from workflow.domain.policy import (
     PanelConclusion,
     PaperlessRule,
     Policy,
+    RestorationRule,
     RiskAssessmentRule,
     ScopeRule,
     StatutoryLimits,
@@ -96,10 +99,18 @@ class _CreditTerms(_FileModel):
     assessment_reuse_allowed: StrictBool
 
 
+class _Restoration(_FileModel):
+    from_tier: CreditTier
+    to_tier: CreditTier
+    after_months: Positive
+    rule_id: Annotated[StrictStr, Field(pattern=r"^R[0-9]+$")]
+
+
 class _Credit(_FileModel):
     regime: CreditRegime
     default_tier: CreditTier
     tiers: dict[CreditTier, _CreditTerms] = Field(min_length=1)
+    restoration: list[_Restoration] = []
 
 
 class _Scope(_FileModel):
@@ -113,6 +124,16 @@ class _Limits(_FileModel):
     decision_working_days: Positive
     extension_working_days: Count
     delivery_working_days: Positive
+
+
+class _Biosafety(_FileModel):
+    minimum_level_by_class: dict[Annotated[int, Field(ge=1, le=4)], Annotated[StrictInt, Field(ge=1, le=4)]]
+    minimum_level_by_category: dict[GoodsCategory, Annotated[StrictInt, Field(ge=1, le=4)]]
+    accreditation_required_from: Annotated[StrictInt, Field(ge=1, le=4)]
+
+
+class _Amendments(_FileModel):
+    fields: frozenset[Literal["contact_person", "phone", "agent", "ports"]]
 
 
 class _PolicyFile(_FileModel):
@@ -129,6 +150,8 @@ class _PolicyFile(_FileModel):
     scope: _Scope
     limits: _Limits
     declaration: _Declaration
+    biosafety: _Biosafety
+    amendments: _Amendments
 
 
 class _Adoption(_FileModel):
@@ -243,10 +266,17 @@ def _to_policy(content: _PolicyFile, content_hash: str) -> Policy:
             regime=content.credit.regime,
             tiers={tier: CreditTerms(**terms.model_dump()) for tier, terms in content.credit.tiers.items()},
             default_tier=content.credit.default_tier,
+            restoration=tuple(RestorationRule(**rule.model_dump()) for rule in content.credit.restoration),
         ),
         scope=ScopeRule(**content.scope.model_dump()),
         limits=StatutoryLimits(**content.limits.model_dump()),
         declaration=DeclarationRule(**content.declaration.model_dump()),
+        biosafety=BiosafetyRule(
+            minimum_level_by_class=content.biosafety.minimum_level_by_class,
+            minimum_level_by_category=content.biosafety.minimum_level_by_category,
+            accreditation_required_from=content.biosafety.accreditation_required_from,
+        ),
+        amendments=AmendmentRule(frozenset(content.amendments.fields)),
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import NonNegativeInt, PositiveFloat, PositiveInt, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -35,7 +35,14 @@ class Settings(BaseSettings):
     calendar_file: Path | None = None
     smtp_url: str = ""
     mail_from: str = "specgoods@localhost"
-    worker_ping_timeout: float = 3.0
+    # Each worker writes its heartbeat row this often; /readyz counts a worker gone when its row is this stale.
+    worker_heartbeat_seconds: PositiveFloat = 10.0
+    worker_stale_seconds: PositiveFloat = 30.0
+    # A worker's own Prometheus exporter (0: none); the web serves /metrics itself (docs/monitoring.md).
+    worker_metrics_port: NonNegativeInt = 0
+    worker_metrics_host: str = "127.0.0.1"
+    # When set, /metrics asks for `Authorization: Bearer <token>`; unset, it answers loopback clients only.
+    metrics_token: str = ""
     outbox_relay_seconds: float = 5.0
     # An outbox row sent this long ago whose task has not completed is sent again (the wait doubles each time):
     # longer than a task's own retries usually take, short enough that a lost message costs minutes, not hours.
@@ -47,6 +54,8 @@ class Settings(BaseSettings):
     # Redis re-delivers a message unacknowledged for this long: above the longest task, never an ETA's home.
     broker_visibility_timeout: PositiveInt = 300
     log_level: str = "INFO"
+    # "json" (one object per line, for a log shipper) or "text" (for a person); empty: JSON in production only.
+    log_format: Literal["json", "text", ""] = ""
     # Reverse proxies in front of the web that append the client to X-Forwarded-For (0: clients connect directly).
     trusted_proxies: NonNegativeInt = 0
 
@@ -67,7 +76,7 @@ class Settings(BaseSettings):
 
     @property
     def broker_url(self) -> str:
-        return self.redis_url or "memory://"
+        return self.redis_url or "memory://localhost/"  # a host named: kombu warns on every start without one
 
     @property
     def effective_secret_key(self) -> str:

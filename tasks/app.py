@@ -14,10 +14,13 @@ from celery.worker import WorkController
 from config.bootstrap import Container, bootstrap
 from config.celery_config import QUEUES
 from config.settings import load_settings
+from tasks import task_log
 from tasks.completion import complete_outbox_rows
 from tasks.dead_letters import record_dead_letters
 from tasks.documents import register_document_tasks
+from tasks.heartbeats import register_heartbeat
 from tasks.mail import register_mail_tasks
+from tasks.metrics import register_exporter
 from tasks.workflow import register_tasks
 
 log = logging.getLogger(__name__)
@@ -37,6 +40,9 @@ def create_celery_app(container: Container | None = None) -> Celery:
     register_document_tasks(container.celery, current_container)
     record_dead_letters(container.celery, current_container)
     complete_outbox_rows(container.celery, current_container)
+    task_log.register(container.celery, container)
+    register_heartbeat(container.celery, current_container)  # /readyz reads the rows it writes
+    register_exporter(container.celery, current_container)
     container.celery.conf.beat_schedule = beat_schedule(container)
     return container.celery
 
@@ -65,6 +71,16 @@ def beat_schedule(container: Container) -> dict[str, Any]:
         "publish-draw-commitments": {"task": "specgoods.publish_draw_commitments", "schedule": SWEEP_SECONDS},
         # Daily, in the morning of the districts' time (Celery's timezone); keyed, so a second run sends nothing.
         "send-reminders": {"task": "specgoods.send_reminders", "schedule": crontab(hour=8, minute=0)},
+        # R69/R71: just after the districts' midnight, so a restoration due tomorrow is recorded the day before.
+        "apply-credit-restorations": {
+            "task": "specgoods.apply_credit_restorations",
+            "schedule": crontab(hour=0, minute=30),
+        },
+        # R62: daily, after the districts' midnight, so a qualification that ended yesterday is caught this morning.
+        "flag-lapsed-laboratories": {
+            "task": "specgoods.flag_lapsed_laboratories",
+            "schedule": crontab(hour=0, minute=40),
+        },
         "fold-district-counts": {"task": "specgoods.fold_district_counts", "schedule": COUNT_FOLD_SECONDS},
         "checkpoint-audit-chains": {
             "task": "specgoods.checkpoint_audit_chains",

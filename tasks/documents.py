@@ -19,11 +19,12 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.exc import IntegrityError
 
 from config.bootstrap import Container
-from config.signing import key_ring, pdf_sha256
+from config.keys import key_ring
 from tasks.workflow import RETRY
 from workflow.domain.model import Certificate
 from workflow.domain.signature import Holder, b64url, certificate_facts, quantity_text, with_pdf_hash
 from workflow.store.certificate_documents import add_document, document_of, holder_of
+from workflow.store.signing import pdf_sha256
 
 log = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).parent / "templates"

@@ -9,25 +9,27 @@ from typing import Any
 from celery import Celery
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from config.audit_trail import write_checkpoints
 from config.bootstrap import Container
-from config.signing import key_ring
+from config.keys import key_ring
 from workflow.domain.actors import SYSTEM_ACTOR
 from workflow.domain.commands import (
     DeemAcceptances,
     ExhaustUsedUp,
     ExpireCertificates,
+    FlagLapsedLaboratories,
     FlagOverdueFollowUps,
     RemindPanels,
     ScreenApplication,
     SweepClocks,
 )
+from workflow.domain.credit_events import ApplyCreditRestorations
 from workflow.domain.errors import ConcurrencyConflict, DomainError
 from workflow.domain.policy import Districts
 from workflow.service import reminders
 from workflow.service.inspection_draws import publish_commitments
 from workflow.service.officer_notifications import fan_out
 from workflow.store import district_counts
+from workflow.store.audit_trail import write_checkpoints
 
 log = logging.getLogger(__name__)
 # A lost race with a concurrent change (an officer acting on the file) is transient too: the task runs again.
@@ -74,6 +76,16 @@ def register_tasks(app: Celery, container: Callable[[], Container]) -> None:
     @app.task(name="specgoods.flag_overdue_follow_ups", **RETRY)
     def flag_overdue_follow_ups() -> dict[str, Any]:
         return _run(container, FlagOverdueFollowUps(SYSTEM_ACTOR))
+
+    @app.task(name="specgoods.flag_lapsed_laboratories", **NOTIFY_RETRY)
+    def flag_lapsed_laboratories() -> dict[str, Any]:
+        """R62: certificates whose lab's qualification lapsed are held and told of, each (certificate, lab) once."""
+        return _run(container, FlagLapsedLaboratories(SYSTEM_ACTOR))
+
+    @app.task(name="specgoods.apply_credit_restorations", **NOTIFY_RETRY)
+    def apply_credit_restorations() -> dict[str, Any]:
+        """R69/R71: the profile's restorations, from tomorrow; a second run finds nothing left to restore."""
+        return _run(container, ApplyCreditRestorations(SYSTEM_ACTOR))
 
     @app.task(name="specgoods.notify_officers", **NOTIFY_RETRY)
     def notify_officers(kind: str, district: str, roles: list[str], params: dict[str, str], key: str) -> dict[str, Any]:

@@ -21,17 +21,19 @@ from sqlalchemy import func, select, text
 
 from config.bootstrap import Container, bootstrap
 from config.settings import load_settings
+from tests.private_services import PrivateRedis, stop_process
 from workflow.domain import commands as c
 from workflow.domain import rules
 from workflow.domain.actors import Actor, Role
 from workflow.domain.assessment import Opinion
+from workflow.domain.local_days import EVERY_DISTRICT, DistrictScope
 from workflow.store.directory import create_user, ensure_enterprise
 from workflow.store.migrate import upgrade
 from workflow.store.tables import Base, UserRow
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-# One Redis database per test session, so suites running side by side on one machine do not share queues.
-REDIS_TEST_URL = f"redis://127.0.0.1:6379/{1 + int(uuid.uuid4().int % 15)}"
+# Every PostgreSQL database this run makes carries RUN_ID in its name and is dropped when its fixture ends, so runs
+# side by side on one machine never meet there; Redis is a private server per run (`private_redis`).
 RUN_ID = uuid.uuid4().hex[:8]
 
 
@@ -41,8 +43,11 @@ class FixedClock:
 
     today_value: date
 
-    def today(self) -> date:
+    def today(self, district: str | None = None) -> date:
         return self.today_value
+
+    def local_days(self) -> list[tuple[date, DistrictScope]]:
+        return [(self.today_value, EVERY_DISTRICT)]
 
     def now(self) -> datetime:
         return datetime.combine(self.today_value, datetime.now(UTC).time())
@@ -263,12 +268,20 @@ def assess_if_required(container: Container, reviewer: Actor, application_id: in
         pass_risk_assessment(container, reviewer, application_id)
 
 
+@pytest.fixture(scope="session")
+def private_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateRedis]:
+    """This run's own redis-server on a free port: another run's tests can never flush or consume its queues."""
+    server = PrivateRedis.start(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-def redis_url() -> str:
-    client = redis.Redis.from_url(REDIS_TEST_URL)
+def redis_url(private_redis: PrivateRedis) -> str:
+    client = redis.Redis.from_url(private_redis.url)
     client.flushdb()
     client.close()
-    return REDIS_TEST_URL
+    return private_redis.url
 
 
 @dataclass
@@ -279,13 +292,7 @@ class WorkerProcess:
     log_handle: IO[bytes]
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         self.log_handle.close()
 
 
@@ -308,7 +315,7 @@ def start_worker(tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
             [
                 sys.executable,
                 "-m",
-                "config.cli",
+                "cli",
                 "worker",
                 "--pool",
                 pool,

@@ -10,6 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config.bootstrap import Container, bootstrap
 from config.settings import Environment
+from web import request_log
 from web.throttle import ThrottlePolicy
 
 SPEC_PATH = "/api/v1/openapi.json"
@@ -37,6 +38,7 @@ def create_app(container: Container | None = None, config: Mapping[str, Any] | N
     app.config.update(config or {})
     app.extensions["specgoods"] = container
     _trust_proxies(app, container.settings.trusted_proxies)
+    request_log.register(app, container.settings)
     _register(app)
     return app
 
@@ -78,13 +80,18 @@ def _defaults(container: Container) -> dict[str, Any]:
 def _register(app: APIFlask) -> None:
     from web import (
         api,
+        api_docs,
         audit,
         auth,
+        certificate_changes,
         certificates,
+        credit,
         enterprises,
         errors,
         health,
         inbox,
+        laboratories,
+        metrics,
         outages,
         pages,
         precheck,
@@ -97,8 +104,10 @@ def _register(app: APIFlask) -> None:
     errors.register(app)
     security.register(app)
     spec.register(app)
-    api_modules = (auth, api, certificates, enterprises, audit, precheck, inbox)
-    for module in (health, *api_modules, pages, verify):
+    api_modules = (auth, api, certificates, certificate_changes, enterprises, laboratories, audit, precheck, inbox)
+    api_modules += (credit,)  # R68–R74: an enterprise's credit and its credit events (web/credit.py)
+    for module in (health, *api_modules, pages, verify, api_docs):
         app.register_blueprint(module.blueprint)
     outages.register(app, app.extensions["specgoods"])
     ui.register(app)
+    metrics.register(app)  # request metrics and GET /metrics (docs/monitoring.md)

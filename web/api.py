@@ -31,6 +31,7 @@ from web.schemas import (
     NotAcceptIn,
     ReasonIn,
     ReassignIn,
+    ReviewOpinionIn,
 )
 from web.uploads import read_upload
 from workflow.domain import commands as c
@@ -120,6 +121,15 @@ def attach_document(application_id: int, form_data: DocumentIn) -> dict[str, Any
     }
 
 
+@blueprint.delete("/applications/<int:application_id>/documents/<int:document_id>")
+@guard(Action.REMOVE_DOCUMENT)
+@blueprint.output(ApplicationOut)
+def remove_document(application_id: int, document_id: int) -> dict[str, Any]:
+    """Take an attachment back while the applicant holds the file (draft or correction); kept for the record."""
+    container().bus.handle(c.RemoveDocument(current_actor(), application_id, document_id))
+    return _view(application_id)
+
+
 @blueprint.get("/applications/<int:application_id>/audit")
 @guard(READERS, write=False)
 @blueprint.output(list[AuditEvent])
@@ -180,6 +190,13 @@ for _path, _trigger, _body, _build, _summary in (
         ReasonIn,
         lambda a, i, d: c.ReferAssessment(a, i, d.reason),
         "Refer to the district's risk assessment (R61).",
+    ),
+    (
+        "review-opinion",
+        "review_opinion",
+        ReviewOpinionIn,
+        lambda a, i, d: c.RecordReviewOpinion(a, i, d.reason, d.recommendation),
+        "The reviewer's opinion to the decider (A6): a working paper, audited, never shown to the applicant.",
     ),
     ("extend", "extend", ReasonIn, lambda a, i, d: c.ExtendDeadline(a, i, d.reason), "Extend by 10 days (R20)."),
     (

@@ -54,7 +54,8 @@ def draw_audit(query_data: DrawAuditQuery) -> dict[str, Any]:
     if district not in (None, query_data.district):
         raise NotFound(f"no district {query_data.district} in your scope")
     with container().engine.connect().execution_options(**{READ_ONLY: True}) as connection:
-        report = audit_draws(connection, query_data.district, query_data.period, container().deps.clock.today())
+        today = container().deps.clock.today(query_data.district)
+        report = audit_draws(connection, query_data.district, query_data.period, today)
     return report.as_dict()
 
 
@@ -65,5 +66,5 @@ def draw_audit(query_data: DrawAuditQuery) -> dict[str, Any]:
 def draw_keys(query_data: DrawKeysQuery) -> dict[str, Any]:
     """E2: each district's period commitments, published before the period; a key once its period has closed."""
     with container().engine.connect().execution_options(**{READ_ONLY: True}) as connection:
-        items = published_keys(connection, container().deps.clock.today(), query_data.district)
+        items = published_keys(connection, container().deps.clock.today(query_data.district), query_data.district)
     return {"items": items}

@@ -13,8 +13,9 @@ from apiflask import APIBlueprint
 from flask import request
 
 from web.authz import EVERYONE, guard
-from web.context import HASHER, Unauthenticated, check_password, container, current_actor, login_event
+from web.context import Unauthenticated, check_password, container, current_actor, login_event
 from web.idempotency import idempotent
+from web.passwords import fresh_hash
 from web.schemas import Me, TokenIn, TokenInfo, TokenList, TokenOut
 from workflow.domain.errors import NotFound
 from workflow.store.accounts import issue_token, revoke_token, tokens_of
@@ -32,8 +33,7 @@ def sign_in(json_data: TokenIn) -> dict[str, Any]:
     if auth is None or auth.type != "basic" or not auth.username or auth.password is None:
         raise Unauthenticated("sign in with HTTP Basic credentials")
     account = check_password(auth.username, auth.password)
-    rehash = HASHER.hash(auth.password) if _needs_rehash(account.password_hash) else None
-    login_event(account.username, account, "login", rehash)
+    login_event(account.username, account, "login", fresh_hash(account.password_hash, auth.password))
     with container().sessions() as session, session.begin():
         lifetime = timedelta(days=json_data.lifetime_days)
         issued = issue_token(session, account.id, json_data.name, container().deps.clock.now(), lifetime)
@@ -43,10 +43,6 @@ def sign_in(json_data: TokenIn) -> dict[str, Any]:
 sign_in.guard = None  # type: ignore[attr-defined]  # public by design: it is where credentials are checked
 # Never replayed: the response holds a secret that is stored nowhere, so a retry signs in again for a new token.
 sign_in.idempotency = "never"  # type: ignore[attr-defined]
-
-
-def _needs_rehash(stored: str) -> bool:
-    return not stored.startswith("$argon2") or HASHER.check_needs_rehash(stored)
 
 
 @blueprint.get("/tokens")

@@ -1,9 +1,9 @@
 """Request-side access to the container, the bus and the signed-in actor (an API token, or HTTP Basic).
 
-Passwords are Argon2id hashes; hashes from before the API (Werkzeug's scrypt/pbkdf2) still verify and are replaced by
-Argon2id at the next sign-in on the token endpoint. A failed password check is written to the audit trail. Every
-password check, at every door (the token endpoint, HTTP Basic, the sign-in form), first asks the sign-in throttle
-(web/throttle.py) and then tells it the outcome.
+Passwords are Argon2id hashes (parameters in web/passwords.py); older hashes (Werkzeug's scrypt/pbkdf2, Argon2 with
+other parameters) still verify and are replaced at the next sign-in, on the token endpoint or the sign-in form. A
+failed password check is written to the audit trail. Every password check, at every door (the token endpoint, HTTP
+Basic, the sign-in form), first asks the sign-in throttle (web/throttle.py) and then tells it the outcome.
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from __future__ import annotations
 from contextlib import suppress
 from functools import cache
 
-from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app, g, request
 from werkzeug.security import check_password_hash
 
 from config.bootstrap import Container
+from web.passwords import HASHER, RECENT
 from web.throttle import SignInThrottle, client_source
 from workflow.domain import inputs
 from workflow.domain.actors import Actor
@@ -24,8 +24,6 @@ from workflow.domain.errors import DomainError
 from workflow.store.accounts import account_for_token, record_login, set_password_hash
 from workflow.store.directory import UserAccount, find_user
 from workflow.store.uow import SqlUnitOfWork
-
-HASHER = PasswordHasher()
 
 
 @cache
@@ -100,15 +98,21 @@ def throttle() -> SignInThrottle:
 
 
 def verify_password(stored: str, password: str) -> bool:
-    if stored.startswith("$argon2"):
-        try:
-            return HASHER.verify(stored, password)
-        except (VerificationError, InvalidHashError):
-            return False
+    if stored.startswith("$argon2"):  # a pair that matched a moment ago is not hashed again (web/passwords.py)
+        return RECENT.matched(stored, password) or _argon2_matches(stored, password)
     if stored.startswith(("scrypt:", "pbkdf2:")):
         return check_password_hash(stored, password)
     _burn(password)
     return False
+
+
+def _argon2_matches(stored: str, password: str) -> bool:
+    try:
+        HASHER.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
+    RECENT.remember(stored, password)
+    return True
 
 
 def _burn(password: str) -> None:

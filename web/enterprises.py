@@ -65,7 +65,8 @@ def show_enterprise(enterprise_id: int) -> dict[str, Any]:
 def register_enterprise(json_data: EnterpriseIn) -> dict[str, Any]:
     """Register an enterprise; its unified social credit code is checked (GB 32100) and must be new."""
     uscc = validate_uscc(json_data.uscc)
-    container().deps.policies.policy_for(json_data.district, container().deps.clock.today())  # a known district
+    deps = container().deps
+    deps.policies.policy_for(json_data.district, deps.clock.today(json_data.district))  # a known district
     with container().sessions() as session, session.begin():
         if find_enterprise(session, uscc) is not None:
             raise ConcurrencyConflict(f"an enterprise with code {uscc} is already registered", field="uscc")

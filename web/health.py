@@ -1,7 +1,9 @@
-"""`GET /healthz`: database, broker and worker; 200 only when all three are up.
+"""`GET /healthz` (liveness) and `GET /readyz` (readiness: database, broker, workers).
 
-Anyone (a load balancer, a container's health check) sees only up or down, overall and per part. The reasons, which
-name the database engine and the worker hosts, are for a signed-in admin or auditor only (API token or page session).
+/healthz answers from this process alone, touching neither the database nor the broker: a process manager restarts
+what does not answer it. /readyz reads the workers' heartbeat rows and pings Redis with a short timeout (never a
+worker ping) and answers 503 with the reasons when a part is down. Anyone sees each part up or down and a reason
+code; the details, which name the database engine and the worker hosts, are for a signed-in admin or auditor only.
 """
 
 from __future__ import annotations
@@ -20,11 +22,20 @@ SEE_DETAILS = frozenset({Role.ADMIN, Role.AUDITOR})
 
 
 @blueprint.get("/healthz")
-def healthz() -> tuple[Response, int]:
+def healthz() -> Response:
+    return jsonify(status="up")
+
+
+@blueprint.get("/readyz")
+def readyz() -> tuple[Response, int]:
     checks = container().health()
-    up = all(check["up"] for check in checks.values())
-    shown = checks if _may_see_details() else {name: {"up": check["up"]} for name, check in checks.items()}
-    return jsonify(status="up" if up else "down", checks=shown), 200 if up else 503
+    ready = all(check["up"] for check in checks.values())
+    shown = checks if _may_see_details() else {name: _public(check) for name, check in checks.items()}
+    return jsonify(status="ready" if ready else "not_ready", checks=shown), 200 if ready else 503
+
+
+def _public(check: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in check.items() if key in ("up", "reason")}
 
 
 def _may_see_details() -> bool:

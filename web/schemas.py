@@ -14,6 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, S
 from workflow.domain import inputs
 from workflow.domain.goods import Direction, RiskGrade
 from workflow.domain.ledger import Disposal, ReversalReason
+from workflow.domain.review import Recommendation
 from workflow.service.input_types import QuantityText, Reason, clean
 from workflow.service.precheck import LineFacts
 
@@ -257,6 +258,13 @@ class ReassignIn(In):
 
 class ReasonIn(In):
     reason: Reason = ""
+
+
+class ReviewOpinionIn(In):
+    """A6: the reviewer's recommendation to the decider, with its reasons (a working paper: never the applicant's)."""
+
+    recommendation: Recommendation
+    reason: Reason = ""  # required by the domain (A6), which says so at the field
 
 
 class CorrectionIn(In):

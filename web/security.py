@@ -11,7 +11,8 @@ failures are counted per user name and client source, with growing waits (web/th
 from __future__ import annotations
 
 from apiflask import APIFlask
-from flask import Response, current_app, request
+from flask import Response, current_app, g, request
+from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from web.errors import BodyTooLarge, UnsupportedBody
@@ -46,6 +47,8 @@ HSTS = "max-age=31536000; includeSubDomains"
 JSON_MAX_BYTES = 4 * 1024 * 1024
 JSON_MAX_DEPTH = 32  # the deepest documented body nests 4 levels; Python's parser recurses, so bound it first
 BODY_METHODS = ("POST", "PUT", "PATCH")
+REFUSES_AT_THE_FORM = "refuses_at_the_form"  # a page view's mark: it shows a refused field at its form
+REFUSED_INPUT = "specgoods_refused_input"  # where such a view finds the refusal of its posted fields (flask.g)
 
 
 def register(app: APIFlask) -> None:
@@ -62,14 +65,31 @@ def _clean_fields() -> None:
 
     The last line of defence, for every door at once: each form and schema then checks its own fields more closely
     (a one-line field refuses line breaks too). Line breaks and tabs pass here, for the multi-line fields.
+    A page whose form refuses at its fields gets a posted refusal handed over instead (`REFUSED_INPUT`): the
+    person is returned to the form, input kept, the message at the field (web/ui/refusals.py, web/ui/forms.py).
     """
-    sources = [request.args, *([request.form] if request.method in BODY_METHODS else [])]
-    for source in sources:
-        for name, value in source.items(multi=True):
-            # A textarea's line breaks arrive as CR LF: the CR is part of a line break, not a control character.
-            if inputs.bad_character(f"{name}{value}".replace("\r", ""), multiline=True) is not None:
-                field = inputs.printable(name, 40)
-                raise InvalidInput("Input should not contain control characters", field=field)
+    _refuse_control_characters(request.args)
+    if request.method not in BODY_METHODS:
+        return
+    try:
+        _refuse_control_characters(request.form)
+    except InvalidInput as refused:
+        if not getattr(current_app.view_functions.get(request.endpoint or ""), REFUSES_AT_THE_FORM, False):
+            raise
+        g.setdefault(REFUSED_INPUT, refused)
+
+
+def refused_input() -> InvalidInput | None:
+    """The refusal of this request's posted fields, handed to the page that shows it at its form; then gone."""
+    refused = g.pop(REFUSED_INPUT, None)
+    return refused if isinstance(refused, InvalidInput) else None
+
+
+def _refuse_control_characters(source: MultiDict[str, str]) -> None:
+    for name, value in source.items(multi=True):
+        # A textarea's line breaks arrive as CR LF: the CR is part of a line break, not a control character.
+        if inputs.bad_character(f"{name}{value}".replace("\r", ""), multiline=True) is not None:
+            raise InvalidInput("Input should not contain control characters", field=inputs.printable(name, 40))
 
 
 def _json_body() -> None:

@@ -10,16 +10,31 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
+from flask_babel import lazy_gettext as _l
 
-from config.signing import key_ring, stored_full_token, verify_pdf, verify_token
+from config.keys import key_ring
 from web import errors
 from web.context import container
 from workflow.domain import inputs
 from workflow.domain.errors import InvalidInput
-from workflow.domain.signature import Verdict
+from workflow.domain.signature import FACTS_MISMATCH, PDF_HASH, SIGNATURE, UNKNOWN_KEY, Verdict
 from workflow.store.certificate_documents import live_status
+from workflow.store.signing import stored_full_token, verify_pdf, verify_token
 
 blueprint = Blueprint("verify", __name__)
+
+
+FAILURES = {  # the checks a verdict names, in words
+    SIGNATURE: _l("the signature does not match the certificate's facts"),
+    PDF_HASH: _l("the PDF is not the one that was signed"),
+    UNKNOWN_KEY: _l("signed with a key this service does not know"),
+    FACTS_MISMATCH: _l("the QR code and the PDF name different facts"),
+}
+
+
+def _page(**context: Any) -> str:
+    """The page for people, in their language (Chinese first): every word from the catalog, the payload as data."""
+    return render_template("verify.html", failure_words=lambda failure: FAILURES.get(failure, failure), **context)
 
 
 @blueprint.get("/.well-known/jwks.json")
@@ -35,7 +50,7 @@ def form() -> ResponseReturnValue:
     """The empty form; or, followed from a certificate's link or QR code (`?payload=`), that payload checked online."""
     token = request.args.get("payload", "").strip()
     if not token:
-        return render_template("verify.html", verdict=None, status=None, typed="", problem=None), 200
+        return _page(verdict=None, status=None, typed="", problem=None), 200
     return _answer(lambda: verify_token(token, key_ring(container().settings).public_keys()), online=True, typed=token)
 
 
@@ -61,7 +76,7 @@ def _answer(verdict_of: Callable[[], Verdict], online: bool, typed: str) -> Resp
     if _wants_json():
         body = {"valid": verdict.valid, "failures": list(verdict.failures), "payload": verdict.payload}
         return jsonify(body | {"status": status}), code
-    page = render_template("verify.html", verdict=verdict, status=status, typed=_kept(typed), problem=None)
+    page = _page(verdict=verdict, status=status, typed=_kept(typed), problem=None)
     return page, code
 
 
@@ -76,7 +91,7 @@ def unreadable(problem: InvalidInput) -> ResponseReturnValue:
         return errors.problem(400, "InvalidInput", problem.message, type=errors.TYPES + "InvalidInput",
                               field=problem.field, errors=detail)  # fmt: skip
     typed = _kept(request.values.get("payload", "").strip())
-    return render_template("verify.html", verdict=None, status=None, typed=typed, problem=problem), 400
+    return _page(verdict=None, status=None, typed=typed, problem=problem), 400
 
 
 def _kept(typed: str) -> str:

@@ -14,10 +14,12 @@ from sqlalchemy import select
 
 from config.bootstrap import Container
 from tests.conftest import Cast, make_cast
+from tests.integration.labs import reference_lab
 from tests.integration.support import declare, fx10_cytokine, grant
 from web import create_app
 from workflow.domain import commands as c
 from workflow.domain.actors import Actor, Role
+from workflow.domain.certificate_changes import ChangeKind
 from workflow.domain.ledger import ReversalReason
 from workflow.store.accounts import issue_token
 from workflow.store.directory import create_user
@@ -106,6 +108,9 @@ def home_objects(world: World) -> dict[str, int]:
     )
     with container.sessions() as session, session.begin():
         notification = SqlNotifications(session, container.deps.clock.now).add(home.applicant.user_id or 0, "x", {})
+    change = container.bus.handle(
+        c.RequestCertificateChange(home.applicant, certificate.id, ChangeKind.CANCELLATION, "不再进口")
+    )
     return {
         "enterprise_id": home.enterprise_id,
         "application_id": certificate.application_id,
@@ -117,6 +122,8 @@ def home_objects(world: World) -> dict[str, int]:
         "token_id": _token_of(world, home.applicant),
         "notification_id": notification,
         "user_id": home.applicant.user_id or 0,
+        "lab_id": reference_lab(container, home.enterprise_id),
+        "change_id": change,
     }
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from tests.api.conftest import World
 from tests.api.test_lifecycle_over_http import attach_all
 from tests.conftest import ensure_experts
+from tests.integration.labs import reference_lab
 from workflow.domain import commands as c
 from workflow.domain.actors import Actor, Role
 from workflow.domain.assessment import Opinion
@@ -32,8 +33,9 @@ def post(world: World, actor: Actor, path: str, body: dict[str, Any] | None = No
 
 def under_review(world: World) -> str:
     """A grade B file (class 3 pathogen, R29) in review, filed and moved through the API."""
+    lab = {"lab_id": reference_lab(world.container, world.home.enterprise_id)}  # R62 is met; these tests are on R32/A8
     response = post(world, world.home.applicant, "/api/v1/applications", {"district": "xiamen", "direction": "entry",
-                                                                           "lines": [ECOLI]})  # fmt: skip
+                                                                           "lines": [ECOLI | lab]})  # fmt: skip
     assert response.status_code == 201, response.json
     path = f"/api/v1/applications/{response.json['id']}"
     attach_all(world, response.json["id"])

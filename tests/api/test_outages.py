@@ -1,7 +1,8 @@
 """Outages: the database or broker down answers 503 with Retry-After, and the log says so once, not per request.
 
 Real failures only: a PostgreSQL URL on a port where nothing listens, and a throwaway PostgreSQL cluster this module
-starts on a private port, stops mid-test and starts again. `/healthz` tells anonymous callers only up or down.
+starts on a private port, stops mid-test and starts again. `/readyz` tells anonymous callers only up or down and a
+reason code; `/healthz` (liveness) stays up, since it touches neither the database nor the broker.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def _assert_unavailable(response: Any) -> None:
 def database_down(make_container: Callable[..., Container], caplog: pytest.LogCaptureFixture) -> FlaskClient:
     caplog.set_level(logging.INFO)
     url = f"postgresql+psycopg://postgres@127.0.0.1:{_closed_port()}/specgoods"
-    container = make_container(url, worker_ping_timeout=0.2)
+    container = make_container(url)
     return create_app(container, {"TESTING": True}).test_client()
 
 
@@ -94,12 +95,15 @@ def test_a_page_is_a_503_page_with_retry_after_not_a_500(
     assert len(_outage_lines(caplog, "database unavailable")) == 1 and _traces(caplog) == []
 
 
-def test_anonymous_healthz_says_the_database_is_down_without_saying_why(database_down: FlaskClient) -> None:
-    response = database_down.get("/healthz")
-    assert response.status_code == 503 and response.json["status"] == "down"
+def test_anonymous_readyz_says_the_database_is_down_without_saying_why_while_healthz_stays_up(
+    database_down: FlaskClient,
+) -> None:
+    response = database_down.get("/readyz")
+    assert response.status_code == 503 and response.json["status"] == "not_ready"
     checks = response.json["checks"]
-    assert checks["database"] == {"up": False}
-    assert all(set(check) == {"up"} for check in checks.values())
+    assert checks["database"] == {"up": False, "reason": "unreachable"}
+    assert all(set(check) <= {"up", "reason"} for check in checks.values())
+    assert database_down.get("/healthz").status_code == 200  # liveness: this process answers
 
 
 # -- a real PostgreSQL that stops and starts again -----------------------------------------------------------------
@@ -233,22 +237,23 @@ def test_only_unreachable_services_count_as_outages_never_a_bug(container: Conta
     assert failing_part(ValueError("a bug")) is None
 
 
-# -- /healthz details -----------------------------------------------------------------------------------------------
+# -- /readyz details ------------------------------------------------------------------------------------------------
 
 
-def test_healthz_names_its_parts_only_up_or_down_to_anonymous_callers_and_details_to_an_auditor(
+def test_readyz_names_its_parts_only_up_or_down_to_anonymous_callers_and_details_to_an_auditor(
     make_container: Callable[..., Container], database_url: str
 ) -> None:
-    container = make_container(database_url, worker_ping_timeout=0.2)
+    container = make_container(database_url)
     cast = make_cast(container)
     app = create_app(container, {"TESTING": True})
     client = app.test_client()
-    anonymous = client.get("/healthz").json["checks"]
-    assert set(anonymous) == {"database", "broker", "worker"}
-    assert all(set(check) == {"up"} for check in anonymous.values())
-    detailed = client.get("/healthz", headers=_signed_in(container, cast.auditor)).json["checks"]
-    assert detailed["database"]["detail"] == container.engine.dialect.name and "detail" in detailed["worker"]
-    applicant = client.get("/healthz", headers=_signed_in(container, cast.applicant)).json["checks"]
-    assert all(set(check) == {"up"} for check in applicant.values())
+    anonymous = client.get("/readyz").json["checks"]
+    assert set(anonymous) == {"database", "broker", "workers"}
+    assert all(set(check) <= {"up", "reason"} for check in anonymous.values())
+    assert anonymous["workers"] == {"up": False, "reason": "no_worker"}
+    detailed = client.get("/readyz", headers=_signed_in(container, cast.auditor)).json["checks"]
+    assert detailed["database"]["detail"] == container.engine.dialect.name and "detail" in detailed["workers"]
+    applicant = client.get("/readyz", headers=_signed_in(container, cast.applicant)).json["checks"]
+    assert all(set(check) <= {"up", "reason"} for check in applicant.values())
     _page_session(client, cast.auditor)
-    assert "detail" in client.get("/healthz").json["checks"]["worker"]  # a page session of an auditor sees them too
+    assert "detail" in client.get("/readyz").json["checks"]["workers"]  # a page session of an auditor sees them too

@@ -43,7 +43,7 @@ def _free_port() -> int:
 
 def _healthy(url: str) -> bool:
     try:
-        with urllib.request.urlopen(f"{url}/healthz", timeout=15) as response:
+        with urllib.request.urlopen(f"{url}/readyz", timeout=15) as response:  # up, and its worker too
             return response.status == 200
     except OSError:
         return False
@@ -54,7 +54,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     folder = tmp_path_factory.mktemp("e2e")
     env = {key: value for key, value in os.environ.items() if not key.startswith("SPECGOODS_")}
     env |= {"SPECGOODS_INSTANCE_PATH": str(folder / "instance"), "SPECGOODS_SECRET_KEY": "e2e-not-for-production"}
-    cli = [sys.executable, "-m", "config.cli"]
+    cli = [sys.executable, "-m", "cli"]
     subprocess.run([*cli, "demo"], env=env, check=True, capture_output=True, timeout=300)
     port = _free_port()
     log = folder / "server.log"
@@ -68,7 +68,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
                 lambda: server.poll() is not None or _healthy(url),
                 timeout=120,
                 interval=0.5,
-                what="the server's /healthz",
+                what="the server's /readyz",
             )
             assert server.poll() is None, log.read_text()[-3000:]
             yield Site(url, log)

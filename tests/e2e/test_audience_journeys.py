@@ -459,7 +459,8 @@ def test_expert_gives_an_opinion_on_a_grade_a_file(person, lang: str) -> None:
         "name_zh": f"人血清（{'中文' if lang == 'zh' else '英文'}旅程）",
         "name_en": f"Human serum {lang}",
     }
-    path = submitted(person, plasma, {"category": "blood"}, ("may_contain_unknown_agent",))
+    lab = {"lab_id": "厦门 P2 实验室 (BSL-2)"}  # R62: the demo's verified BSL-2 lab (config/demo_labs.py)
+    path = submitted(person, plasma, {"category": "blood", **lab}, ("may_contain_unknown_agent",))
     moved(person, path, ("xiamen.acceptor", "accept"), ("xiamen.reviewer", "start_review"))
 
     # Grade A may not be granted before its risk assessment (R32): the reason typed stays in the refused form.

@@ -197,7 +197,8 @@ EXPERTS = ["xiamen.expert", *(f"xiamen.expert{n}" for n in range(2, 6))]
 
 def test_a_grade_a_application_goes_through_the_expert_panel(person) -> None:
     applicant = person("xiamen.applicant")
-    path = file_application(applicant, PLASMA, {"category": "blood"}, ("may_contain_unknown_agent",))
+    lab = {"lab_id": "厦门 P2 实验室 (BSL-2)"}  # R62: the demo's verified BSL-2 lab (config/demo_labs.py)
+    path = file_application(applicant, PLASMA, {"category": "blood", **lab}, ("may_contain_unknown_agent",))
     act(applicant.page, "submit")
     wait_screened(applicant.page)
     assert screening_answer(applicant.page, 0) == "A"
@@ -230,7 +231,7 @@ def test_a_grade_a_application_goes_through_the_expert_panel(person) -> None:
     act(decider.go(path), "grant", reason="专家评估通过")
     certificate = decider.page.locator("dd a[href*='/ui/certificates/']")
     certificate.click()
-    expect(decider.page.locator("dl.facts")).to_contain_text("单次有效")  # grade A: single use (R40)
+    expect(decider.page.locator("dl.facts").first).to_contain_text("单次有效")  # grade A: single use (R40)
     decider.shot("certificate")
 
 

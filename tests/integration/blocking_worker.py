@@ -17,7 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from config import cli
+from cli.main import main as specgoods
 from workflow.domain.commands import ScreenApplication
 from workflow.service import messagebus
 from workflow.service.ports import Dependencies
@@ -96,7 +96,7 @@ def main() -> None:
     # The bus reads this dict at dispatch time, so the container the CLI builds next uses the wrapper.
     messagebus.ALL_HANDLERS[ScreenApplication] = stalling_screen
     sys.argv[0] = "specgoods"
-    cli.main()
+    specgoods()
 
 
 if __name__ == "__main__":

@@ -13,8 +13,10 @@ from sqlalchemy import Engine, create_engine, select
 
 from config.bootstrap import Container
 from tests.conftest import Cast, assess_if_required
+from tests.integration.labs import naming_the_reference_lab
 from workflow.domain import commands as c
 from workflow.domain import rules
+from workflow.domain.actors import SYSTEM_ACTOR
 from workflow.domain.draws import inspection_draw, period_of
 from workflow.domain.goods import Direction, GoodsCategory, GoodsLine, ProteinPurity
 from workflow.store.migrate import alembic_config, upgrade
@@ -80,9 +82,10 @@ def file_application(
     direction: Direction = Direction.ENTRY,
     ports: tuple[str, ...] = (),
 ) -> int:
-    """A draft with every document its goods require (R12–R16)."""
+    """A draft with every document its goods require (R12–R16); pathogen lines name the enterprise's lab (R62)."""
+    lines = naming_the_reference_lab(container, cast.enterprise_id, lines or (fx10_cytokine(),))
     application_id: int = container.bus.handle(
-        c.CreateApplication(cast.applicant, cast.enterprise_id, "xiamen", direction, lines or (fx10_cytokine(),), ports)
+        c.CreateApplication(cast.applicant, cast.enterprise_id, "xiamen", direction, lines, ports)
     )
     for doc_type in view_required_documents(container, application_id):
         container.bus.handle(
@@ -95,6 +98,17 @@ def view_required_documents(container: Container, application_id: int) -> list[s
     with container.deps.uow() as uow:
         application = uow.applications.get(application_id)
         return list(rules.required_documents(application.lines, application.direction, True, False).result)
+
+
+def under_review(container: Container, cast: Cast, application_id: int) -> None:
+    """Submitted, screened by the worker's step as in production, accepted and under review."""
+    for command in (
+        c.SubmitApplication(cast.applicant, application_id),
+        c.ScreenApplication(SYSTEM_ACTOR, application_id),
+        c.AcceptApplication(cast.acceptor, application_id),
+        c.StartReview(cast.reviewer, application_id),
+    ):
+        container.bus.handle(command)
 
 
 def grant(
@@ -205,7 +219,7 @@ def cli(container: Container, *args: str) -> subprocess.CompletedProcess[str]:
         "SPECGOODS_REDIS_URL": container.settings.redis_url,
         "SPECGOODS_INSTANCE_PATH": str(container.settings.instance_path),
     }
-    command = [sys.executable, "-m", "config.cli", *args]
+    command = [sys.executable, "-m", "cli", *args]
     return subprocess.run(command, capture_output=True, text=True, env=environment, timeout=120, check=False)
 
 

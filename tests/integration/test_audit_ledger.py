@@ -513,7 +513,7 @@ def run_cli(args: list[str], database_url: str, instance: Path) -> subprocess.Co
     environment = {key: value for key, value in os.environ.items() if not key.startswith("SPECGOODS_")}
     environment |= {"SPECGOODS_DATABASE_URL": database_url, "SPECGOODS_INSTANCE_PATH": str(instance)}
     return subprocess.run(
-        [sys.executable, "-m", "config.cli", "audit", "ledger", *args],
+        [sys.executable, "-m", "cli", "audit", "ledger", *args],
         capture_output=True,
         text=True,
         env=environment,

@@ -16,13 +16,13 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, text
 
-from config.audit_trail import UNSEALED_BOUND, verify_trail
 from config.bootstrap import Container
-from config.signing import key_ring
+from config.keys import key_ring
 from tests.conftest import Cast, make_cast, wait_for
 from tests.integration.support import declare, fx10_cytokine, grant
 from workflow.domain.audit_chain import CHECKPOINT, UNSEALED, event_hash
 from workflow.store import audit_chain
+from workflow.store.audit_trail import UNSEALED_BOUND, verify_trail
 from workflow.store.tables import AuditEventRow
 
 

@@ -21,10 +21,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text
 
-from config.audit_trail import verify_trail, write_checkpoints
 from config.bootstrap import Container
-from config.evidence import export_pack, verify_pack
-from config.signing import KeyRing, key_ring
+from config.keys import key_ring
 from tests.conftest import Cast
 from tests.integration.support import declare, fx09_hek293, fx10_cytokine, grant
 from workflow.domain import commands as c
@@ -41,6 +39,9 @@ from workflow.domain.audit_chain import (
 from workflow.domain.ledger import ReversalReason
 from workflow.domain.signature import b64url, parse_compact
 from workflow.store import audit_chain
+from workflow.store.audit_trail import verify_trail, write_checkpoints
+from workflow.store.evidence import export_pack, verify_pack
+from workflow.store.signing import KeyRing
 from workflow.store.tables import AuditEventRow, CertificateRow, LedgerEntryRow, WriteOffReceiptRow
 
 
@@ -404,7 +405,7 @@ def _cli(container: Container, *args: str, cwd: Path | None = None) -> subproces
         "SPECGOODS_INSTANCE_PATH": str(container.settings.instance_path),
     }
     return subprocess.run(
-        [sys.executable, "-m", "config.cli", "audit", *args],
+        [sys.executable, "-m", "cli", "audit", *args],
         capture_output=True,
         text=True,
         env=environment,
@@ -453,9 +454,9 @@ def test_audit_verify_pack_on_a_file_that_is_not_a_pack_exits_2(container: Conta
 def test_a_chain_walked_in_stretches_and_processes_finds_the_same_first_problem(
     container: Container, history: str, monkeypatch: pytest.MonkeyPatch, jobs: int
 ) -> None:
-    import config.audit_trail
+    import workflow.store.audit_trail
 
-    monkeypatch.setattr(config.audit_trail, "RANGE", 4)
+    monkeypatch.setattr(workflow.store.audit_trail, "RANGE", 4)
     assert _verify(container, jobs=jobs).ok
     events = _events(container)
     boundary = events[7]  # seq 8: the last of the second stretch
@@ -470,7 +471,7 @@ def test_a_chain_walked_in_stretches_and_processes_finds_the_same_first_problem(
 
 def test_specgoods_verify_checks_a_single_receipt_token(container: Container, history: str) -> None:
     token = _receipts(container)[1]["token"]
-    command = [sys.executable, "-m", "config.cli", "verify"]
+    command = [sys.executable, "-m", "cli", "verify"]
     environment = {key: value for key, value in os.environ.items() if not key.startswith("SPECGOODS_")}
     environment["SPECGOODS_INSTANCE_PATH"] = str(container.settings.instance_path)
     valid = subprocess.run([*command, token], capture_output=True, text=True, env=environment, check=False)

@@ -31,7 +31,7 @@ def run(args: list[str], instance: Path, **env: str) -> subprocess.CompletedProc
     environment = {key: value for key, value in os.environ.items() if not key.startswith("SPECGOODS_")}
     environment |= {"SPECGOODS_INSTANCE_PATH": str(instance), **env}
     return subprocess.run(
-        [sys.executable, "-m", "config.cli", *args],
+        [sys.executable, "-m", "cli", *args],
         capture_output=True,
         text=True,
         env=environment,

@@ -14,9 +14,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from config.audit_trail import verify_trail
 from config.bootstrap import Container
-from config.signing import key_ring
+from config.keys import key_ring
 from tests.conftest import Cast, make_cast
 from tests.integration.support import (
     balances,
@@ -38,6 +37,7 @@ from workflow.domain.errors import (
 from workflow.domain.goods import Direction
 from workflow.service.declare import MAX_BATCH
 from workflow.store.audit_ledger import audit_ledger
+from workflow.store.audit_trail import verify_trail
 from workflow.store.bulk import COPY_FROM_ROWS, insert_rows, insert_rows_returning_ids
 from workflow.store.tables import (
     AuditEventRow,

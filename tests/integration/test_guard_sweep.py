@@ -28,6 +28,7 @@ from web import create_app
 from workflow.domain import commands as c
 from workflow.domain.actors import SYSTEM_ACTOR, Actor, Role
 from workflow.domain.assessment import Opinion
+from workflow.domain.certificate_changes import ChangeKind, Particulars
 from workflow.domain.errors import DomainError, GuardFailed, InvalidTransition, PermissionDenied
 from workflow.domain.goods import RiskGrade
 from workflow.domain.ledger import Disposal
@@ -98,10 +99,23 @@ def _end_certificate(trigger: str) -> Build:
     return lambda a, i: c.EndCertificate(a, i, trigger, "follow-up found a mismatch")
 
 
+ENDINGS = ("withdraw", "revoke", "cancel")
 # (trigger, door, command). Two doors fire `fail`: a failed inspection and a failed laboratory test.
-CERTIFICATE_DOORS: tuple[tuple[str, str, Build], ...] = tuple(
-    (trigger, f"end_certificate_{trigger}", _end_certificate(trigger)) for trigger in ("withdraw", "revoke", "cancel")
+CERTIFICATE_DOORS: tuple[tuple[str, str, Build], ...] = (
+    *((trigger, f"end_certificate_{trigger}", _end_certificate(trigger)) for trigger in ENDINGS),
+    (
+        "request_cancellation",
+        "request_cancellation",
+        lambda a, i: c.RequestCertificateChange(a, i, ChangeKind.CANCELLATION, "项目终止"),
+    ),
+    (
+        "request_amendment",
+        "request_amendment",
+        lambda a, i: c.RequestCertificateChange(a, i, ChangeKind.AMENDMENT, "", Particulars(agent="厦门报关行")),
+    ),
 )
+# Fired by deciding a change request (its id, not the certificate's): swept in test_certificate_changes.py.
+DECIDED_ON_A_REQUEST = {"amend", "refuse_change"}
 DECLARATION_DOORS: tuple[tuple[str, str, Build], ...] = (
     ("clear_hold", "resolve_hold_split", lambda a, i: c.ResolveHold(a, i, "split: the in-quota part goes")),
     ("reject", "resolve_hold_reject", lambda a, i: c.ResolveHold(a, i, "over quantity", split=False)),
@@ -369,10 +383,14 @@ def _sweep_bus(
 
 def test_every_person_fired_transition_has_a_door_in_the_sweep() -> None:
     """Left out, with reason: `reactivate` is fired by the ledger after a reversal or a release (W10), never asked
-    for; `release` by a port officer leaves DOC_CHECKED, which no object outlives its declaring transaction in."""
+    for; `release` by a port officer leaves DOC_CHECKED, which no object outlives its declaring transaction in;
+    `amend` and `refuse_change` are fired by deciding a change request (test_certificate_changes.py sweeps them)."""
     assert {*APPLICATION_COMMANDS, *PANEL_TRIGGERS} == {spec.trigger for spec in APPLICATION.specs}
     assert set(APPLICATION_ROUTES) == set(APPLICATION_COMMANDS)
-    assert {trigger for trigger, _, _ in CERTIFICATE_DOORS} == _fired_by_people(CERTIFICATE) - {"reactivate"}
+    assert {trigger for trigger, _, _ in CERTIFICATE_DOORS} == _fired_by_people(CERTIFICATE) - {
+        "reactivate",
+        *DECIDED_ON_A_REQUEST,
+    }
     assert {trigger for trigger, _, _ in DECLARATION_DOORS} == _fired_by_people(DECLARATION) - {"release"}
 
 

@@ -23,8 +23,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
 from config.bootstrap import Container
-from config.evidence import export_pack, verify_pack
-from config.signing import key_ring
+from config.keys import key_ring
 from tests.conftest import Cast, FixedClock
 from tests.integration.support import declaration_no, declare, fx10_cytokine, grant
 from web import create_app
@@ -33,6 +32,7 @@ from workflow.domain.actors import Actor
 from workflow.domain.draws import commitment, inspection_draw, is_inspected, period_of
 from workflow.service.inspection_draws import publish_commitments
 from workflow.store.accounts import issue_token
+from workflow.store.evidence import export_pack, verify_pack
 from workflow.store.tables import AuditEventRow, DeclarationRow, DrawKeyRow, NotificationRow
 
 D = Decimal
@@ -75,7 +75,7 @@ def audit_cli(container: Container, *args: str) -> subprocess.CompletedProcess[s
         "SPECGOODS_INSTANCE_PATH": str(container.settings.instance_path),
     }
     return subprocess.run(
-        [sys.executable, "-m", "config.cli", "audit", "draws", *args],
+        [sys.executable, "-m", "cli", "audit", "draws", *args],
         capture_output=True,
         text=True,
         env=environment,

@@ -15,13 +15,14 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from config.audit_trail import verify_trail
 from config.bootstrap import Container
-from config.signing import KeyRing, key_ring
+from config.keys import key_ring
 from tests.conftest import Cast, wait_for
 from tests.integration.stress_client import Cast as ClientCast
 from tests.integration.stress_client import hold_a_transaction_open, run_batch_client, run_client
 from tests.integration.support import balances, declare, fx10_cytokine, grant, ledger
+from workflow.store.audit_trail import verify_trail
+from workflow.store.signing import KeyRing
 from workflow.store.tables import CertificateLineRow, DeclarationLineRow, DeclarationRow, LedgerEntryRow
 
 D = Decimal

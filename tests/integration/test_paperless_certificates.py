@@ -20,14 +20,7 @@ from pypdf import PdfReader
 from sqlalchemy import func, select
 
 from config.bootstrap import Container
-from config.signing import (
-    KeyRing,
-    embedded_token,
-    key_id,
-    key_ring,
-    verify_pdf,
-    verify_token,
-)
+from config.keys import key_ring
 from tasks.documents import certificate_folder, render_certificate_document
 from tests.conftest import Cast, make_cast, wait_for, wait_for_worker
 from tests.integration.support import fx09_hek293, fx10_cytokine, grant
@@ -42,6 +35,7 @@ from workflow.domain.signature import (
     compact,
     parse_compact,
 )
+from workflow.store.signing import KeyRing, embedded_token, key_id, verify_pdf, verify_token
 from workflow.store.tables import CertificateDocumentRow, CertificateRow, OutboxRow
 
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -213,7 +207,7 @@ def run_cli(container: Container, *args: str) -> subprocess.CompletedProcess[str
         "SPECGOODS_INSTANCE_PATH": str(container.settings.instance_path),
     }
     return subprocess.run(
-        [sys.executable, "-m", "config.cli", *args], env=env, capture_output=True, text=True, timeout=120, check=False
+        [sys.executable, "-m", "cli", *args], env=env, capture_output=True, text=True, timeout=120, check=False
     )
 
 
@@ -269,16 +263,18 @@ def test_the_web_publishes_the_jwks_and_verifies_payloads_and_pdfs(
     assert qr_token is not None
     valid = client.post("/verify", data={"payload": qr_token, "online": "1"})
     page = valid.get_data(as_text=True)
-    assert valid.status_code == 200 and "Valid" in page and number in page and "active" in page
+    # Chinese first, from the catalog: 有效 (valid), and the live state in words, never its code
+    assert valid.status_code == 200 and "✔ 有效" in page and number in page and ">active<" not in page
+    assert "当前状态" in page
 
     tampered = client.post("/verify", data={"payload": tamper_qty(qr_token, "5000")})
-    assert tampered.status_code == 422 and "Tampered" in tampered.get_data(as_text=True)
+    assert tampered.status_code == 422 and "已篡改" in tampered.get_data(as_text=True)
 
     upload = client.post("/verify", data={"pdf": (io.BytesIO(pdf), f"{number}.pdf"), "online": "1"})
-    assert upload.status_code == 200 and "Valid" in upload.get_data(as_text=True)
+    assert upload.status_code == 200 and "✔ 有效" in upload.get_data(as_text=True)
     damaged = pdf[:-10] + b"%%EOF\n  \n"
     broken = client.post("/verify", data={"pdf": (io.BytesIO(damaged), f"{number}.pdf")})
-    assert broken.status_code == 422 and PDF_HASH in broken.get_data(as_text=True)
+    assert broken.status_code == 422 and "PDF 文件不是签发时的文件" in broken.get_data(as_text=True)  # PDF_HASH
 
     assert client.post("/verify", data={"payload": "garbage"}).status_code == 400
 

@@ -46,7 +46,7 @@ UNACKED_KEY = "unacked"
 
 
 def spawn_specgoods(
-    tmp_path: Path, args: list[str], env: dict[str, str], module: str = "config.cli", name: str = ""
+    tmp_path: Path, args: list[str], env: dict[str, str], module: str = "cli", name: str = ""
 ) -> WorkerProcess:
     """`python -m <module> <args>` from the repository root, its output in a log under tmp_path."""
     hostname = name or f"test-{uuid.uuid4().hex[:6]}@localhost"
@@ -66,7 +66,7 @@ def spawn_specgoods(
 def spawn(tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
     started: list[WorkerProcess] = []
 
-    def start(args: list[str], env: dict[str, str], module: str = "config.cli", name: str = "") -> WorkerProcess:
+    def start(args: list[str], env: dict[str, str], module: str = "cli", name: str = "") -> WorkerProcess:
         started.append(spawn_specgoods(tmp_path, args, env, module, name))
         return started[-1]
 
@@ -76,7 +76,7 @@ def spawn(tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
 
 
 def start_worker_process(
-    spawn: Callable[..., WorkerProcess], env: dict[str, str], module: str = "config.cli", concurrency: int = 2
+    spawn: Callable[..., WorkerProcess], env: dict[str, str], module: str = "cli", concurrency: int = 2
 ) -> WorkerProcess:
     """A prefork `specgoods worker` (or a test entry module wrapping it), named so a ping can find it."""
     hostname = f"reliability-{uuid.uuid4().hex[:6]}@localhost"

@@ -6,10 +6,10 @@ import json
 
 from sqlalchemy import select, update
 
-from config.audit_trail import verify_trail
-from config.evidence import verify_pack
-from config.signing import key_ring
+from config.keys import key_ring
 from tests.ui.conftest import Pages
+from workflow.store.audit_trail import verify_trail
+from workflow.store.evidence import verify_pack
 from workflow.store.tables import AuditEventRow, CertificateRow
 
 VERIFY = "/ui/audit/tools/verify"
@@ -73,7 +73,9 @@ def test_the_evidence_pack_downloaded_from_the_page_passes_the_command_lines_che
 def test_an_unknown_certificate_number_is_refused_and_no_pack_is_made(pages: Pages) -> None:
     pages.sign_in("xiamen.auditor")
     response = pages.post("/ui/audit/tools/evidence-pack", {"certificate_no": "NO-SUCH-CERT"})
-    assert response.status_code == 400 and response.mimetype == "text/html"
+    page = response.get_data(as_text=True)  # back to the pack's form, the number kept and the message at it
+    assert response.status_code == 422 and response.mimetype == "text/html"
+    assert 'id="pack-certificate_no-error"' in page and 'value="NO-SUCH-CERT"' in page
 
 
 def test_the_trail_exports_as_json_with_utc_instants(pages: Pages) -> None:

@@ -79,7 +79,7 @@ def _nav(pages: Pages, username: str) -> list[str]:
 
 def test_each_role_sees_its_own_nav(pages: Pages) -> None:
     assert "/ui/applicant/applications/new" in _nav(pages, "xiamen.applicant")
-    assert _nav(pages, "xiamen.acceptor") == ["/ui/review/queue"]
+    assert _nav(pages, "xiamen.acceptor") == ["/ui/review/queue", "/ui/labs"]  # acceptors verify labs (R9(b))
     assert _nav(pages, "xiamen.port_officer") == ["/ui/port/", "/ui/port/reversals"]
     assert "/ui/audit/write-offs" in _nav(pages, "xiamen.auditor")
     assert _nav(pages, "xiamen.expert") == ["/ui/expert/"]

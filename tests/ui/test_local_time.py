@@ -32,6 +32,7 @@ from web import create_app
 from web.ui.audit import CSV_COLUMNS
 from workflow.domain import commands as c
 from workflow.domain.goods import Direction
+from workflow.domain.local_days import EVERY_DISTRICT, DistrictScope
 from workflow.store.tables import ApplicationRow, CertificateRow, NotificationRow, UserRow
 
 EVENT = datetime(2026, 12, 5, 17, 30)  # naive UTC, as the tables keep it
@@ -48,8 +49,11 @@ class PinnedClock:
     def now(self) -> datetime:
         return self.instant
 
-    def today(self) -> date:
+    def today(self, district: str | None = None) -> date:
         return local_time.local_date(self.instant, "Asia/Shanghai")
+
+    def local_days(self) -> list[tuple[date, DistrictScope]]:
+        return [(self.today(), EVERY_DISTRICT)]
 
 
 @pytest.fixture
@@ -171,8 +175,8 @@ def test_the_dashboard_counts_a_decision_made_after_16_utc_on_its_local_date(pag
 # -- another zone ---------------------------------------------------------------------------------------------------
 
 
-def test_a_district_in_another_zone_shows_its_own_time(pages: Pages, tmp_path: Path, clock: PinnedClock) -> None:
-    application_id, _ = granted(pages.container)
+def xiamen_in_xinjiang_time(pages: Pages, tmp_path: Path, clock: PinnedClock) -> Container:
+    """The same database, read by an app whose configuration puts Xiamen in Xinjiang time (UTC+6)."""
     districts = DISTRICTS_FILE.read_text(encoding="utf-8")
     elsewhere = tmp_path / "districts.toml"
     xinjiang = districts.replace(
@@ -182,12 +186,44 @@ def test_a_district_in_another_zone_shows_its_own_time(pages: Pages, tmp_path: P
     )
     assert xinjiang != districts
     elsewhere.write_text(xinjiang, encoding="utf-8")
-    # The same database, read by an app whose configuration puts Xiamen in Xinjiang time (UTC+6).
     settings = load_settings(
         database_url=pages.container.settings.database_url, instance_path=tmp_path / "instance",
         districts_file=elsewhere,
     )  # fmt: skip
-    container = bootstrap(settings, clock=clock)
+    return bootstrap(settings, clock=clock)
+
+
+def test_an_applicant_reads_the_time_of_its_enterprises_district_on_pages_and_in_mail(
+    pages: Pages, tmp_path: Path, clock: PinnedClock
+) -> None:
+    application_id, _ = granted(pages.container)  # an enterprise of Xiamen; its users have no district of their own
+    with pages.container.sessions() as session, session.begin():  # the demo applicant's password, to sign in
+        known = select(UserRow.password_hash).where(UserRow.username == "xiamen.applicant").scalar_subquery()
+        session.execute(update(UserRow).where(UserRow.username == "xiamentz.applicant").values(password_hash=known))
+    container = xiamen_in_xinjiang_time(pages, tmp_path, clock)
+    try:
+        applicant = Pages(container, create_app(container, {"TESTING": True}).test_client())
+        applicant.sign_in("xiamentz.applicant")
+        page = applicant.text(f"/ui/applications/{application_id}")
+        assert '<span translate="no">2026-12-05 23:30</span> 新疆时间 <span translate="no">(UTC+6)</span>' in page
+        with container.sessions() as session, session.begin():
+            user = session.scalar(select(UserRow.id).where(UserRow.username == "xiamentz.applicant"))
+            session.execute(update(UserRow).where(UserRow.id == user).values(email="lab@example.com"))
+            notification_id = session.scalar(
+                select(NotificationRow.id).where(
+                    NotificationRow.user_id == user, NotificationRow.kind == "application_granted"
+                )
+            )
+        assert notification_id is not None and send_notification_email(container, notification_id) == "sent"
+        message = email.message_from_bytes((container.settings.mail_dir / f"{notification_id}.eml").read_bytes())
+        assert "2026-12-05 23:30 新疆时间 (UTC+6)" in message.get_payload(decode=True).decode("utf-8")  # type: ignore[union-attr]
+    finally:
+        container.dispose()
+
+
+def test_a_district_in_another_zone_shows_its_own_time(pages: Pages, tmp_path: Path, clock: PinnedClock) -> None:
+    application_id, _ = granted(pages.container)
+    container = xiamen_in_xinjiang_time(pages, tmp_path, clock)
     try:
         assert local_time.zone_of(container.deps.policies, "xiamen") == "Asia/Urumqi"
         app = create_app(container, {"TESTING": True})

@@ -64,7 +64,7 @@ IDENTIFIER = re.compile(
     r"|\b[0-9a-f]{16,64}…?"  # a SHA-256, whole or its start
     r"|\b[A-D]\b"  # a risk grade (R27), a legal term in both languages
     r"|^admin$"  # the platform administrator's user name
-    r"|\bspecgoods( (audit|verify|demo))*\b"  # a command of the CLI, typed as written
+    r"|\bspecgoods( (audit|verify|demo|simulate))*\b"  # a command of the CLI, typed as written
 )
 # Words the demo's users typed (goods names, makers, free-text reasons): data in the user's own words, not the UI's.
 TYPED_TEXT = (

@@ -15,8 +15,8 @@ from workflow.domain.lifecycle import Lifecycle
 
 # Someone who held no earlier post on the file, with a reason written: every actor- or reason-guard passes.
 PASSING = GuardInput(Actor(user_id=999, role=Role.HEAD), reason="written reason")
-_NOTHING_PENDING = DecisionFacts(assessment_required=False)
-_REJECTED = DecisionFacts(True, assessment=AssessmentStanding(1, AssessmentOutcome.REJECT))
+_NOTHING_PENDING = DecisionFacts(assessment_required=False, lab_findings=())
+_REJECTED = DecisionFacts(True, assessment=AssessmentStanding(1, AssessmentOutcome.REJECT), lab_findings=())
 
 
 class Thing:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -34,7 +35,8 @@ def under_review(facts: DecisionFacts | None = None) -> Application:
         acceptor_id=ACCEPTOR.user_id,
         reviewer_id=REVIEWER.user_id,
         clock=StatutoryClock(accepted_on=DAY),
-        decision_facts=facts,
+        # The lab check (R62) has its own tests (test_biosafety.py): here the labs were read and matched.
+        decision_facts=facts if facts is None or facts.lab_findings is not None else replace(facts, lab_findings=()),
     )
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from config.cli import main
+from cli.main import main
 from workflow.domain.actors import Role
 from workflow.domain.guard_docs import render_guard_doc
 from workflow.domain.guards import REQUIRED_GUARDS, RequiredGuard

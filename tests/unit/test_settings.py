@@ -14,7 +14,7 @@ def test_defaults_give_the_embedded_mode_on_an_sqlite_file_in_the_instance_folde
     monkeypatch.delenv("SPECGOODS_DATABASE_URL", raising=False)
     monkeypatch.delenv("SPECGOODS_REDIS_URL", raising=False)
     settings = load_settings(instance_path=tmp_path)
-    assert settings.is_embedded and settings.broker_url == "memory://"
+    assert settings.is_embedded and settings.broker_url == "memory://localhost/"
     assert settings.effective_database_url == f"sqlite:///{tmp_path.resolve() / 'specgoods.sqlite3'}"
 
 
@@ -49,7 +49,7 @@ def test_settings_are_frozen() -> None:
 
 
 def test_a_malformed_value_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SPECGOODS_WORKER_PING_TIMEOUT", "soon")
+    monkeypatch.setenv("SPECGOODS_WORKER_STALE_SECONDS", "soon")
     with pytest.raises(InvalidInput) as error:
         load_settings()
-    assert error.value.field == "SPECGOODS_WORKER_PING_TIMEOUT"
+    assert error.value.field == "SPECGOODS_WORKER_STALE_SECONDS"

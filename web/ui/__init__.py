@@ -15,20 +15,25 @@ from web.ui import (
     audit,
     audit_tools,
     auth,
+    certificate_changes,
+    credit,
     enterprise,
     expert,
     i18n,
     inbox,
+    laboratories,
     local_time,
     objects,
     port,
     review,
+    simulation,
     views,
 )
 
 BLUEPRINTS = (auth.blueprint, views.blueprint, objects.blueprint, applicant.blueprint, review.blueprint,
               expert.blueprint, port.blueprint, audit.blueprint, audit_tools.blueprint,
-              enterprise.blueprint, inbox.blueprint)  # fmt: skip
+              enterprise.blueprint, inbox.blueprint, certificate_changes.blueprint,
+              laboratories.blueprint, credit.blueprint, simulation.blueprint)  # fmt: skip
 PAGES = frozenset(blueprint.name for blueprint in BLUEPRINTS)
 for _blueprint in BLUEPRINTS:  # once per process: a blueprint is set up before any app registers it
     views.add_error_pages(_blueprint)

@@ -16,7 +16,7 @@ from werkzeug.wrappers import Response
 from web.context import container
 from web.ui import goods
 from web.ui.auth import actor, allow
-from web.ui.forms import ApplicationForm, GoodsForm, UsccForm, options, query_int
+from web.ui.forms import ApplicationForm, GoodsForm, UsccForm, fields_checked_by_the_form, options, query_int
 from web.ui.i18n import district, districts
 from web.ui.objects import require_visible
 from web.ui.refusals import RETURNED, Refusal, refusal_of
@@ -28,6 +28,7 @@ from workflow.domain.goods import Direction
 from workflow.domain.model import Application, checked_ports
 from workflow.domain.permissions import Action
 from workflow.domain.uscc import validate_uscc
+from workflow.service.lab_checks import LabsKnown
 from workflow.service.precheck import parse_precheck_input, run_precheck
 from workflow.store import api_reads, journey_reads, ui_queries
 from workflow.store.api_reads import BIGINT_MAX, Scope
@@ -64,6 +65,7 @@ def _goods_form(kind: type[GoodsForm] = GoodsForm) -> GoodsForm:
 
 @blueprint.route("/applications/new", methods=["GET", "POST"])
 @allow(Action.CREATE_APPLICATION)
+@fields_checked_by_the_form
 def new_application() -> Response | tuple[str, int]:
     """Direction, district and goods lines make the draft; documents and submission follow on its page."""
     form = _goods_form(ApplicationForm)
@@ -103,6 +105,7 @@ def _placed(refusal: Refusal, form: GoodsForm, entered: goods.LinesInput) -> Ref
 
 @blueprint.route("/applications/<int:application_id>/edit", methods=["GET", "POST"])
 @allow(Action.REVISE_APPLICATION)
+@fields_checked_by_the_form
 def edit_application(application_id: int) -> Response | tuple[str, int]:
     """The goods and ports of a draft, or of a file sent back for correction (R13); the district stays the file's."""
     require_visible("application_id", application_id)
@@ -175,6 +178,7 @@ def _entered() -> goods.LinesInput:
 
 @blueprint.route("/precheck", methods=["GET", "POST"])
 @allow(APPLICANT)
+@fields_checked_by_the_form
 def precheck() -> tuple[str, int]:
     """What the rules would decide for these goods, line by line and overall, with rule ids and reasons."""
     form = _goods_form()
@@ -195,7 +199,7 @@ def precheck() -> tuple[str, int]:
 
 def _run_precheck(form: GoodsForm, entered: goods.LinesInput) -> dict[str, Any]:
     deps = container().deps
-    today = deps.clock.today()
+    today = deps.clock.today(form.district.data)
     policy = deps.policies.policy_for(form.district.data, today)
     raw = {
         "direction": form.direction.data,
@@ -207,7 +211,8 @@ def _run_precheck(form: GoodsForm, entered: goods.LinesInput) -> dict[str, Any]:
         checked = parse_precheck_input(raw | {"applicant": {"credit_tier": credit.tier.value}})
         prior = uow.enterprises.granted_among(_enterprise_id(), (line.identity for line in checked.goods_lines()))
         holds_grant = bool(prior) or uow.enterprises.has_grant(_enterprise_id())  # R15: any grant, not only these
-    return run_precheck(checked, policy, prior, holds_grant)
+        labs = LabsKnown(uow.laboratories.of_enterprise(_enterprise_id()), _enterprise_id(), today)  # R9(b), R62
+    return run_precheck(checked, policy, prior, holds_grant, labs)
 
 
 @blueprint.get("/certificates")
@@ -231,6 +236,7 @@ def declarations() -> str:
 
 @blueprint.route("/enterprise", methods=["GET", "POST"])
 @allow(APPLICANT)
+@fields_checked_by_the_form
 def profile() -> tuple[str, int]:
     """The enterprise's record, credit history and approvals; the code checker validates a USCC with its check digit."""
     form, checked = UsccForm(), None

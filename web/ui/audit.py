@@ -29,6 +29,7 @@ from web.ui.auth import actor, allow
 from web.ui.forms import query_int
 from web.ui.i18n import CHINESE, ENGLISH, ENTRY_KINDS, ROLES, districts, label, select_locale
 from web.ui.objects import require_visible
+from web.ui.refusals import Refusal, refusal_of
 from workflow.domain import inputs
 from workflow.domain.errors import InvalidInput
 from workflow.domain.lifecycle import LIFECYCLES
@@ -196,21 +197,48 @@ def spreadsheet_safe(value: object) -> object:
 
 @blueprint.get("/ledger-check")
 @allow(Action.READ_AUDIT)
-def ledger_check() -> str:
-    """W8/W12: balances recomputed from the ledger, and every write-off invariant, for one certificate or all."""
+def ledger_check() -> tuple[str, int]:
+    """W8/W12: balances recomputed from the ledger, and every write-off invariant, for one certificate or all.
+
+    A number that names no certificate the auditor may see comes back at its field, as typed, with nothing checked.
+    """
     number = request.args.get("certificate_no", "").strip() or None
-    if number is not None:
-        with container().sessions() as session:
-            found = ui_queries.certificate_id_by_no(session, number)
-        if found is None:
-            raise InvalidInput(_("No certificate with this number."), field="certificate_no")
-        require_visible("certificate_id", found)
+    try:
+        visible_certificate(number)
+    except InvalidInput as refused:
+        return ledger_page(None, refusal_of("check", refused), typed=number or ""), 422
+    return ledger_page(number), 200
+
+
+def visible_certificate(number: str | None) -> None:
+    """The certificate `number` exists and the auditor may see it (no number: every one in scope), else refused."""
+    if number is None:
+        return
     with container().sessions() as session:
-        result = audit_ledger(session, number)
-        mine = ui_queries.certificate_numbers(session, _district()) if _district() else None
-    lines = [line for line in result.lines if mine is None or line.certificate_no in mine]
-    violations = [v for v in result.violations if mine is None or v.certificate_no in mine]
-    return render_template("ui/audit/ledger_check.html", lines=lines, violations=violations, number=number or "")
+        found = ui_queries.certificate_id_by_no(session, number)
+    if found is None:
+        raise InvalidInput(_("No certificate with this number."), field="certificate_no")
+    require_visible("certificate_id", found)
+
+
+def ledger_page(number: str | None, refusal: Refusal | None = None, typed: str = "") -> str:
+    """The ledger check of `number` (all in scope for None), or, after a refusal, the form with nothing checked."""
+    lines: list[Any] = []
+    violations: list[Any] = []
+    if refusal is None:
+        with container().sessions() as session:
+            result = audit_ledger(session, number)
+            mine = ui_queries.certificate_numbers(session, _district()) if _district() else None
+        lines = [line for line in result.lines if mine is None or line.certificate_no in mine]
+        violations = [v for v in result.violations if mine is None or v.certificate_no in mine]
+    return render_template(
+        "ui/audit/ledger_check.html",
+        lines=lines,
+        violations=violations,
+        number=number or typed,
+        refusal=refusal,
+        checked=refusal is None,
+    )
 
 
 def chosen_object_type(types: tuple[str, ...], default: str = "") -> str:
@@ -277,7 +305,7 @@ def _period() -> tuple[Period, dict[str, str]]:
     """The current month by default; presets count back from the district's today; a custom period needs both ends."""
     typed = {name: request.args.get(name, "").strip() for name in ("period", "since", "until")}
     choice = typed["period"] or "this_month"
-    today = container().deps.clock.today()
+    today = container().deps.clock.today(actor().district)
     first = today.replace(day=1)
     presets = {
         "this_month": (first, today),

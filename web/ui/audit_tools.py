@@ -1,8 +1,9 @@
 """The auditor's tools on the pages: verify the hash chain, download a certificate's evidence pack, export a trail.
 
 Each button runs the code the command line runs (`specgoods audit verify`, `specgoods audit export`:
-config/audit_trail.py and config/evidence.py), so a page and an operator's shell can never disagree. An auditor of a
-district verifies that district's chain; one without a district verifies every chain and the signed receipts.
+workflow/store/audit_trail.py and workflow/store/evidence.py), so a page and an operator's shell can never disagree.
+An auditor of a district verifies that district's chain; one without a district verifies every chain and the signed
+receipts.
 """
 
 from __future__ import annotations
@@ -14,19 +15,20 @@ from flask import Blueprint, Response, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from config.audit_trail import verify_trail
-from config.evidence import export_pack
-from config.signing import key_ring
+from config.keys import key_ring
 from web.authz import scope_of
 from web.context import container
-from web.ui.audit import chosen_object_type
+from web.ui.audit import chosen_object_type, ledger_page, visible_certificate
 from web.ui.auth import actor, allow
 from web.ui.objects import require_visible
+from web.ui.refusals import back_to_the_page
 from workflow.domain import audit_chain
 from workflow.domain.errors import InvalidInput
 from workflow.domain.permissions import Action
-from workflow.store import api_reads, ui_queries
+from workflow.store import api_reads
+from workflow.store.audit_trail import verify_trail
 from workflow.store.engine import READ_ONLY
+from workflow.store.evidence import export_pack
 
 blueprint = Blueprint("ui_audit_tools", __name__, url_prefix="/ui/audit/tools")
 TRAIL_TYPES = ("application", "certificate", "declaration")
@@ -54,22 +56,20 @@ def verify() -> tuple[str, int]:
 
 @blueprint.post("/evidence-pack")
 @allow(Action.READ_AUDIT)
+@back_to_the_page(lambda refusal: ledger_page(None, refusal), lambda: "evidence-pack")
 def evidence_pack() -> Response:
     """`specgoods audit export`: the certificate's evidence pack, a zip that `specgoods audit verify --pack` checks.
 
     A POST: the export seals the events waiting and signs a checkpoint first, so the pack ends at a signed head.
     """
     number = request.form.get("certificate_no", "").strip()
-    with container().sessions() as session:
-        certificate_id = ui_queries.certificate_id_by_no(session, number) if number else None
-    if certificate_id is None:
-        raise InvalidInput(_("No certificate with this number."), field="certificate_no")
-    require_visible("certificate_id", certificate_id)
+    visible_certificate(number or None)
+    if not number:
+        raise InvalidInput(_("Give the number of the certificate."), field="certificate_no")
     settings, clock = container().settings, container().deps.clock
     with container().sessions() as session:
-        content = export_pack(
-            session, key_ring(settings), number, settings.instance_path / "certificates", clock.now(), clock.today()
-        )
+        folder, today = settings.instance_path / "certificates", clock.today(actor().district)
+        content = export_pack(session, key_ring(settings), number, folder, clock.now(), today)
     return _download(content, "application/zip", f"{number}.zip")
 
 

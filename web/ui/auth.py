@@ -24,8 +24,9 @@ from flask_login import LoginManager, current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
 from web.context import Unauthenticated, check_password, container, login_event
+from web.passwords import fresh_hash
 from web.throttle import TooManyAttempts
-from web.ui.forms import SignInForm
+from web.ui.forms import SignInForm, fields_checked_by_the_form
 from web.ui.i18n import LANGUAGES
 from workflow.domain.actors import Actor, Role
 from workflow.domain.errors import NotFound, PermissionDenied
@@ -124,6 +125,7 @@ def _gate(choose: Callable[[dict[str, Any]], Choice], roles: frozenset[Role], **
 
 
 @blueprint.route("/sign-in", methods=["GET", "POST"])
+@fields_checked_by_the_form
 def sign_in() -> Response | tuple[str, int] | tuple[str, int, dict[str, str]]:
     form = SignInForm()
     if not form.validate_on_submit():
@@ -137,7 +139,7 @@ def sign_in() -> Response | tuple[str, int] | tuple[str, int, dict[str, str]]:
         wait = refused.retry_after
         form.password.errors = [_("Too many failed attempts. Try again in %(seconds)s seconds.", seconds=wait)]
         return render_template("ui/sign_in.html", form=form), 429, {"Retry-After": str(wait)}
-    login_event(account.username, account, "login")
+    login_event(account.username, account, "login", fresh_hash(account.password_hash, form.password.data or ""))
     with container().sessions() as db, db.begin():
         issued = issue_session(db, account.id, container().deps.clock.now(), SESSION_LIFETIME)
     session.clear()  # a fresh session on sign-in: no fixation, and the old CSRF token goes with it

@@ -20,6 +20,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from web.context import HASHER, container
 from web.ui.auth import actor, allow, allow_each
+from web.ui.forms import PageForm, fields_checked_by_the_form
 from web.ui.refusals import RETURNED, explain
 from workflow.domain import commands as c
 from workflow.domain import inputs
@@ -54,7 +55,7 @@ ACTIONS = {
 }
 
 
-class ProfileForm(FlaskForm):
+class ProfileForm(PageForm):
     name = StringField(_l("Name"), validators=[DataRequired(REQUIRED), Length(max=200)])
     name_en = StringField(_l("English name"), validators=[Optional(), Length(max=200)])
     address = StringField(_l("Address"), validators=[Optional(), Length(max=300)])
@@ -63,7 +64,7 @@ class ProfileForm(FlaskForm):
     version = HiddenField()
 
 
-class UserForm(FlaskForm):
+class UserForm(PageForm):
     username = StringField(_l("User name"), validators=[DataRequired(REQUIRED), Length(max=80)])
     display_name = StringField(_l("Display name"), validators=[DataRequired(REQUIRED), Length(max=120)])
     email = StringField(_l("E-mail"), validators=[DataRequired(REQUIRED), Length(max=200)])
@@ -71,7 +72,7 @@ class UserForm(FlaskForm):
     is_admin = BooleanField(_l("Enterprise admin"))
 
 
-class UserActionForm(FlaskForm):
+class UserActionForm(PageForm):
     user_id = IntegerField(validators=[DataRequired(), NumberRange(min=1, max=inputs.INT_MAX)])  # what the column holds
 
 
@@ -97,6 +98,7 @@ def _require_admin() -> None:
 
 @blueprint.route("/profile", methods=["GET", "POST"])
 @allow(Action.UPDATE_ENTERPRISE)
+@fields_checked_by_the_form
 def edit_profile() -> Response | tuple[str, int]:
     """The profile form; the unified social credit code is shown, never edited (it is the enterprise's identity)."""
     _require_admin()
@@ -149,6 +151,7 @@ def _users_page(form: UserForm, refused: dict[int, str], status: int) -> tuple[s
 
 @blueprint.post("/users")
 @allow(Action.ADD_ENTERPRISE_USER)
+@fields_checked_by_the_form
 def add_user() -> Response | tuple[str, int]:
     """A new applicant user of the admin's enterprise, who signs in with the initial password."""
     _require_admin()
@@ -180,6 +183,7 @@ def _add(form: UserForm) -> bool:
 
 @blueprint.post("/users/<action>")
 @allow_each("action", dict.fromkeys(ACTIONS, Action.CHANGE_ENTERPRISE_USER))
+@fields_checked_by_the_form
 def change_user(action: str) -> Response | tuple[str, int]:
     """Deactivate or reactivate a user, make or unmake an admin; the last admin's own refusal shows on their row."""
     _require_admin()

@@ -42,7 +42,7 @@ def _desk(refusal: Refusal | None = None, **_route: int) -> str:
         "ui/expert/desk.html",
         seats=seats,
         form=_form(),
-        today=container().deps.clock.today(),
+        today=container().deps.clock.today(actor().district),
         opinions=dict(OPINIONS),
         refusal=refusal,
     )

@@ -6,8 +6,8 @@ Every limit is workflow/domain/inputs.py's, so a form accepts exactly what the A
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from flask import request
 from flask_babel import lazy_gettext as _l
@@ -27,6 +27,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
+from web.security import REFUSES_AT_THE_FORM
 from workflow.domain import inputs
 from workflow.domain.errors import InvalidInput
 
@@ -69,6 +70,51 @@ def text(max_length: int, multiline: bool = False) -> list[Any]:
     return [no_control_characters, Length(max=max_length)]
 
 
+CONTROL_CHARACTERS = _l("Remove the control characters (such as NUL) from this field.")
+
+
+class PageForm(FlaskForm):
+    """Every page's form: a field of any kind that carries a control character is refused at that field.
+
+    Text fields say so in their own validators too (`text`); this covers the rest (hidden, select, password, a line
+    of a list), so a view marked `fields_checked_by_the_form` can take a NUL byte back to the form, input kept.
+    """
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        valid = super().validate(extra_validators)
+        for field in _every_field(self):
+            data = field.data if isinstance(field.data, str) else ""
+            if inputs.bad_character(data.replace("\r\n", "\n"), multiline=True) is not None:
+                if CONTROL_CHARACTERS not in field.errors:
+                    field.errors = [*field.errors, CONTROL_CHARACTERS]
+                valid = False
+        return valid
+
+
+def _every_field(form: Iterable[Field]) -> Iterable[Field]:
+    for field in form:
+        entries = getattr(field, "entries", None)  # a FieldList: its lines, each a field or a sub-form
+        nested = getattr(field, "form", None)  # a FormField
+        if entries is not None:
+            yield from _every_field(entry.form if hasattr(entry, "form") else entry for entry in entries)
+        elif isinstance(nested, Form):
+            yield from _every_field(nested)
+        else:
+            yield field
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def fields_checked_by_the_form(view: F) -> F:
+    """Marks a page whose `PageForm` refuses control characters at the field: the request hook leaves them to it.
+
+    Put it right above the view, under `allow`, whose wrapper takes the mark over.
+    """
+    setattr(view, REFUSES_AT_THE_FORM, True)
+    return view
+
+
 def query_int(name: str, maximum: int = inputs.INT_MAX) -> int | None:
     """A whole-number filter of the query string (an id, a page's `before`); absent or not a number is None.
 
@@ -103,7 +149,7 @@ def _posted_text(raw: str, max_length: int, field: str) -> str:
         raise InvalidInput(str(message), field=field) from None
 
 
-class SignInForm(FlaskForm):
+class SignInForm(PageForm):
     username = StringField(_l("User name"), validators=[DataRequired(REQUIRED), *text(inputs.USERNAME)])
     password = PasswordField(_l("Password"), validators=[DataRequired(REQUIRED), Length(max=inputs.PASSWORD)])
 
@@ -125,7 +171,7 @@ PURITY = [
 ]
 
 
-class GoodsForm(FlaskForm):
+class GoodsForm(PageForm):
     """The goods of a pre-check or an application: direction, district and one or more lines (`line-N-…` fields)."""
 
     direction = SelectField(_l("Direction"), choices=options(DIRECTIONS), validators=[InputRequired(REQUIRED)])
@@ -144,11 +190,11 @@ class ApplicationForm(GoodsForm):
         return tuple(part for part in text.split(","))
 
 
-class UsccForm(FlaskForm):
+class UsccForm(PageForm):
     uscc = StringField(_l("Unified social credit code"), validators=[DataRequired(REQUIRED), *text(inputs.CODE)])
 
 
-class DocumentForm(FlaskForm):
+class DocumentForm(PageForm):
     doc_type = SelectField(_l("Document type"), validators=[InputRequired(REQUIRED)])
     file = FileField(_l("File (PDF, PNG or JPEG)"))
 
@@ -156,11 +202,11 @@ class DocumentForm(FlaskForm):
 REASON = text(inputs.REASON, multiline=True)
 
 
-class ReasonForm(FlaskForm):
+class ReasonForm(PageForm):
     reason = TextAreaField(_l("Reason"), validators=[DataRequired(REQUIRED), *REASON])
 
 
-class OptionalReasonForm(FlaskForm):
+class OptionalReasonForm(PageForm):
     reason = TextAreaField(_l("Reason"), validators=[Optional(), *REASON])
 
 
@@ -170,14 +216,14 @@ def each_deficiency_fits(_form: FlaskForm, field: Field) -> None:
         raise ValidationError(_l("Each deficiency is at most %(max)d characters.", max=inputs.DETAIL))
 
 
-class CorrectionForm(FlaskForm):
+class CorrectionForm(PageForm):
     deficiencies = TextAreaField(
         _l("Deficiencies (one per line)"),
         validators=[DataRequired(REQUIRED), *text(inputs.NOTICE, multiline=True), each_deficiency_fits],
     )
 
 
-class DeclareForm(FlaskForm):
+class DeclareForm(PageForm):
     declaration_no = StringField(_l("Declaration number"), validators=[DataRequired(REQUIRED), *text(inputs.CODE)])
     line_no = IntegerField(
         _l("Certificate line"), validators=[InputRequired(REQUIRED), NumberRange(min=1, max=inputs.LINES)]
@@ -195,7 +241,7 @@ class DeclareLineForm(Form):
     qty = DecimalField(_l("Quantity"), validators=[InputRequired(REQUIRED), quantity])
 
 
-class InspectionForm(FlaskForm):
+class InspectionForm(PageForm):
     outcome = SelectField(
         _l("Outcome"),
         choices=options(
@@ -209,17 +255,17 @@ class InspectionForm(FlaskForm):
     reason = TextAreaField(_l("Reason"), validators=[Optional(), *REASON])
 
 
-class ReversalForm(FlaskForm):
+class ReversalForm(PageForm):
     qty = DecimalField(_l("Quantity"), validators=[InputRequired(REQUIRED), quantity])
     reason_code = SelectField(_l("Reason code"))
     reason = TextAreaField(_l("Reason"), validators=[DataRequired(REQUIRED), *REASON])
 
 
-class DecisionForm(FlaskForm):
+class DecisionForm(PageForm):
     approve = BooleanField(_l("Approve"))
     reason = TextAreaField(_l("Reason"), validators=[Optional(), *REASON])
 
 
-class OpinionForm(FlaskForm):
+class OpinionForm(PageForm):
     opinion = SelectField(_l("Opinion"))
     reason = TextAreaField(_l("Reason"), validators=[DataRequired(REQUIRED), *REASON])

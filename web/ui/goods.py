@@ -42,7 +42,8 @@ FLAGS = (
     ("is_commercial_cell_line", _l("Commercial cell line")),
     ("involves_hgr", _l("Involves human genetic resources")),
 )
-INTEGERS = ("pathogen_class", "bsl_level")
+LAB = "lab_id"  # the registered user lab (R62); its choices are the applicant's labs (web/ui/laboratories.py)
+INTEGERS = ("pathogen_class", "bsl_level", LAB)
 
 
 @dataclass
@@ -79,7 +80,7 @@ def _raw(form: Mapping[str, str], index: int) -> dict[str, Any]:
     raw: dict[str, Any] = {name: form.get(prefix + name, "").strip() for name, _label, _ in TEXT_FIELDS}
     raw |= {name: form.get(prefix + name, "") for name, _label, _choices in SELECT_FIELDS}
     raw |= {name: form.get(prefix + name) == "y" for name, _label in FLAGS}
-    return raw
+    return raw | {LAB: form.get(prefix + LAB, "")}
 
 
 def _typed(raw: dict[str, Any]) -> dict[str, Any]:
@@ -104,7 +105,7 @@ def field_of(path: str | None) -> str | None:
     return None
 
 
-FIELD_NAMES = frozenset(name for name, *_rest in (*TEXT_FIELDS, *SELECT_FIELDS, *FLAGS))
+FIELD_NAMES = frozenset(name for name, *_rest in (*TEXT_FIELDS, *SELECT_FIELDS, *FLAGS)) | {LAB}
 
 
 def _int(value: str | None, default: int) -> int:
@@ -115,7 +116,7 @@ def line_values(line: GoodsLine) -> dict[str, Any]:
     """A stored line as the form shows it, to edit a draft or a corrected application."""
     values: dict[str, Any] = {name: _shown(getattr(line, name)) for name, _label, _required in TEXT_FIELDS}
     values |= {name: _shown(getattr(line, name)) for name, _label, _choices in SELECT_FIELDS}
-    return values | {name: bool(getattr(line, name)) for name, _label in FLAGS}
+    return values | {name: bool(getattr(line, name)) for name, _label in FLAGS} | {LAB: _shown(line.lab_id)}
 
 
 def keep_unshown(stored: Sequence[GoodsLine], edited: Sequence[GoodsLine]) -> tuple[GoodsLine, ...]:

@@ -113,6 +113,14 @@ TRIGGERS: Mapping[str, object] = {
     "revoke": _l("Revoke"),
     "cancel": _l("Cancel"),
     "reactivate": _l("Reactivate"),
+    "request_cancellation": _l("Request cancellation"),
+    "request_amendment": _l("Request an amendment"),
+    "amend": _l("Amend"),
+    "refuse_change": _l("Refuse the change"),
+    "start_replacement": _l("Replacement applied for"),
+    "supersede": _l("Superseded by a replacement"),
+    "superseded": _l("Superseded by a replacement"),
+    "replaces": _l("Replaces a certificate"),
     "declare": _l("Declare"),
     "pass_check": _l("Check passed"),
     "hold": _l("Hold"),
@@ -136,6 +144,12 @@ TRIGGERS: Mapping[str, object] = {
     "deactivate": _l("Deactivate"),
     "make_admin": _l("Made admin"),
     "unmake_admin": _l("Admin removed"),
+    # biosafety capability (R9(b), R14, R62): a lab's own events, and the certificate's hold for a lapsed lab
+    "register_lab": _l("Laboratory registered"),
+    "change_lab": _l("Laboratory changed"),
+    "verify_lab": _l("Laboratory verified"),
+    "biosafety_lapsed": _l("Held: laboratory qualification lapsed"),
+    "biosafety_restored": _l("Hold lifted: laboratory verified again"),
     # events that move no state: notes on the trail (catalog helper, issue #16 item 3)
     "issue": _l("Certificate issued"),
     "claim": _l("Claimed"),
@@ -152,6 +166,12 @@ TRIGGERS: Mapping[str, object] = {
     "request_reversal": _l("Reversal requested"),
     "reversal_approved": _l("Reversal approved"),
     "reversal_refused": _l("Reversal refused"),
+    # credit events on an enterprise (docs/credit.md)
+    "downgrade": _l("Credit downgrade"),
+    "discredit": _l("Found discredited"),
+    "restoration": _l("Credit restored"),
+    "certification": _l("Certified"),
+    "record_violation": _l("Violation case recorded"),
 }
 DIRECTIONS: Mapping[str, object] = {"entry": _l("Entry"), "exit": _l("Exit")}
 CATEGORIES: Mapping[str, object] = {
@@ -216,6 +236,33 @@ REGIMES: Mapping[str, object] = {  # the customs credit orders (R68–R71)
     "order-282": _l("GACC Order 282"),
 }
 DISPOSALS: Mapping[str, object] = {"return": _l("Return"), "destroy": _l("Destroy")}
+CREDIT_CHANGES: Mapping[str, object] = {  # what an officer records about an enterprise's tier (R72, R73)
+    "downgrade": _l("Downgrade"),
+    "discredit": _l("Discredit"),
+    "restoration": _l("Restoration"),
+    "certification": _l("Certification"),
+}
+CREDIT_GROUNDS: Mapping[str, object] = {  # R72's grounds for discredit, and those for going up (R69–R71)
+    "smuggling": _l("Smuggling crime or violation"),
+    "violation_rate": _l("Violation rate above 1‰ and penalties above ¥1m a year"),
+    "tax_unpaid": _l("Tax unpaid more than 3 months after the due date"),
+    "fines_unpaid": _l("Fines above ¥10k unpaid more than 6 months after the due date"),
+    "obstruction": _l("Obstructing officers"),
+    "bribery": _l("Bribery"),
+    "declaration_errors": _l("Declaration-error rate more than double the national average"),
+    "violation_case": _l("A recorded violation case"),
+    "certification_lost": _l("Certification lost at re-audit"),
+    "no_discredit_period": _l("The period without a discredit event has passed"),
+    "credit_repaired": _l("Credit repaired"),
+    "certification_audit": _l("Certification audit passed"),
+}
+VIOLATIONS: Mapping[str, object] = {  # R74: what a violation case is about
+    "refused_quarantine": _l("Refusing quarantine"),
+    "forged_certificate": _l("Forging or altering certificates"),
+    "concealed_goods": _l("Concealing prohibited special goods"),
+    "unpermitted_use": _l("Moving, selling or using special goods without permission"),
+    "other": _l("Another violation"),
+}
 OBJECTS: Mapping[str, object] = {  # the engine's lifecycles, as its refusals name them
     "application": _l("Application"),
     "certificate": _l("Certificate"),
@@ -241,9 +288,16 @@ FIELDS: Mapping[str, object] = {  # the input a refusal on an error page is abou
     "district": _l("District"),
     "email": _l("E-mail"),
     "port": _l("Port"),
+    "contact_person": _l("Contact person"),
+    "phone": _l("Telephone"),
+    "agent": _l("Agent"),
+    "ports": _l("Ports of entry or exit"),
 }
+# R43 / C7: what a holder asks to change on a certificate.
+CHANGE_KINDS: Mapping[str, object] = {"cancellation": _l("Cancellation"), "amendment": _l("Amendment")}
 TABLES: Mapping[str, Mapping[str, object]] = {
     "field": FIELDS,
+    "change": CHANGE_KINDS,
     "object": OBJECTS,
     "assessor": {"direct_customs": _l("The direct customs' expert panel"), "gacc_hq": _l("GACC headquarters experts")},
     "document": DOCUMENTS,
@@ -253,13 +307,16 @@ TABLES: Mapping[str, Mapping[str, object]] = {
     "tier": TIERS,
     "opinion": OPINIONS,
     "reversal": REVERSAL_REASONS,
-    "state": STATES,
+    "state": {**STATES, **TIERS},  # an enterprise's audit events go from one credit tier to another (docs/credit.md)
     "role": ROLES,
     "trigger": TRIGGERS,
     "direction": DIRECTIONS,
     "category": CATEGORIES,
     "entry": ENTRY_KINDS,
     "mode": WRITE_OFF_MODES,
+    "credit_change": CREDIT_CHANGES,
+    "ground": CREDIT_GROUNDS,
+    "violation": VIOLATIONS,
 }
 
 

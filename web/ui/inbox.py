@@ -7,6 +7,7 @@ query on the inbox index (user_id, read_at, id), capped, so it costs a few index
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
+from markupsafe import Markup, escape
 from werkzeug.wrappers import Response
 
 from web.context import container
@@ -77,18 +79,33 @@ def mark_all_read() -> Response:
     return redirect(url_for("ui_inbox.inbox"), 303)
 
 
-def notice_text(kind: str, params: dict[str, Any]) -> dict[str, str]:
+def notice_text(kind: str, params: dict[str, Any]) -> dict[str, Markup | str]:
     """{title, text} in the page's language; a kind without its template shows a plain catalog word, never a code."""
     language = "en" if str(get_locale()).startswith("en") else "zh"
     try:
         rendered = _texts.get_template(f"{kind}.{language}.txt").render(params)
     except (TemplateError, OSError):
         return {"title": _("Notification"), "text": ""}
-    subject, _newline, body = rendered.partition("\n")
+    subject, _newline, body = data_marked(rendered, params).partition("\n")
     for footer in FOOTERS:
         body = body.split(footer)[0]
     paragraphs = [part.strip() for part in body.strip().split("\n\n") if part.strip()]
-    return {"title": subject.strip(), "text": "\n\n".join(paragraphs[1:])}  # the first paragraph is the greeting
+    return {"title": subject.strip(), "text": Markup("\n\n").join(paragraphs[1:])}  # the first: the greeting
+
+
+def data_marked(text: str, params: dict[str, Any]) -> Markup:
+    """The text escaped, each value it was given marked as data (`translate="no"`), as data is on every page.
+
+    A lab's or a person's name in a notice stays as written on an English page. One pass over the text, longest
+    value first, so no mark is ever placed inside another or inside markup.
+    """
+    values = sorted({value for value in params.values() if isinstance(value, str) and len(value.strip()) > 1},
+                    key=len, reverse=True)  # fmt: skip
+    escaped = str(escape(text))
+    if not values:
+        return Markup(escaped)
+    pattern = re.compile("|".join(re.escape(str(escape(value))) for value in values))
+    return Markup(pattern.sub(lambda found: f'<span translate="no">{found.group(0)}</span>', escaped))
 
 
 def _notifications(session: Any) -> SqlNotifications:

@@ -10,12 +10,14 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from apiflask import APIFlask
+from flask import g
 from flask_babel import gettext
 from flask_login import current_user
 from markupsafe import Markup
 
 from config import local_time
 from web.context import container
+from workflow.store import ui_queries
 
 TIME_HTML = '<time datetime="{}Z"><span translate="no">{}</span> {} <span translate="no">({})</span></time>'
 
@@ -26,10 +28,21 @@ def register(app: APIFlask) -> None:
 
 
 def viewer_zone() -> str:
-    """The signed-in officer's district zone; Beijing time for anyone without a district (or not signed in)."""
+    """The reader's district zone: an officer's district, an applicant's enterprise's; else Beijing time.
+
+    Looked up once per request: a page shows many times.
+    """
+    if "specgoods_viewer_zone" not in g:
+        g.specgoods_viewer_zone = local_time.zone_of(container().deps.policies, _viewer_district())
+    return str(g.specgoods_viewer_zone)
+
+
+def _viewer_district() -> str | None:
     actor = getattr(current_user, "actor", None) if getattr(current_user, "is_authenticated", False) else None
-    district = getattr(actor, "district", None)
-    return local_time.zone_of(container().deps.policies, district)
+    if actor is None or actor.district or not actor.enterprise_id:
+        return getattr(actor, "district", None)
+    with container().sessions() as session:
+        return ui_queries.enterprise_district(session, actor.enterprise_id)
 
 
 def viewer_date(instant: datetime | str | None) -> date | None:

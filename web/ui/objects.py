@@ -311,7 +311,7 @@ def act(application_id: int, trigger: str) -> Response:
 
 @blueprint.post("/certificates/<int:certificate_id>/end/<trigger>")
 @allow_each("trigger", ENDING_ACTIONS)
-@back_to_the_form(lambda certificate_id, refusal: _certificate_page(certificate_id, refusal), "trigger")
+@back_to_the_form(lambda certificate_id, refusal: certificate_page(certificate_id, refusal), "trigger")
 def end_certificate(certificate_id: int, trigger: str) -> Response:
     """C5–C7: withdraw, revoke or cancel with a written reason; a revocation for fraud bars the holder (R26)."""
     require_visible("certificate_id", certificate_id)
@@ -333,7 +333,7 @@ def _back(application_id: int) -> Response:
 def certificate(certificate_id: int) -> str:
     """Remaining quantity per line (余量), the write-off history with running balances, declarations, trail."""
     require_visible("certificate_id", certificate_id)
-    return _certificate_page(certificate_id)
+    return certificate_page(certificate_id)
 
 
 @blueprint.get("/certificates/<int:certificate_id>/pdf")
@@ -349,7 +349,7 @@ def certificate_pdf(certificate_id: int) -> Response:
     return pdfs.download(found)
 
 
-def _certificate_page(certificate_id: int, refusal: Refusal | None = None) -> str:
+def certificate_page(certificate_id: int, refusal: Refusal | None = None) -> str:
     with container().sessions() as session:
         view = api_reads.certificate(session, certificate_id)
         history = ui_queries.ledger_history(session, ui_queries.LedgerFilter(certificate_id=certificate_id), None, 200)

@@ -223,7 +223,7 @@ def declare(certificate_id: int) -> Response | tuple[str, int]:
         actor(),
         (form.declaration_no.data or "").strip(),
         cert["certificate_no"],
-        container().deps.clock.today(),
+        container().deps.clock.today(cert["district"]),
         Direction(cert["direction"]),
         tuple((int(line_no or 0), Decimal(qty or 0)) for line_no, qty in lines),
         port=form.port.data or "",

@@ -109,6 +109,26 @@ REASONS = (
     N_("only a panel's rejection can be overridden (%(rule)s)"),
     N_("the rejection was already overridden (%(rule)s)"),
     N_("the expert panel rejected this application; it is not referred again (%(rule)s)"),
+    # R9(b), R14, R62: the user lab against the goods (workflow/domain/biosafety.py, workflow/service/lab_checks.py)
+    N_(
+        "line %(line)s: the goods contain a pathogen and name no registered user lab of the applicant (BSL-%(level)s or above needed) (%(rule)s)"  # noqa: E501
+    ),
+    N_("line %(line)s: lab #%(number)s is not a laboratory of the applicant (%(rule)s)"),
+    N_("line %(line)s: lab #%(number)s (%(lab)s) is below BSL-%(level)s, the level these goods need (%(rule)s)"),
+    N_(
+        "line %(line)s: lab #%(number)s (%(lab)s) is BSL-3 or above and needs the national accreditation (body and number) (%(rule)s)"  # noqa: E501
+    ),
+    N_("line %(line)s: lab #%(number)s (%(lab)s) has not been verified by an officer of the district (%(rule)s)"),
+    N_("line %(line)s: the qualification of lab #%(number)s (%(lab)s) is not valid on the decision's date (%(rule)s)"),
+    N_("no line contains a pathogen: no user lab is required (R14)"),
+    N_("every user lab is verified, valid and of the level the goods need (R9, R14, R62)"),
+    N_("laboratory %(lab)s was qualified until %(until)s, so declarations wait for officer review"),
+    N_("laboratory %(lab)s verified valid"),
+    N_("the biosafety capability does not match the goods: %(inner)s"),
+    N_("nothing is granted until it does (%(rule)s)"),
+    N_("the applicant's laboratories were not read; nothing is granted without them (%(rule)s)"),
+    # R69, R71: the restoration sweep's reason (workflow/domain/credit_events.py)
+    N_("%(rule)s: no discredit event since %(since)s (%(number)s months)"),
     # the aggregates' own refusals (workflow/domain/model.py, service/)
     N_("missing required documents: %(documents)s"),
     N_("an application in state %(state)s cannot be edited"),
@@ -127,6 +147,11 @@ REASONS = (
     N_("a single-use (grade A) write-off is never reversed after release"),
     N_("the committed quantity is no longer there to reverse"),
     N_("cannot release against this certificate: %(inner)s"),
+    # R43 / C7: changes to a granted certificate (workflow/service/replacements.py, certificate_changes.py)
+    N_("superseded by certificate %(certificate_no)s (application %(reference)s)"),
+    N_("replaces certificate %(certificate_no)s"),
+    N_("certificate %(trigger)s: %(inner)s"),
+    N_("assessment #%(number)s of the replaced certificate's file carried over: no risk fact changed (%(rule)s)"),
 )
 # The grading criteria and R4 exclusions the reasons quote (rules.py _CRITERIA, _EXCLUSION_LABELS).
 CRITERIA = (

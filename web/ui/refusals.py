@@ -21,11 +21,15 @@ from typing import Any, TypeVar
 from flask import request
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from werkzeug.datastructures import ImmutableMultiDict, MultiDict
 
+from web.security import REFUSES_AT_THE_FORM, refused_input
+from workflow.domain import inputs
 from workflow.domain.errors import ConcurrencyConflict, DomainError, GuardFailed, InvalidInput, InvalidTransition
 
 F = TypeVar("F", bound=Callable[..., Any])
 RETURNED = (InvalidInput, GuardFailed, InvalidTransition, ConcurrencyConflict)
+RAISES_REFUSED_INPUT = "raises_refused_input"  # its view shows a refusal handed over before it reads the body
 
 
 @dataclass(frozen=True)
@@ -62,14 +66,54 @@ def back_to_the_page(page: Callable[..., str], action: Callable[..., str]) -> Ca
     def decorate(view: F) -> F:
         @wraps(view)
         def posted(*args: Any, **kwargs: Any) -> Any:
+            fields = request.form
+            refused = refused_input()  # a control character in a posted field, or a body over the limit
+            if refused is not None:
+                # Refused when the view first reads a field: after its own checks of who may see the object.
+                request.form = RefusedFields(refused)  # type: ignore[assignment]
             try:
                 return view(*args, **kwargs)
             except RETURNED as error:
+                request.form = shown(fields) if refused is not None else fields  # type: ignore[assignment]
                 return page(*args, refusal=_refusal(action(**kwargs), error), **kwargs), _status(error)
 
+        setattr(posted, REFUSES_AT_THE_FORM, True)
+        setattr(posted, RAISES_REFUSED_INPUT, True)
         return posted  # type: ignore[return-value]
 
     return decorate
+
+
+class RefusedFields:
+    """The posted fields of a refused request, in place of `request.form`: reading any of them raises the refusal."""
+
+    def __init__(self, refusal: InvalidInput) -> None:
+        self._refusal = refusal
+
+    def __getattr__(self, name: str) -> Any:
+        raise self._refusal
+
+    def __getitem__(self, key: str) -> Any:
+        raise self._refusal
+
+    def __contains__(self, key: object) -> bool:
+        raise self._refusal
+
+    def __iter__(self) -> Any:
+        raise self._refusal
+
+    def __len__(self) -> int:
+        raise self._refusal
+
+
+def shown(fields: MultiDict[str, str]) -> ImmutableMultiDict[str, str]:
+    """What was posted, to fill the refused form again: a control character shown as the replacement character."""
+    return ImmutableMultiDict(
+        [
+            (name, "".join("\ufffd" if inputs.bad_character(c) else c for c in value))
+            for name, value in fields.items(multi=True)
+        ]
+    )
 
 
 AT_FIELDS = ("reason", "deficiencies")  # the fields the action forms show; other refusals are shown above the form
@@ -106,12 +150,20 @@ RULES: dict[str, Any] = {
     "R26": _l("This applicant is barred from applying for a year after false or concealed information."),
     "R32": _l("This grade needs more before it can be granted (R32): see the risk assessment and the documents."),
     "R61": _l("Too few eligible experts in the district to seat the panel."),
+    "R62": _l(
+        "The user laboratory does not match the goods (R9, R14, R62): see the screening, then ask for a correction or deny."  # noqa: E501
+    ),
     "A8": _l("The risk assessment is closed; no more opinions are taken."),
     "D1": _l("Only the certificate holder or a port officer may declare against it."),
     "W4": _l("A single-use (grade A) certificate has been used; a second declaration is refused."),
     "W5": _l("The quantity is more than the remaining quantity of the certificate line."),
     "W7": _l("The certificate had expired on the declaration date."),
     "W10": _l("This write-off cannot be reversed (W10)."),
+    "C7": _l("A cancellation needs its ground in writing, and a cancelled certificate takes no declaration (C7)."),
+    "R43": _l(
+        "Not possible as a change of this certificate (R43): only the particulars the district allows are amended, "
+        "one request at a time, and a refusal says why."
+    ),
 }
 FIELDS: dict[str, Any] = {  # input refused by a check the pages share with the API, which words it in English
     "file": _l("Upload a PDF, PNG or JPEG file that is not empty and at most 10 MB."),

@@ -15,6 +15,7 @@ from flask import Blueprint, render_template, request
 
 from web.context import container
 from web.ui.auth import actor, allow
+from web.ui.credit import with_credit
 from web.ui.forms import query_int
 from web.ui.i18n import districts
 from workflow.domain.actors import Role
@@ -41,7 +42,7 @@ def queue() -> str:
     where = _filter(args)
     with container().sessions() as session:
         rows = ui_queries.review_queue(session, where, before, PAGE + 1)
-    shown = [_with_due_date(row) for row in rows[:PAGE]]
+        shown = with_credit(session, [_with_due_date(row) for row in rows[:PAGE]])  # R73: tier today, and pending
     template = "ui/review/_rows.html" if request.headers.get("HX-Request") else "ui/review/queue.html"
     return render_template(
         template,
@@ -82,7 +83,7 @@ def _urgency_window(urgency: str) -> dict[str, date]:
 
     Overdue: the due date has passed; soon: due within 5 working days. Paused and decided files have none.
     """
-    today = container().deps.clock.today()
+    today = container().deps.clock.today(actor().district)  # the reviewer's district's date
     if urgency == "overdue":
         return {"due_until": today - timedelta(days=1)}
     if urgency == "soon":
@@ -94,7 +95,7 @@ def _with_due_date(row: dict[str, Any]) -> dict[str, Any]:
     clock = clock_from_json(row["clock"])
     if clock is None or row["state"] not in ui_queries.CLOCK_STATES:
         return row | {"due_on": None, "urgent": False}
-    calendar, today = container().deps.calendar, container().deps.clock.today()
+    calendar, today = container().deps.calendar, container().deps.clock.today(row.get("district"))
     try:
         due = clock.due_date(calendar)
         soon = due is not None and calendar.working_days_between(today, max(today, due)) <= SOON_DAYS

@@ -14,12 +14,15 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.datastructures import ImmutableMultiDict
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from web import outages
+from web.security import REFUSED_INPUT
 from web.ui.auth import actor, allow
+from web.ui.refusals import RAISES_REFUSED_INPUT
 from workflow.domain.actors import Role
-from workflow.domain.errors import DomainError
+from workflow.domain.errors import DomainError, InvalidInput
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("ui", __name__, url_prefix="/ui")
@@ -34,9 +37,15 @@ NAV: dict[Role, tuple[tuple[str, Any], ...]] = {
         ("ui_applicant.certificates", _l("Certificates")),
         ("ui_applicant.declarations", _l("Declarations")),
         ("ui_applicant.profile", _l("Enterprise")),
+        ("ui_labs.labs", _l("Laboratories")),
     ),
-    **{role: (("ui_review.queue", _l("Review queue")),) for role in CUSTOMS_DESK},
-    Role.DECIDER: (("ui_review.queue", _l("Review queue")), ("ui_port.reversals", _l("Reversals"))),
+    **{role: (("ui_review.queue", _l("Review queue")), ("ui_labs.labs", _l("Laboratories"))) for role in CUSTOMS_DESK},
+    Role.DECIDER: (
+        ("ui_review.queue", _l("Review queue")),
+        ("ui_port.reversals", _l("Reversals")),
+        ("ui_certificate_changes.queue", _l("Certificate changes")),
+        ("ui_labs.labs", _l("Laboratories")),
+    ),
     Role.EXPERT: (("ui_expert.desk", _l("My assessments")),),
     Role.PORT_OFFICER: (("ui_port.desk", _l("Port desk")), ("ui_port.reversals", _l("Reversals"))),
     Role.DEST_OFFICER: (("ui_port.desk", _l("Port desk")),),
@@ -45,6 +54,7 @@ NAV: dict[Role, tuple[tuple[str, Any], ...]] = {
         ("ui_audit.write_offs", _l("Write-offs")),
         ("ui_audit.ledger_check", _l("Ledger check")),
         ("ui_audit.trail", _l("Audit trail")),
+        ("ui_simulation.latest", _l("Policy-impact simulation")),  # docs/simulator.md
     ),
     Role.ADMIN: (("ui_audit.dashboard", _l("Dashboard")), ("ui_audit.trail", _l("Audit trail"))),
 }
@@ -68,6 +78,7 @@ def home() -> Response:
 def add_error_pages(target: Blueprint) -> None:
     target.register_error_handler(DomainError, _domain_error)
     target.register_error_handler(CSRFError, _csrf_error)
+    target.register_error_handler(RequestEntityTooLarge, _too_large)
     target.register_error_handler(HTTPException, _http_error)
     target.register_error_handler(Exception, _unexpected)
 
@@ -93,6 +104,22 @@ def _domain_error(error: DomainError) -> tuple[str, int]:
     status = 422 if error.field and error.status in (404, 500) else error.status
     status = 500 if status >= 500 else status
     return _error_page(status, _title(status), error.message, error.field, error.rule_id)
+
+
+def _too_large(error: RequestEntityTooLarge) -> Response | tuple[str, int]:
+    """An upload over the request's size limit: its page again, the file field saying why, where the form has one.
+
+    The body is never read: the view's own gate (signed in, role) runs, then its refusal wrapper shows the form.
+    """
+    view = current_app.view_functions.get(request.endpoint or "")
+    if request.method != "POST" or view is None or not getattr(view, RAISES_REFUSED_INPUT, False):
+        return _http_error(error)
+    g.setdefault(REFUSED_INPUT, InvalidInput("the upload is over the size limit", field="file"))
+    request.form = request.files = ImmutableMultiDict()  # type: ignore[misc]  # unread, so the page keeps nothing
+    response = current_app.make_response(view(**(request.view_args or {})))
+    if response.status_code == 422:  # the form came back: say why in the status too
+        response.status_code = 413
+    return response
 
 
 def _csrf_error(error: CSRFError) -> tuple[str, int]:

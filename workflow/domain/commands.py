@@ -8,6 +8,8 @@ from decimal import Decimal
 
 from workflow.domain.actors import Actor
 from workflow.domain.assessment import Opinion
+from workflow.domain.biosafety import LabDetails
+from workflow.domain.certificate_changes import ChangeKind, Particulars
 from workflow.domain.goods import Direction, GoodsLine, RiskGrade
 from workflow.domain.ledger import Disposal, ReversalReason
 from workflow.domain.review import Recommendation
@@ -260,6 +262,32 @@ class EndCertificate(Command):
 
 
 @dataclass(frozen=True)
+class RequestCertificateChange(Command):
+    """R43 / C7: the holder asks to cancel the certificate or amend its particulars (`particulars`: all of them)."""
+
+    certificate_id: int
+    kind: ChangeKind
+    reason: str = ""
+    particulars: Particulars | None = None
+
+
+@dataclass(frozen=True)
+class DecideCertificateChange(Command):
+    """R43 / C7: a decider of the district approves the request (cancel, amend) or refuses it with a reason."""
+
+    change_id: int
+    approve: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class StartReplacement(Command):
+    """R43: a draft application pre-filled from the certificate, to change what an amendment may not."""
+
+    certificate_id: int
+
+
+@dataclass(frozen=True)
 class ExpireCertificates(Command):
     """C4: the daily sweep of certificates past their validity."""
 
@@ -352,3 +380,38 @@ class ChangeEnterpriseUser(Command):
     user_id: int
     active: bool | None = None
     is_admin: bool | None = None
+
+
+# -- biosafety capability (R9(b), R14, R62; workflow/service/biosafety.py) -------------------------------------------
+
+
+@dataclass(frozen=True)
+class RegisterLaboratory(Command):
+    """The enterprise's admin adds a lab; `evidence` is the stored document (sha256, file name) when one came."""
+
+    enterprise_id: int
+    details: LabDetails
+    evidence: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class ChangeLaboratory(Command):
+    """The admin edits a lab or attaches new evidence (None keeps either); the verification starts again."""
+
+    lab_id: int
+    details: LabDetails | None = None
+    evidence: tuple[str, str] | None = None
+    version: int | None = None
+
+
+@dataclass(frozen=True)
+class VerifyLaboratory(Command):
+    """An officer of the district confirms the lab's level and accreditation against its evidence (R9(b))."""
+
+    lab_id: int
+    version: int | None = None
+
+
+@dataclass(frozen=True)
+class FlagLapsedLaboratories(Command):
+    """The daily sweep: active certificates whose lab's qualification lapsed are held for officer review (R62)."""

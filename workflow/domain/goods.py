@@ -126,7 +126,8 @@ class GoodsLine:
     has_foreign_approval: bool = False
     exclusion: Exclusion | None = None
     is_self_use_one_course: bool = False
-    bsl_level: int | None = None
+    bsl_level: int | None = None  # stated by the applicant; old data. The lab named by `lab_id` decides (R62)
+    lab_id: int | None = None  # the enterprise's registered user lab (workflow/domain/biosafety.py); `user_lab` is text
     extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     @property

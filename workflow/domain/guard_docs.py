@@ -22,6 +22,7 @@ def render_guard_doc(tables: LifecycleTables | None = None) -> str:
         _OVERRIDE,
         _CORRECT,
         _BANS,
+        _LABS,
         _ELSEWHERE + "\n\n" + _elsewhere_table(),
         "## States that wait on one role\n\n" + _waiting_table(tables),
         _GAPS,
@@ -120,6 +121,16 @@ event (rule ids R25/R26 or W9/R26, with the ground and the last day), and read b
 `submit` and `resubmit` on the day of submission. A ban is the enterprise's alone, and ends on the day before the
 anniversary of the decision."""
 
+_LABS = """\
+## The user lab against the goods (R9(b), R14, R62)
+
+`grant_application` also reads the filing enterprise's laboratories in the deciding transaction and compares each
+pathogen line's named lab with the goods on the day of the decision (workflow/domain/biosafety.py): the profile's
+minimum level for the pathogen class and category, accreditation from BSL-3 up, the district officer's verification
+and the validity. Each mismatch is a sentence in `DecisionFacts.lab_findings`; `lab_matches_goods` (R62) refuses the
+grant while there is one, and refuses it when the labs were not read. The same comparison is the screening's
+`biosafety` decision and a named deficiency of the correction notice ([biosafety.md](biosafety.md))."""
+
 _GAPS = """\
 ## Known gaps, decided and left
 
@@ -193,6 +204,18 @@ _ENFORCED_ELSEWHERE = (
         "Refused before anything is filed: a date after today or before the profile's window (R39), a line the "
         "certificate lacks (W2), a single-use certificate already held or used (W4). The automatic check (active, "
         "not on hold, valid on the date, direction, ports, quantity) routes any failure to `hold`, never to release.",
+    ),
+    (
+        "C7, R43",
+        "`require_not_cancelled` (`workflow/domain/certificate_changes.py`), in the declaration service",
+        "A cancelled certificate (on the holder's request) takes no new declaration: refused before anything is "
+        "filed, read under the certificate's shared lock, so a cancellation and a declaration serialize.",
+    ),
+    (
+        "R43, C7",
+        "`request_change`, `decide_change` (`workflow/service/certificate_changes.py`)",
+        "One open request per certificate; only the holder asks and a decider of the district decides, once; an "
+        "amendment changes only the fields the profile's `[amendments]` allows, never the validity.",
     ),
     (
         "W6, D2, R49",

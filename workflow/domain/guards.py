@@ -80,6 +80,8 @@ class DecisionFacts:
     required_because: str = ""
     assessment: AssessmentStanding | None = None
     banned_until: date | None = None
+    # R9(b)/R14/R62: each way a line's user lab fails the goods on the decision's date; None: not read (refused).
+    lab_findings: tuple[str, ...] | None = None
 
 
 def _facts(obj: Any) -> DecisionFacts | None:
@@ -159,6 +161,17 @@ def _not_banned(obj: Any, given: GuardInput) -> str | None:
     return None
 
 
+def _lab_matches(obj: Any, given: GuardInput) -> str | None:
+    """R9(b) / R14 / R62: the user lab of every pathogen line is the applicant's, verified, valid and of the level."""
+    facts = _facts(obj)
+    if facts is None or facts.lab_findings is None:
+        return "the applicant's laboratories were not read; nothing is granted without them"
+    if facts.lab_findings:
+        listed = "; ".join(facts.lab_findings)
+        return f"the biosafety capability does not match the goods: {listed}; nothing is granted until it does"
+    return None
+
+
 def _panel_rejected(obj: Any, given: GuardInput) -> str | None:
     facts = _facts(obj)
     standing = facts.assessment if facts is not None else None
@@ -191,6 +204,12 @@ REASON_TO_REVOKE = Guard(
     "reason_written", "C6", "A revocation states the fraud or error.", _reason_written, field="reason"
 )
 REASON_TO_CANCEL = Guard("reason_written", "C7", "A cancellation states its ground.", _reason_written, field="reason")
+REASON_TO_ASK_CANCELLATION = Guard(
+    "reason_written", "C7", "A holder's request to cancel states its ground.", _reason_written, field="reason"
+)
+REASON_TO_REFUSE_CHANGE = Guard(
+    "reason_written", "R43", "A refused change request says why.", _reason_written, field="reason"
+)
 REASON_FOR_OVERRIDE = Guard(
     "reason_written", "A8", "The head's override of a panel rejection is written.", _reason_written, field="reason"
 )
@@ -223,6 +242,13 @@ REJECTION_OVERRIDDEN = Guard(
     "A8",
     "A panel's rejection blocks grant unless the head overrode it in writing.",
     _rejection_overridden,
+)
+LAB_MATCHES = Guard(
+    "lab_matches_goods",
+    "R62",
+    "The user lab's level, accreditation and verification match the goods on the decision's date (R9(b), R14).",
+    _lab_matches,
+    field="lines",
 )
 PANEL_REJECTED = Guard("panel_rejected", "A8", "There is a panel rejection to override.", _panel_rejected)
 NO_STANDING_REJECTION = Guard(
@@ -257,9 +283,12 @@ REQUIRED_GUARDS: tuple[RequiredGuard, ...] = (
     RequiredGuard("R11", "application", "grant", "decider_is_not_acceptor_or_reviewer"),
     RequiredGuard("R32", "application", "grant", "risk_assessment_concluded"),
     RequiredGuard("A8", "application", "grant", "panel_rejection_overridden"),
+    RequiredGuard("R62", "application", "grant", "lab_matches_goods"),
     RequiredGuard("R11", "application", "deny", "decider_is_not_acceptor_or_reviewer"),
     RequiredGuard("R25", "application", "deny", "reason_written"),
     RequiredGuard("C5", "certificate", "withdraw", "reason_written"),
     RequiredGuard("C6", "certificate", "revoke", "reason_written"),
     RequiredGuard("C7", "certificate", "cancel", "reason_written"),
+    RequiredGuard("C7", "certificate", "request_cancellation", "reason_written"),
+    RequiredGuard("R43", "certificate", "refuse_change", "reason_written"),
 )

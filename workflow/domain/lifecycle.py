@@ -25,6 +25,7 @@ from workflow.domain.guards import (
     DEFICIENCIES_LISTED,
     EXTENDED_ONCE,
     HAS_LINES,
+    LAB_MATCHES,
     NO_STANDING_REJECTION,
     NOT_BANNED,
     ONE_NOTICE,
@@ -33,7 +34,9 @@ from workflow.domain.guards import (
     REASON_FOR_EXTENSION,
     REASON_FOR_NOT_ACCEPTING,
     REASON_FOR_OVERRIDE,
+    REASON_TO_ASK_CANCELLATION,
     REASON_TO_CANCEL,
+    REASON_TO_REFUSE_CHANGE,
     REASON_TO_REVOKE,
     REASON_TO_WITHDRAW,
     REJECTION_OVERRIDDEN,
@@ -218,7 +221,7 @@ APPLICATION_TABLE: tuple[TransitionSpec[AppState], ...] = (
         (Role.DECIDER,),
         ("A10", "R11", "R19", "R23"),
         "A decider other than the acceptor and reviewer grants; a certificate is issued.",
-        (DECIDER_SEPARATED, ASSESSMENT_CONCLUDED, REJECTION_OVERRIDDEN),
+        (DECIDER_SEPARATED, ASSESSMENT_CONCLUDED, REJECTION_OVERRIDDEN, LAB_MATCHES),
     ),
     TransitionSpec(
         "deny",
@@ -298,6 +301,51 @@ CERTIFICATE_TABLE: tuple[TransitionSpec[CertState], ...] = (
         ("W10", "C3"),
         "A released reservation or an approved reversal brings a B/C/D certificate back within validity (the ledger "
         "checks today ≤ valid_until before firing it).",
+    ),
+    TransitionSpec(
+        "request_cancellation",
+        (CertState.ACTIVE,),
+        CertState.ACTIVE,
+        (Role.APPLICANT,),
+        ("C7", "R43"),
+        "The holder asks the district to cancel (注销) the certificate, with its ground (internal: the state is "
+        "unchanged until a decider cancels it).",
+        (REASON_TO_ASK_CANCELLATION,),
+    ),
+    TransitionSpec(
+        "request_amendment",
+        (CertState.ACTIVE,),
+        CertState.ACTIVE,
+        (Role.APPLICANT,),
+        ("R43",),
+        "The holder asks to change non-substantive particulars: contacts, agent, ports where the profile allows "
+        "(internal).",
+    ),
+    TransitionSpec(
+        "amend",
+        (CertState.ACTIVE,),
+        CertState.ACTIVE,
+        (Role.DECIDER,),
+        ("R43",),
+        "A decider approves an amendment: the particulars change, the validity never moves (internal).",
+    ),
+    TransitionSpec(
+        "refuse_change",
+        (CertState.ACTIVE,),
+        CertState.ACTIVE,
+        (Role.DECIDER,),
+        ("R43",),
+        "A decider refuses a requested cancellation or amendment, saying why (internal).",
+        (REASON_TO_REFUSE_CHANGE,),
+    ),
+    TransitionSpec(
+        "supersede",
+        (CertState.ACTIVE,),
+        CertState.CANCELLED,
+        (Role.SYSTEM,),
+        ("C7", "R43", "W9"),
+        "The grant of a replacement application cancels the certificate it replaces, in the same transaction: open "
+        "reservations are released, the write-off history stays.",
     ),
 )
 

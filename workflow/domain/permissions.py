@@ -53,15 +53,23 @@ class Action(StrEnum):
     CANCEL_CERTIFICATE = "certificate.cancel"
     REVOKE_CERTIFICATE = "certificate.revoke"
     WITHDRAW_CERTIFICATE = "certificate.withdraw"
+    REQUEST_CERTIFICATE_CHANGE = "certificate.request_change"
+    DECIDE_CERTIFICATE_CHANGE = "certificate_change.decide"
+    START_REPLACEMENT = "certificate.start_replacement"
     REQUEST_REVERSAL = "write_off.request_reversal"
     DECIDE_REVERSAL = "reversal.decide"
     REGISTER_ENTERPRISE = "enterprise.register"
     UPDATE_ENTERPRISE = "enterprise.update_profile"
     ADD_ENTERPRISE_USER = "enterprise.add_user"
     CHANGE_ENTERPRISE_USER = "enterprise.change_user"
+    MAINTAIN_LAB = "laboratory.maintain"
+    VERIFY_LAB = "laboratory.verify"
     MARK_NOTIFICATION_READ = "notification.mark_read"
     READ_AUDIT = "audit.read"
     DOWNLOAD_CERTIFICATE = "certificate.download"
+    RECORD_CREDIT_CHANGE = "credit.record_change"
+    RECORD_VIOLATION_CASE = "credit.record_violation"
+    READ_CREDIT = "credit.read"
 
 
 @dataclass(frozen=True)
@@ -127,16 +135,29 @@ PERMISSIONS: Mapping[Action, Permission] = MappingProxyType(
         Action.CANCEL_CERTIFICATE: _fired(CERTIFICATE, "cancel"),
         Action.REVOKE_CERTIFICATE: _fired(CERTIFICATE, "revoke"),
         Action.WITHDRAW_CERTIFICATE: _fired(CERTIFICATE, "withdraw"),
+        # R43 / C7: the holder asks, a decider of the district approves (cancel, amend) or refuses.
+        Action.REQUEST_CERTIFICATE_CHANGE: _fired(CERTIFICATE, "request_cancellation", "request_amendment"),
+        Action.DECIDE_CERTIFICATE_CHANGE: _fired(CERTIFICATE, "cancel", "amend", "refuse_change"),
+        # R43: a substantive change is a new application, pre-filled from the certificate; granted, it supersedes it.
+        Action.START_REPLACEMENT: _listed(Role.APPLICANT),
         Action.REQUEST_REVERSAL: _listed(Role.PORT_OFFICER),
         Action.DECIDE_REVERSAL: _listed(Role.DECIDER),
         Action.REGISTER_ENTERPRISE: _listed(Role.ADMIN),
         Action.UPDATE_ENTERPRISE: Permission(ENTERPRISE_MANAGERS),
         Action.ADD_ENTERPRISE_USER: Permission(ENTERPRISE_MANAGERS),
         Action.CHANGE_ENTERPRISE_USER: Permission(ENTERPRISE_MANAGERS),
+        # R9(b)/R14/R62: the enterprise's admin keeps its labs; an officer of the district verifies the evidence.
+        Action.MAINTAIN_LAB: Permission(ENTERPRISE_MANAGERS),
+        Action.VERIFY_LAB: Permission(QUEUE_OFFICERS),
         Action.MARK_NOTIFICATION_READ: Permission(EVERYONE, writes=False),
         Action.READ_AUDIT: _listed(Role.AUDITOR, Role.HEAD, Role.ADMIN, writes=False),
         # The certificate PDF: for its holder, the port that writes it off and the auditor (issue 16, item 5).
         Action.DOWNLOAD_CERTIFICATE: _listed(Role.APPLICANT, Role.PORT_OFFICER, Role.AUDITOR, writes=False),
+        # R72–R74 (docs/credit.md): a credit change is a decision with legal effect, the decider's or the head's; a
+        # violation case is a reference to a case decided elsewhere, which the reviewer may enter too. Auditors read.
+        Action.RECORD_CREDIT_CHANGE: _listed(Role.DECIDER, Role.HEAD),
+        Action.RECORD_VIOLATION_CASE: _listed(Role.REVIEWER, Role.DECIDER, Role.HEAD),
+        Action.READ_CREDIT: Permission(EVERYONE - {Role.EXPERT}, writes=False),
     }
 )
 
@@ -175,6 +196,14 @@ def may(actor: Actor, action: Action, owned: Scoped | None = None) -> bool:
 ENDING_ACTIONS: Mapping[str, Action] = MappingProxyType(
     {"cancel": Action.CANCEL_CERTIFICATE, "revoke": Action.REVOKE_CERTIFICATE, "withdraw": Action.WITHDRAW_CERTIFICATE}
 )
+
+
+CREDIT_ACTIONS = frozenset({Action.RECORD_CREDIT_CHANGE, Action.RECORD_VIOLATION_CASE})
+
+
+def may_record_credit(actor: Actor, action: Action, enterprise: Scoped) -> bool:
+    """R72–R74: only officers of the enterprise's own district record its credit events; no district-less user does."""
+    return action in CREDIT_ACTIONS and may(actor, action, enterprise) and actor.district == enterprise.district
 
 
 def require(actor: Actor, action: Action) -> None:

@@ -13,6 +13,7 @@ from decimal import Decimal
 from enum import StrEnum
 from types import MappingProxyType
 
+from workflow.domain.biosafety import BiosafetyRule
 from workflow.domain.clock import ClockLimits
 from workflow.domain.errors import InvalidInput, NotFound, PolicyError
 from workflow.domain.goods import Direction, RiskGrade, WriteOffMode
@@ -135,6 +136,13 @@ class DeclarationRule:
 
 
 @dataclass(frozen=True)
+class AmendmentRule:
+    """R43: the certificate particulars a holder may have amended without a new application (the rest needs one)."""
+
+    fields: frozenset[str] = frozenset({"contact_person", "phone", "agent"})
+
+
+@dataclass(frozen=True)
 class InspectionRule:
     """§(e) E1: the physical-check baseline per grade, and the grades always checked in full.
 
@@ -161,12 +169,23 @@ class CreditTerms:
 
 
 @dataclass(frozen=True)
+class RestorationRule:
+    """R69, R71: a tier an enterprise leaves for `to_tier` after `after_months` without a discredit event."""
+
+    from_tier: CreditTier
+    to_tier: CreditTier
+    after_months: int
+    rule_id: str
+
+
+@dataclass(frozen=True)
 class CreditRule:
     """R65, R68–R73: the credit regime the profile reads, its tiers' terms, and the tier of an unrated enterprise."""
 
     regime: CreditRegime
     tiers: Mapping[CreditTier, CreditTerms] = field(hash=False)
     default_tier: CreditTier
+    restoration: tuple[RestorationRule, ...] = ()  # applied by the daily sweep (workflow/service/credit_events.py)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tiers", MappingProxyType(dict(self.tiers)))
@@ -175,6 +194,10 @@ class CreditRule:
             raise PolicyError(f"tiers {foreign} do not exist under {self.regime}", field="credit.tiers")
         if self.default_tier not in self.tiers:
             raise PolicyError(f"{self.default_tier} is not one of the profile's tiers", field="credit.default_tier")
+        for rule in self.restoration:
+            if not {rule.from_tier, rule.to_tier} <= set(self.tiers) or rule.after_months < 1:
+                bad = f"restoration {rule.from_tier} -> {rule.to_tier}: both tiers the profile's, months above 0"
+                raise PolicyError(bad, field="credit.restoration")
 
     def terms_for(self, tier: CreditTier) -> CreditTerms:
         """The tier's terms; a tier of another regime is the caller's mistake, not a policy gap."""
@@ -232,6 +255,8 @@ class Policy:
     scope: ScopeRule
     limits: StatutoryLimits
     declaration: DeclarationRule
+    biosafety: BiosafetyRule  # R9(b), R14, R62: the lowest lab level per pathogen class and category
+    amendments: AmendmentRule = AmendmentRule()  # R43: what a certificate amendment may change
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "validity_months", MappingProxyType(dict(self.validity_months)))

@@ -1,6 +1,7 @@
 """What a paperless certificate's signature covers: the canonical payload, its JSON bytes and the compact token.
 
-Pure: the Ed25519 signing itself happens outside the domain (config/signing.py); docs/paperless.md has the format.
+Pure: the Ed25519 signing itself happens outside the domain (workflow/store/signing.py); docs/paperless.md has
+the format.
 """
 
 from __future__ import annotations

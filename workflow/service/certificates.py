@@ -14,6 +14,7 @@ from workflow.domain.errors import ConcurrencyConflict, GuardFailed, InvalidInpu
 from workflow.domain.goods import WriteOffMode
 from workflow.domain.ledger import CertificateFacts, Disposal, EntryKind
 from workflow.domain.lifecycle import CertState
+from workflow.domain.local_days import DistrictScope
 from workflow.domain.permissions import ENDING_ACTIONS, require
 from workflow.service.idempotency import Outcome, run_idempotent
 from workflow.service.notify import disposal_notice, notify_enterprise
@@ -133,7 +134,8 @@ def end_certificate(cmd: c.EndCertificate, deps: Dependencies) -> dict[str, Any]
     with deps.uow() as uow:
         certificate = uow.ledger.lock_certificate_by_id(cmd.certificate_id)
         # C6 / R26: revoked for fraud, the enterprise may not apply again for three years
-        ban = ban_for(certificate.enterprise_id, BanGround.FRAUD, deps.clock.today()) if cmd.fraud else None
+        today = deps.clock.today(certificate.district)
+        ban = ban_for(certificate.enterprise_id, BanGround.FRAUD, today) if cmd.fraud else None
         _end(uow, deps, certificate, cmd.trigger, cmd.actor, cmd.reason, ban)
         if ban is not None:
             uow.enterprises.add_ban(ban, f"certificate {certificate.certificate_no}", cmd.reason, deps.clock.now())
@@ -158,6 +160,13 @@ def _end(
     rule_ids = ("W9", "R26") if ban else ("W9",)
     aggregate.fire(trigger, actor, reason=reason, rule_ids=rule_ids, inputs=ban_facts)
     uow.certificates.save(aggregate)
+    end_reservations(uow, deps, certificate, trigger, reason)
+
+
+def end_reservations(
+    uow: UnitOfWork, deps: Dependencies, certificate: CertificateFacts, trigger: str, reason: str
+) -> None:
+    """W9: the declarations in flight on an ended certificate are voided and their reservations released."""
     for declaration_id in uow.ledger.open_declarations(certificate.id):
         declaration = uow.declarations.get(declaration_id)
         declaration.void(f"certificate {trigger}: {reason}")
@@ -203,7 +212,7 @@ def report_follow_up(cmd: c.ReportFollowUp, deps: Dependencies) -> dict[str, Any
 
 def expire_certificates(cmd: c.ExpireCertificates, deps: Dependencies) -> int:
     """C4 / R38: certificates past validity expire; their remaining quantity lapses, reservations stay (W7)."""
-    return _sweep(deps, lambda uow, today: uow.ledger.expiring(today), _expire_one)
+    return _sweep(deps, lambda uow, today, scope: uow.ledger.expiring(today, scope), _expire_one)
 
 
 def _expire_one(uow: UnitOfWork, certificate_id: int, today: date) -> None:
@@ -214,7 +223,7 @@ def _expire_one(uow: UnitOfWork, certificate_id: int, today: date) -> None:
 
 def exhaust_used_up(cmd: c.ExhaustUsedUp, deps: Dependencies) -> int:
     """C3 safety net: a certificate used up (nothing remaining, nothing reserved) whose post-commit check never ran."""
-    return _sweep(deps, lambda uow, today: uow.ledger.used_up(), _exhaust_one)
+    return _sweep(deps, lambda uow, today, scope: uow.ledger.used_up(), _exhaust_one)
 
 
 def _exhaust_one(uow: UnitOfWork, certificate_id: int, today: date) -> None:
@@ -224,7 +233,7 @@ def _exhaust_one(uow: UnitOfWork, certificate_id: int, today: date) -> None:
 
 def flag_overdue_follow_ups(cmd: c.FlagOverdueFollowUps, deps: Dependencies) -> int:
     """R54: one alert per overdue follow-up report, recorded in the declaration's audit trail."""
-    return _sweep(deps, lambda uow, today: uow.ledger.overdue_follow_ups(today), _alert_one)
+    return _sweep(deps, lambda uow, today, scope: uow.ledger.overdue_follow_ups(today, scope), _alert_one)
 
 
 def _alert_one(uow: UnitOfWork, declaration_id: int, today: date) -> None:
@@ -244,17 +253,24 @@ def _alert_one(uow: UnitOfWork, declaration_id: int, today: date) -> None:
     )
 
 
-def _sweep(
-    deps: Dependencies, find: Callable[[UnitOfWork, date], list[int]], act: Callable[[UnitOfWork, int, date], None]
-) -> int:
-    """One transaction per sweep: rows another sweep is holding are skipped, so two sweeps never double-act."""
-    today = deps.clock.today()
-    with deps.uow() as uow:
-        found = find(uow, today)
-        for object_id in found:
-            act(uow, object_id, today)
-        uow.commit()
-    return len(found)
+Finder = Callable[[UnitOfWork, date, DistrictScope], list[int]]
+"""What a sweep acts on: ids due on a local date, in the districts that have that date."""
+
+
+def _sweep(deps: Dependencies, find: Finder, act: Callable[[UnitOfWork, int, date], None]) -> int:
+    """One transaction per district date: rows another sweep is holding are skipped, so two sweeps never double-act.
+
+    Each district is swept on its own local date (the shipped districts share one, so that is a single run).
+    """
+    acted = 0
+    for today, scope in deps.clock.local_days():
+        with deps.uow() as uow:
+            found = find(uow, today, scope)
+            for object_id in found:
+                act(uow, object_id, today)
+            uow.commit()
+        acted += len(found)
+    return acted
 
 
 def _note(

@@ -29,6 +29,7 @@ from typing import Any
 
 from workflow.domain import commands as c
 from workflow.domain.actors import Actor, Role
+from workflow.domain.certificate_changes import require_not_cancelled
 from workflow.domain.declaration import Declaration, check_declared_on
 from workflow.domain.errors import (
     ConcurrencyConflict,
@@ -247,12 +248,13 @@ def _judge(
     """D2 (the documents) and, when they pass, D3 (the route) and W4's one use; D1 was asked by `_owner`.
 
     Refused before anything is filed: a date the port could not have accepted (R39), a line the certificate does
-    not have (W2), a single-use certificate already held or used (W4).
+    not have (W2), a single-use certificate already held or used (W4), a cancelled certificate (C7).
     """
     cmd = item.command
-    today = deps.clock.today()
+    today = deps.clock.today(certificate.district)
     window = deps.policies.policy_for(certificate.district, today).declaration.backdating_days
     check_declared_on(cmd.declared_on, today, window)
+    require_not_cancelled(certificate.state, certificate.certificate_no)  # C7: cancelled, nothing more is filed
     require_cited_lines(certificate, item.requested)
     require_single_use_free(certificate)
     declaration = Declaration(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -17,10 +17,13 @@ from workflow.domain.goods import ProductIdentity, RiskGrade
 from workflow.domain.guards import DecisionFacts
 from workflow.domain.model import Application, Certificate, CertificateLine, checked_ports
 from workflow.domain.policy import Policy
+from workflow.service.biosafety import known_labs, lab_findings, with_lab_deficiencies
+from workflow.service.lab_checks import capability
 from workflow.service.notify import deficiency_list, notify_applicant
 from workflow.service.officer_notifications import tell_officers
 from workflow.service.ports import Dependencies, UnitOfWork
 from workflow.service.precheck import explain
+from workflow.service.replacements import replacement_screening, supersede_replaced
 
 Handler = Callable[[Any, Dependencies], Any]
 Notice = tuple[str, Mapping[str, str]]  # a notification kind for the applicant and its params beside the reference
@@ -33,7 +36,7 @@ def create_application(cmd: c.CreateApplication, deps: Dependencies) -> int:
     if not cmd.lines:
         raise InvalidInput("an application has at least one goods line", field="lines")
     with deps.uow() as uow:
-        policy = deps.policies.policy_for(cmd.district, deps.clock.today())
+        policy = deps.policies.policy_for(cmd.district, deps.clock.today(cmd.district))
         application = Application(
             enterprise_id=cmd.enterprise_id,
             district=cmd.district,
@@ -120,7 +123,7 @@ def submit_application(cmd: c.SubmitApplication, deps: Dependencies) -> None:
     """A1: attach-check, then SUBMITTED; screening is asked for through the outbox."""
     with deps.uow() as uow:
         application = uow.applications.get(cmd.application_id)
-        today = deps.clock.today()
+        today = deps.clock.today(application.district)
         _adopt_policy(application, deps, today)  # the policy in force on submission governs from now on
         required = required_documents(uow, application)
         application.decision_facts = _standing(uow, application, today)
@@ -131,7 +134,7 @@ def submit_application(cmd: c.SubmitApplication, deps: Dependencies) -> None:
 def resubmit_application(cmd: c.ResubmitApplication, deps: Dependencies) -> None:
     with deps.uow() as uow:
         application = uow.applications.get(cmd.application_id)
-        today = deps.clock.today()
+        today = deps.clock.today(application.district)
         application.decision_facts = _standing(uow, application, today)
         attached = uow.documents.attached_types(application.id or 0)
         application.resubmit(cmd.actor, today, attached, required_documents(uow, application))
@@ -148,7 +151,7 @@ def withdraw_application(cmd: c.WithdrawApplication, deps: Dependencies) -> None
     with deps.uow() as uow:
         application = uow.applications.get(cmd.application_id)
         application.withdraw(cmd.actor, cmd.reason)
-        uow.assessments.cancel_open(cmd.application_id, deps.clock.today())
+        uow.assessments.cancel_open(cmd.application_id, deps.clock.today(application.district))
         _save(uow, application)
 
 
@@ -157,12 +160,14 @@ def accept_application(cmd: c.AcceptApplication, deps: Dependencies) -> None:
 
 
 def request_correction(cmd: c.RequestCorrection, deps: Dependencies) -> None:
-    _act(
-        deps,
-        cmd,
-        lambda app, ctx: app.request_correction(cmd.actor, cmd.deficiencies, ctx.today, deps.calendar, ctx.limits),
-        ("correction_requested", {"deficiencies": deficiency_list(cmd.deficiencies)}),
-    )
+    """A2 / R17: one notice lists every deficiency, the lab mismatches of R9(b)/R14/R62 named among them."""
+    with deps.uow() as uow:
+        application = uow.applications.get(cmd.application_id)
+        today = deps.clock.today(application.district)
+        policy = deps.policies.policy_for(application.district, application.received_on or today)
+        listed = with_lab_deficiencies(cmd.deficiencies, lab_findings(uow, application, policy, today))
+        application.request_correction(cmd.actor, listed, today, deps.calendar, policy.limits.clock_limits())
+        _save(uow, application, ("correction_requested", {"deficiencies": deficiency_list(listed)}))
 
 
 def not_accept_application(cmd: c.NotAcceptApplication, deps: Dependencies) -> None:
@@ -194,7 +199,7 @@ def deny_application(cmd: c.DenyApplication, deps: Dependencies) -> None:
     """A11 / R25, and R26: a denial for false or concealed information bars the applicant for a year."""
     with deps.uow() as uow:
         application = uow.applications.get(cmd.application_id)
-        today = deps.clock.today()
+        today = deps.clock.today(application.district)
         ban = ban_for(application.enterprise_id, BanGround.FALSE_INFORMATION, today) if cmd.false_information else None
         application.deny(cmd.actor, cmd.reason, ban)
         uow.applications.count_decision(application, today)
@@ -207,11 +212,13 @@ def grant_application(cmd: c.GrantApplication, deps: Dependencies) -> int:
     """A10 + C1: the decision and the certificate it creates are one transaction."""
     with deps.uow() as uow:
         application = uow.applications.get(cmd.application_id)
-        today = deps.clock.today()
+        today = deps.clock.today(application.district)
         policy = deps.policies.policy_for(application.district, application.received_on or today)
         suggested = rules.grade_application(application.lines, application.direction, policy).result
         grade = cmd.grade or suggested
-        application.decision_facts = decision_facts(uow, application, policy, (grade, suggested))
+        facts = decision_facts(uow, application, policy, (grade, suggested))
+        labs = tuple(found.sentence for found in lab_findings(uow, application, policy, today))  # R62 on this day
+        application.decision_facts = replace(facts, lab_findings=labs)
         application.grant(cmd.actor, grade, cmd.reason)  # its guards read the facts in this transaction
         uow.applications.count_decision(application, today)
         issued = _issue_certificate(uow, application, policy, today)  # reads the enterprise's earlier grants
@@ -223,6 +230,8 @@ def grant_application(cmd: c.GrantApplication, deps: Dependencies) -> int:
         assert certificate.id is not None
         # Read above before it is written here: the application's own products were not granted before it.
         uow.enterprises.add_granted(application.enterprise_id, certificate.application_id, _identities(application))
+        uow.laboratories.link(certificate.id, [line.lab_id for line in application.lines if line.lab_id is not None])
+        supersede_replaced(uow, deps, application, certificate)  # R43: a replacement cancels what it replaces
         granted = {"certificate_no": certificate.certificate_no, "valid_until": certificate.valid_until.isoformat()}
         notify_applicant(uow, application, "application_granted", granted)
         uow.commit()
@@ -256,8 +265,11 @@ def screen_application(cmd: c.ScreenApplication, deps: Dependencies) -> bool:
         application = uow.applications.get(cmd.application_id)
         if not application.needs_screening():
             return False
-        policy = deps.policies.policy_for(application.district, application.received_on or deps.clock.today())
-        application.record_screening(_screen(uow, application, policy))
+        received_on = application.received_on or deps.clock.today(application.district)
+        policy = deps.policies.policy_for(application.district, received_on)
+        screening = _screen(uow, application, policy)
+        replacement = replacement_screening(uow, application)  # R43: unchanged lines keep their screening
+        application.record_screening({**screening, "replacement": replacement} if replacement else screening)
         _store_screened_facts(application)
         _save(uow, application)
         return True
@@ -286,7 +298,7 @@ def _act(
 ) -> None:
     with deps.uow() as uow:
         application = uow.applications.get(cmd.application_id)
-        today = deps.clock.today()
+        today = deps.clock.today(application.district)
         # The policy adopted on the day of receipt governs the whole file, whatever the district adopts later.
         policy = deps.policies.policy_for(application.district, application.received_on or today)
         action(application, ActionContext(today, policy))
@@ -366,6 +378,7 @@ def _screen(uow: UnitOfWork, application: Application, policy: Policy) -> dict[s
             ),
             "follow_up": rules.follow_up_required(grade.result, application.direction, policy),
             "risk_assessment": rules.risk_assessment_route(grade.result, policy),
+            "biosafety": capability(application.lines, known_labs(uow, application, on), policy.biosafety),
         }
     # R15: a product granted before answers it; only a new product asks whether the enterprise has any grant.
     required = _documents(uow, application, bool(granted) or uow.enterprises.has_grant(application.enterprise_id))

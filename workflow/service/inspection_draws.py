@@ -34,7 +34,7 @@ def draw_route(
 
     The period comes from the clock, so a backdated declaration is still drawn under a key nobody has seen.
     """
-    period = period_of(deps.clock.today())
+    period = period_of(deps.clock.today(certificate.district))
     key = uow.draws.period_key(certificate.district, period)
     draw = inspection_draw(
         key.secret(), certificate.district, period, certificate.certificate_no, declaration.declaration_no
@@ -61,7 +61,7 @@ def _inherit(
     if not any(certificate.lines[line_no].inspection_pending for line_no in declaration.drawn):
         return []  # nothing waits on these lines: the certificate's read said so, no query needed
     drawn = {certificate.lines[line_no].line_id: qty for line_no, qty in declaration.drawn.items()}
-    taken = inherited(uow.draws.open_pending(list(drawn)), drawn, deps.clock.today(), window_days)
+    taken = inherited(uow.draws.open_pending(list(drawn)), drawn, deps.clock.today(certificate.district), window_days)
     for pending, qty in taken:
         uow.draws.carry(pending.id, qty)
     return sorted({pending.declaration_no for pending, _ in taken})
@@ -79,7 +79,7 @@ def leave_inspection_pending(
     if declaration.state is not DeclState.WITHDRAWN or route.get("inspected") is not True or declaration.id is None:
         return
     held = {certificate.lines[line_no].line_id: qty for line_no, qty in declaration.drawn.items()}
-    uow.draws.add_pending(declaration.id, declaration.declaration_no, deps.clock.today(), held)
+    uow.draws.add_pending(declaration.id, declaration.declaration_no, deps.clock.today(certificate.district), held)
     declaration.note(
         "inspection_left_pending",
         actor,
@@ -99,8 +99,9 @@ def publish_commitments(deps: Dependencies, district_codes: Iterable[str]) -> li
     A draw makes its period's keys on first need; a district that drew nothing for a while would otherwise make
     the key of the very period it draws in, its commitment published only as it is used. Beat runs this daily.
     """
-    period = period_of(deps.clock.today())
     with deps.uow() as uow:
-        made = [uow.draws.period_key(code, period).district for code in sorted(district_codes)]
+        made = [
+            uow.draws.period_key(code, period_of(deps.clock.today(code))).district for code in sorted(district_codes)
+        ]
         uow.commit()
     return made

@@ -6,7 +6,18 @@ import logging
 from typing import Any
 
 from workflow.domain.commands import Command
-from workflow.service import certificates, declare, enterprises, handlers, port_steps, review
+from workflow.service import (
+    biosafety,
+    certificate_changes,
+    certificates,
+    credit_events,
+    declare,
+    enterprises,
+    handlers,
+    port_steps,
+    replacements,
+    review,
+)
 from workflow.service.handlers import Handler
 from workflow.service.ports import Dependencies
 
@@ -16,8 +27,12 @@ ALL_HANDLERS: dict[type[Command], Handler] = {
     **port_steps.HANDLERS,
     **declare.HANDLERS,
     **certificates.HANDLERS,
+    **certificate_changes.HANDLERS,
+    **replacements.HANDLERS,
     **review.HANDLERS,
     **enterprises.HANDLERS,
+    **credit_events.HANDLERS,
+    **biosafety.HANDLERS,
 }
 
 

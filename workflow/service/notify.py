@@ -30,6 +30,13 @@ KINDS: Mapping[str, frozenset[str]] = {
     # the applicant, about its certificates and declarations
     "certificate_expiring": frozenset({"certificate_no", "valid_until", "days"}),
     "certificate_exhausted": frozenset({"certificate_no"}),
+    # R43 / C7: a change request and its decision (workflow/service/certificate_changes.py)
+    "certificate_cancellation_requested": frozenset({"certificate_no"}),
+    "certificate_amendment_requested": frozenset({"certificate_no"}),
+    "certificate_cancellation_approved": frozenset({"certificate_no", "reason"}),
+    "certificate_amendment_approved": frozenset({"certificate_no", "reason"}),
+    "certificate_change_refused": frozenset({"certificate_no", "reason"}),
+    "certificate_cancelled": frozenset({"certificate_no"}),
     "declaration_held": frozenset({"declaration_no"}),
     "declaration_inspected": frozenset({"declaration_no"}),
     "declaration_lab_hold": frozenset({"declaration_no"}),
@@ -44,6 +51,13 @@ KINDS: Mapping[str, frozenset[str]] = {
     "claim_reassigned_to": frozenset({"reference"}),
     "claim_reassigned_away": frozenset({"reference"}),
     "extension_due": frozenset({"reference", "due_on"}),
+    # biosafety capability (workflow/service/biosafety.py): a lab to verify, verified, lapsed under a certificate
+    "lab_to_verify": frozenset({"lab"}),
+    "lab_verified": frozenset({"lab"}),
+    "lab_lapsed": frozenset({"certificate_no", "lab", "valid_until"}),
+    # the enterprise's admins, about its credit (workflow/service/credit_events.py)
+    "credit_changed": frozenset({"kind", "from_tier", "tier", "effective_from"}),
+    "violation_recorded": frozenset({"case_no", "decided_on", "kind"}),
 }
 SEND_EMAIL = "send_email"
 # The states in which a declaration's goods wait at the port -> what the holder is told: a hold for the officer

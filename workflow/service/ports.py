@@ -12,23 +12,35 @@ from typing import Any, Protocol, Self
 from workflow.domain.actors import Actor, Role
 from workflow.domain.assessment import Assessment, Opinion
 from workflow.domain.bans import ApplicantBan
+from workflow.domain.biosafety import LabDetails, Laboratory
 from workflow.domain.calendar import WorkingCalendar
+from workflow.domain.certificate_changes import ChangeKind, ChangeRequest, ChangeState, FieldChange, Particulars
 from workflow.domain.credit import CreditRecord
+from workflow.domain.credit_events import CreditPlan, RecordCreditChange, RecordViolationCase
 from workflow.domain.declaration import Declaration
 from workflow.domain.draws import PendingInspection, PeriodKey
 from workflow.domain.enterprise import EnterpriseProfile, EnterpriseUser
 from workflow.domain.goods import ProductIdentity
 from workflow.domain.guards import AssessmentStanding
 from workflow.domain.ledger import CertificateFacts, LedgerEntry, LineBalance, Reversal
+from workflow.domain.local_days import EVERY_DISTRICT, DistrictScope
 from workflow.domain.model import Application, Certificate
 from workflow.domain.policy import Policy
 from workflow.domain.receipts import LineHead
 
 
 class Clock(Protocol):
+    """Instants in UTC; dates as each district reads them, in its own time zone."""
+
     def now(self) -> datetime: ...
 
-    def today(self) -> date: ...
+    def today(self, district: str | None = None) -> date:
+        """The district's local date (the default zone's for None): the only date a rule reads."""
+        ...
+
+    def local_days(self) -> list[tuple[date, DistrictScope]]:
+        """Each local date of the moment with the districts that have it: a sweep acts per district date."""
+        ...
 
 
 class PolicyBook(Protocol):
@@ -64,6 +76,39 @@ class CertificateRepository(Protocol):
     def get(self, certificate_id: int) -> Certificate: ...
 
     def save(self, certificate: Certificate) -> None: ...
+
+
+class CertificateChanges(Protocol):
+    """The holder's change requests on certificates (R43, C7), and the particulars they change."""
+
+    def add(self, certificate_id: int, district: str, kind: ChangeKind, reason: str, changes: tuple[FieldChange, ...],
+            requested_by: int | None) -> int: ...  # fmt: skip
+
+    def get(self, change_id: int) -> ChangeRequest: ...
+
+    def open_for(self, certificate_id: int) -> ChangeRequest | None: ...
+
+    def decide(self, change_id: int, state: ChangeState, decided_by: int | None, reason: str) -> bool: ...
+
+    def particulars(self, certificate_id: int) -> Particulars: ...
+
+    def set_ports(self, certificate_id: int, ports: tuple[str, ...]) -> None: ...
+
+
+class Replacements(Protocol):
+    """R43: replacement applications and the certificates they replace."""
+
+    def add(self, application_id: int, old_certificate_id: int) -> None: ...
+
+    def open_for(self, certificate_id: int) -> int | None: ...
+
+    def replaced_by(self, application_id: int) -> int | None: ...
+
+    def link(self, application_id: int, new_certificate_id: int) -> None: ...
+
+    def copy_documents(self, from_application_id: int, to_application_id: int) -> None: ...
+
+    def passed_assessment(self, application_id: int) -> int | None: ...
 
 
 class EnterpriseDirectory(Protocol):
@@ -151,11 +196,11 @@ class Ledger(Protocol):
 
     def decide_reversal(self, reversal_id: int, state: str, decided_by: int | None) -> bool: ...
 
-    def expiring(self, today: date, limit: int = 500) -> list[int]: ...
+    def expiring(self, today: date, scope: DistrictScope = EVERY_DISTRICT, limit: int = 500) -> list[int]: ...
 
     def used_up(self, limit: int = 500) -> list[int]: ...
 
-    def overdue_follow_ups(self, today: date, limit: int = 500) -> list[int]: ...
+    def overdue_follow_ups(self, today: date, scope: DistrictScope = EVERY_DISTRICT, limit: int = 500) -> list[int]: ...
 
     def mark_alerted(self, declaration_id: int) -> None: ...
 
@@ -205,7 +250,9 @@ class Assessments(Protocol):
 
     def conclude(self, assessment_id: int, outcome: Opinion, on: date, reuse_until: date | None) -> bool: ...
 
-    def seats_to_remind(self, due_by: date, limit: int = 500) -> list[tuple[int, int, int, date]]: ...
+    def seats_to_remind(
+        self, due_by: date, scope: DistrictScope = EVERY_DISTRICT, limit: int = 500
+    ) -> list[tuple[int, int, int, date]]: ...
 
     def mark_reminded(self, seat_id: int) -> None: ...
 
@@ -247,9 +294,13 @@ class Notifications(Protocol):
 
     def keys_taken(self, keys: Collection[str]) -> set[str]: ...
 
-    def certificates_expiring(self, first: date, last: date, limit: int = 1000) -> list[Any]: ...
+    def certificates_expiring(
+        self, first: date, last: date, scope: DistrictScope = EVERY_DISTRICT, limit: int = 1000
+    ) -> list[Any]: ...
 
-    def follow_ups_due(self, first: date, last: date, limit: int = 1000) -> list[Any]: ...
+    def follow_ups_due(
+        self, first: date, last: date, scope: DistrictScope = EVERY_DISTRICT, limit: int = 1000
+    ) -> list[Any]: ...
 
 
 class Receipts(Protocol):
@@ -280,11 +331,76 @@ class EnterpriseAdmin(Protocol):
                inputs: Mapping[str, Any]) -> None: ...  # fmt: skip
 
 
+class Laboratories(Protocol):
+    """The enterprises' labs and the certificates that rely on them (workflow/service/biosafety.py, R9(b)/R14/R62)."""
+
+    def add(self, enterprise_id: int, district: str, details: LabDetails, evidence: tuple[str, str] | None) -> int: ...
+
+    def get(self, lab_id: int, lock: bool = False) -> Laboratory: ...
+
+    def change(self, lab_id: int, version: int, details: LabDetails | None,
+               evidence: tuple[str, str] | None) -> bool: ...  # fmt: skip
+
+    def verify(self, lab_id: int, version: int, on: date, by: int | None) -> bool: ...
+
+    def of_enterprise(self, enterprise_id: int) -> dict[int, Laboratory]: ...
+
+    def link(self, certificate_id: int, lab_ids: Iterable[int]) -> None: ...
+
+    def lapsed_links(self, today: date, limit: int = 500) -> list[tuple[int, int]]: ...
+
+    def set_flag(self, certificate_id: int, lab_id: int, flagged: bool) -> None: ...
+
+    def flagged_certificates(self, lab_id: int) -> list[int]: ...
+
+    def still_flagged(self, certificate_id: int) -> bool: ...
+
+
+@dataclass(frozen=True)
+class CreditEnterprise:
+    """The enterprise a credit event is about, as locked for it."""
+
+    id: int
+    district: str
+    uscc: str
+    name: str
+
+    @property
+    def enterprise_id(self) -> int:
+        return self.id
+
+
+class CreditEvents(Protocol):
+    """R68–R74: the enterprise's dated credit history, violation cases and credit changes (workflow/store)."""
+
+    def lock_enterprise(self, enterprise_id: int) -> CreditEnterprise: ...
+
+    def history(self, enterprise_id: int) -> list[CreditRecord]: ...
+
+    def case_dates(self, enterprise_id: int) -> list[date]: ...
+
+    def require_case(self, case_id: int, enterprise_id: int) -> None: ...
+
+    def apply(self, plan: CreditPlan, cmd: RecordCreditChange, enterprise: CreditEnterprise, policy: Policy) -> int: ...
+
+    def add_case(self, cmd: RecordViolationCase, enterprise: CreditEnterprise) -> int: ...
+
+    def admins(self, enterprise_id: int) -> list[int]: ...
+
+    def restoration_candidates(
+        self, scope: DistrictScope, after_id: int = 0, limit: int = 500
+    ) -> list[CreditEnterprise]: ...
+
+
 class UnitOfWork(Protocol):
     """One database transaction: state, audit events and outbox rows commit together or not at all."""
 
+    laboratories: Laboratories
+
     applications: ApplicationRepository
     certificates: CertificateRepository
+    certificate_changes: CertificateChanges
+    replacements: Replacements
     enterprises: EnterpriseDirectory
     documents: DocumentIndex
     outbox: Outbox
@@ -296,6 +412,7 @@ class UnitOfWork(Protocol):
     receipts: Receipts
     enterprise_admin: EnterpriseAdmin
     draws: Draws
+    credit: CreditEvents
 
     def __enter__(self) -> Self: ...
 

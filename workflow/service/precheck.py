@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import Enum
 from typing import Annotated, Any, TypeVar
@@ -42,6 +42,7 @@ from workflow.domain.goods import (
 from workflow.domain.policy import CreditTier, Policy
 from workflow.domain.rules import Decision
 from workflow.service.input_types import Detail, District, ExtraKey, ExtraValue, Name, OptionalName, Quantity, Unit
+from workflow.service.lab_checks import NO_LABS, LabsKnown, capability
 
 T = TypeVar("T")
 PathogenClass = Annotated[StrictInt, Field(ge=1, le=4)]
@@ -112,6 +113,7 @@ class LineFacts(_InputModel):
     exclusion: Exclusion | None = None
     is_self_use_one_course: StrictBool = False
     bsl_level: Annotated[StrictInt, Field(ge=1, le=4)] | None = None
+    lab_id: Annotated[StrictInt, Field(ge=1, le=inputs.INT_MAX)] | None = None
     extra: Annotated[
         dict[ExtraKey, ExtraValue],
         Field(max_length=50),
@@ -181,6 +183,7 @@ class _Context:
     credit_tier: CreditTier
     prior: frozenset[ProductIdentity]
     holds_grant: bool  # the system knows of a grant to the applicant, maybe of none of these products
+    labs: LabsKnown = NO_LABS
 
     @property
     def direction(self) -> Direction:
@@ -200,14 +203,18 @@ class _Context:
 
 
 def run_precheck(
-    inp: PrecheckInput, policy: Policy, prior_identities: Collection[ProductIdentity] = (), holds_grant: bool = False
+    inp: PrecheckInput,
+    policy: Policy,
+    prior_identities: Collection[ProductIdentity] = (),
+    holds_grant: bool = False,
+    labs: LabsKnown = NO_LABS,
 ) -> dict[str, Any]:
     """Apply `policy` to the request: per line and overall, with rule ids and reasons; JSON-ready output.
 
     `prior_identities` adds the products of certificates the system knows the applicant holds (R60): those among the
     request's goods are enough. `holds_grant` says the system knows of any grant to it at all (R15).
     """
-    context = _context(inp, policy, prior_identities, holds_grant)
+    context = replace(_context(inp, policy, prior_identities, holds_grant), labs=labs)
     lines = inp.goods_lines()
     scopes = [rules.scope(line, inp.direction, policy) for line in lines]
     in_scope = [line for line, decision in zip(lines, scopes, strict=True) if decision.result]
@@ -286,11 +293,13 @@ def _overall_report(
     applicant = rules.applicant_may_apply(in_scope, context.request.applicant.is_natural_person)
     report: dict[str, Any] = {"in_scope": explain(_overall_scope(scopes)), "applicant_may_apply": explain(applicant)}
     if not in_scope:
-        return report | dict.fromkeys((*_GRADED_KEYS, "inspection_rate"))
+        return report | dict.fromkeys((*_GRADED_KEYS, "inspection_rate", "biosafety"))
     grade = rules.grade_application(in_scope, context.direction, context.policy)
     rate = rules.inspection_rate(grade.result, context.credit_tier, context.policy)
     graded = _graded(grade, _overall_first_time(in_scope, context), in_scope, context)
-    return report | graded | {"inspection_rate": explain(rate)}
+    # R9(b)/R14/R62 over every line as numbered in the request, so the reason names the line the applicant wrote.
+    labs = capability(context.request.goods_lines(), context.labs, context.policy.biosafety)
+    return report | graded | {"inspection_rate": explain(rate), "biosafety": explain(labs)}
 
 
 def _overall_scope(scopes: Sequence[Decision[bool]]) -> Decision[bool]:

@@ -185,7 +185,7 @@ def reactivate_if_quota_back(
     """
     if certificate.state is not CertState.EXHAUSTED or certificate.write_off_mode is WriteOffMode.SINGLE:
         return
-    if deps.clock.today() > certificate.valid_until:
+    if deps.clock.today(certificate.district) > certificate.valid_until:
         return
     if exhausts(certificate.write_off_mode, uow.ledger.line_balances(certificate.id)):
         return

@@ -7,9 +7,10 @@ window is read as a date range on indexed columns, so a run reads only the objec
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
+from workflow.domain.local_days import DistrictScope
 from workflow.service.notify import notify_keyed
 from workflow.service.ports import Dependencies, UnitOfWork
 
@@ -18,20 +19,33 @@ FOLLOW_UP_NOTICE_DAYS = 7
 
 
 def send_reminders(deps: Dependencies) -> dict[str, int]:
-    """Returns how many notifications were new, by kind; one transaction, committed at the end."""
-    today = deps.clock.today()
-    with deps.uow() as uow:
-        users: dict[int, list[int]] = {}
-        expiring = sum(
-            _remind(uow, users, row.enterprise_id, "certificate_expiring", f"certificate:{row.id}", _expiry(row, today))
-            for row in uow.notifications.certificates_expiring(today, today + timedelta(days=EXPIRY_NOTICE_DAYS))
-        )
-        due = sum(
-            _remind(uow, users, row.enterprise_id, "follow_up_due", f"declaration:{row.id}", _follow_up(row))
-            for row in uow.notifications.follow_ups_due(today, today + timedelta(days=FOLLOW_UP_NOTICE_DAYS))
-        )
-        uow.commit()
-    return {"certificate_expiring": expiring, "follow_up_due": due}
+    """Returns how many notifications were new, by kind; one transaction per district date, committed at its end.
+
+    Each district's window is counted from its own local date (the shipped districts share one: a single run).
+    """
+    sent = {"certificate_expiring": 0, "follow_up_due": 0}
+    for today, scope in deps.clock.local_days():
+        with deps.uow() as uow:
+            sent["certificate_expiring"] += _remind_expiring(uow, today, scope)
+            sent["follow_up_due"] += _remind_follow_ups(uow, today, scope)
+            uow.commit()
+    return sent
+
+
+def _remind_expiring(uow: UnitOfWork, today: date, scope: DistrictScope) -> int:
+    users: dict[int, list[int]] = {}
+    return sum(
+        _remind(uow, users, row.enterprise_id, "certificate_expiring", f"certificate:{row.id}", _expiry(row, today))
+        for row in uow.notifications.certificates_expiring(today, today + timedelta(days=EXPIRY_NOTICE_DAYS), scope)
+    )
+
+
+def _remind_follow_ups(uow: UnitOfWork, today: date, scope: DistrictScope) -> int:
+    users: dict[int, list[int]] = {}
+    return sum(
+        _remind(uow, users, row.enterprise_id, "follow_up_due", f"declaration:{row.id}", _follow_up(row))
+        for row in uow.notifications.follow_ups_due(today, today + timedelta(days=FOLLOW_UP_NOTICE_DAYS), scope)
+    )
 
 
 def _remind(

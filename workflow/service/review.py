@@ -26,6 +26,7 @@ from workflow.domain.policy import AssessorLevel, Policy
 from workflow.service.notify import notify, notify_applicant
 from workflow.service.officer_notifications import ask_fan_out, tell_officers
 from workflow.service.ports import Dependencies, UnitOfWork
+from workflow.service.replacements import carried_assessment
 
 CLOCK_REMINDER_SHARE = 0.75
 
@@ -37,7 +38,7 @@ def refer_assessment(cmd: c.ReferAssessment, deps: Dependencies) -> dict[str, An
     """A7 + R61/R63: pause the clock and start (or reuse) the assessment, in one transaction."""
     with deps.uow() as uow:
         application = uow.applications.get(cmd.application_id)
-        today = deps.clock.today()
+        today = deps.clock.today(application.district)
         policy = deps.policies.policy_for(application.district, application.received_on or today)
         application.decision_facts = DecisionFacts(False, assessment=uow.assessments.standing(cmd.application_id))
         application.refer_assessment(cmd.actor, today, cmd.reason)  # its guards: a running clock, no rejection
@@ -53,6 +54,9 @@ def _start(
     uow: UnitOfWork, deps: Dependencies, application: Application, policy: Policy, today: date
 ) -> dict[str, Any]:
     key = product_key(application.lines[0].identity)
+    carried = carried_assessment(uow, application)  # R43: a replacement whose risk facts did not move
+    if carried is not None:
+        return _reuse(uow, application, policy, key, carried[0], today, carried[1])
     reused = _reusable(uow, application, policy, key, today)
     if reused is not None:
         return _reuse(uow, application, policy, key, reused, today)
@@ -73,13 +77,18 @@ def _reusable(uow: UnitOfWork, application: Application, policy: Policy, key: st
 
 
 def _reuse(
-    uow: UnitOfWork, application: Application, policy: Policy, key: str, reused: int, today: date
+    uow: UnitOfWork,
+    application: Application,
+    policy: Policy,
+    key: str,
+    reused: int,
+    today: date,
+    because: str = "",
 ) -> dict[str, Any]:
     assessment_id = _create(uow, application, policy, key, today, today, reused_from_id=reused)
     uow.assessments.conclude(assessment_id, Opinion.PASS, today, None)
-    application.conclude_assessment(
-        SYSTEM_ACTOR, Opinion.PASS.value, today, f"entity-level assessment #{reused} reused (R63)"
-    )
+    reason = because or f"entity-level assessment #{reused} reused (R63)"
+    application.conclude_assessment(SYSTEM_ACTOR, Opinion.PASS.value, today, reason)
     return {"assessment_id": assessment_id, "reused_from": reused, "outcome": Opinion.PASS.value}
 
 
@@ -156,7 +165,8 @@ def override_assessment(cmd: c.OverrideAssessment, deps: Dependencies) -> None:
         application.decision_facts = DecisionFacts(True, assessment=standing)
         application.override_assessment(cmd.actor, cmd.reason, standing.assessment_id if standing else 0)
         assert standing is not None  # the guard refused a file with no rejection to override
-        if not uow.assessments.override(standing.assessment_id, cmd.actor.user_id, cmd.reason, deps.clock.today()):
+        today = deps.clock.today(application.district)
+        if not uow.assessments.override(standing.assessment_id, cmd.actor.user_id, cmd.reason, today):
             raise ConcurrencyConflict(f"risk assessment {standing.assessment_id} was overridden concurrently")
         told = {"reference": application.reference, "reason": cmd.reason}
         notify(uow, [user for user in (application.reviewer_id,) if user is not None], "assessment_overridden", told)
@@ -214,8 +224,8 @@ def _open_assessment(uow: UnitOfWork, assessment_id: int) -> Assessment:
 
 def _conclude(uow: UnitOfWork, deps: Dependencies, assessment: Assessment, outcome: Opinion, reason: str) -> None:
     """A8: the outcome returns the file to review and resumes the clock; a pass may be reused later (R63)."""
-    today = deps.clock.today()
     application = uow.applications.get(assessment.application_id)
+    today = deps.clock.today(application.district)
     policy = deps.policies.policy_for(application.district, application.received_on or today)
     months = policy.risk_assessment.entity_reuse_months
     reuse_until = rules.add_months(today, months) if outcome is Opinion.PASS and months else None
@@ -232,23 +242,25 @@ def _conclude(uow: UnitOfWork, deps: Dependencies, assessment: Assessment, outco
 
 def remind_panels(cmd: c.RemindPanels, deps: Dependencies) -> int:
     """One reminder per awaited opinion, from the working day before it is due."""
-    today = deps.clock.today()
-    with deps.uow() as uow:
-        due = uow.assessments.seats_to_remind(deps.calendar.next_working_day(today))
-        for seat_id, expert_id, application_id, due_on in due:
-            reference = uow.applications.get(application_id).reference
-            notify(uow, [expert_id], "assessment_reminder", {"reference": reference, "due_on": due_on.isoformat()})
-            uow.assessments.mark_reminded(seat_id)
-        uow.commit()
-    return len(due)
+    reminded = 0
+    for today, scope in deps.clock.local_days():  # each district from its own local date
+        with deps.uow() as uow:
+            due = uow.assessments.seats_to_remind(deps.calendar.next_working_day(today), scope)
+            for seat_id, expert_id, application_id, due_on in due:
+                reference = uow.applications.get(application_id).reference
+                notify(uow, [expert_id], "assessment_reminder", {"reference": reference, "due_on": due_on.isoformat()})
+                uow.assessments.mark_reminded(seat_id)
+            uow.commit()
+        reminded += len(due)
+    return reminded
 
 
 def sweep_clocks(cmd: c.SweepClocks, deps: Dependencies) -> int:
     """R19–R22: a reminder at 75 % of the statutory time and an alert on breach, each once; never a grant (A13)."""
-    today, raised = deps.clock.today(), 0
+    raised = 0
     with deps.uow() as uow:
         for row in uow.assessments.running_clocks():
-            raised += _clock_alerts(uow, deps.calendar, row, today)
+            raised += _clock_alerts(uow, deps.calendar, row, deps.clock.today(row.district))
         uow.commit()
     return raised
 
@@ -278,17 +290,17 @@ def _clock_alerts(uow: UnitOfWork, calendar: WorkingCalendar, row: Any, today: d
 
 def deem_acceptances(cmd: c.DeemAcceptances, deps: Dependencies) -> int:
     """R17: an application with no correction notice within the window counts as accepted from its receipt."""
-    today = deps.clock.today()
     with deps.uow() as uow:
         candidates = [row.id for row in uow.assessments.awaiting_acceptance()]
-    return sum(_deem_one(deps, application_id, today) for application_id in candidates)
+    return sum(_deem_one(deps, application_id) for application_id in candidates)
 
 
-def _deem_one(deps: Dependencies, application_id: int, today: date) -> int:
+def _deem_one(deps: Dependencies, application_id: int) -> int:
     """One transaction per application: an acceptor acting meanwhile wins, and the sweep moves on."""
     try:
         with deps.uow() as uow:
             application = uow.applications.get(application_id)
+            today = deps.clock.today(application.district)
             policy = deps.policies.policy_for(application.district, application.received_on or today)
             limits = policy.limits.clock_limits()
             if (

@@ -52,7 +52,7 @@ def route_declaration(
 
 def mark_released(uow: UnitOfWork, deps: Dependencies, certificate: CertificateFacts, declaration: Declaration) -> None:
     """D6 / D8: released today; entry (and exit) goods of a follow-up grade await the user's report (R53–R54)."""
-    today = deps.clock.today()
+    today = deps.clock.today(certificate.district)
     declaration.mark_released(today)
     if certificate.follow_up:
         policy = deps.policies.policy_for(certificate.district, declaration.declared_on)

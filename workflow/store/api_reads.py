@@ -20,12 +20,14 @@ from workflow.domain.signature import quantity_text
 from workflow.store.tables import (
     ApplicationRow,
     AuditEventRow,
+    CertificateChangeRow,
     CertificateLineRow,
     CertificateRow,
     DeclarationLineRow,
     DeclarationRow,
     DocumentRow,
     EnterpriseRow,
+    LaboratoryRow,
     LedgerEntryRow,
     ReversalRow,
     UserRow,
@@ -74,6 +76,7 @@ OWNERS = {
     "declaration_id": lambda i: select(DeclarationRow.enterprise_id, DeclarationRow.district).where(
         DeclarationRow.id == i
     ),
+    "lab_id": lambda i: select(LaboratoryRow.enterprise_id, LaboratoryRow.district).where(LaboratoryRow.id == i),
     "entry_id": lambda i: (
         select(CertificateRow.enterprise_id, CertificateRow.district)
         .join(LedgerEntryRow, LedgerEntryRow.certificate_id == CertificateRow.id)
@@ -95,6 +98,12 @@ OWNERS = {
         select(ApplicationRow.enterprise_id, ApplicationRow.district)
         .join(DocumentRow, DocumentRow.application_id == ApplicationRow.id)
         .where(DocumentRow.id == i)
+    ),
+    # A certificate change request (R43) is its certificate's.
+    "change_id": lambda i: (
+        select(CertificateRow.enterprise_id, CertificateRow.district)
+        .join(CertificateChangeRow, CertificateChangeRow.certificate_id == CertificateRow.id)
+        .where(CertificateChangeRow.id == i)
     ),
 }
 

@@ -15,8 +15,9 @@ from workflow.domain.assessment import Assessment, Opinion, Seat
 from workflow.domain.errors import NotFound
 from workflow.domain.guards import AssessmentOutcome, AssessmentStanding
 from workflow.domain.lifecycle import AppState
+from workflow.domain.local_days import EVERY_DISTRICT, DistrictScope
 from workflow.domain.policy import PanelConclusion
-from workflow.store.repositories import skip_locked
+from workflow.store.repositories import in_scope, skip_locked
 from workflow.store.tables import (
     ApplicationRow,
     ClockAlertRow,
@@ -184,17 +185,26 @@ class SqlAssessments:
         )
         return bool(result.rowcount == 1)
 
-    def seats_to_remind(self, due_by: date, limit: int = 500) -> list[tuple[int, int, int, date]]:
+    def seats_to_remind(
+        self, due_by: date, scope: DistrictScope = EVERY_DISTRICT, limit: int = 500
+    ) -> list[tuple[int, int, int, date]]:
         """Awaited opinions due by `due_by` and not yet reminded: (seat, expert, application, due date)."""
         seat, assessment = PanelSeatRow, RiskAssessmentRow
         query = (
             select(seat.id, seat.expert_id, assessment.application_id, seat.due_on)
             .join(assessment, assessment.id == seat.assessment_id)
             .where(
-                assessment.state == "open", seat.opinion.is_(None), seat.reminded_at.is_(None), seat.due_on <= due_by
+                assessment.state == "open",
+                seat.opinion.is_(None),
+                seat.reminded_at.is_(None),
+                seat.due_on <= due_by,
             )
             .limit(limit)
         )
+        if scope != EVERY_DISTRICT:  # the district is the application's: joined only when a scope narrows it
+            query = query.join(ApplicationRow, ApplicationRow.id == assessment.application_id).where(
+                in_scope(ApplicationRow.district, scope)
+            )
         return [tuple(row) for row in self._execute(skip_locked(self.session, query, of=seat))]
 
     def mark_reminded(self, seat_id: int) -> None:

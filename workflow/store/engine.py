@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from typing import Any
 
+import psycopg
 from psycopg.types.json import set_json_loads
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from workflow.store.request_transaction import RequestSession
@@ -23,13 +26,39 @@ PG_CONNECT_TIMEOUT_S = 5
 
 def make_engine(url: str, **options: Any) -> Engine:
     """One engine per process; nothing connects until the first query."""
+    options.setdefault("hide_parameters", True)  # a failed statement's values (names, e-mails) never reach a log
     if url.startswith("sqlite"):
         return _sqlite_engine(url, **options)
     # A database host that stops answering fails a new connection in seconds (a 503), not at the TCP timeout.
     options.setdefault("connect_args", {"connect_timeout": PG_CONNECT_TIMEOUT_S})
-    engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, **options)
+    engine = create_engine(url, pool_size=5, max_overflow=10, **options)
     event.listen(engine, "connect", _configure_postgres_connection)
+    event.listen(engine, "checkin", _note_checkin)
+    event.listen(engine, "checkout", _ping_if_idle)
     return engine
+
+
+PING_AFTER_IDLE_S = 1.0  # a connection back in use within a second of its last use is not pinged again
+
+
+def _note_checkin(_dbapi_connection: Any, record: Any) -> None:
+    record.info["checked_in_at"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """SQLAlchemy's pre-ping, only for a connection that sat idle: a restarted server is found before a request.
+
+    A connection reused within the second (every one, under load) skips the round trip; one the server dropped
+    is thrown away and the pool hands out another (DisconnectionError makes the pool retry).
+    """
+    idle = time.monotonic() - record.info.get("checked_in_at", time.monotonic())
+    if idle < PING_AFTER_IDLE_S:
+        return
+    try:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except psycopg.Error as lost:
+        raise DisconnectionError(str(lost)) from lost
 
 
 _JSON = json.JSONDecoder()

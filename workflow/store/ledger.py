@@ -50,9 +50,17 @@ from workflow.domain.ledger import (
     ReversalReason,
 )
 from workflow.domain.lifecycle import CertState, DeclState
+from workflow.domain.local_days import EVERY_DISTRICT, DistrictScope
 from workflow.domain.policy import CreditRegime, CreditTier
 from workflow.store.bulk import insert_rows, insert_rows_returning_ids
-from workflow.store.repositories import AuditTrail, SqlOutbox, _AggregateRepository, _guarded_update, skip_locked
+from workflow.store.repositories import (
+    AuditTrail,
+    SqlOutbox,
+    _AggregateRepository,
+    _guarded_update,
+    in_scope,
+    skip_locked,
+)
 from workflow.store.tables import (
     ApplicationRow,
     CertificateLineRow,
@@ -456,11 +464,15 @@ class SqlLedger:
         )
         return bool(result.rowcount == 1)
 
-    def expiring(self, today: date, limit: int = 500) -> list[int]:
+    def expiring(self, today: date, scope: DistrictScope = EVERY_DISTRICT, limit: int = 500) -> list[int]:
         """C4: active certificates past validity, skipping rows another sweep holds (safe to run twice at once)."""
         query = (
             select(CertificateRow.id)
-            .where(CertificateRow.state == CertState.ACTIVE.value, CertificateRow.valid_until < today)
+            .where(
+                CertificateRow.state == CertState.ACTIVE.value,
+                CertificateRow.valid_until < today,
+                in_scope(CertificateRow.district, scope),
+            )
             .limit(limit)
         )
         return list(self.session.scalars(skip_locked(self.session, query)))
@@ -485,7 +497,7 @@ class SqlLedger:
         )
         return list(self.session.connection().execute(query).scalars())
 
-    def overdue_follow_ups(self, today: date, limit: int = 500) -> list[int]:
+    def overdue_follow_ups(self, today: date, scope: DistrictScope = EVERY_DISTRICT, limit: int = 500) -> list[int]:
         """R54: declarations whose follow-up report is past due and not yet alerted."""
         query = (
             select(DeclarationRow.id)
@@ -493,6 +505,7 @@ class SqlLedger:
                 DeclarationRow.state == DeclState.FOLLOW_UP_PENDING.value,
                 DeclarationRow.follow_up_due_on < today,
                 DeclarationRow.follow_up_alerted_at.is_(None),
+                in_scope(DeclarationRow.district, scope),
             )
             .limit(limit)
         )

@@ -9,8 +9,10 @@ from typing import Any
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
+from workflow.domain.local_days import EVERY_DISTRICT, DistrictScope
 from workflow.store.bulk import insert_rows_returning_ids
-from workflow.store.tables import CertificateRow, DeclarationRow, NotificationRow, UserRow
+from workflow.store.repositories import in_scope
+from workflow.store.tables import CertificateRow, DeclarationRow, EnterpriseRow, NotificationRow, UserRow
 
 Now = Callable[[], datetime]
 EMAIL_STATUSES = frozenset({"pending", "sent", "failed", "skipped"})
@@ -47,7 +49,9 @@ class SqlNotifications:
         query = select(UserRow.id).where(UserRow.district == district, UserRow.role == role, UserRow.active.is_(True))
         return list(self.session.scalars(query.order_by(UserRow.id)))
 
-    def certificates_expiring(self, first: date, last: date, limit: int = 1000) -> list[Any]:
+    def certificates_expiring(
+        self, first: date, last: date, scope: DistrictScope = EVERY_DISTRICT, limit: int = 1000
+    ) -> list[Any]:
         """Active certificates whose validity ends in [first, last]: id, certificate_no, enterprise_id, valid_until."""
         query = (
             select(
@@ -56,13 +60,19 @@ class SqlNotifications:
                 CertificateRow.enterprise_id,
                 CertificateRow.valid_until,
             )
-            .where(CertificateRow.state == "active", CertificateRow.valid_until.between(first, last))
+            .where(
+                CertificateRow.state == "active",
+                CertificateRow.valid_until.between(first, last),
+                in_scope(CertificateRow.district, scope),
+            )
             .order_by(CertificateRow.valid_until, CertificateRow.id)
             .limit(limit)
         )
         return list(self.session.execute(query))
 
-    def follow_ups_due(self, first: date, last: date, limit: int = 1000) -> list[Any]:
+    def follow_ups_due(
+        self, first: date, last: date, scope: DistrictScope = EVERY_DISTRICT, limit: int = 1000
+    ) -> list[Any]:
         """Follow-up reports awaited and due in [first, last]: (id, declaration_no, enterprise_id, follow_up_due_on)."""
         query = (
             select(
@@ -71,7 +81,11 @@ class SqlNotifications:
                 DeclarationRow.enterprise_id,
                 DeclarationRow.follow_up_due_on,
             )
-            .where(DeclarationRow.state == "follow_up_pending", DeclarationRow.follow_up_due_on.between(first, last))
+            .where(
+                DeclarationRow.state == "follow_up_pending",
+                DeclarationRow.follow_up_due_on.between(first, last),
+                in_scope(DeclarationRow.district, scope),
+            )
             .order_by(DeclarationRow.follow_up_due_on, DeclarationRow.id)
             .limit(limit)
         )
@@ -125,8 +139,12 @@ class SqlNotifications:
     def for_email(self, notification_id: int) -> dict[str, Any] | None:
         """The notification with its addressee's e-mail address and locale, or None if it is gone."""
         found = self.session.execute(
-            select(NotificationRow, UserRow.email, UserRow.locale, UserRow.district)
+            # an applicant has no district of its own: its enterprise's is the one whose local time it reads
+            select(
+                NotificationRow, UserRow.email, UserRow.locale, func.coalesce(UserRow.district, EnterpriseRow.district)
+            )
             .join(UserRow, UserRow.id == NotificationRow.user_id)
+            .outerjoin(EnterpriseRow, EnterpriseRow.id == UserRow.enterprise_id)
             .where(NotificationRow.id == notification_id)
         ).one_or_none()
         if found is None:
@@ -140,7 +158,7 @@ class SqlNotifications:
             "created_at": row.created_at,
             "email": email,
             "locale": locale,
-            "district": district,  # whose local time the mail shows (an applicant's None: the default zone)
+            "district": district,  # whose local time the mail shows: an officer's district, an applicant's enterprise's
             "email_status": row.email_status,
             "email_attempts": row.email_attempts,
         }

@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, true, update
 from sqlalchemy.orm import Session
 
 from workflow.domain.actors import Actor, Role
@@ -19,6 +19,7 @@ from workflow.domain.declaration import Declaration
 from workflow.domain.errors import CalendarRangeError, ConcurrencyConflict, NotFound
 from workflow.domain.goods import Direction, ProductIdentity, RiskGrade, WriteOffMode
 from workflow.domain.lifecycle import AppState, CertState
+from workflow.domain.local_days import DistrictScope
 from workflow.domain.model import Aggregate, Application, Certificate, CertificateLine, OutboxRequest, TransitionRecord
 from workflow.domain.policy import CreditRegime, CreditTier
 from workflow.service.ports import EnterpriseInfo
@@ -27,6 +28,7 @@ from workflow.store.bulk import insert_rows_returning_ids
 from workflow.store.codec import clock_from_json, clock_to_json, line_from_json, line_to_json
 from workflow.store.directory import actor_of
 from workflow.store.outbox_completion import SentRow, sent_at_commit
+from workflow.store.outbox_trace import stamped
 from workflow.store.tables import (
     ApplicantBanRow,
     ApplicationLineRow,
@@ -48,6 +50,13 @@ def skip_locked(session: Session, query: Any, of: Any = None) -> Any:
     if session.get_bind().dialect.name == "postgresql":
         return query.with_for_update(skip_locked=True, of=of)
     return query
+
+
+def in_scope(column: Any, scope: DistrictScope) -> Any:
+    """The WHERE clause of a sweep's district scope: the districts whose local date the sweep acts on."""
+    if scope.only is not None:
+        return column.in_(scope.only)
+    return column.not_in(scope.besides) if scope.besides else true()
 
 
 class AuditTrail:
@@ -110,7 +119,7 @@ class SqlOutbox:
         self.pending: list[tuple[str, dict[str, Any]]] = []
 
     def add(self, task: str, payload: dict[str, Any]) -> None:
-        self.pending.append((task, payload))
+        self.pending.append((task, stamped(payload)))  # the request that asked for it, for its task's log line
 
     def add_requests(self, requests: Sequence[OutboxRequest]) -> None:
         for request in requests:

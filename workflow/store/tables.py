@@ -691,3 +691,137 @@ class DistrictCountDeltaRow(Base):
     delta: Mapped[int]
 
     __table_args__ = (Index("ix_district_count_deltas_district", "district", "id"),)
+
+
+class LaboratoryRow(Base):
+    """实验室 / 设施: an enterprise's lab with its biosafety level and accreditation, verified by a district officer.
+
+    R9(b), R14, R62 (docs/biosafety.md). Every edit by the enterprise's admin bumps `version` and clears the
+    verification, so what an officer verified is exactly what the decisions read (migration 0022).
+    """
+
+    __tablename__ = "laboratories"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
+    district: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(inputs.NAME))
+    address: Mapped[str] = mapped_column(String(inputs.ADDRESS), default="")
+    bsl_level: Mapped[int]
+    accreditation_body: Mapped[str] = mapped_column(String(inputs.NAME), default="")
+    accreditation_no: Mapped[str] = mapped_column(String(inputs.CODE), default="")
+    valid_from: Mapped[date | None]
+    valid_until: Mapped[date | None]
+    evidence_sha256: Mapped[str] = mapped_column(String(64), default="")
+    evidence_filename: Mapped[str] = mapped_column(String(inputs.FILENAME), default="")
+    verified_on: Mapped[date | None]
+    verified_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    version: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime]
+
+    __table_args__ = (
+        CheckConstraint("bsl_level BETWEEN 1 AND 4", name="bsl_level"),
+        Index("ix_laboratories_enterprise", "enterprise_id", "id"),
+        Index("ix_laboratories_district_verified", "district", "verified_on"),
+    )
+
+
+class CertificateLabRow(Base):
+    """Which labs a granted certificate relies on (from its goods lines), and when the lapse sweep flagged the link."""
+
+    __tablename__ = "certificate_labs"
+    certificate_id: Mapped[int] = mapped_column(ForeignKey("certificates.id"), primary_key=True)
+    lab_id: Mapped[int] = mapped_column(ForeignKey("laboratories.id"), primary_key=True)
+    flagged_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_certificate_labs_lab", "lab_id", "certificate_id"),)
+
+
+class CertificateChangeRow(Base):
+    """A holder's request to cancel (注销, C7) or amend (R43) a certificate, with the field-level diff decided on.
+
+    An approved amendment's new values are the certificate's particulars from then on (migration 0023).
+    """
+
+    __tablename__ = "certificate_changes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    certificate_id: Mapped[int] = mapped_column(ForeignKey("certificates.id"))
+    district: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    changes: Mapped[list[dict[str, Any]]] = mapped_column(Json)  # [{field, old, new}]
+    requested_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    requested_at: Mapped[datetime]
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None]
+    decision_reason: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (
+        Index("ix_certificate_changes_certificate", "certificate_id", "id"),
+        Index("ix_certificate_changes_district_state", "district", "state", "id"),
+    )
+
+
+class CertificateReplacementRow(Base):
+    """A replacement application (R43) and the certificate it replaces; `new_certificate_id` once it is granted."""
+
+    __tablename__ = "certificate_replacements"
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), primary_key=True)
+    old_certificate_id: Mapped[int] = mapped_column(ForeignKey("certificates.id"))
+    new_certificate_id: Mapped[int | None] = mapped_column(ForeignKey("certificates.id"), unique=True)
+
+    __table_args__ = (Index("ix_certificate_replacements_old", "old_certificate_id"),)
+
+
+class WorkerHeartbeatRow(Base):
+    """A live Celery worker: written by the worker itself every few seconds, read by /readyz (never a ping)."""
+
+    __tablename__ = "worker_heartbeats"
+    hostname: Mapped[str] = mapped_column(String(255), primary_key=True)  # the Celery node name, worker@host
+    queues: Mapped[str] = mapped_column(Text)  # the queues it consumes, comma-separated
+    pid: Mapped[int]
+    started_at: Mapped[datetime]
+    beat_at: Mapped[datetime]  # UTC, the worker host's clock: hosts keep time by NTP (docs/monitoring.md)
+
+
+class ViolationCaseRow(Base):
+    """R74: 违法案件 — the reference of a case decided against an enterprise; never a fine (docs/credit.md)."""
+
+    __tablename__ = "violation_cases"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
+    district: Mapped[str] = mapped_column(String(inputs.DISTRICT))
+    case_no: Mapped[str] = mapped_column(String(inputs.CODE))
+    kind: Mapped[str] = mapped_column(String(32))
+    decided_on: Mapped[date]
+    summary: Mapped[str] = mapped_column(String(inputs.REASON), default="")
+    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime]
+
+    __table_args__ = (
+        UniqueConstraint("enterprise_id", "case_no", name="uq_violation_cases_enterprise_case"),
+        Index("ix_violation_cases_enterprise_decided", "enterprise_id", "decided_on"),
+    )
+
+
+class CreditChangeRow(Base):
+    """信用变更: who moved an enterprise's tier, on what ground, from when (R72, R73); records opened and closed."""
+
+    __tablename__ = "credit_changes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
+    district: Mapped[str] = mapped_column(String(inputs.DISTRICT))
+    kind: Mapped[str] = mapped_column(String(16))
+    regime: Mapped[str] = mapped_column(String(40))
+    from_tier: Mapped[str] = mapped_column(String(40))
+    to_tier: Mapped[str] = mapped_column(String(40))
+    effective_from: Mapped[date]
+    ground: Mapped[str] = mapped_column(String(32))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("violation_cases.id"))
+    reason: Mapped[str] = mapped_column(String(inputs.REASON), default="")
+    opened_record_id: Mapped[int] = mapped_column(ForeignKey("credit_records.id"))
+    closed_record_id: Mapped[int | None] = mapped_column(ForeignKey("credit_records.id"))
+    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # None: the restoration sweep
+    recorded_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_credit_changes_enterprise", "enterprise_id", "id"),)

@@ -109,6 +109,7 @@ def _queue_row(row: ApplicationRow, enterprise: str) -> dict[str, Any]:
         "id": row.id,
         "reference": row.reference,
         "enterprise": enterprise,
+        "enterprise_id": row.enterprise_id,  # its credit in force and pending (web/ui/credit.py with_credit)
         "district": row.district,
         "direction": row.direction,
         "state": row.state,
@@ -145,6 +146,11 @@ def declaration_route(session: Session, declaration_id: int) -> dict[str, Any] |
         select(DeclarationRow.route).where(DeclarationRow.id == declaration_id)
     )
     return route
+
+
+def enterprise_district(session: Session, enterprise_id: int) -> str | None:
+    """The district an enterprise is registered in: whose local time its users read."""
+    return session.scalar(select(EnterpriseRow.district).where(EnterpriseRow.id == enterprise_id))
 
 
 def enterprise_profile(session: Session, enterprise_id: int) -> dict[str, Any] | None:

@@ -12,12 +12,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from workflow.domain.calendar import WorkingCalendar
 from workflow.store import district_counts
 from workflow.store.assessments import SqlAssessments
+from workflow.store.certificate_changes import SqlCertificateChanges
+from workflow.store.credit_events import SqlCreditEvents
 from workflow.store.draw_keys import SqlDraws
 from workflow.store.enterprise_admin import SqlEnterpriseAdmin
+from workflow.store.laboratories import SqlLaboratories
 from workflow.store.ledger import SqlDeclarations, SqlIdempotency, SqlLedger
 from workflow.store.notifications import SqlNotifications
 from workflow.store.outbox import OutboxRelay
 from workflow.store.receipts import SqlReceipts
+from workflow.store.replacements import SqlReplacements
 from workflow.store.repositories import (
     AuditTrail,
     SqlApplications,
@@ -48,6 +52,8 @@ class SqlUnitOfWork:
         self.outbox = SqlOutbox(self.session, self._now, self._relay.redeliver_after if self._relay else None)
         self.applications = SqlApplications(self.session, audit, self.outbox, self._now, self._calendar)
         self.certificates = SqlCertificates(self.session, audit, self.outbox, self._now)
+        self.certificate_changes = SqlCertificateChanges(self.session, self._now)
+        self.replacements = SqlReplacements(self.session)
         self.enterprises = SqlEnterprises(self.session)
         self.documents = SqlDocuments(self.session, self._now)
         self.ledger = SqlLedger(self.session, self._now)
@@ -58,6 +64,8 @@ class SqlUnitOfWork:
         self.receipts = SqlReceipts(self.session, self._now)
         self.enterprise_admin = SqlEnterpriseAdmin(self.session, audit, self._now)
         self.draws = SqlDraws(self.session, self._now)
+        self.laboratories = SqlLaboratories(self.session, self._now)
+        self.credit = SqlCreditEvents(self.session, audit, self._now)
         return self
 
     def __exit__(

@@ -15,6 +15,7 @@ def _run(connection: Connection) -> None:
         target_metadata=Base.metadata,
         render_as_batch=True,
         compare_type=True,
+        on_version_apply=context.config.attributes.get("on_version_apply"),  # progress per revision (migrate.py)
     )
     with context.begin_transaction():
         context.run_migrations()
