@@ -21,8 +21,8 @@ from rich.table import Table
 from cli.progress import Advance, Reporter, reporting
 from config.settings import load_settings
 from config.simulation_workload import DEFAULT_WORKLOAD, load_workload
-from config.simulator import PROFILES, latest_folder, simulate
-from workflow.simulation.render import rows, to_csv, to_html, to_json
+from simulator.runner import PROFILES, simulate
+from workflow.simulation.render import CHANGE_COLUMNS, credit_change_rows, rows, to_csv, to_html, to_json
 from workflow.simulation.report import ProfileReport
 from workflow.simulation.workload import Workload
 
@@ -58,7 +58,7 @@ def simulate_command(
     with reporting(quiet=as_json or as_csv) as report:
         reports = simulate(workload, chosen, _counters(report), jobs or min(len(chosen), os.cpu_count() or 1))
     meta = _meta(workload_file, workload)
-    _write(latest_folder(load_settings()), reports, meta)  # the one /ui/audit/simulation shows
+    _write(load_settings().simulation_report_dir, reports, meta)  # the one /ui/audit/simulation shows
     if out is not None:
         _write(out, reports, meta)
     if as_json:
@@ -113,7 +113,16 @@ def _table(reports: list[ProfileReport], meta: dict[str, object]) -> None:
         table.add_column(report.profile, justify="right")
     for label, values in rows(reports):
         table.add_row(label, *values)
-    Console(file=sys.stdout, width=max(100, 48 + 14 * len(reports))).print(table)
+    console = Console(file=sys.stdout, width=max(100, 48 + 14 * len(reports)))
+    console.print(table)
+    changes = credit_change_rows(reports)
+    if changes:  # R72, R73: the tier in force on each declaration's date routes it (E1, E3)
+        by_change = Table(title="信用变更前后的查验 port inspections before and from a credit change")
+        for column in CHANGE_COLUMNS:
+            by_change.add_column(column, justify="left" if column in CHANGE_COLUMNS[:4] else "right")
+        for row in changes:
+            by_change.add_row(*row)
+        Console(file=sys.stdout, width=180).print(by_change)
     for report in reports:
         for failure in report.failures[:5]:
             click.echo(f"{report.profile}: {failure}", err=True)

@@ -87,6 +87,11 @@ class Settings(BaseSettings):
         """Where the embedded default writes outgoing mail instead of sending it over SMTP."""
         return self.instance_path / "mail"
 
+    @property
+    def simulation_report_dir(self) -> Path:
+        """Where `specgoods simulate` leaves its latest report, the one the auditor's page shows."""
+        return self.instance_path / "simulations" / "latest"
+
 
 def load_settings(**overrides: object) -> Settings:
     """Read the environment (plus overrides); a bad value becomes one clear `InvalidInput` naming the variable."""

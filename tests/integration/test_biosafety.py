@@ -15,12 +15,13 @@ from sqlalchemy import func, select
 from config.bootstrap import Container
 from tests.conftest import Cast, FixedClock, make_cast
 from tests.integration import support
+from tests.integration.labs import reference_lab
 from tests.integration.support import file_application
 from workflow.domain import commands as c
 from workflow.domain.actors import SYSTEM_ACTOR, Role
 from workflow.domain.biosafety import LabDetails
 from workflow.domain.errors import GuardFailed, PermissionDenied
-from workflow.domain.goods import GoodsCategory, GoodsLine
+from workflow.domain.goods import Direction, GoodsCategory, GoodsLine
 from workflow.store.enterprise_admin import make_admin
 from workflow.store.tables import (
     ApplicationRow,
@@ -121,6 +122,32 @@ def test_r14_the_screening_and_the_correction_notice_name_the_mismatch(container
     assert notice is not None
     listed = notice["deficiencies"]
     assert "1. 缺少盖章页" in listed and "below BSL-2" in listed and "not been verified" in listed
+
+
+def test_r62_a_correction_answered_the_same_day_is_screened_again_for_what_was_resubmitted(
+    container: Container, cast: Cast
+) -> None:
+    admin_of(container, cast)
+    application_id = file_application(container, cast, (strain(register(container, cast)),))  # BSL-1, unverified
+    container.bus.handle(c.SubmitApplication(cast.applicant, application_id))
+    container.bus.handle(c.ScreenApplication(SYSTEM_ACTOR, application_id))
+    container.bus.handle(c.RequestCorrection(cast.acceptor, application_id, deficiencies=("实验室等级不足",)))
+    good_lab = reference_lab(container, cast.enterprise_id)  # verified BSL-2
+    with container.sessions() as session:
+        version = session.scalar(select(ApplicationRow.version).where(ApplicationRow.id == application_id))
+    revise = c.ReviseDraft(cast.applicant, application_id, Direction.ENTRY, (strain(good_lab),), version)
+    container.bus.handle(revise)
+
+    container.bus.handle(c.ResubmitApplication(cast.applicant, application_id))  # the same day as the first receipt
+
+    assert container.bus.handle(c.ScreenApplication(SYSTEM_ACTOR, application_id)) is True  # not taken as done
+    with container.sessions() as session:
+        row = session.get(ApplicationRow, application_id)
+        assert row is not None
+        screens = session.scalar(
+            select(func.count()).where(AuditEventRow.object_id == application_id, AuditEventRow.trigger == "screen")
+        )
+    assert row.screening["biosafety"]["result"] is True and screens == 2
 
 
 def test_only_the_enterprises_admin_keeps_its_labs_and_only_the_districts_officer_verifies(

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
 
 from config.bootstrap import Container
-from tests.conftest import Cast
+from tests.conftest import Cast, FixedClock
 from tests.integration.support import balances, certificate_state, declare, fx10_cytokine, grant
 from workflow.domain import commands as c
 from workflow.domain.certificate_changes import ChangeKind, Particulars
-from workflow.domain.errors import ConcurrencyConflict, GuardFailed, InvalidInput, InvalidTransition, PermissionDenied
+from workflow.domain.errors import GuardFailed, InvalidInput, InvalidTransition, PermissionDenied
 from workflow.store import api_reads
 from workflow.store.certificate_changes import particulars_of
-from workflow.store.tables import CertificateRow, NotificationRow, OutboxRow
+from workflow.store.tables import CertificateChangeRow, CertificateRow, NotificationRow, OutboxRow
 
 D = Decimal
 
@@ -42,6 +43,11 @@ def _fan_outs(container: Container) -> list[str]:
     with container.sessions() as session:
         payloads = session.scalars(select(OutboxRow.payload).where(OutboxRow.task == "notify_officers"))
         return [payload["kind"] for payload in payloads]
+
+
+def _request_state(container: Container, change_id: int) -> str:
+    with container.sessions() as session:
+        return str(session.scalar(select(CertificateChangeRow.state).where(CertificateChangeRow.id == change_id)))
 
 
 def _ask_cancel(container: Container, cast: Cast, certificate_id: int, reason: str = "项目终止，不再进口") -> int:
@@ -99,7 +105,7 @@ def test_r43_a_refused_request_changes_nothing_and_tells_the_holder_why(containe
 
     assert certificate_state(container, number) == "active"
     assert "certificate_change_refused" in _inbox(container, cast.applicant.user_id)
-    with pytest.raises(ConcurrencyConflict):  # decided once
+    with pytest.raises(InvalidTransition):  # decided once: the request is no longer open (409 either way)
         container.bus.handle(c.DecideCertificateChange(cast.decider, change_id, True, ""))
 
 
@@ -150,6 +156,22 @@ def test_r43_only_a_decider_of_the_district_decides_a_request_and_only_on_an_act
     assert [event["trigger"] for event in _trail(container, certificate.id)] == ["issue", "request_cancellation"]
 
     container.bus.handle(c.EndCertificate(cast.decider, certificate.id, "revoke", "obtained by fraud"))
+    assert _request_state(container, change_id) == "lapsed"  # it ended with the certificate, not left hanging
     with pytest.raises(InvalidTransition):
         container.bus.handle(c.DecideCertificateChange(cast.decider, change_id, approve, "理由"))
     assert certificate_state(container, number) == "revoked"
+
+
+def test_r43_a_request_still_open_when_the_certificate_expires_lapses_with_it(
+    container: Container, cast: Cast, clock: FixedClock
+) -> None:
+    number = grant(container, cast, fx10_cytokine(10))
+    certificate = _certificate(container, number)
+    change_id = _ask_cancel(container, cast, certificate.id)
+    clock.today_value = certificate.valid_until + timedelta(days=1)
+
+    assert container.bus.handle(c.ExpireCertificates(cast.applicant)) == 1
+
+    assert certificate_state(container, number) == "expired" and _request_state(container, change_id) == "lapsed"
+    with pytest.raises(InvalidTransition):
+        container.bus.handle(c.DecideCertificateChange(cast.decider, change_id, True, "同意"))

@@ -18,7 +18,7 @@ from sqlalchemy import text
 from cli.main import main
 from config.bootstrap import Container
 from config.simulation_workload import load_workload
-from config.simulator import scratch_container, seed_draw_keys, simulate, simulate_profile
+from simulator.runner import scratch_container, seed_draw_keys, simulate, simulate_profile
 from tests.conftest import ensure_experts, make_cast
 from tests.integration.support import file_application, under_review
 from workflow.domain import commands as c

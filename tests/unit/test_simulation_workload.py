@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import random
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from config.holidays import load_calendar
+from config.profiles import load_policies
 from config.simulation_workload import DEFAULT_WORKLOAD, load_workload
+from simulator.facts import RegisteredLab, lab_for
 from workflow.domain.errors import PolicyError
 from workflow.simulation.agenda import Agenda, SimulatedClock
 from workflow.simulation.report import percentile
-from workflow.simulation.workload import shipments
+from workflow.simulation.workload import Lab, shipments
 
 
 def test_the_default_workload_loads_with_products_for_every_group() -> None:
@@ -38,8 +41,22 @@ def _variant(tmp_path: Path, old: str, new: str) -> Path:
         ('{ product = "il6", shipments_per_month = 3.0 }', '{ product = "nope", shipments_per_month = 3.0 }', "nope"),
         ('"order-282" = "regular"', '"order-282" = "platinum"', "tiers"),
         ("first_time_share = 0.3", "first_time_share = 1.5", "first_time_share"),
+        ('bsl_level = 3, accreditation_no = "CNAS BL0123"', "bsl_level = 3", "R14"),
+        ("on = 2026-07-01", "on = 2027-07-01", "credit_events"),
+        ('kind = "downgrade"', 'kind = "promotion"', "kind"),
+        ("lab_mismatch_share = 0.2", "lab_mismatch_share = -0.1", "lab_mismatch_share"),
     ],
-    ids=["unknown-key", "timings-out-of-order", "unknown-product", "unknown-tier", "share-above-one"],
+    ids=[
+        "unknown-key",
+        "timings-out-of-order",
+        "unknown-product",
+        "unknown-tier",
+        "share-above-one",
+        "bsl3-unaccredited",
+        "credit-event-outside-the-year",
+        "unknown-change-kind",
+        "negative-mismatch-share",
+    ],
 )
 def test_a_malformed_workload_is_refused_naming_the_key(tmp_path: Path, old: str, new: str, key: str) -> None:
     with pytest.raises(PolicyError) as refused:
@@ -79,3 +96,15 @@ def test_percentiles_are_nearest_rank_and_none_without_values() -> None:
     assert percentile([], 0.5) is None
     assert percentile([5, 1, 3, 2, 4], 0.5) == 3
     assert percentile(list(range(1, 101)), 0.95) == 95
+
+
+def test_r62_a_pathogen_filing_names_the_lowest_matching_lab_or_for_a_mismatch_the_highest_below() -> None:
+    policy, products = load_policies()["gacc-2026"], load_workload().products
+    labs = (RegisteredLab(Lab("teaching", "教学", 1), 1), RegisteredLab(Lab("p2", "P2", 2), 2),
+            RegisteredLab(Lab("p3", "P3", 3, "CNAS BL1"), 3), RegisteredLab(Lab("p3x", "P3", 3), 4))  # fmt: skip
+    salmonella, culture = products["salmonella"].line("x", Decimal(1)), products["mtb_culture"].line("x", Decimal(1))
+    assert lab_for(salmonella, labs, policy, mismatch=False) == 2  # class 3 microorganism: BSL-2
+    assert lab_for(salmonella, labs, policy, mismatch=True) == 1
+    assert lab_for(culture, labs, policy, mismatch=False) == 3  # class 2: BSL-3, accredited (R14), never lab 4
+    assert lab_for(culture, labs, policy, mismatch=True) == 2
+    assert lab_for(products["il6"].line("x", Decimal(1)), labs, policy, mismatch=True) is None  # no pathogen

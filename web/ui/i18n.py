@@ -77,6 +77,7 @@ STATES: Mapping[str, object] = {
     "requested": _l("Requested"),
     "approved": _l("Approved"),
     "refused": _l("Refused"),
+    "lapsed": _l("Lapsed: the certificate ended first"),
 }
 ROLES: Mapping[str, object] = {
     "applicant": _l("Applicant"),

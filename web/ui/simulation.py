@@ -1,6 +1,6 @@
 """The auditor's (and head's) view of the latest policy-impact simulation: what `specgoods simulate` last wrote.
 
-The page reads report.json from the instance's simulations/latest (config/simulator.py `latest_folder`) and draws
+The page reads report.json from the instance's simulations/latest (`Settings.simulation_report_dir`) and draws
 the side-by-side figures and charts itself, in the reader's language; it runs nothing (docs/simulator.md).
 """
 
@@ -12,7 +12,6 @@ from typing import Any
 from flask import Blueprint, render_template
 from flask_babel import lazy_gettext as _l
 
-from config.simulator import latest_folder
 from web.context import container
 from web.ui import charts
 from web.ui.auth import allow
@@ -37,6 +36,10 @@ FIGURES = {  # ProfileReport.summary's keys, in words
     "certificates": _l("Certificates"),
     "write_offs": _l("Write-offs"),
     "write_offs_per_certificate": _l("Write-offs per certificate"),
+    "pathogen_applications": _l("Applications naming a user laboratory"),
+    "lab_corrections": _l("Corrections for a laboratory below the goods' level (R62)"),
+    "credit_downgrades": _l("Credit downgrades and discredits"),
+    "credit_restorations": _l("Credit restorations"),
     "officer_actions": _l("Officer actions"),
     "failures": _l("Failed steps"),
 }
@@ -53,11 +56,15 @@ def latest() -> tuple[str, int]:
     profiles = document["profiles"]
     table = [(FIGURES[key], [profile["summary"].get(key) for profile in profiles]) for key in FIGURES]
     drawn = [_chart(key, profiles) for key in CHARTS]
-    return render_template("ui/audit/simulation.html", document=document, table=table, charts=drawn), 200
+    changes = [(profile["profile"], change) for profile in profiles for change in profile.get("credit_changes", [])]
+    return (
+        render_template("ui/audit/simulation.html", document=document, table=table, charts=drawn, changes=changes),
+        200,
+    )
 
 
 def _latest() -> dict[str, Any] | None:
-    path = latest_folder(container().settings) / "report.json"
+    path = container().settings.simulation_report_dir / "report.json"
     try:
         document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):

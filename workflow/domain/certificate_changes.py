@@ -24,11 +24,12 @@ class ChangeKind(StrEnum):
 
 
 class ChangeState(StrEnum):
-    """A request waits for the district, which approves or refuses it once."""
+    """A request waits for the district, which approves or refuses it once; it lapses if the certificate ends first."""
 
     REQUESTED = "requested"
     APPROVED = "approved"
     REFUSED = "refused"
+    LAPSED = "lapsed"
 
 
 # The trigger each request fires on the certificate when filed, and when approved.

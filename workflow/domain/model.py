@@ -375,6 +375,9 @@ class Application(Aggregate):
     def _mark_received(self, on: date) -> None:
         self.received_on = on
         self.correction_notices = 0
+        # A new submission is unscreened until its own screening lands, even one answered on the day of the first:
+        # what the officers read then is about what was submitted last (the earlier screening stays in the trail).
+        self.screening = None
         self.requests.append(OutboxRequest("screen_application", {"application_id": self.id}))
 
     def _running_clock(self) -> StatutoryClock:

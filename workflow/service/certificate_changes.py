@@ -28,7 +28,7 @@ from workflow.domain.certificate_changes import (
     amendment,
 )
 from workflow.domain.enterprise import check_phone
-from workflow.domain.errors import ConcurrencyConflict, GuardFailed, InvalidInput, PermissionDenied
+from workflow.domain.errors import ConcurrencyConflict, GuardFailed, InvalidInput, InvalidTransition, PermissionDenied
 from workflow.domain.ledger import CertificateFacts
 from workflow.domain.model import checked_ports
 from workflow.domain.permissions import Action, may
@@ -138,6 +138,8 @@ def decide_change(cmd: c.DecideCertificateChange, deps: Dependencies) -> str:
         request = uow.certificate_changes.get(cmd.change_id)
         certificate = uow.ledger.lock_certificate_by_id(request.certificate_id)
         _require(cmd.actor, Action.DECIDE_CERTIFICATE_CHANGE, certificate)
+        if request.state is not ChangeState.REQUESTED:  # decided, or lapsed with a certificate that ended first
+            raise InvalidTransition(f"change request {request.id} is {request.state.value}", rule_id="R43")
         state = ChangeState.APPROVED if cmd.approve else ChangeState.REFUSED
         if not uow.certificate_changes.decide(request.id, state, cmd.actor.user_id, cmd.reason):
             raise ConcurrencyConflict(f"change request {request.id} was already decided", field="approve")

@@ -160,7 +160,15 @@ def _end(
     rule_ids = ("W9", "R26") if ban else ("W9",)
     aggregate.fire(trigger, actor, reason=reason, rule_ids=rule_ids, inputs=ban_facts)
     uow.certificates.save(aggregate)
+    end_what_waits(uow, deps, certificate, trigger, reason)
+
+
+def end_what_waits(
+    uow: UnitOfWork, deps: Dependencies, certificate: CertificateFacts, trigger: str, reason: str
+) -> None:
+    """What waits on a certificate ends with it: W9's declarations in flight, and an open change request (R43)."""
     end_reservations(uow, deps, certificate, trigger, reason)
+    uow.certificate_changes.lapse_open(certificate.id, f"certificate {trigger}: {reason}")
 
 
 def end_reservations(
@@ -219,6 +227,7 @@ def _expire_one(uow: UnitOfWork, certificate_id: int, today: date) -> None:
     aggregate = uow.certificates.get(certificate_id)
     aggregate.fire("expire", SYSTEM_ACTOR, reason=f"valid until {aggregate.valid_until}", rule_ids=("R38",))
     uow.certificates.save(aggregate)
+    uow.certificate_changes.lapse_open(certificate_id, f"certificate expired: valid until {aggregate.valid_until}")
 
 
 def exhaust_used_up(cmd: c.ExhaustUsedUp, deps: Dependencies) -> int:

@@ -18,7 +18,7 @@ from workflow.domain.lifecycle import CertState
 from workflow.domain.model import Application, Certificate
 from workflow.domain.permissions import Action, may
 from workflow.domain.replacements import assessment_carries_over, diff_lines, reused_screening
-from workflow.service.certificates import end_reservations
+from workflow.service.certificates import end_what_waits
 from workflow.service.ports import Dependencies, UnitOfWork
 
 RULES = ("R43",)
@@ -86,7 +86,7 @@ def supersede_replaced(uow: UnitOfWork, deps: Dependencies, application: Applica
     if old.state is CertState.ACTIVE:
         old.fire("supersede", SYSTEM_ACTOR, reason=reason, rule_ids=("C7", "R43", "W9"), inputs=inputs)
         uow.certificates.save(old)
-        end_reservations(uow, deps, facts, "supersede", reason)
+        end_what_waits(uow, deps, facts, "supersede", reason)
     else:  # it ended on its own meanwhile (used up, expired): only the link is recorded
         old.note("superseded", SYSTEM_ACTOR, reason, RULES, inputs)
         uow.certificates.save(old)

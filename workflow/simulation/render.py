@@ -33,6 +33,10 @@ LABELS: dict[str, str] = {
     "certificates": "审批单 certificates",
     "write_offs": "核销 write-offs",
     "write_offs_per_certificate": "每单核销次数 write-offs per certificate",
+    "pathogen_applications": "指明实验室的申请 applications naming a user lab (R14)",
+    "lab_corrections": "实验室等级不符补正 lab below level, corrected (R62)",
+    "credit_downgrades": "信用降级/失信认定 credit downgrades and discredits (R72)",
+    "credit_restorations": "信用修复 credit restorations (R69, R71)",
     "officer_actions": "关员操作 officer actions",
     "failures": "失败步骤 failed steps",
     "seconds": "运行秒数 seconds to simulate",
@@ -46,6 +50,13 @@ TIERS: dict[str, str] = {
     "regular": "常规 regular",
     "discredited": "失信 discredited",
     "seriously_discredited": "严重失信 seriously discredited",
+}
+# Kinds of credit change by name (R72, R73).
+CHANGE_KINDS: dict[str, str] = {
+    "downgrade": "降级 downgrade",
+    "discredit": "失信认定 discredit",
+    "restoration": "信用修复 restoration",
+    "certification": "认证 certification",
 }
 CHARTS = ("applications", "port_inspections", "officer_actions", "release_days_p95")
 _BAR_COLOURS = ("#8c564b", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e")
@@ -87,6 +98,7 @@ def to_json(reports: Sequence[ProfileReport], meta: dict[str, object]) -> str:
                 "summary": report.summary(),
                 "assessments": [vars(figures) for figures in report.assessments],
                 "inspections": [vars(figures) for figures in report.inspections],
+                "credit_changes": [vars(figures) for figures in report.credit_changes],
                 "actions_by_role": report.actions_by_role,
                 "failures": list(report.failures),
             }
@@ -111,6 +123,7 @@ def to_html(reports: Sequence[ProfileReport], title: str) -> str:
         f"<h1>{escape(title)}</h1>"
         f'<table border="1"><thead><tr><th></th>{head}</tr></thead><tbody>{body}</tbody></table>'
         f"<h2>口岸查验（按等级与信用） port inspections by grade and credit tier</h2>{_inspections(reports)}"
+        f"<h2>信用变更前后的查验 port inspections before and from a credit change</h2>{_credit_changes(reports)}"
         f"<h2>图表 charts</h2>{charts}</body></html>\n"
     )
 
@@ -146,6 +159,49 @@ def _inspections(reports: Sequence[ProfileReport]) -> str:
         for figures in report.inspections
     ]
     body = "".join(f"<tr>{''.join(f'<td>{escape(str(cell))}</td>' for cell in row)}</tr>" for row in cells)
+    return f'<table border="1"><thead>{head}</thead><tbody>{body}</tbody></table>'
+
+
+CHANGE_COLUMNS = (
+    "profile",
+    "变更 change",
+    "原信用 from",
+    "新信用 to",
+    "次数 changes",
+    "变更前报关 declarations before",
+    "变更前查验 inspected before",
+    "变更后报关 declarations from",
+    "变更后查验 inspected from",
+)
+
+
+def credit_change_rows(reports: Sequence[ProfileReport]) -> list[list[str]]:
+    """Per profile and kind of change: the changed enterprises' declarations and inspections either side of it."""
+    return [
+        [
+            str(cell)
+            for cell in (
+                report.profile,
+                CHANGE_KINDS.get(f.kind, f.kind),
+                TIERS.get(f.from_tier, f.from_tier),
+                TIERS.get(f.to_tier, f.to_tier),
+                f.changes,
+                f.declarations_before,
+                f.inspected_before,
+                f.declarations_after,
+                f.inspected_after,
+            )
+        ]
+        for report in reports
+        for f in report.credit_changes
+    ]
+
+
+def _credit_changes(reports: Sequence[ProfileReport]) -> str:
+    head = f"<tr>{''.join(f'<th>{escape(name)}</th>' for name in CHANGE_COLUMNS)}</tr>"
+    body = "".join(
+        f"<tr>{''.join(f'<td>{escape(cell)}</td>' for cell in row)}</tr>" for row in credit_change_rows(reports)
+    )
     return f'<table border="1"><thead>{head}</thead><tbody>{body}</tbody></table>'
 
 

@@ -37,6 +37,24 @@ class InspectionFigures:
 
 
 @dataclass(frozen=True)
+class CreditChangeFigures:
+    """The changes of one kind between two tiers taking effect in the year (R72, R73), with what they changed.
+
+    The changed enterprises' declarations and port inspections dated before and from the change: E1 reads the tier in
+    force on each declaration's date (R73, E3).
+    """
+
+    kind: str
+    from_tier: str
+    to_tier: str
+    changes: int
+    declarations_before: int
+    inspected_before: int
+    declarations_after: int
+    inspected_after: int
+
+
+@dataclass(frozen=True)
 class ProfileReport:
     """One policy profile's year of the workload."""
 
@@ -54,6 +72,9 @@ class ProfileReport:
     actions_by_role: dict[str, int]
     failures: tuple[str, ...] = ()
     seconds: float = 0.0
+    lab_corrections: int = 0  # correction notices naming a lab below the goods' level (R62, R17)
+    pathogen_applications: int = 0  # applications of the year whose goods name a user lab (R14)
+    credit_changes: tuple[CreditChangeFigures, ...] = ()
 
     @property
     def paper(self) -> int:
@@ -103,12 +124,19 @@ class ProfileReport:
             "certificates": self.certificates,
             "write_offs": self.write_offs,
             "write_offs_per_certificate": round(self.write_offs_per_certificate, 2),
+            "pathogen_applications": self.pathogen_applications,
+            "lab_corrections": self.lab_corrections,
+            "credit_downgrades": self._changes("downgrade", "discredit"),
+            "credit_restorations": self._changes("restoration"),
             "officer_actions": sum(
                 n for role, n in self.actions_by_role.items() if role not in ("applicant", "system")
             ),
             "failures": len(self.failures),
             "seconds": round(self.seconds, 1),
         }
+
+    def _changes(self, *kinds: str) -> int:
+        return sum(figures.changes for figures in self.credit_changes if figures.kind in kinds)
 
     def _started(self, level: str) -> int:
         return sum(figures.started - figures.reused for figures in self.assessments if figures.level == level)

@@ -13,6 +13,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from workflow.domain.calendar import WorkingCalendar
+from workflow.domain.credit_events import CreditChangeKind, CreditGround
 from workflow.domain.goods import Direction, GoodsCategory, GoodsLine, ProteinPurity
 from workflow.domain.policy import CreditTier
 
@@ -43,11 +44,12 @@ class Timings:
     panel_opinion: Duration  # referred -> each local expert's opinion (direct customs panel)
     headquarters: Duration  # referred -> headquarters' conclusion recorded (legacy-2015's GACC HQ route)
     inspection: Duration  # declared and drawn for inspection -> inspection passed at the port
+    correction: Duration = Duration(1, 2, 5)  # correction notice (R17) -> the applicant's corrected file resubmitted
 
 
 @dataclass(frozen=True)
 class Product:
-    """A kind of goods: the facts the rules grade (no pathogen facts: labs are not part of the workload yet)."""
+    """A kind of goods: the facts the rules grade; one that contains a pathogen names a user lab (R14, R62)."""
 
     code: str
     name_zh: str
@@ -59,8 +61,10 @@ class Product:
     protein_purity: ProteinPurity = ProteinPurity.NOT_A_PROTEIN
     is_commercial_cell_line: bool = False
     involves_hgr: bool = False
+    pathogen_class: int | None = None  # the catalogue's class 1-4 of the pathogen it contains
+    may_contain_unknown_agent: bool = False
 
-    def line(self, holder: str, quantity: Decimal) -> GoodsLine:
+    def line(self, holder: str, quantity: Decimal, lab_id: int | None = None) -> GoodsLine:
         """The goods line an enterprise files; `holder` in the specification keeps each enterprise's product its own."""
         return GoodsLine(
             name_zh=self.name_zh,
@@ -75,6 +79,9 @@ class Product:
             protein_purity=self.protein_purity,
             is_commercial_cell_line=self.is_commercial_cell_line,
             involves_hgr=self.involves_hgr,
+            pathogen_class=self.pathogen_class,
+            may_contain_unknown_agent=self.may_contain_unknown_agent,
+            lab_id=lab_id,
         )
 
 
@@ -87,6 +94,29 @@ class ProductUse:
 
 
 @dataclass(frozen=True)
+class Lab:
+    """One laboratory every enterprise of a group keeps (R9(b), R14): registered and verified before the year."""
+
+    key: str
+    name_zh: str
+    bsl_level: int
+    accreditation_no: str = ""  # R14: BSL-3 and above are accredited (by CNAS)
+    valid_from: date | None = None
+    valid_until: date | None = None
+
+
+@dataclass(frozen=True)
+class CreditEvent:
+    """A change of credit (R72, R73) recorded for the first `count` enterprises of a group, effective on `on`."""
+
+    count: int
+    kind: CreditChangeKind
+    on: date
+    tiers: Mapping[str, CreditTier]  # the new tier per credit regime; a regime not named has no such event
+    ground: CreditGround
+
+
+@dataclass(frozen=True)
 class EnterpriseGroup:
     """`count` alike enterprises: one credit tier per credit regime (a profile reads its own regime's)."""
 
@@ -95,6 +125,9 @@ class EnterpriseGroup:
     count: int
     tiers: Mapping[str, CreditTier]
     uses: tuple[ProductUse, ...]
+    labs: tuple[Lab, ...] = ()
+    credit_events: tuple[CreditEvent, ...] = ()
+    tier_since: date | None = None  # the day the tier began (restoration periods count from it); None: long before
 
 
 @dataclass(frozen=True)
@@ -109,6 +142,7 @@ class Workload:
     timings: Timings
     products: Mapping[str, Product]
     groups: tuple[EnterpriseGroup, ...]
+    lab_mismatch_share: float = 0.0  # share of pathogen filings naming a lab below the goods' level (R62)
 
     def expected_shipments(self) -> float:
         return sum(group.count * use.shipments_per_month * 12 for group in self.groups for use in group.uses)
@@ -126,6 +160,7 @@ class Enterprise:
 
     key: str
     group: EnterpriseGroup
+    number: int = 1  # its place in the group (a group's credit event names its first `count`)
 
 
 @dataclass(frozen=True)
@@ -150,7 +185,9 @@ class Shipment:
 
 
 def enterprises(workload: Workload) -> list[Enterprise]:
-    return [Enterprise(f"{group.code}-{n:03d}", group) for group in workload.groups for n in range(1, group.count + 1)]
+    return [
+        Enterprise(f"{group.code}-{n:03d}", group, n) for group in workload.groups for n in range(1, group.count + 1)
+    ]
 
 
 def first_time_pairs(workload: Workload, rng: random.Random) -> set[tuple[str, str]]:

@@ -64,6 +64,16 @@ class SqlCertificateChanges:
         )
         return bool(getattr(result, "rowcount", 0) == 1)
 
+    def lapse_open(self, certificate_id: int, reason: str) -> int:
+        """The certificate ended before the district decided: its open request lapses (how many did)."""
+        values = {"state": ChangeState.LAPSED.value, "decided_at": self.now(), "decision_reason": reason}
+        result = self.session.execute(
+            update(_ROW)
+            .where(_ROW.certificate_id == certificate_id, _ROW.state == ChangeState.REQUESTED.value)
+            .values(**values)
+        )
+        return int(getattr(result, "rowcount", 0))
+
     def particulars(self, certificate_id: int) -> Particulars:
         return particulars_of(self.session, certificate_id)
 

@@ -17,12 +17,20 @@ from sqlalchemy.orm import Session
 from config.bootstrap import Container
 from workflow.domain.actors import Role
 from workflow.domain.calendar import WorkingCalendar
-from workflow.simulation.report import AssessmentFigures, InspectionFigures, ProfileReport, percentile
+from workflow.simulation.report import (
+    AssessmentFigures,
+    CreditChangeFigures,
+    InspectionFigures,
+    ProfileReport,
+    percentile,
+)
 from workflow.simulation.workload import Shipment, Workload
 from workflow.store.tables import (
+    ApplicationLineRow,
     ApplicationRow,
     AuditEventRow,
     CertificateRow,
+    CreditChangeRow,
     DeclarationRow,
     PanelSeatRow,
     RiskAssessmentRow,
@@ -55,6 +63,9 @@ def count_profile(
             inspections=_inspections(declarations, tiers),
             actions_by_role=_actions(session, start),
             failures=failures,
+            lab_corrections=_lab_corrections(session, start),
+            pathogen_applications=_pathogen_applications(session, start),
+            credit_changes=_credit_changes(session, start, declarations),
         )
 
 
@@ -77,6 +88,7 @@ def _declarations(session: Session, start: date) -> list[Row[Any]]:
                 DeclarationRow.released_on,
                 DeclarationRow.route,
                 DeclarationRow.declaration_no,
+                DeclarationRow.declared_on,
             )
             .join(CertificateRow, CertificateRow.id == DeclarationRow.certificate_id)
             .join(ApplicationRow, ApplicationRow.id == CertificateRow.application_id)
@@ -148,10 +160,11 @@ def _assessment_figures(level: str, found: list[tuple[bool, int | None]]) -> Ass
 
 
 def _inspections(declarations: list[Row[Any]], tiers: Mapping[int, str]) -> tuple[InspectionFigures, ...]:
+    """By grade and the tier the route used: the one in force on the declaration's date (R73, E3)."""
     declared: Counter[tuple[str, str]] = Counter()
     inspected: Counter[tuple[str, str]] = Counter()
     for row in declarations:
-        key = (row.grade, tiers.get(row.enterprise_id, "?"))
+        key = (row.grade, (row.route or {}).get("credit_tier") or tiers.get(row.enterprise_id, "?"))
         declared[key] += 1
         inspected[key] += bool((row.route or {}).get("inspected"))
     return tuple(
@@ -174,3 +187,52 @@ def _actions(session: Session, start: date) -> dict[str, int]:
     if opinions:
         actions[Role.EXPERT.value] = actions.get(Role.EXPERT.value, 0) + int(opinions)
     return dict(sorted(actions.items()))
+
+
+# The sentence of R62's deficiency (workflow/domain/biosafety.py) as the correction notice's audit reason carries it.
+LEVEL_TOO_LOW = "is below BSL-"
+
+
+def _lab_corrections(session: Session, start: date) -> int:
+    """Correction notices of the year that name a lab below the goods' level (R62 within R17's one notice)."""
+    since = datetime.combine(start, datetime.min.time())
+    query = (
+        select(func.count())
+        .select_from(AuditEventRow)
+        .where(AuditEventRow.trigger == "request_correction", AuditEventRow.at >= since)
+        .where(AuditEventRow.reason.contains(LEVEL_TOO_LOW))
+    )
+    return int(session.scalar(query) or 0)
+
+
+def _pathogen_applications(session: Session, start: date) -> int:
+    """Applications of the year with a goods line naming a user lab (R14)."""
+    rows = session.execute(
+        select(ApplicationLineRow.application_id, ApplicationLineRow.facts)
+        .join(ApplicationRow, ApplicationRow.id == ApplicationLineRow.application_id)
+        .where(ApplicationRow.received_on >= start)
+    )
+    return len({application_id for application_id, facts in rows if (facts or {}).get("lab_id") is not None})
+
+
+def _credit_changes(session: Session, start: date, declarations: list[Row[Any]]) -> tuple[CreditChangeFigures, ...]:
+    """Changes effective in the year by kind and tiers, with the changed enterprises' declarations either side."""
+    changes = session.execute(
+        select(CreditChangeRow.enterprise_id, CreditChangeRow.kind, CreditChangeRow.from_tier,
+               CreditChangeRow.to_tier, CreditChangeRow.effective_from)
+        .where(CreditChangeRow.effective_from >= start)
+        .order_by(CreditChangeRow.effective_from, CreditChangeRow.id)
+    )  # fmt: skip
+    by_enterprise: dict[int, list[Row[Any]]] = defaultdict(list)
+    for row in declarations:
+        by_enterprise[row.enterprise_id].append(row)
+    figures: dict[tuple[str, str, str], list[int]] = {}
+    for enterprise_id, kind, from_tier, to_tier, effective in changes:
+        tally = figures.setdefault((kind, from_tier, to_tier), [0, 0, 0, 0, 0])
+        tally[0] += 1
+        for row in by_enterprise[enterprise_id]:
+            inspected = int(bool((row.route or {}).get("inspected")))
+            side = 3 if row.declared_on >= effective else 1
+            tally[side] += 1
+            tally[side + 1] += inspected
+    return tuple(CreditChangeFigures(*key, *tally) for key, tally in sorted(figures.items()))

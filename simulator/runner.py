@@ -26,12 +26,14 @@ from sqlalchemy import event
 from config.bootstrap import Container, bootstrap
 from config.holidays import load_calendar
 from config.profiles import load_districts, load_policies
-from config.settings import Settings, load_settings
-from config.simulator_counts import count_profile
+from config.settings import load_settings
+from simulator.counts import count_profile
+from simulator.facts import RegisteredLab, credit_changes, lab_for, mismatch_draws, register_labs
 from workflow.domain import commands as c
 from workflow.domain import rules
 from workflow.domain.actors import SYSTEM_ACTOR, Actor, Role
 from workflow.domain.assessment import Opinion
+from workflow.domain.credit_events import ApplyCreditRestorations
 from workflow.domain.draws import KEY_BYTES, commitment, next_period, period_of
 from workflow.domain.errors import DomainError, InvalidInput
 from workflow.domain.goods import GoodsLine, WriteOffMode
@@ -49,6 +51,7 @@ from workflow.simulation.workload import (
     shipments,
 )
 from workflow.store.directory import create_user, ensure_credit, ensure_enterprise
+from workflow.store.enterprise_admin import make_admin
 from workflow.store.migrate import upgrade
 from workflow.store.tables import DrawKeyRow
 
@@ -56,7 +59,6 @@ PROFILES = ("legacy-2015", "xiamen-2016", "gacc-2026")
 OFFICERS = (Role.ACCEPTOR, Role.REVIEWER, Role.DECIDER, Role.HEAD, Role.PORT_OFFICER, Role.AUDITOR)
 PANEL_EXPERTS = 5
 ADOPTED_FROM = date(2015, 1, 1)  # the calendar's first day: the profile holds for the warm-up and the whole year
-LATEST = Path("simulations") / "latest"  # under the instance folder: the report the auditor's page shows
 PDF = b"%PDF-1.4\n% specgoods simulated attachment\n%%EOF\n"
 Advance = Callable[[int], None]
 
@@ -74,18 +76,13 @@ def simulate(
     check_profiles(profiles)
     year = shipments(workload, load_calendar(), random.Random(workload.seed))
     if jobs > 1 and len(profiles) > 1:
-        from config.simulator_jobs import simulate_in_processes
+        from simulator.jobs import simulate_in_processes
 
         return simulate_in_processes(workload, profiles, year, progress, jobs)
     return [
         simulate_profile(workload, profile, year, progress(profile, len(year)) if progress else None)
         for profile in profiles
     ]
-
-
-def latest_folder(settings: Settings) -> Path:
-    """Where `specgoods simulate` leaves its latest report and /ui/audit/simulation reads it."""
-    return settings.instance_path / LATEST
 
 
 def check_profiles(profiles: tuple[str, ...]) -> None:
@@ -218,10 +215,15 @@ class Run:
         self.officers: dict[Role, Actor] = {}
         self.filed: dict[int, tuple[str, str]] = {}  # application id -> (enterprise, product)
         self.failures: list[str] = []
+        self.labs: dict[str, tuple[RegisteredLab, ...]] = {}
+        self.corrected: set[int] = set()  # applications whose correction notice (R17, R62) was sent
+        self.mismatches = mismatch_draws(workload.seed)
 
     def play(self, year: list[Shipment]) -> None:
         self._directory()
+        self._labs()
         self._draw_keys()
+        self._credit_events()
         self._warm_up()
         for shipment in year:
             self.agenda.at(shipment.day, partial(self._arrive, shipment))
@@ -248,10 +250,11 @@ class Run:
                                 district=self.workload.district, now=now)  # fmt: skip
         tier = self._tier(firm)
         ensure_credit(session, enterprise_id=row.id, tier=tier, regime=self.policy.credit.regime.value,
-                      effective_from=ADOPTED_FROM)  # fmt: skip
+                      effective_from=firm.group.tier_since or ADOPTED_FROM)  # fmt: skip
         self.tiers[row.id] = tier
         user = create_user(session, username=f"sim.{firm.key}", role=Role.APPLICANT, password_hash="", now=now,
                            enterprise_id=row.id)  # fmt: skip
+        make_admin(session, user.username)  # it keeps the enterprise's labs (R9(b))
         self.applicants[firm.key] = Actor(user.id, Role.APPLICANT, user.username, enterprise_id=row.id)
 
     def _tier(self, firm: Enterprise) -> str:
@@ -264,6 +267,25 @@ class Run:
                 field="tiers",
             )
         return tier.value
+
+    def _labs(self) -> None:
+        """Every enterprise's labs, registered and verified before the warm-up, valid to the end of the next year."""
+        validity = (ADOPTED_FROM, date(self.workload.year + 1, 12, 31))
+        acceptor = self.officers[Role.ACCEPTOR]
+        for firm in enterprises(self.workload):
+            self.labs[firm.key] = register_labs(self.container, firm, self.applicants[firm.key], acceptor, validity)
+
+    def _credit_events(self) -> None:
+        """The groups' credit changes, each recorded the day before it takes effect; the restoration sweep daily."""
+        regime, decider = self.policy.credit.regime.value, self.officers[Role.DECIDER]
+        for firm in enterprises(self.workload):
+            enterprise_id = self.applicants[firm.key].enterprise_id or 0
+            for change in credit_changes(firm, enterprise_id, decider, regime):
+                self.agenda.at(change.record_on, partial(self._guarded, partial(self.bus.handle, change.command)))
+        day, last = date(self.workload.year, 1, 1), date(self.workload.year, 12, 31)
+        while day <= last:  # the beat's daily sweep (R69, R71): restores who the profile's period has passed
+            self.agenda.at(day, partial(self._guarded, partial(self.bus.handle, ApplyCreditRestorations(SYSTEM_ACTOR))))
+            day = date.fromordinal(day.toordinal() + 1)
 
     def _draw_keys(self) -> None:
         last = date(self.workload.year + 1, 12, 31)
@@ -299,8 +321,19 @@ class Run:
             if self._file(key, quantity, warm=False) is not None:
                 account.applied_for += quantity
 
-    def _line(self, key: tuple[str, str], quantity: Decimal) -> GoodsLine:
-        return self.workload.products[key[1]].line(key[0], quantity)
+    def _line(self, key: tuple[str, str], quantity: Decimal, mismatch: bool = False) -> GoodsLine:
+        """The goods line; pathogen goods name a lab of the enterprise (R14), below their level when `mismatch`."""
+        product = self.workload.products[key[1]]
+        line = product.line(key[0], quantity)
+        if not line.contains_pathogen:
+            return line
+        return product.line(key[0], quantity, lab_for(line, self.labs.get(key[0], ()), self.policy, mismatch))
+
+    def _mismatched(self, key: tuple[str, str]) -> bool:
+        """Whether this filing names a lab below the goods' level: a draw on its own stream, pathogen goods only."""
+        product = self.workload.products[key[1]]
+        pathogen = product.pathogen_class is not None or product.may_contain_unknown_agent
+        return pathogen and self.mismatches.random() < self.workload.lab_mismatch_share
 
     def _quantity(self, shipment: Shipment) -> Decimal:
         """Single-use: one shipment. Multi-use (R41): the shipments expected over the validity, with headroom."""
@@ -319,7 +352,7 @@ class Run:
 
     def _file(self, key: tuple[str, str], quantity: Decimal, warm: bool) -> int | None:
         applicant = self.applicants[key[0]]
-        line = self._line(key, quantity)
+        line = self._line(key, quantity, mismatch=not warm and self._mismatched(key))
         direction = self.workload.products[key[1]].direction
         try:
             application_id: int = self.bus.handle(
@@ -352,8 +385,39 @@ class Run:
         self.failures.append(f"{self.agenda.clock.day} {what}: {type(error).__name__}: {error}")
 
     def _accept(self, application_id: int) -> None:
+        if self._lab_refused(application_id):  # R62 at the screening: one correction notice names the mismatch
+            reason = "实验室生物安全等级与物品风险不符"  # the notice itself names each mismatch (R17)
+            self.bus.handle(c.RequestCorrection(self.officers[Role.ACCEPTOR], application_id, reason))
+            self.corrected.add(application_id)
+            self._after(self.workload.timings.correction, lambda: self._correct(application_id))
+            return
         self.bus.handle(c.AcceptApplication(self.officers[Role.ACCEPTOR], application_id))
         self._after(self.workload.timings.review_start, lambda: self._review(application_id))
+
+    def _lab_refused(self, application_id: int) -> bool:
+        """What the screening recorded about the named labs (R9(b), R14, R62): False is a mismatch.
+
+        Once per file: the corrected file is accepted, and the grant's guard (R62) would still refuse a lab that does
+        not match. (A resubmission on the day of its first receipt keeps that day's screening: screening is once per
+        day of receipt, so the runner does not read it twice.)
+        """
+        if application_id in self.corrected:
+            return False
+        with self.container.deps.uow() as uow:
+            screening = uow.applications.get(application_id).screening or {}
+        return (screening.get("biosafety") or {}).get("result") is False
+
+    def _correct(self, application_id: int) -> None:
+        """The applicant names the matching lab, resubmits (A3) and is screened again; then acceptance as usual."""
+        with self.container.deps.uow() as uow:
+            application = uow.applications.get(application_id)
+        key = self.filed[application_id]
+        applicant = self.applicants[key[0]]
+        lines = tuple(self._line(key, line.quantity) for line in application.lines)
+        self.bus.handle(c.ReviseDraft(applicant, application_id, application.direction, lines))
+        self.bus.handle(c.ResubmitApplication(applicant, application_id))
+        self.bus.handle(c.ScreenApplication(SYSTEM_ACTOR, application_id))
+        self._after(self.workload.timings.acceptance, lambda: self._accept(application_id))
 
     def _review(self, application_id: int) -> None:
         self.bus.handle(c.StartReview(self.officers[Role.REVIEWER], application_id))

@@ -72,7 +72,7 @@ def _receive(
 
 
 def _child(workload: Workload, profile: str, year: list[Shipment], messages: Any) -> None:
-    from config.simulator import simulate_profile
+    from simulator.runner import simulate_profile
     from workflow.domain.errors import DomainError
 
     batch = _Batched(profile, messages)
