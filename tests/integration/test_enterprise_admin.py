@@ -98,6 +98,26 @@ def test_two_admins_removing_each_other_at_once_leave_one(
     assert _admins(container, cast.enterprise_id) == 1
 
 
+def test_a_profile_edit_in_progress_does_not_hold_up_the_enterprises_filings(
+    make_container: Callable[..., Container], postgres_url: str
+) -> None:
+    """The edit takes the enterprise row FOR NO KEY UPDATE: a row referring to the enterprise (a declaration, an
+    application) checks its foreign key with KEY SHARE, which that lock lets through; FOR UPDATE would block it."""
+    _empty_tables(postgres_url)
+    container = make_container(postgres_url)
+    cast = make_cast(container)
+    with container.deps.uow() as held:
+        held.enterprise_admin.lock(cast.enterprise_id)  # an admin's edit, not yet committed
+        with container.engine.connect() as other:
+            other.execute(text("SET lock_timeout = '2s'"))  # blocked would fail here, not hang
+            found = other.execute(
+                text("SELECT id FROM enterprises WHERE id = :id FOR KEY SHARE"), {"id": cast.enterprise_id}
+            ).scalar()
+            other.rollback()
+        held.commit()
+    assert found == cast.enterprise_id
+
+
 def _run(container: Container, actor: Actor, cast: Cast, target: Actor, outcome: list[Any]) -> None:
     try:
         outcome.append(container.bus.handle(c.ChangeEnterpriseUser(actor, cast.enterprise_id, target.user_id or 0,

@@ -29,7 +29,9 @@ class SqlEnterpriseAdmin:
         self.session, self.audit, self.now = session, audit, now
 
     def lock(self, enterprise_id: int) -> EnterpriseProfile:
-        row = self.session.scalar(select(EnterpriseRow).where(EnterpriseRow.id == enterprise_id).with_for_update())
+        # FOR NO KEY UPDATE: edits are ordered, but a declaration's foreign-key check (KEY SHARE) is not blocked.
+        query = select(EnterpriseRow).where(EnterpriseRow.id == enterprise_id).with_for_update(key_share=True)
+        row = self.session.scalar(query)
         if row is None:
             raise NotFound(f"no enterprise {enterprise_id}")
         return profile_of(row)
