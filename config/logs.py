@@ -23,8 +23,10 @@ EVENT_LOGGERS = ("specgoods.requests", "specgoods.tasks")
 SECRET_WORDS = ("password", "passwd", "secret", "token", "authorization", "cookie", "credential")
 REDACTED = "[redacted]"
 OBJECT_SUFFIXES = ("_id", "_no")
-# Libraries whose INFO lines say nothing an operator acts on (alembic lists its plugins on every start).
-CHATTY = {"alembic.runtime.plugins": logging.WARNING}
+# Libraries whose INFO lines say nothing an operator acts on: alembic lists its plugins on every start, and
+# `transitions` writes two lines per state change ("Finished processing state … callbacks") that the audit event
+# already records, at a cost in CPU on every request that changes a state (docs/performance.md).
+CHATTY = {"alembic.runtime.plugins": logging.WARNING, "transitions": logging.WARNING}
 
 
 def log_format(settings: Settings) -> str:

@@ -4,21 +4,44 @@ Celery sends `task_postrun` after the task's body has returned or raised, so by 
 the task's own transaction (or there was none). The mark is one more transaction. If the worker dies between the
 two, the row stays incomplete and the relay's sweep sends it again (workflow/store/outbox_completion.py).
 A task that is going to retry ends in state RETRY: its row stays open until a later run ends it.
+
+A task whose effect is one transaction (the screening) marks its row in that transaction instead
+(`completing_with_effect`): the mark commits with the effect or not at all, and the worker saves a transaction per
+task (#15). If that transaction never commits (nothing to do, a rule refused, a lost race), `task_postrun` marks the
+row as for any other task.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 from celery import Celery, signals, states
+from sqlalchemy import event
+from sqlalchemy.orm import Session, sessionmaker
 
 from config.bootstrap import Container
 from config.celery_config import TASK_PREFIX
 from workflow.store.outbox_completion import Outcome, complete, row_id_of
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class _WithEffect:
+    """The row a running task completes in its effect's transaction; `done` once that transaction has committed."""
+
+    row_id: int
+    now: Callable[[], Any]
+    done: bool = False
+
+
+_with_effect: ContextVar[_WithEffect | None] = ContextVar("specgoods_complete_with_effect", default=None)
+_done_with_effect: set[str] = set()  # task ids whose row committed with the effect: postrun has nothing to mark
 
 
 def outcome_of(state: str | None, result: Any) -> str | None:
@@ -39,10 +62,55 @@ def complete_outbox_rows(app: Celery, container: Callable[[], Container]) -> Non
     ) -> None:
         row_id, outcome = row_id_of(task_id), outcome_of(state, retval)
         ours = getattr(sender, "app", None) is app and (getattr(sender, "name", "") or "").startswith(TASK_PREFIX)
-        if ours and row_id is not None and outcome is not None:
+        if not ours or row_id is None:
+            return
+        if task_id in _done_with_effect:
+            _done_with_effect.discard(task_id)  # marked in the task's own transaction
+        elif outcome is not None:
             _complete(container, row_id, outcome)
 
     signals.task_postrun.connect(on_postrun, weak=False, dispatch_uid=f"specgoods.completion.{id(app)}")
+
+
+@contextmanager
+def completing_with_effect(container: Container, task_id: str | None) -> Iterator[None]:
+    """While a task runs: the first transaction it commits on `container`'s sessions also completes its outbox row.
+
+    For a task whose effect is exactly one transaction that commits last (a later commit would find the row done
+    before its own effect). Rows not from the outbox (beat's, a test's direct call) are left alone.
+    """
+    row_id = row_id_of(task_id)
+    if row_id is None or task_id is None:
+        yield
+        return
+    _listen(container.sessions)
+    pending = _WithEffect(row_id, container.deps.clock.now)
+    token = _with_effect.set(pending)
+    try:
+        yield
+    finally:
+        _with_effect.reset(token)
+    if pending.done:
+        _done_with_effect.add(task_id)
+
+
+def _listen(sessions: sessionmaker[Session]) -> None:
+    if not event.contains(sessions, "before_commit", _mark_before_commit):
+        event.listen(sessions, "before_commit", _mark_before_commit)
+        event.listen(sessions, "after_commit", _note_committed)
+
+
+def _mark_before_commit(session: Session) -> None:
+    pending = _with_effect.get()
+    if pending is not None and not pending.done and session.in_transaction():
+        complete(session, pending.row_id, Outcome.DONE, pending.now())
+        session.info["specgoods_completes"] = pending
+
+
+def _note_committed(session: Session) -> None:
+    pending = session.info.pop("specgoods_completes", None)
+    if pending is not None:
+        pending.done = True  # only now: a commit that failed rolled the mark back with the effect
 
 
 def _complete(container: Callable[[], Container], row_id: int, outcome: str) -> None:

@@ -6,11 +6,12 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from celery import Celery
+from celery import Celery, Task
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from config.bootstrap import Container
 from config.keys import key_ring
+from tasks.completion import completing_with_effect
 from workflow.domain.actors import SYSTEM_ACTOR
 from workflow.domain.commands import (
     DeemAcceptances,
@@ -43,9 +44,11 @@ NOTIFY_RETRY = {**RETRY, "autoretry_for": (*TRANSIENT, IntegrityError)}
 def register_tasks(app: Celery, container: Callable[[], Container]) -> None:
     """Tasks are idempotent, so late acknowledgement and re-delivery after a crash are safe."""
 
-    @app.task(name="specgoods.screen_application", **RETRY)
-    def screen_application(application_id: int) -> dict[str, Any]:
-        return _run(container, ScreenApplication(SYSTEM_ACTOR, application_id))
+    @app.task(name="specgoods.screen_application", bind=True, **RETRY)
+    def screen_application(self: Task[Any, Any], application_id: int) -> dict[str, Any]:
+        """One transaction: the screening, its audit event, the acceptors' notices and its outbox row's completion."""
+        with completing_with_effect(container(), self.request.id):
+            return _run(container, ScreenApplication(SYSTEM_ACTOR, application_id))
 
     @app.task(name="specgoods.relay_outbox", **RETRY)
     def relay_outbox() -> int:

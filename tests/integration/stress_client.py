@@ -139,17 +139,17 @@ def _reverse_one(container: Container, cast: Cast, rng: random.Random, tally: Ta
 def hold_a_transaction_open(args: tuple[str, str, str, Cast, str]) -> None:
     """Start a write-off, reach the ledger insert, tell the parent, and wait to be killed mid-transaction."""
     database_url, instance, certificate_no, cast, signal_file = args
-    from workflow.store.ledger import SqlLedger
+    from workflow.store.uow import SqlUnitOfWork
 
-    real_append = SqlLedger.append
+    real_append = SqlUnitOfWork.append_with_events  # the declaration's ledger rows and audit events, one statement
 
-    def append_then_hang(self: SqlLedger, entries: Any) -> None:
+    def append_then_hang(self: SqlUnitOfWork, entries: Any) -> None:
         real_append(self, entries)
         self.session.flush()
         Path(signal_file).write_text("in transaction")
         time.sleep(600)
 
-    SqlLedger.append = append_then_hang  # type: ignore[method-assign]
+    SqlUnitOfWork.append_with_events = append_then_hang  # type: ignore[method-assign]
     container = _container(database_url, instance)
     container.bus.handle(
         c.DeclareShipment(

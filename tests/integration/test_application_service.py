@@ -19,7 +19,7 @@ from workflow.domain.goods import Direction
 from workflow.domain.lifecycle import AppState
 from workflow.store import api_reads, queries
 from workflow.store.repositories import AuditTrail
-from workflow.store.tables import ApplicationRow, AuditEventRow, CertificateRow, OutboxRow
+from workflow.store.tables import ApplicationRow, AuditEventRow, CertificateRow, NotificationRow, OutboxRow
 
 
 def _view(container: Container, application_id: int) -> dict:
@@ -53,9 +53,8 @@ def test_submit_writes_state_audit_event_and_outbox_row_together(container: Cont
     assert event["policy"]["id"] == "xiamen-2016"
     with container.sessions() as session:
         outbox = session.scalars(select(OutboxRow)).all()
-    tasks = {row.task: row.payload for row in outbox}  # screening, and the acceptors' "new work" fan-out (one row)
-    assert len(outbox) == 2 and tasks["screen_application"] == {"application_id": application_id}
-    assert tasks["notify_officers"]["kind"] == "work_to_accept" and tasks["notify_officers"]["roles"] == ["acceptor"]
+    tasks = {row.task: row.payload for row in outbox}  # the screening alone: it tells the acceptors itself
+    assert len(outbox) == 1 and tasks["screen_application"] == {"application_id": application_id}
 
 
 def test_a1_submit_without_required_documents_is_refused_and_writes_nothing(container: Container, cast: Cast) -> None:
@@ -187,31 +186,33 @@ def test_a_failure_after_the_state_update_rolls_back_state_audit_and_outbox(
         assert session.scalar(select(func.count()).select_from(OutboxRow)) == 0
 
 
-def test_twenty_threads_granting_and_denying_one_application_make_exactly_one_transition(
-    container: Container, cast: Cast
-) -> None:
-    application_id = to_under_review(container, cast)
-    barrier = threading.Barrier(20)
+def _race(container: Container, odd: c.Command, even: c.Command, threads: int = 20) -> list[str]:
+    """`threads` threads released at once, alternately sending the two commands: each one's "won" or "conflict"."""
+    barrier = threading.Barrier(threads)
     outcomes: list[str] = []
 
-    def decide(index: int) -> None:
-        command = (
-            c.GrantApplication(cast.decider, application_id, "grant")
-            if index % 2
-            else c.DenyApplication(cast.decider, application_id, "deny")
-        )
+    def send(index: int) -> None:
         barrier.wait()
         try:
-            container.bus.handle(command)
+            container.bus.handle(odd if index % 2 else even)
             outcomes.append("won")
         except (ConcurrencyConflict, InvalidTransition):
             outcomes.append("conflict")
 
-    threads = [threading.Thread(target=decide, args=(i,)) for i in range(20)]
-    for thread in threads:
+    racing = [threading.Thread(target=send, args=(i,)) for i in range(threads)]
+    for thread in racing:
         thread.start()
-    for thread in threads:
+    for thread in racing:
         thread.join(timeout=60)
+    return outcomes
+
+
+def test_twenty_threads_granting_and_denying_one_application_make_exactly_one_transition(
+    container: Container, cast: Cast
+) -> None:
+    application_id = to_under_review(container, cast)
+    grant = c.GrantApplication(cast.decider, application_id, "grant")
+    outcomes = _race(container, grant, c.DenyApplication(cast.decider, application_id, "deny"))
     assert outcomes.count("won") == 1 and outcomes.count("conflict") == 19
     with container.sessions() as session:
         decisions = session.scalars(
@@ -224,6 +225,37 @@ def test_twenty_threads_granting_and_denying_one_application_make_exactly_one_tr
     assert len(decisions) == 1
     assert certificates == (1 if decisions == ["grant"] else 0)
     assert state == {"grant": AppState.GRANTED, "deny": AppState.DENIED}[decisions[0]].value
+
+
+def test_twenty_threads_accepting_or_refusing_one_file_make_one_transition_and_tell_the_applicant_once(
+    container: Container, cast: Cast
+) -> None:
+    """Acceptance saves its version-guarded UPDATE with the commit's last statement (`save(at_commit=True)`):
+    the losers still conflict, and nothing they wrote before the commit (notifications, events) survives."""
+    application_id = file_application(container, cast)
+    container.bus.handle(c.SubmitApplication(cast.applicant, application_id))
+    with container.sessions() as session:
+        before = session.scalar(select(ApplicationRow.version).where(ApplicationRow.id == application_id))
+    refuse = c.NotAcceptApplication(cast.acceptor, application_id, "不予受理", ("R12",))
+    outcomes = _race(container, c.AcceptApplication(cast.acceptor, application_id), refuse)
+    assert outcomes.count("won") == 1 and outcomes.count("conflict") == 19
+    with container.sessions() as session:
+        triggers = session.scalars(
+            select(AuditEventRow.trigger).where(
+                AuditEventRow.object_id == application_id, AuditEventRow.trigger.in_(["accept", "not_accept"])
+            )
+        ).all()
+        told = session.scalars(
+            select(NotificationRow.kind).where(
+                NotificationRow.kind.in_(["application_accepted", "application_not_accepted"])
+            )
+        ).all()
+        version = session.scalar(select(ApplicationRow.version).where(ApplicationRow.id == application_id))
+    assert len(triggers) == 1
+    assert told and set(told) == {
+        {"accept": "application_accepted", "not_accept": "application_not_accepted"}[triggers[0]]
+    }
+    assert version == before + 1
 
 
 def test_screening_is_idempotent_and_audited_with_rule_ids(container: Container, cast: Cast) -> None:

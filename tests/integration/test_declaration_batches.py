@@ -43,6 +43,7 @@ from workflow.store.tables import (
     AuditEventRow,
     CertificateLineRow,
     CertificateRow,
+    DeclarationLineRow,
     DeclarationRow,
     LedgerEntryRow,
     WriteOffReceiptRow,
@@ -308,3 +309,23 @@ def test_rows_written_in_bulk_are_stored_exactly_as_single_inserts_store_them(co
     events = _stored(container, AuditEventRow, ids)
     assert len(events) == 1 + COPY_FROM_ROWS and all(event == events[0] for event in events)
     assert events[0]["inputs"] == _event_row(0)["inputs"] and events[0]["object_ref"] == ""
+
+
+def test_each_line_is_stored_under_its_own_declaration(container: Container, cast: Cast) -> None:
+    """A few declarations and their lines go in one statement on PostgreSQL, each line naming its declaration by
+    place (workflow/store/together.py): what is stored is what each declaration asked for, on both engines."""
+    number = grant(container, cast, fx10_cytokine(100), fx10_cytokine(50))
+    asked = {released_no(container, number): ((1, 7),) for _ in range(2)}
+    asked[released_no(container, number)] = ((2, 3), (1, 4))
+    result = container.bus.handle(
+        batch(cast, *(shipment(cast, number, *lines, number=no) for no, lines in asked.items()))
+    )
+    ids = {view["declaration_no"]: view["declaration_id"] for view in result["declarations"]}
+    with container.sessions() as session:
+        stored = {
+            (row.declaration_id, row.line_no, row.requested_qty)
+            for row in session.scalars(
+                select(DeclarationLineRow).where(DeclarationLineRow.declaration_id.in_(ids.values()))
+            )
+        }
+    assert stored == {(ids[no], line, D(qty)) for no, lines in asked.items() for line, qty in lines}

@@ -22,19 +22,19 @@ from workflow.store.tables import CreditRecordRow
 RATE = Decimal("0.1")  # grade C with no credit record
 RELEASED = [
     "SELECT certificates",  # with its lines, the application's ports, the holder's credit, the pending flags
-    "INSERT declarations",
-    "INSERT declaration_lines",
-    "INSERT ledger_entries",
-    "INSERT audit_events",
-    "UPDATE certificate_lines",  # the line is locked from here: its receipt chain and the commit only
-    "SELECT writeoff_receipts",
-    "INSERT writeoff_receipts",
+    "INSERT declarations+declaration_lines",  # one statement, the lines named by their declaration's place
+    "INSERT audit_events+ledger_entries",  # one statement (workflow/store/together.py)
+    "UPDATE certificate_lines",  # the line is locked from here, and its receipt chain's head comes back with it
+    "INSERT writeoff_receipts UPDATE certificate_lines",  # the receipt and the line's new head; then the commit
 ]
 SHAPES = (r"^SELECT (\w+)\.", r"^INSERT INTO (\w+)", r"^UPDATE (\w+)")  # a SELECT by its first column's table
 
 
 def _shape(statement: str) -> str:
     text = " ".join(statement.split())
+    if text.startswith("WITH "):  # several tables' rows in one statement: named by the tables, in order
+        updated = "".join(f" UPDATE {table}" for table in re.findall(r"UPDATE (\w+)", text))
+        return "INSERT " + "+".join(re.findall(r"INSERT INTO (\w+)", text)) + updated
     for pattern in SHAPES:
         found = re.match(pattern, text)
         if found:
@@ -70,7 +70,7 @@ def pg_container(make_container: Callable[..., Container], postgres_url: str) ->
     return make_container(postgres_url)
 
 
-def test_a_released_declaration_is_eight_statements_the_last_three_under_the_line_lock(pg_container: Container) -> None:
+def test_a_released_declaration_is_five_statements_the_last_two_under_the_line_lock(pg_container: Container) -> None:
     container, cast = pg_container, make_cast(pg_container)
     number = grant(container, cast, fx10_cytokine(100))
     counted = [_declare_counted(container, cast, number, inspected=False) for _ in range(12)]

@@ -3,7 +3,9 @@ deciders), of a claim reassigned (the one who got it and the one who lost it), o
 A9/R20) and of an overdue follow-up report (the destination officers, R54).
 
 A transition writes ONE `notify_officers` outbox row however many officers its district has; the task fans it out,
-keyed, so a re-delivered task writes nothing twice, and a refused or rolled-back change asks for nothing.
+keyed, so a re-delivered task writes nothing twice, and a refused or rolled-back change asks for nothing. A
+submission reaches the acceptors in its screening's own transaction instead: no second task per submission (#15).
+The queue notices (work to accept, review, decide) are inbox-only: no e-mail copy, and none reported pending.
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ from sqlalchemy import func, select
 from config.bootstrap import Container
 from tests.conftest import Cast, FixedClock, _empty_tables, make_cast, wait_for, wait_for_worker
 from tests.integration.support import declare, file_application, fx04_ecoli
+from tests.integration.support import under_review as screened_and_under_review
 from tests.integration.test_applicant_notifications import told
 from tests.integration.test_review import under_review
 from workflow.domain import commands as c
-from workflow.domain.actors import Actor, Role
+from workflow.domain.actors import SYSTEM_ACTOR, Actor, Role
 from workflow.domain.errors import DomainError
 from workflow.service.officer_notifications import FAN_OUT, fan_out
 from workflow.store.directory import create_user
@@ -68,30 +71,37 @@ def test_a_submission_asks_once_and_the_task_tells_each_active_acceptor_of_the_d
     elsewhere = officer(container, Role.ACCEPTOR, "shanghai.acceptor", district="shanghai")
     application_id = file_application(container, cast)
     container.bus.handle(c.SubmitApplication(cast.applicant, application_id))
+    assert fan_outs(container) == []  # the submit asks for the screening alone; the screening tells the acceptors
+    assert inbox(container, cast.acceptor.user_id) == []
 
-    [payload] = fan_outs(container)  # one row for five acceptors: the request's cost does not grow with them
-    assert payload["kind"] == "work_to_accept" and payload["roles"] == ["acceptor"]
-    assert deliver(container) == 5
-    assert deliver(container) == 0  # re-delivered: nothing twice
+    assert container.bus.handle(c.ScreenApplication(SYSTEM_ACTOR, application_id)) is True
+    assert container.bus.handle(c.ScreenApplication(SYSTEM_ACTOR, application_id)) is False  # re-delivered
     for acceptor in [cast.acceptor.user_id, *more]:
-        assert inbox(container, acceptor) == ["work_to_accept"]
+        assert inbox(container, acceptor) == ["work_to_accept"]  # each once
     for nobody in (retired, elsewhere, cast.reviewer.user_id, cast.decider.user_id):
         assert inbox(container, nobody) == []
-    ids = select(NotificationRow.id).where(NotificationRow.kind == "work_to_accept")
     with container.sessions() as session:
-        mailed = [
-            p["notification_id"]
-            for p in session.scalars(select(OutboxRow.payload).where(OutboxRow.task == "send_email"))
-        ]
-        assert sorted(set(mailed) & set(session.scalars(ids))) == sorted(session.scalars(ids))  # each one mailed
-    assert told(container, more[0], "work_to_accept") == [{"reference": payload["params"]["reference"]}]
+        statuses = session.scalars(select(NotificationRow.email_status).where(NotificationRow.kind == "work_to_accept"))
+        assert set(statuses) == {"skipped"}  # inbox-only: no mail, and none left pending for `tasks overdue`
+        assert session.scalar(select(func.count()).where(OutboxRow.task == "send_email")) == 0
+    with container.deps.uow() as uow:
+        reference = uow.applications.get(application_id).reference
+    assert told(container, more[0], "work_to_accept") == [{"reference": reference}]
+
+
+def test_a_file_accepted_before_its_screening_ran_reaches_no_acceptor(container: Container, cast: Cast) -> None:
+    application_id = file_application(container, cast)
+    container.bus.handle(c.SubmitApplication(cast.applicant, application_id))
+    container.bus.handle(c.AcceptApplication(cast.acceptor, application_id))
+    assert container.bus.handle(c.ScreenApplication(SYSTEM_ACTOR, application_id)) is True  # screened all the same
+    assert inbox(container, cast.acceptor.user_id) == []  # nothing waits in their queue any more
 
 
 def test_the_file_reaches_the_reviewers_when_accepted_and_the_deciders_when_review_starts(
     container: Container, cast: Cast
 ) -> None:
-    under_review(container, cast)
-    assert [p["kind"] for p in fan_outs(container)] == ["work_to_accept", "work_to_review", "work_to_decide"]
+    screened_and_under_review(container, cast, file_application(container, cast))  # screened, then accepted
+    assert [p["kind"] for p in fan_outs(container)] == ["work_to_review", "work_to_decide"]
     deliver(container)
     assert inbox(container, cast.acceptor.user_id) == ["work_to_accept"]
     assert inbox(container, cast.reviewer.user_id) == ["work_to_review"]
@@ -104,8 +114,10 @@ def test_a_corrected_file_reaches_the_acceptors_again_and_a_deemed_acceptance_re
 ) -> None:
     application_id = file_application(container, cast)
     container.bus.handle(c.SubmitApplication(cast.applicant, application_id))
+    container.bus.handle(c.ScreenApplication(SYSTEM_ACTOR, application_id))
     container.bus.handle(c.RequestCorrection(cast.acceptor, application_id, deficiencies=("缺少说明书",)))
     container.bus.handle(c.ResubmitApplication(cast.applicant, application_id))
+    container.bus.handle(c.ScreenApplication(SYSTEM_ACTOR, application_id))  # on the same day: told again
     clock.today_value = date(2016, 6, 30)  # R17: long past the 5 working days with no second notice
     assert container.bus.handle(c.DeemAcceptances(cast.applicant)) == 1
     deliver(container)
@@ -195,10 +207,9 @@ def test_a_worker_process_fans_a_submission_out_to_the_acceptors(
     def both_told() -> bool:
         return all(inbox(production, user) == ["work_to_accept"] for user in (cast.acceptor.user_id, second))
 
-    wait_for(both_told, timeout=60, what="the worker to tell both acceptors")
-    # and the e-mail copies were asked for from the task's own transaction: one send_email row per acceptor
-    mails = count(production, OutboxRow, OutboxRow.task == "send_email")
-    assert mails >= 2 + count(production, NotificationRow, NotificationRow.kind != "work_to_accept")
+    wait_for(both_told, timeout=60, what="the worker's screening to tell both acceptors")
+    # in the screening's own transaction: no fan-out task, and no e-mail copy of a queue notice
+    assert count(production, OutboxRow, OutboxRow.task.in_((FAN_OUT, "send_email"))) == 0
 
 
 def test_an_overridden_rejection_reaches_every_decider_through_one_row(container: Container, cast: Cast) -> None:

@@ -179,10 +179,10 @@ def test_a_real_worker_marks_each_row_once_its_task_has_ended_done_refused_or_fa
             rows = session.execute(select(OutboxRow.id, OutboxRow.outcome).where(OutboxRow.completed_at.is_not(None)))
             return {row_id: outcome for row_id, outcome in rows}
 
-    # The submit's rows (screening, the acceptors' "new work" fan-out and the mail it asks for) and the two added here.
+    # The submit's row (the screening, which also tells the acceptors) and the two added here.
     with container.sessions() as session:
         submitted = dict(session.execute(select(OutboxRow.task, OutboxRow.id).where(OutboxRow.id < refused)).all())
-    assert set(submitted) == {"screen_application", "notify_officers"}
+    assert set(submitted) == {"screen_application"}
     expected = {refused, failed, *submitted.values()}
     outcomes = wait_for(lambda: expected <= set(found := ended()) and found, timeout=60, what="the rows to complete")
     assert outcomes[refused] == Outcome.REFUSED and outcomes[failed] == Outcome.FAILED
@@ -213,7 +213,6 @@ def test_the_reconciliation_lists_unsent_incomplete_and_unscreened_work_and_exit
     assert found.returncode == 1, found.stderr
     kinds = {kind["kind"]: kind for kind in json.loads(found.stdout)}
     assert [(item["id"], item["attempts"]) for item in kinds["unsent"]["items"]] == [(unsent, 3)]
-    # The submit's other rows (the acceptors' "new work" fan-out) are incomplete beside the one sent here.
     assert (sent, 1) in [(item["id"], item["deliveries"]) for item in kinds["incomplete"]["items"]]
     assert [item["id"] for item in kinds["unscreened"]["items"]] == [application_id]
     assert kinds["dead_letters"]["count"] == kinds["email_pending"]["count"] == 0
@@ -228,8 +227,6 @@ def test_the_reconciliation_lists_unsent_incomplete_and_unscreened_work_and_exit
 
     container.bus.handle(c.ScreenApplication(SYSTEM_ACTOR, application_id))
     for row_id in (unsent, sent):
-        assert mark(container, row_id)
-    for row_id in open_rows(container, "notify_officers"):
         assert mark(container, row_id)
     container.sequencer.seal()
     settled = cli(container, "tasks", "overdue", "--older-than", "0")

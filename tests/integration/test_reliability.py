@@ -431,8 +431,8 @@ def test_d_a_rolled_back_submit_leaves_no_outbox_row_no_message_and_nothing_to_s
     monkeypatch.setattr(SqlOutbox, "add_requests", add_then_fail)
     with pytest.raises(RuntimeError, match="before COMMIT"):
         submit(container, cast.applicant, failed)
-    # the rows (screening, the acceptors' "new work" fan-out) were written, then rolled back with the state change
-    assert added == [2]
+    # the row (the screening, which also tells the acceptors) was written, then rolled back with the state change
+    assert added == [1]
     monkeypatch.undo()
     with container.sessions() as session:
         assert session.scalar(select(func.count()).select_from(OutboxRow)) == 0

@@ -15,6 +15,7 @@ from web.ui import (
     audit,
     audit_tools,
     auth,
+    cells,
     certificate_changes,
     credit,
     enterprise,
@@ -24,6 +25,7 @@ from web.ui import (
     laboratories,
     local_time,
     objects,
+    page_reads,
     port,
     review,
     simulation,
@@ -48,6 +50,8 @@ def register(app: APIFlask) -> None:
     i18n.register(app)
     local_time.register(app)
     auth.register(app)
+    page_reads.register(app)
+    cells.register(app)
 
     @app.before_request
     def _csrf() -> None:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from apiflask import APIFlask
-from flask import session
-from flask_babel import Babel, get_locale
+from flask import has_request_context, session
+from flask_babel import Babel, get_locale, get_translations
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
@@ -28,6 +28,14 @@ def register(app: APIFlask) -> None:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", CHINESE)
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", "translations")
     Babel(app, locale_selector=select_locale)
+    # Flask-Babel's `_` asks for the catalog at every string; a card list says "Grade" fifty times (see _MESSAGES).
+    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=_template_gettext,
+        ngettext=lambda singular, plural, n: get_translations().ungettext(singular, plural, n),
+        newstyle=True,
+        pgettext=lambda context, string: get_translations().upgettext(context, string),
+        npgettext=lambda context, singular, plural, n: get_translations().unpgettext(context, singular, plural, n),
+    )
     app.jinja_env.globals.update(label=label, district=district, LANGUAGES=LANGUAGES, HTML_LANG=HTML_LANG)
     app.jinja_env.filters["answer"] = answer
     app.jinja_env.filters["reason"] = reasons.translate
@@ -326,7 +334,41 @@ def label(kind: str, code: object) -> object:
     if code is None or code == "":
         return "—"
     found = TABLES[kind].get(str(code))
-    return found if found is not None else Markup('<span translate="no">{}</span>').format(code)
+    if found is None:
+        return Markup('<span translate="no">{}</span>').format(code)
+    return _in_language(found)
+
+
+# The catalog is loaded once per process and never changes while it runs, so neither do a label's words in a
+# language: translated at first use, then looked up (a queue page shows some 150 labels).
+_LABELS: dict[str, dict[int, Markup]] = {}
+
+
+def _in_language(words: object) -> object:
+    """A table's lazy words in the page's language, as the page renders them (Markup, as their __html__ gives)."""
+    locale = get_locale() if has_request_context() else None  # asked each time: a CSV may force another language
+    if locale is None or not hasattr(words, "__html__"):
+        return words  # outside a request: translated lazily, wherever they end up; plain text: escaped as it was
+    known = _LABELS.setdefault(str(locale), {})
+    found = known.get(id(words))
+    if found is None:
+        found = known[id(words)] = Markup(str(words))  # the tables live as long as the process: ids stay theirs
+    return found
+
+
+_MESSAGES: dict[str, dict[str, str]] = {}  # the templates' strings by language, translated at first use
+MESSAGES_KEPT = 5000  # the catalog holds about 950 messages
+
+
+def _template_gettext(string: str) -> str:
+    """What Flask-Babel's template gettext returns (the catalog's ugettext in the page's language), remembered."""
+    known = _MESSAGES.setdefault(str(get_locale()), {})  # asked each time: a CSV may force another language
+    found = known.get(string)
+    if found is None:
+        found = get_translations().ugettext(string)
+        if len(known) < MESSAGES_KEPT:  # the templates' literals; a `_(variable)` some day must not grow it forever
+            known[string] = found
+    return found
 
 
 def districts() -> list[tuple[str, str]]:

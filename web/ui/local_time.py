@@ -11,12 +11,13 @@ from datetime import UTC, date, datetime
 
 from apiflask import APIFlask
 from flask import g
-from flask_babel import gettext
+from flask_babel import get_locale, gettext
 from flask_login import current_user
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from config import local_time
 from web.context import container
+from web.ui.page_reads import page_reads
 from workflow.store import ui_queries
 
 TIME_HTML = '<time datetime="{}Z"><span translate="no">{}</span> {} <span translate="no">({})</span></time>'
@@ -41,7 +42,7 @@ def _viewer_district() -> str | None:
     actor = getattr(current_user, "actor", None) if getattr(current_user, "is_authenticated", False) else None
     if actor is None or actor.district or not actor.enterprise_id:
         return getattr(actor, "district", None)
-    with container().sessions() as session:
+    with page_reads() as session:
         return ui_queries.enterprise_district(session, actor.enterprise_id)
 
 
@@ -57,9 +58,18 @@ def local_time_html(instant: datetime | str | None) -> Markup | str:
     moment = local_time.parse_instant(instant)
     zone = viewer_zone()
     utc = (moment if moment.tzinfo is None else moment.astimezone(UTC).replace(tzinfo=None)).isoformat()
-    return Markup(TIME_HTML).format(
-        utc,
-        local_time.clock_time(moment, zone),
-        local_time.zone_name_words(zone, gettext),
-        local_time.utc_offset(local_time.to_local(moment, zone)),
-    )
+    local = local_time.to_local(moment, zone)
+    parts = (utc, local.strftime(local_time.STAMP_FORMAT), _zone_words(zone), local_time.utc_offset(local))
+    return Markup(TIME_HTML.format(*(escape(part) for part in parts)))  # escaped as Markup.format would, faster
+
+
+_ZONE_WORDS: dict[tuple[str, str], str] = {}  # the catalog does not change while the process runs
+
+
+def _zone_words(zone: str) -> str:
+    """The zone's name in the page's language, translated once per language (a history page shows fifty times)."""
+    key = (str(get_locale()), zone)
+    found = _ZONE_WORDS.get(key)
+    if found is None:
+        found = _ZONE_WORDS[key] = local_time.zone_name_words(zone, gettext)
+    return found

@@ -12,6 +12,7 @@ from typing import Any
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
+from sqlalchemy.orm import Session
 
 from web import certificate_pdf as pdfs
 from web.authz import visible
@@ -28,28 +29,30 @@ from web.ui.forms import (
     posted_reason,
 )
 from web.ui.i18n import label
+from web.ui.page_reads import page_reads
 from web.ui.refusals import AT_FIELDS, Refusal, back_to_the_form, back_to_the_page, show_at_field
 from web.uploads import attachment, read_upload
 from workflow.domain import commands as c
 from workflow.domain import rules
 from workflow.domain.actors import Actor, Role
 from workflow.domain.errors import InvalidInput, NotFound
-from workflow.domain.goods import GoodsLine, RiskGrade
+from workflow.domain.goods import Direction, GoodsLine, RiskGrade
 from workflow.domain.lifecycle import APPLICATION, CERTIFICATE, DECLARATION, CertState
 from workflow.domain.permissions import ENDING_ACTIONS, Action, role_may
 from workflow.domain.review import WORKING_PAPERS, Recommendation
-from workflow.service.handlers import required_documents
-from workflow.store import api_reads, journey_reads, queries, ui_queries
+from workflow.store import api_reads, credit_reads, granted_products, journey_reads, queries, ui_queries
+from workflow.store.tables import ApplicationRow
 
 blueprint = Blueprint("ui_objects", __name__, url_prefix="/ui")
 READERS = tuple(role for role in Role if role is not Role.SYSTEM)
+CLOSED = ("draft", "granted", "denied", "not_accepted", "withdrawn")  # no queue holds these: nobody claims them
 
 
 def require_visible(kind: str, object_id: int) -> None:
     """Another enterprise's or district's object is not found, exactly as if it did not exist."""
     if not 1 <= object_id <= api_reads.max_id(kind):
         raise NotFound(_("Not found."))
-    with container().sessions() as session:
+    with page_reads() as session:
         found = api_reads.owner(session, kind, object_id)
     if found is None or not visible(actor(), found):
         raise NotFound(_("Not found."))
@@ -66,16 +69,25 @@ def application(application_id: int) -> str:
 
 
 def _application_page(application_id: int, refusal: Refusal | None = None) -> str:
-    """The page; after a refused action, that action's form holds what was posted, with the message at it."""
-    me, (required, lines) = actor(), _file_facts(application_id)
-    with container().sessions() as session:
-        view = queries.application_view(session, application_id, container().deps.calendar)
+    """The page; after a refused action, that action's form holds what was posted, with the message at it.
+
+    Everything is read in the page's one session (web/ui/page_reads.py), each table once: the application's row is
+    held here, so the reads below that ask for it again by id (its view, its posts, a replacement's screening) find
+    it in the session instead of reading it again.
+    """
+    me, deps = actor(), container().deps
+    with page_reads() as session:
+        held = session.get(ApplicationRow, application_id)  # noqa: F841 - kept alive for the session's identity map
+        view = queries.application_view(session, application_id, deps.calendar)
         trail = api_reads.audit_trail(session, "application", application_id)
         posts = ui_queries.application_posts(session, application_id)
-        officers = ui_queries.district_officers(session, view["district"])
+        queue_open = view["state"] not in CLOSED
+        claimable = queue_open and role_may(me.role, Action.CLAIM)  # the claim box is the only one naming officers
+        officers = ui_queries.district_officers(session, view["district"]) if claimable else []
         enterprise = ui_queries.enterprise_profile(session, view["enterprise_id"])
         assessments = ui_queries.assessments_of(session, application_id)
-        panel = journey_reads.panel_opinions(session, application_id) if _reads_internals(me) else {}
+        panel = journey_reads.panel_opinions(session, application_id) if assessments and _reads_internals(me) else {}
+        required, lines = _file_facts(session, application_id, enterprise)
     missing = [doc for doc in required if doc not in {document["doc_type"] for document in view["documents"]}]
     return render_template(
         "ui/application.html",
@@ -84,6 +96,7 @@ def _application_page(application_id: int, refusal: Refusal | None = None) -> st
         trail=trail if _reads_internals(me) else [e for e in trail if e["trigger"] not in WORKING_PAPERS],
         posts=posts,
         enterprise=enterprise,
+        credit=_credit_today(enterprise),
         assessments=assessments,
         panel=panel,
         review_opinion=_last_review_opinion(trail) if _reads_internals(me) else None,
@@ -94,7 +107,7 @@ def _application_page(application_id: int, refusal: Refusal | None = None) -> st
         own_posts=[post for post, user in posts.items() if user and user["id"] == me.user_id],
         officers=officers,
         holder=next((officer for officer in officers if officer["id"] == view["claimed_by"]), None),
-        queue_open=view["state"] not in ("draft", "granted", "denied", "not_accepted", "withdrawn"),
+        queue_open=queue_open,
         svg=diagram.render(APPLICATION, view["state"]),
         grades=[grade.value for grade in RiskGrade],
         forms=_action_forms(required, posted=False, refusal=refusal),
@@ -102,6 +115,13 @@ def _application_page(application_id: int, refusal: Refusal | None = None) -> st
         refused_forms=_refused_forms(required, refusal),
         at_fields=AT_FIELDS,
     )
+
+
+def _credit_today(enterprise: dict[str, Any] | None) -> dict[str, Any] | None:
+    """R73: the tier in force today and a pending change, from the credit records the profile has already read."""
+    if enterprise is None:
+        return None
+    return credit_reads.summary_today(enterprise["credit_records"], enterprise["district"], container().deps)
 
 
 def _action_forms(required: list[str], posted: bool, refusal: Refusal | None = None) -> dict[str, FlaskForm]:
@@ -145,20 +165,30 @@ def _may(me: Actor, trigger: str) -> bool:
 
 
 def _required_documents(application_id: int) -> list[str]:
-    return _file_facts(application_id)[0]
+    with page_reads() as session:
+        row = session.get(ApplicationRow, application_id)
+        enterprise = ui_queries.enterprise_profile(session, row.enterprise_id) if row else None
+        return _file_facts(session, application_id, enterprise)[0]
 
 
-def _file_facts(application_id: int) -> tuple[list[str], list[GoodsLine]]:
+def _file_facts(
+    session: Session, application_id: int, enterprise: dict[str, Any] | None
+) -> tuple[list[str], list[GoodsLine]]:
     """The documents R12–R16 ask for, and the goods lines with their identity (manufacturer, origin, use, BSL…).
 
-    The list is the submission check's own (workflow/service/handlers.py); R10 refuses the applicant outright: none.
+    The submission check's own rules on the same facts (workflow/service/handlers.py `required_documents`, which
+    tests/ui/test_page_statements.py holds this list to); R10 refuses the applicant outright: none.
     """
-    with container().deps.uow() as uow:
-        found = uow.applications.get(application_id)
-        enterprise = uow.enterprises.get(found.enterprise_id)
-        if not rules.applicant_may_apply(found.lines, enterprise.is_natural_person).result:
-            return [], found.lines
-        return required_documents(uow, found), found.lines
+    row = session.get(ApplicationRow, application_id)
+    if row is None or enterprise is None:
+        raise NotFound(_("Not found."))
+    lines = ui_queries.goods_lines(session, application_id)
+    natural_person = bool(enterprise["is_natural_person"])
+    if not rules.applicant_may_apply(lines, natural_person).result:
+        return [], lines
+    first = not granted_products.has_grant(session.connection(), row.enterprise_id)  # R15: the entity's first
+    needed = rules.required_documents(lines, Direction(row.direction), first, natural_person)
+    return list(needed.result), lines
 
 
 def _document_form(required: list[str]) -> DocumentForm:
@@ -229,7 +259,7 @@ def copy(application_id: int) -> Response:
 def document(document_id: int) -> Response:
     """An attachment, to whoever may see its application; always a download, in the type its bytes were sniffed as."""
     require_visible("document_id", document_id)
-    with container().sessions() as session:
+    with page_reads() as session:
         found = ui_queries.document(session, document_id)
     if found is None:
         raise NotFound(_("Not found."))
@@ -341,7 +371,7 @@ def certificate(certificate_id: int) -> str:
 def certificate_pdf(certificate_id: int) -> Response:
     """The signed PDF to keep or print; until the documents worker has rendered it, a page says it is coming."""
     require_visible("certificate_id", certificate_id)
-    with container().sessions() as session:
+    with page_reads() as session:
         number = api_reads.certificate(session, certificate_id)["certificate_no"]
     found = pdfs.find(certificate_id, number)
     if found is None:
@@ -350,7 +380,7 @@ def certificate_pdf(certificate_id: int) -> Response:
 
 
 def certificate_page(certificate_id: int, refusal: Refusal | None = None) -> str:
-    with container().sessions() as session:
+    with page_reads() as session:
         view = api_reads.certificate(session, certificate_id)
         history = ui_queries.ledger_history(session, ui_queries.LedgerFilter(certificate_id=certificate_id), None, 200)
         declarations = ui_queries.certificate_declarations(session, certificate_id)
@@ -389,7 +419,7 @@ def _refused_reason(refusal: Refusal | None) -> ReasonForm | None:
 def disposal_notice(declaration_id: int) -> str:
     """检验检疫处理通知书: the printable notice of a return or destruction order, from the declaration's own record."""
     require_visible("declaration_id", declaration_id)
-    with container().sessions() as session:
+    with page_reads() as session:
         view = api_reads.declaration(session, declaration_id)
         cert = api_reads.certificate(session, view["certificate_id"])
         holder = ui_queries.enterprise_profile(session, view["enterprise_id"])
@@ -409,7 +439,7 @@ def declaration(declaration_id: int) -> str:
 
 def declaration_page(declaration_id: int, refusal: Refusal | None = None) -> str:
     """The page; after a refused port step, that step's form holds what was posted, with the message at it."""
-    with container().sessions() as session:
+    with page_reads() as session:
         view = api_reads.declaration(session, declaration_id)
         cert = api_reads.certificate(session, view["certificate_id"])
         route = ui_queries.declaration_route(session, declaration_id)

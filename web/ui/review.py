@@ -18,6 +18,7 @@ from web.ui.auth import actor, allow
 from web.ui.credit import with_credit
 from web.ui.forms import query_int
 from web.ui.i18n import districts
+from web.ui.page_reads import page_reads
 from workflow.domain.actors import Role
 from workflow.domain.errors import DomainError
 from workflow.domain.goods import RiskGrade
@@ -40,7 +41,7 @@ def queue() -> str:
     args = {name: request.args.get(name, "") for name in FILTERS}
     before = query_int("before")
     where = _filter(args)
-    with container().sessions() as session:
+    with page_reads() as session:
         rows = ui_queries.review_queue(session, where, before, PAGE + 1)
         shown = with_credit(session, [_with_due_date(row) for row in rows[:PAGE]])  # R73: tier today, and pending
     template = "ui/review/_rows.html" if request.headers.get("HX-Request") else "ui/review/queue.html"

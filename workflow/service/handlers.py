@@ -18,9 +18,9 @@ from workflow.domain.guards import DecisionFacts
 from workflow.domain.model import Application, Certificate, CertificateLine, checked_ports
 from workflow.domain.policy import Policy
 from workflow.service.biosafety import known_labs, lab_findings, with_lab_deficiencies
-from workflow.service.lab_checks import capability
+from workflow.service.lab_checks import NO_LABS, LabsKnown, capability
 from workflow.service.notify import deficiency_list, notify_applicant
-from workflow.service.officer_notifications import tell_officers
+from workflow.service.officer_notifications import tell_acceptors, tell_officers
 from workflow.service.ports import Dependencies, UnitOfWork
 from workflow.service.precheck import explain
 from workflow.service.replacements import replacement_screening, supersede_replaced
@@ -271,6 +271,7 @@ def screen_application(cmd: c.ScreenApplication, deps: Dependencies) -> bool:
         replacement = replacement_screening(uow, application)  # R43: unchanged lines keep their screening
         application.record_screening({**screening, "replacement": replacement} if replacement else screening)
         _store_screened_facts(application)
+        tell_acceptors(uow, application)  # in this transaction: one task per submission, not two (#15)
         _save(uow, application)
         return True
 
@@ -308,7 +309,9 @@ def _act(
 def _save(uow: UnitOfWork, application: Application, *notices: Notice) -> None:
     """The applicant's notifications commit with the change they tell of, after its version guard has held."""
     tell_officers(uow, application)  # reads the transitions `save` is about to take; one outbox row per notice
-    uow.applications.save(application)
+    # Nothing below reads the application's row: its guarded UPDATE goes with the commit's last statement, and a
+    # lost race fails the commit with the same conflict (workflow/store/together.py).
+    uow.applications.save(application, at_commit=True)
     for kind, params in notices:
         notify_applicant(uow, application, kind, params)
     uow.commit()
@@ -360,6 +363,13 @@ def required_documents(uow: UnitOfWork, application: Application) -> list[str]:
     return list(_documents(uow, application, uow.enterprises.has_grant(application.enterprise_id)).result)
 
 
+def _labs_if_needed(uow: UnitOfWork, application: Application, on: date, policy: Policy) -> LabsKnown:
+    """R14: goods without a pathogen ask for no lab, so only a pathogen line reads the enterprise's labs."""
+    if all(policy.biosafety.minimum_level(line) is None for line in application.lines):
+        return NO_LABS  # `capability` answers R14 without looking at them
+    return known_labs(uow, application, on)
+
+
 def _screen(uow: UnitOfWork, application: Application, policy: Policy) -> dict[str, Any]:
     on = application.received_on
     assert on is not None
@@ -378,7 +388,7 @@ def _screen(uow: UnitOfWork, application: Application, policy: Policy) -> dict[s
             ),
             "follow_up": rules.follow_up_required(grade.result, application.direction, policy),
             "risk_assessment": rules.risk_assessment_route(grade.result, policy),
-            "biosafety": capability(application.lines, known_labs(uow, application, on), policy.biosafety),
+            "biosafety": capability(application.lines, _labs_if_needed(uow, application, on, policy), policy.biosafety),
         }
     # R15: a product granted before answers it; only a new product asks whether the enterprise has any grant.
     required = _documents(uow, application, bool(granted) or uow.enterprises.has_grant(application.enterprise_id))

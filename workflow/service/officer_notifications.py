@@ -6,6 +6,11 @@ the district's officers of the role when it runs and writes one notification per
 object and the officer, so a re-delivered task writes nothing twice. The outbox row commits with the change or not
 at all: a rolled-back change tells nobody. Two named officers (a reassigned claim) are told in the change's own
 transaction, as applicants are (workflow/service/notify.py).
+
+A submission reaches the acceptors in its screening's transaction instead (`tell_acceptors`): the screening is a
+task already, runs once per submission, and tells them of a file whose screening facts they can read; a second
+task per submission only to fan out would cost the workers as much as the screening itself (#15).
+The queue notices (work to accept, review, decide) are inbox-only: no e-mail copy (docs/notifications.md).
 """
 
 from __future__ import annotations
@@ -20,13 +25,18 @@ from workflow.service.notify import check_params, notify, notify_keyed
 from workflow.service.ports import Dependencies, UnitOfWork
 
 FAN_OUT = "notify_officers"
-# The state an application enters -> whose queue it reaches and what they are told.
+# The state an application enters -> whose queue it reaches and what they are told. SUBMITTED is told by the
+# screening (`tell_acceptors`), not at the transition.
 NEW_WORK: Mapping[str, tuple[str, Role]] = {
-    AppState.SUBMITTED.value: ("work_to_accept", Role.ACCEPTOR),
     AppState.ACCEPTED.value: ("work_to_review", Role.REVIEWER),
 }
+TO_ACCEPT = ("work_to_accept", Role.ACCEPTOR)
 # Entering review from acceptance: the decider's turn comes next (A6 -> A10/A11); back from the panel is not new.
 TO_DECIDE = ("start_review", "work_to_decide", Role.DECIDER)
+# Notices of new work in a queue: the inbox and the queue page tell them; an e-mail per file to every officer of the
+# role would bury the mails addressed to one person (a claim reassigned, a clock about to breach).
+INBOX_ONLY = frozenset({TO_ACCEPT[0], NEW_WORK[AppState.ACCEPTED.value][0], TO_DECIDE[1]})
+NO_EMAIL = "queue notices are inbox-only"
 
 
 def ask_fan_out(
@@ -41,8 +51,8 @@ def ask_fan_out(
 def tell_officers(uow: UnitOfWork, application: Application) -> None:
     """Read the application's unsaved transitions (call before `save` takes them) and ask for each notice due.
 
-    The key carries the version being saved: the version guard lets one transaction save it, so a file submitted,
-    corrected and submitted again reaches the acceptors twice, and each time once.
+    The key carries the version being saved: the version guard lets one transaction save it, so each time a file
+    enters a queue its officers are told once. A submission is told by its screening (`tell_acceptors`).
     """
     params = {"reference": application.reference}
     for record in application.pending:
@@ -65,6 +75,21 @@ def _tell_reassigned(uow: UnitOfWork, by: int | None, inputs: Mapping[str, Any],
         notify(uow, [lost], "claim_reassigned_away", params)
 
 
+def tell_acceptors(uow: UnitOfWork, application: Application) -> int:
+    """In the screening's transaction: the district's acceptors, of a file still waiting for them. Returns how many.
+
+    No lookup of keys already taken: the screening runs once per submission (its version guard and
+    `needs_screening`), so its own notices cannot exist yet; the unique key still guards the rows. The key carries
+    the version screened, which each submission changes, so a file submitted again reaches them again.
+    """
+    if application.state != AppState.SUBMITTED.value:
+        return 0  # accepted (or closed) before its screening ran: nothing waits in the acceptors' queue
+    kind, role = TO_ACCEPT
+    recipients = uow.notifications.users_with_role(application.district, role)
+    key = f"{kind}:application:{application.id}:v{application.version}:screen"
+    return _inbox_only(uow, recipients, kind, {"reference": application.reference}, key, set())
+
+
 def fan_out(deps: Dependencies, payload: Mapping[str, Any]) -> int:
     """The `notify_officers` task: the officers of the district now, each told once. Returns how many were new."""
     with deps.uow() as uow:
@@ -73,6 +98,21 @@ def fan_out(deps: Dependencies, payload: Mapping[str, Any]) -> int:
             for role in payload["roles"]
             for user_id in uow.notifications.users_with_role(payload["district"], role)
         ]
-        written = notify_keyed(uow, recipients, payload["kind"], payload["params"], payload["key"])
+        kind, params, key = payload["kind"], payload["params"], payload["key"]
+        if kind in INBOX_ONLY:
+            keys = [f"{key}:{user_id}" for user_id in dict.fromkeys(recipients)]
+            written = _inbox_only(uow, recipients, kind, params, key, uow.notifications.keys_taken(keys))
+        else:
+            written = notify_keyed(uow, recipients, kind, params, key)
         uow.commit()
     return written
+
+
+def _inbox_only(
+    uow: UnitOfWork, user_ids: Sequence[int], kind: str, params: Mapping[str, str], key: str, taken: set[str]
+) -> int:
+    """Keyed inbox rows, each marked as having no e-mail copy (so no mail is reported pending); the caller commits."""
+    check_params(kind, params)
+    fresh = {user_id: f"{key}:{user_id}" for user_id in dict.fromkeys(user_ids) if f"{key}:{user_id}" not in taken}
+    uow.notifications.add_inbox_only(fresh, kind, params, NO_EMAIL)  # one INSERT for every officer told
+    return len(fresh)

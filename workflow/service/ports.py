@@ -62,7 +62,11 @@ class ApplicationRepository(Protocol):
 
     def get(self, application_id: int) -> Application: ...
 
-    def save(self, application: Application) -> None: ...
+    def save(self, application: Application, at_commit: bool = False) -> None:
+        """The version-guarded UPDATE: now, or `at_commit` with the commit's last rows.
+
+        At commit when nothing read after it needs it; a lost race then fails the commit with the same conflict.
+        """
 
     def count_decision(self, application: Application, decided_on: date) -> None:
         """The dashboard's counts of a grant or denial, by the district's date it was taken on."""
@@ -296,6 +300,9 @@ class Notifications(Protocol):
 
     def keys_taken(self, keys: Collection[str]) -> set[str]: ...
 
+    def add_inbox_only(self, keyed: Mapping[int, str], kind: str, params: Mapping[str, str], why: str) -> None:
+        """Inbox rows with no e-mail copy (their status says why), one per user id with its key."""
+
     def certificates_expiring(
         self, first: date, last: date, scope: DistrictScope = EVERY_DISTRICT, limit: int = 1000
     ) -> list[Any]: ...
@@ -422,8 +429,11 @@ class UnitOfWork(Protocol):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None: ...
 
-    def write_events(self) -> None:
-        """Write the audit events recorded so far now, not at commit: a hot path does so before it takes a row lock."""
+    def append_with_events(self, entries: Sequence[dict[str, Any]]) -> list[int]:
+        """Ledger rows (their ids, in order) and the audit events recorded so far, written now, not at commit.
+
+        A hot path writes them before it takes a row lock; on PostgreSQL they are one statement.
+        """
 
     def commit(self) -> None: ...
 

@@ -84,8 +84,7 @@ def draw_all(
             ]
     # Everything that needs no line lock is written before the guarded UPDATE takes it, so a hot line is held only
     # for its receipts' chain and the commit; a lost race rolls the entries back with the rest.
-    entries = append_entries(uow, postings)
-    uow.write_events()
+    entries = append_entries(uow, postings, with_events=True)
     left = uow.ledger.draw_many(changes)
     if left is None:
         raise RetryableConflict("a line's remaining quantity was taken concurrently")

@@ -32,9 +32,15 @@ def record_entries(uow: UnitOfWork, deps: Dependencies, postings: Sequence[Posti
     receipt_entries(uow, deps, append_entries(uow, postings))
 
 
-def append_entries(uow: UnitOfWork, postings: Sequence[Posting]) -> list[tuple[int, Posting]]:
-    """The ledger rows, in one statement: each posting with the id of its entry."""
-    ids = uow.ledger.append([posting.row for posting in postings])
+def append_entries(
+    uow: UnitOfWork, postings: Sequence[Posting], with_events: bool = False
+) -> list[tuple[int, Posting]]:
+    """The ledger rows, in one statement: each posting with the id of its entry.
+
+    `with_events`: the transaction's audit events so far go with them (the declaration's hot path, before its lock).
+    """
+    rows = [posting.row for posting in postings]
+    ids = uow.append_with_events(rows) if with_events else uow.ledger.append(rows)
     return list(zip(ids, postings, strict=True))
 
 

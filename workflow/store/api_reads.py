@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -32,6 +32,8 @@ from workflow.store.tables import (
     ReversalRow,
     UserRow,
 )
+
+AnySelect: TypeAlias = Select[*tuple[Any, ...]]
 
 
 @dataclass(frozen=True)
@@ -108,7 +110,7 @@ OWNERS = {
 }
 
 
-def _scoped(query: Select[Any], table: Any, scope: Scope, before: int | None, limit: int) -> Select[Any]:
+def _scoped(query: AnySelect, table: Any, scope: Scope, before: int | None, limit: int) -> AnySelect:
     if scope.enterprise_id is not None:
         query = query.where(table.enterprise_id == scope.enterprise_id)
     if scope.district is not None:
@@ -154,23 +156,23 @@ def enterprise_view(row: EnterpriseRow) -> dict[str, Any]:
 def applications(
     session: Session, scope: Scope, state: str | None, before: int | None, limit: int
 ) -> list[dict[str, Any]]:
-    query = select(ApplicationRow)
+    query: AnySelect = select(*_LISTED)  # the listed columns only: not the screening and clock documents
     if state is not None:
         query = query.where(ApplicationRow.state == state)
-    rows = session.scalars(_scoped(query, ApplicationRow, scope, before, limit))
-    return [
-        {
-            "id": row.id,
-            "reference": row.reference,
-            "enterprise_id": row.enterprise_id,
-            "district": row.district,
-            "direction": row.direction,
-            "state": row.state,
-            "grade": row.grade,
-            "updated_at": row.updated_at,
-        }
-        for row in rows
-    ]
+    rows = session.execute(_scoped(query, ApplicationRow, scope, before, limit))
+    return [dict(row._mapping) for row in rows]
+
+
+_LISTED = (
+    ApplicationRow.id,
+    ApplicationRow.reference,
+    ApplicationRow.enterprise_id,
+    ApplicationRow.district,
+    ApplicationRow.direction,
+    ApplicationRow.state,
+    ApplicationRow.grade,
+    ApplicationRow.updated_at,
+)
 
 
 def certificates(session: Session, scope: Scope, before: int | None, limit: int) -> list[dict[str, Any]]:

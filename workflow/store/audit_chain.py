@@ -55,10 +55,11 @@ UNSEALED_EVENTS = EVENTS.chain_seq.is_(None)
 
 def insert_unsealed(connection: Connection, events: Sequence[Mapping[str, Any]]) -> None:
     """A transaction's events, with their chain columns empty: no lock, no read of the head."""
-    insert_rows(connection, AuditEventRow, [_as_stored(event) for event in events])
+    insert_rows(connection, AuditEventRow, [as_stored_event(event) for event in events])
 
 
-def _as_stored(event: Mapping[str, Any]) -> dict[str, Any]:
+def as_stored_event(event: Mapping[str, Any]) -> dict[str, Any]:
+    """An event's row as inserted unsealed: its rule ids and inputs in the stored (hashed) form."""
     return {**event, "rule_ids": as_stored(event["rule_ids"]), "inputs": as_stored(event["inputs"])}
 
 

@@ -36,7 +36,7 @@ def insert_rows_returning_ids(
     """Insert rows and return their new ids, in the order of `rows`."""
     table: Table = mapped.__table__
     if len(rows) >= COPY_FROM_ROWS and connection.dialect.name == "postgresql":
-        ids = _next_ids(connection, table, len(rows))
+        ids = next_ids(connection, mapped, len(rows))
         _copy(connection, table, [{**row, "id": new_id} for row, new_id in zip(rows, ids, strict=True)])
         return ids
     if not rows:
@@ -66,13 +66,14 @@ _NEXT_IDS = select(func.nextval(func.pg_get_serial_sequence(bindparam("table"), 
 )
 
 
-def _next_ids(connection: Connection, table: Table, count: int) -> list[int]:
-    return list(connection.execute(_NEXT_IDS, {"table": table.name, "count": count}).scalars())
+def next_ids(connection: Connection, mapped: type[Any], count: int) -> list[int]:
+    """PostgreSQL: `count` new ids from the table's sequence, in the order INSERTs would have drawn them."""
+    return list(connection.execute(_NEXT_IDS, {"table": mapped.__table__.name, "count": count}).scalars())
 
 
 def _copy(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
     """COPY the rows in through the connection's own transaction, values prepared by their column types."""
-    columns = _columns(table, rows[0])
+    columns = column_layout(table, rows[0])
     prepare = [_preparer(connection, column) for column in columns]
     names = ", ".join(connection.dialect.identifier_preparer.quote(column.name) for column in columns)
     driver = connection.connection.driver_connection
@@ -82,7 +83,7 @@ def _copy(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]
             copy.write_row([convert(row) for convert in prepare])
 
 
-def _columns(table: Table, sample: Mapping[str, Any]) -> list[Column[Any]]:
+def column_layout(table: Table, sample: Mapping[str, Any]) -> list[Column[Any]]:
     """The columns the rows give, and every other one with a client-side default (the server fills in the rest)."""
     given = [column for column in table.columns if column.key in sample]
     defaulted = [column for column in table.columns if column.key not in sample and column.default is not None]

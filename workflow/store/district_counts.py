@@ -133,6 +133,11 @@ def insert_pending(session: Session) -> None:
         insert_rows(session.connection(), DistrictCountDeltaRow, pending)
 
 
+def take_pending(session: Session) -> list[dict[str, Any]]:
+    """The transaction's deltas, for the commit's last statement to insert (the unit of work's `commit`)."""
+    return list(session.info.pop(PENDING_DELTAS, []))
+
+
 def discard_pending(session: Session) -> None:
     session.info.pop(PENDING_DELTAS, None)
 

@@ -55,8 +55,14 @@ def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
     if idle < PING_AFTER_IDLE_S:
         return
     try:
-        with dbapi_connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
+        # Outside a transaction: the connection goes to its user idle, as the pool handed it out, so that user may
+        # still choose how it runs (an autocommit read, workflow/store/accounts.py).
+        was = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True
+        try:
+            dbapi_connection.execute("SELECT 1")
+        finally:
+            dbapi_connection.autocommit = was
     except psycopg.Error as lost:
         raise DisconnectionError(str(lost)) from lost
 

@@ -52,7 +52,9 @@ from workflow.domain.ledger import (
 from workflow.domain.lifecycle import CertState, DeclState
 from workflow.domain.local_days import EVERY_DISTRICT, DistrictScope
 from workflow.domain.policy import CreditRegime, CreditTier
-from workflow.store.bulk import insert_rows, insert_rows_returning_ids
+from workflow.domain.receipts import LineHead
+from workflow.store.bulk import insert_rows_returning_ids
+from workflow.store.receipts import remember_head
 from workflow.store.repositories import (
     AuditTrail,
     SqlOutbox,
@@ -74,6 +76,7 @@ from workflow.store.tables import (
     Quantity,
     ReversalRow,
 )
+from workflow.store.together import ChildRows, TableRows, insert_together
 
 Now = Callable[[], datetime]
 CERTIFICATE_COLUMNS = (
@@ -194,11 +197,13 @@ _DRAW_ARRAYS = (
 )
 _REMAINING = _LINE.approved_qty - _LINE.committed_qty - _LINE.reserved_qty
 _QTY = bindparam("qty", type_=_LINE.approved_qty.type)
+# A released declaration's draw returns, with what remains, the head of the line's receipt chain as of the lock it
+# takes: the receipt that follows links to it without reading the receipts (workflow/store/receipts.py).
 _DRAW_COMMITTED = (
     update(_LINE)
     .where(_LINE.id == bindparam("line_id"), _REMAINING >= _QTY)
     .values(committed_qty=_LINE.committed_qty + _QTY)
-    .returning(_REMAINING)
+    .returning(_REMAINING, _LINE.receipt_seq, _LINE.receipt_hash, _LINE.receipt_net)
 )
 _DRAW_RESERVED = (
     update(_LINE)
@@ -318,6 +323,8 @@ class SqlLedger:
         Returns the quantity left afterwards, or None when it was not there (nothing changed).
         """
         row = self._execute(_DRAW_COMMITTED if commit else _DRAW_RESERVED, {"line_id": line_id, "qty": qty}).first()
+        if row is not None and commit:
+            remember_head(self.session, line_id, LineHead(row[1], row[2], row[3]))
         return None if row is None else Decimal(row[0])
 
     def draw_many(self, changes: Mapping[int, tuple[Decimal, Decimal]]) -> dict[int, Decimal] | None:
@@ -395,10 +402,12 @@ class SqlLedger:
         """Insert the rows; their ids, in the order given (receipts name the entry they vouch for)."""
         if not entries:
             return []
+        return insert_rows_returning_ids(self.session.connection(), LedgerEntryRow, self.stamped(entries))
+
+    def stamped(self, entries: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The rows as inserted: with the time they were written."""
         now = self.now()
-        return insert_rows_returning_ids(
-            self.session.connection(), LedgerEntryRow, [{"at": now, **entry} for entry in entries]
-        )
+        return [{"at": now, **entry} for entry in entries]
 
     def entry(self, entry_id: int) -> LedgerEntry:
         row = self.session.get(LedgerEntryRow, entry_id)
@@ -567,33 +576,33 @@ class SqlDeclarations(_AggregateRepository):
         return {owned: found[owned] for owned in wanted if owned in found}
 
     def add_many(self, filings: Sequence[tuple[Declaration, Mapping[int, int], str]], created_by: int | None) -> None:
-        """Insert declarations, each with its certificate-line ids and request hash: one statement per table."""
-        now, connection = self.now(), self.session.connection()
-        stamp = {"created_by": created_by, "created_at": now}
+        """Insert declarations, each with its certificate-line ids and request hash, and their lines.
+
+        One statement on PostgreSQL for a few declarations (workflow/store/together.py); one per table for a batch
+        or on SQLite.
+        """
+        stamp = {"created_by": created_by, "created_at": self.now()}
         rows = [
             {**self._columns(d), **stamp, "request_hash": h, "declaration_no": d.declaration_no} for d, _, h in filings
         ]
+        lines = [
+            {
+                "declaration_id": place,  # the declaration's place among `rows`: its id once drawn
+                "certificate_line_id": line_ids[item.line_no],
+                "line_no": item.line_no,
+                "requested_qty": item.qty,
+                "drawn_qty": declaration.drawn.get(item.line_no, ZERO),
+            }
+            for place, (declaration, line_ids, _) in enumerate(filings, start=1)
+            for item in declaration.lines
+        ]
+        children = [ChildRows(TableRows(DeclarationLineRow, lines), "declaration_id")]
         try:
-            ids = insert_rows_returning_ids(connection, DeclarationRow, rows)
+            ids = insert_together(self.session.connection(), [], TableRows(DeclarationRow, rows), children)
         except IntegrityError as error:
             raise DuplicateRequest("a declaration of this batch was filed concurrently") from error
         for (declaration, _, _), declaration_id in zip(filings, ids, strict=True):
             declaration.id = declaration_id
-        insert_rows(
-            connection,
-            DeclarationLineRow,
-            [
-                {
-                    "declaration_id": declaration.id,
-                    "certificate_line_id": line_ids[item.line_no],
-                    "line_no": item.line_no,
-                    "requested_qty": item.qty,
-                    "drawn_qty": declaration.drawn.get(item.line_no, ZERO),
-                }
-                for declaration, line_ids, _ in filings
-                for item in declaration.lines
-            ],
-        )
         for declaration, _, _ in filings:
             self._flush_pending(declaration, declaration.declaration_no)
 

@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from workflow.domain.local_days import EVERY_DISTRICT, DistrictScope
-from workflow.store.bulk import insert_rows_returning_ids
+from workflow.store.bulk import insert_rows, insert_rows_returning_ids
 from workflow.store.repositories import in_scope
 from workflow.store.tables import CertificateRow, DeclarationRow, EnterpriseRow, NotificationRow, UserRow
 
@@ -37,6 +37,24 @@ class SqlNotifications:
         # The id goes into the outbox row written next, in the same transaction: a plain INSERT … RETURNING.
         (notification_id,) = insert_rows_returning_ids(self.session.connection(), NotificationRow, [row])
         return notification_id
+
+    def add_inbox_only(self, keyed: Mapping[int, str], kind: str, params: Mapping[str, str], why: str) -> None:
+        """Inbox rows with no e-mail copy, one per user with its key: one INSERT for every recipient."""
+        now, stored = self.now(), dict(params)
+        rows = [
+            {
+                "user_id": user_id,
+                "kind": kind,
+                "params": stored,
+                "created_at": now,
+                "dedup_key": key,
+                "email_status": "skipped",
+                "email_error": why,
+            }
+            for user_id, key in keyed.items()
+        ]
+        if rows:
+            insert_rows(self.session.connection(), NotificationRow, rows)
 
     def keys_taken(self, keys: Collection[str]) -> set[str]:
         """Which of these keys a notification already carries: one indexed lookup per batch of recipients."""

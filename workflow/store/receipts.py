@@ -6,26 +6,27 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from workflow.domain.receipts import LineHead
-from workflow.store.bulk import insert_rows
 from workflow.store.tables import CertificateLineRow, WriteOffReceiptRow
+from workflow.store.together import TableRows, insert_together
 
 RECEIPTS = WriteOffReceiptRow.__table__
 
 
-# Each line's newest receipt, built once: the write-off's hot path runs it on every receipted draw.
-_LATEST = (
-    select(RECEIPTS.c.certificate_line_id, func.max(RECEIPTS.c.seq).label("seq"))
-    .where(RECEIPTS.c.certificate_line_id.in_(bindparam("lines", expanding=True)))
-    .group_by(RECEIPTS.c.certificate_line_id)
-    .subquery()
+LINE_HEADS = "line_heads"  # session.info: heads the guarded UPDATE returned in this transaction, by line id
+_LINES = CertificateLineRow.__table__.c
+# Each line keeps its chain's head (migration 0026), read under the lock the balance UPDATE took just before.
+_HEADS = select(_LINES.id, _LINES.receipt_seq, _LINES.receipt_hash, _LINES.receipt_net).where(
+    _LINES.id.in_(bindparam("lines", expanding=True))
 )
-_HEADS = select(RECEIPTS.c.certificate_line_id, RECEIPTS.c.seq, RECEIPTS.c.receipt_hash, RECEIPTS.c.net_committed).join(
-    _LATEST, (RECEIPTS.c.certificate_line_id == _LATEST.c.certificate_line_id) & (RECEIPTS.c.seq == _LATEST.c.seq)
-)
+
+
+def remember_head(session: Session, line_id: int, head: LineHead) -> None:
+    """The head a guarded UPDATE returned with the line's lock: the receipts that follow need not read it again."""
+    session.info.setdefault(LINE_HEADS, {})[line_id] = head
 
 
 class SqlReceipts:
@@ -35,15 +36,31 @@ class SqlReceipts:
         self.session, self.now = session, now
 
     def heads(self, line_ids: Sequence[int]) -> dict[int, LineHead]:
+        known: dict[int, LineHead] = self.session.info.pop(LINE_HEADS, {})
+        if all(line_id in known for line_id in line_ids):
+            return {line_id: known[line_id] for line_id in line_ids}
         rows = self.session.connection().execute(_HEADS, {"lines": list(line_ids)})
-        found = {row[0]: LineHead(row[1], row[2], row[3]) for row in rows}
-        return {line_id: found.get(line_id, LineHead()) for line_id in line_ids}
+        return {row[0]: LineHead(row[1], row[2], row[3]) for row in rows}
 
     def add(self, receipts: Sequence[dict[str, Any]]) -> None:
-        if receipts:
-            now = self.now()
-            rows = [{"created_at": now, **row} for row in receipts]
-            insert_rows(self.session.connection(), WriteOffReceiptRow, rows)
+        """The receipts, and each line's new head (its last receipt here): one statement on PostgreSQL."""
+        if not receipts:
+            return
+        self.session.info.pop(LINE_HEADS, None)
+        now = self.now()
+        rows = [{"created_at": now, **row} for row in receipts]
+        last = {row["certificate_line_id"]: row for row in sorted(rows, key=lambda row: row["seq"])}
+        heads = [
+            {
+                "id": line_id,
+                "receipt_seq": row["seq"],
+                "receipt_hash": row["receipt_hash"],
+                "receipt_net": row["net_committed"],
+            }
+            for line_id, row in last.items()
+        ]
+        moves = TableRows(CertificateLineRow, heads)
+        insert_together(self.session.connection(), [TableRows(WriteOffReceiptRow, rows)], None, updates=[moves])
 
 
 def certificate_receipts(connection: Connection, certificate_id: int | None = None) -> list[Any]:

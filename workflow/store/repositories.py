@@ -24,7 +24,7 @@ from workflow.domain.model import Aggregate, Application, Certificate, Certifica
 from workflow.domain.policy import CreditRegime, CreditTier
 from workflow.service.ports import EnterpriseInfo
 from workflow.store import audit_chain, district_counts, granted_products
-from workflow.store.bulk import insert_rows_returning_ids
+from workflow.store.bulk import insert_rows, insert_rows_returning_ids, next_ids
 from workflow.store.codec import clock_from_json, clock_to_json, line_from_json, line_to_json
 from workflow.store.directory import actor_of
 from workflow.store.outbox_completion import SentRow, sent_at_commit
@@ -41,6 +41,7 @@ from workflow.store.tables import (
     OutboxRow,
     UserRow,
 )
+from workflow.store.together import GuardedRow, TableRows, insert_together
 
 Now = Callable[[], datetime]
 
@@ -97,10 +98,15 @@ class AuditTrail:
         self.pending.extend(rows)
 
     def insert(self) -> None:
-        """Last statement before COMMIT: insert the events unsealed; the sequencer chains them shortly after."""
+        """Insert the events now, unsealed; the sequencer chains them shortly after."""
         if self.pending:
             audit_chain.insert_unsealed(self.session.connection(), self.pending)
             self.pending = []
+
+    def take_rows(self) -> list[dict[str, Any]]:
+        """The events as stored, for the commit's last statement to insert (the unit of work's `commit`)."""
+        rows, self.pending = [audit_chain.as_stored_event(event) for event in self.pending], []
+        return rows
 
     def discard(self) -> None:
         self.pending = []
@@ -130,15 +136,20 @@ class SqlOutbox:
 
     def insert(self) -> list[SentRow]:
         """Write the rows asked for; those written as sent, for the relay to publish after the commit."""
-        if not self.pending:
-            return []
+        rows = self.rows()
+        return self.written(insert_rows_returning_ids(self.session.connection(), OutboxRow, rows) if rows else [])
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The rows asked for, as stored: as sent when there is a relay to publish them after the commit."""
         now, after = self.now(), self.sent_after_commit
         state = sent_at_commit(now, after) if after is not None else {}
-        rows = [{"task": task, "payload": payload, "created_at": now, **state} for task, payload in self.pending]
-        ids = insert_rows_returning_ids(self.session.connection(), OutboxRow, rows)
+        return [{"task": task, "payload": payload, "created_at": now, **state} for task, payload in self.pending]
+
+    def written(self, ids: Sequence[int]) -> list[SentRow]:
+        """The rows asked for are written with these ids: those the relay publishes after the commit."""
         written = [SentRow(row_id, task, payload) for row_id, (task, payload) in zip(ids, self.pending, strict=True)]
         self.pending = []
-        return written if after is not None else []
+        return written if self.sent_after_commit is not None else []
 
 
 def _guarded_update(session: Session, table: Any, aggregate: Any, values: dict[str, Any]) -> None:
@@ -149,6 +160,23 @@ def _guarded_update(session: Session, table: Any, aggregate: Any, values: dict[s
     if result.rowcount != 1:
         raise ConcurrencyConflict(f"{table.__tablename__} {aggregate.id} was changed by someone else; reload it")
     aggregate.version += 1
+
+
+GUARDED_AT_COMMIT = "guarded_at_commit"
+
+
+def guard_at_commit(session: Session, table: Any, aggregate: Any, values: dict[str, Any]) -> None:
+    """The same guarded UPDATE, kept for the unit of work's last statement (workflow/store/together.py)."""
+    if GUARDED_AT_COMMIT in session.info:
+        raise RuntimeError("one change per transaction is saved at commit")  # a second would race the first's guard
+    row = {**values, "id": aggregate.id, "version": aggregate.version + 1}
+    session.info[GUARDED_AT_COMMIT] = GuardedRow(table, row, aggregate.version)
+    aggregate.version += 1
+
+
+def take_guarded(session: Session) -> GuardedRow | None:
+    guarded: GuardedRow | None = session.info.pop(GUARDED_AT_COMMIT, None)
+    return guarded
 
 
 @cache
@@ -239,9 +267,12 @@ class SqlApplications(_AggregateRepository):
             claimed_at=row.claimed_at,
         )
 
-    def save(self, application: Application) -> None:
+    def save(self, application: Application, at_commit: bool = False) -> None:
         values = {**self._columns(application), "decision_due_on": self._due_on(application), "updated_at": self.now()}
-        _guarded_update(self.session, ApplicationRow, application, values)
+        if at_commit:
+            guard_at_commit(self.session, ApplicationRow, application, values)
+        else:
+            _guarded_update(self.session, ApplicationRow, application, values)
         district_counts.count_moves(self.session, application.district, application.pending)  # before they are taken
         self._flush_pending(application, application.reference)
 
@@ -311,27 +342,53 @@ class SqlApplications(_AggregateRepository):
         }
 
 
+def _certificate_no(certificate: Certificate, issued_at: datetime) -> str:
+    """District prefix, year, direction letter and the row id keep numbers unique and readable."""
+    direction = "I" if certificate.direction is Direction.ENTRY else "E"
+    return f"{certificate.district[:2].upper()}{issued_at:%Y}{direction}{certificate.id:06d}"
+
+
+def _line_rows(certificate: Certificate) -> list[dict[str, Any]]:
+    return [
+        {
+            "certificate_id": certificate.id,
+            "line_no": line.line_no,
+            "name_zh": line.name_zh,
+            "unit": line.unit,
+            "approved_qty": line.approved_qty,
+        }
+        for line in certificate.lines
+    ]
+
+
+_NUMBER_CERTIFICATE = (
+    update(CertificateRow)
+    .where(CertificateRow.id == bindparam("certificate_id"))
+    .values(certificate_no=bindparam("number"))
+)
+
+
 class SqlCertificates(_AggregateRepository):
     object_type = "certificate"
 
     def add(self, certificate: Certificate) -> Certificate:
-        row = CertificateRow(certificate_no=uuid.uuid4().hex[:32], issued_at=self.now(), **self._columns(certificate))
-        self.session.add(row)
-        self.session.flush()
-        # 审批单编号: district prefix, year, direction letter and the row id keep numbers unique and readable.
-        direction = "I" if certificate.direction is Direction.ENTRY else "E"
-        row.certificate_no = f"{certificate.district[:2].upper()}{row.issued_at:%Y}{direction}{row.id:06d}"
-        certificate.id, certificate.certificate_no = row.id, row.certificate_no
-        self.session.add_all(
-            CertificateLineRow(
-                certificate_id=row.id,
-                line_no=line.line_no,
-                name_zh=line.name_zh,
-                unit=line.unit,
-                approved_qty=line.approved_qty,
+        """The certificate and its lines; its number (审批单编号) is made of its id."""
+        connection, issued_at = self.session.connection(), self.now()
+        row = {"issued_at": issued_at, **self._columns(certificate)}
+        if connection.dialect.name == "postgresql":  # the id drawn first, then one statement for both tables
+            certificate.id = next_ids(connection, CertificateRow, 1)[0]
+            certificate.certificate_no = _certificate_no(certificate, issued_at)
+            numbered = {**row, "id": certificate.id, "certificate_no": certificate.certificate_no}
+            rows = [TableRows(CertificateRow, [numbered]), TableRows(CertificateLineRow, _line_rows(certificate))]
+            insert_together(connection, rows, None)
+        else:  # inserted under a provisional number, then numbered
+            provisional = {**row, "certificate_no": uuid.uuid4().hex[:32]}
+            (certificate.id,) = insert_rows_returning_ids(connection, CertificateRow, [provisional])
+            certificate.certificate_no = _certificate_no(certificate, issued_at)
+            connection.execute(
+                _NUMBER_CERTIFICATE, {"certificate_id": certificate.id, "number": certificate.certificate_no}
             )
-            for line in certificate.lines
-        )
+            insert_rows(connection, CertificateLineRow, _line_rows(certificate))
         # Rendering needs the id, which only the insert gives: hence asked for here, not in `record_issue`.
         certificate.requests.append(OutboxRequest("render_certificate", {"certificate_id": certificate.id}))
         district_counts.count_new_certificate(

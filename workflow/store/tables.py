@@ -24,6 +24,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from workflow.domain import inputs
+from workflow.domain.audit_chain import GENESIS
 
 # Portable constraint names, so migrations can alter them on both engines.
 NAMING_CONVENTION = {
@@ -194,6 +195,7 @@ class ApplicationRow(Base):
         Index("ix_applications_district_state", "district", "state", "id"),
         Index("ix_applications_district_due", "district", "decision_due_on"),
         Index("ix_applications_claimed_by", "claimed_by", "id"),
+        Index("ix_applications_enterprise", "enterprise_id", "id"),  # an applicant's own list (migration 0027)
     )
 
 
@@ -255,8 +257,12 @@ class CertificateRow(Base):
     policy_hash: Mapped[str] = mapped_column(String(64))
     issued_at: Mapped[datetime]
 
-    # The expiry sweep and the 30-day reminder read active certificates by validity (migration 0017).
-    __table_args__ = (Index("ix_certificates_validity", "state", "valid_until"),)
+    # The expiry sweep and the 30-day reminder read active certificates by validity (migration 0017); an applicant
+    # reads their enterprise's newest first (migration 0025).
+    __table_args__ = (
+        Index("ix_certificates_validity", "state", "valid_until"),
+        Index("ix_certificates_enterprise", "enterprise_id", "id"),
+    )
 
 
 class CertificateLineRow(Base):
@@ -274,6 +280,11 @@ class CertificateLineRow(Base):
     approved_qty: Mapped[Decimal] = mapped_column(Quantity)
     committed_qty: Mapped[Decimal] = mapped_column(Quantity, default=Decimal(0))
     reserved_qty: Mapped[Decimal] = mapped_column(Quantity, default=Decimal(0))
+    # The head of the line's receipt chain (its latest write-off receipt), kept with the balance it vouches for: the
+    # guarded UPDATE that locks the line returns it, so a write-off reads no receipt (migration 0026).
+    receipt_seq: Mapped[int] = mapped_column(default=0, server_default="0")
+    receipt_hash: Mapped[str] = mapped_column(String(64), default=GENESIS, server_default=GENESIS)
+    receipt_net: Mapped[Decimal] = mapped_column(Quantity, default=Decimal(0), server_default="0")
 
     __table_args__ = (
         UniqueConstraint("certificate_id", "line_no"),

@@ -7,6 +7,7 @@ the hundredth page as on the first; pages fetch one row more than they show to k
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -16,15 +17,17 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, aliased
 
+from workflow.domain.goods import GoodsLine
 from workflow.domain.policy import DEFAULT_TIME_ZONE
 from workflow.domain.signature import quantity_text
-from workflow.store import district_counts
+from workflow.store import credit_reads, district_counts
 from workflow.store.api_reads import Scope, enterprise_view, line_balance, lines_of
+from workflow.store.codec import line_from_json
 from workflow.store.tables import (
+    ApplicationLineRow,
     ApplicationRow,
     CertificateLineRow,
     CertificateRow,
-    CreditRecordRow,
     DeclarationRow,
     DocumentRow,
     EnterpriseRow,
@@ -59,12 +62,7 @@ class QueueFilter:
 
 
 def review_queue(session: Session, where: QueueFilter, before: int | None, limit: int) -> list[dict[str, Any]]:
-    holder = aliased(UserRow)
-    query = (
-        select(ApplicationRow, EnterpriseRow.name, func.coalesce(func.nullif(holder.display_name, ""), holder.username))
-        .join(EnterpriseRow, EnterpriseRow.id == ApplicationRow.enterprise_id)
-        .outerjoin(holder, holder.id == ApplicationRow.claimed_by)
-    )
+    query = _QUEUE
     for column, value in (
         (ApplicationRow.district, where.district),
         (ApplicationRow.state, where.state),
@@ -89,8 +87,8 @@ def review_queue(session: Session, where: QueueFilter, before: int | None, limit
         query = query.where(ApplicationRow.id < before)
     if where.state is None:
         query = query.where(ApplicationRow.state != "draft")  # a draft is the applicant's, not yet customs' business
-    rows = session.execute(query.order_by(ApplicationRow.id.desc()).limit(limit))
-    return [_queue_row(row, name) | {"holder": holder_name} for row, name, holder_name in rows]
+    rows = session.connection().execute(query.order_by(ApplicationRow.id.desc()).limit(limit))  # columns: no ORM
+    return [row._asdict() for row in rows]
 
 
 def district_officers(session: Session, district: str) -> list[dict[str, Any]]:
@@ -104,21 +102,28 @@ def district_officers(session: Session, district: str) -> list[dict[str, Any]]:
     return [{"id": row[0], "name": row[2] or row[1], "role": row[3]} for row in session.execute(query)]
 
 
-def _queue_row(row: ApplicationRow, enterprise: str) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "reference": row.reference,
-        "enterprise": enterprise,
-        "enterprise_id": row.enterprise_id,  # its credit in force and pending (web/ui/credit.py with_credit)
-        "district": row.district,
-        "direction": row.direction,
-        "state": row.state,
-        "grade": row.grade,
-        "paperless": row.paperless,
-        "received_on": row.received_on,
-        "accepted_on": row.accepted_on,
-        "clock": row.clock,
-    }
+# The queue's columns, not whole rows: fifty applications' screening JSON would be decoded for nothing.
+_QUEUE_COLUMNS = (
+    ApplicationRow.id,
+    ApplicationRow.reference,
+    EnterpriseRow.name.label("enterprise"),
+    ApplicationRow.enterprise_id,  # its credit in force and pending (web/ui/credit.py with_credit)
+    ApplicationRow.district,
+    ApplicationRow.direction,
+    ApplicationRow.state,
+    ApplicationRow.grade,
+    ApplicationRow.paperless,
+    ApplicationRow.received_on,
+    ApplicationRow.accepted_on,
+    ApplicationRow.clock,
+)
+_HOLDER = aliased(UserRow, name="holder")
+# Built once: each page adds its filters to a copy (a select is immutable), not the joins and columns again.
+_QUEUE = (
+    select(*_QUEUE_COLUMNS, func.coalesce(func.nullif(_HOLDER.display_name, ""), _HOLDER.username).label("holder"))
+    .join(EnterpriseRow, EnterpriseRow.id == ApplicationRow.enterprise_id)
+    .outerjoin(_HOLDER, _HOLDER.id == ApplicationRow.claimed_by)
+)
 
 
 def document(session: Session, document_id: int) -> dict[str, Any] | None:
@@ -129,14 +134,25 @@ def document(session: Session, document_id: int) -> dict[str, Any] | None:
     return {"filename": row.filename, "content_type": row.content_type, "sha256": row.sha256, "size": row.size}
 
 
+def goods_lines(session: Session, application_id: int) -> list[GoodsLine]:
+    """The application's goods lines with every fact the page shows and the document rules read, in line order."""
+    rows = session.scalars(
+        select(ApplicationLineRow.facts)
+        .where(ApplicationLineRow.application_id == application_id)
+        .order_by(ApplicationLineRow.line_no)
+    )
+    return [line_from_json(facts) for facts in rows]
+
+
 def application_posts(session: Session, application_id: int) -> dict[str, dict[str, Any] | None]:
     """Who accepted, reviewed and decided the application (R11: three different officers), by post."""
     row = session.get(ApplicationRow, application_id)
     if row is None:
         return {}
     ids = {"acceptor": row.acceptor_id, "reviewer": row.reviewer_id, "decider": row.decider_id}
-    users = session.scalars(select(UserRow).where(UserRow.id.in_([i for i in ids.values() if i is not None])))
-    names = {user.id: user.display_name or user.username for user in users}
+    held = [i for i in ids.values() if i is not None]
+    users: Iterable[UserRow] = session.scalars(select(UserRow).where(UserRow.id.in_(held))) if held else ()
+    names = {user.id: user.display_name or user.username for user in users}  # none asked for a file nobody held
     return {post: ({"id": i, "name": names.get(i, "")} if i is not None else None) for post, i in ids.items()}
 
 
@@ -158,15 +174,14 @@ def enterprise_profile(session: Session, enterprise_id: int) -> dict[str, Any] |
     row = session.get(EnterpriseRow, enterprise_id)
     if row is None:
         return None
-    credit = session.scalars(
-        select(CreditRecordRow)
-        .where(CreditRecordRow.enterprise_id == enterprise_id)
-        .order_by(CreditRecordRow.effective_from.desc())
-    )
+    records = credit_reads.histories(session, [enterprise_id])[enterprise_id]
+    newest_first = sorted(records, key=lambda record: record.effective_from, reverse=True)
     return enterprise_view(row) | {
         "credit": [
-            {"tier": c.tier, "regime": c.regime, "from": c.effective_from, "to": c.effective_to} for c in credit
+            {"tier": c.tier.value, "regime": c.regime.value, "from": c.effective_from, "to": c.effective_to}
+            for c in newest_first
         ],
+        "credit_records": records,  # the tier in force today is read from these (credit_reads.summary_today)
         "approvals": approvals(session, enterprise_id, limit=20),
     }
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -20,6 +20,7 @@ from workflow.store.laboratories import SqlLaboratories
 from workflow.store.ledger import SqlDeclarations, SqlIdempotency, SqlLedger
 from workflow.store.notifications import SqlNotifications
 from workflow.store.outbox import OutboxRelay
+from workflow.store.outbox_completion import SentRow
 from workflow.store.receipts import SqlReceipts
 from workflow.store.replacements import SqlReplacements
 from workflow.store.repositories import (
@@ -29,8 +30,11 @@ from workflow.store.repositories import (
     SqlDocuments,
     SqlEnterprises,
     SqlOutbox,
+    take_guarded,
 )
 from workflow.store.request_transaction import after_commit, step
+from workflow.store.tables import AuditEventRow, DistrictCountDeltaRow, LedgerEntryRow, OutboxRow
+from workflow.store.together import TableRows, insert_together
 
 
 class SqlUnitOfWork:
@@ -74,21 +78,37 @@ class SqlUnitOfWork:
         self.rollback()
         self.session.close()
 
-    def write_events(self) -> None:
-        self.audit.insert()  # the declaration's hot path writes them before it takes a line lock
+    def append_with_events(self, entries: Sequence[dict[str, Any]]) -> list[int]:
+        """The declaration's hot path writes both before it takes a line lock, in one statement on PostgreSQL."""
+        events = TableRows(AuditEventRow, self.audit.take_rows())
+        entries_in = TableRows(LedgerEntryRow, self.ledger.stamped(entries))
+        return insert_together(self.session.connection(), [events], entries_in)
 
     def commit(self) -> None:
         self.draws.flush_carries()  # after the line writes of the transaction, before the audit events
-        self.audit.insert()  # unsealed: the sequencer seals them within seconds, no chain lock is taken here
-        district_counts.insert_pending(self.session)
-        sent = self.outbox.insert()  # written as sent when there is a relay to publish them after the commit
+        sent = self._write_last()
         self.session.commit()
         step("unit of work committed")
         if sent and self._relay is not None:
             relay = self._relay
             after_commit(lambda: relay.publish_sent(sent))  # inside a request's one transaction, once that committed
 
+    def _write_last(self) -> list[SentRow]:
+        """The transaction's last rows, in one statement on PostgreSQL (workflow/store/together.py).
+
+        Its audit events (unsealed: the sequencer seals them within seconds, no chain lock is taken here), the
+        dashboard's count deltas, its outbox rows (as sent when a relay publishes them after the commit), and the
+        version-guarded UPDATE of an aggregate saved `at_commit`, whose lost race fails the commit.
+        """
+        events = TableRows(AuditEventRow, self.audit.take_rows())
+        deltas = TableRows(DistrictCountDeltaRow, district_counts.take_pending(self.session))
+        outbox = self.outbox.rows()
+        guarded = take_guarded(self.session)  # an aggregate saved `at_commit`: its guarded UPDATE goes along
+        ids = insert_together(self.session.connection(), [events, deltas], TableRows(OutboxRow, outbox), (), guarded)
+        return self.outbox.written(ids)
+
     def rollback(self) -> None:
+        take_guarded(self.session)
         self.audit.discard()
         self.outbox.discard()
         district_counts.discard_pending(self.session)

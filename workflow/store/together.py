@@ -1,0 +1,275 @@
+"""Rows for several tables in one statement: what a transaction writes last, in one round trip before its commit.
+
+Every state change ends the same way: its audit events, its dashboard count deltas and its outbox rows are
+inserted, then the transaction commits. As three INSERTs that is three round trips, three executions through the
+driver and three statements for the server to bind and run; on the short transactions of a lifecycle step they
+were a third of its statements. On PostgreSQL they go as one statement of data-modifying CTEs, each table's rows
+passed as one JSON array and unpacked by `json_populate_recordset` into the table's own row type, so the server
+converts every value with the column's own input function. The text depends only on which tables and columns are
+written, so it is prepared once per connection whatever the number of rows.
+
+The outbox rows' ids come back in the order given: each row draws its id from the table's sequence beside its
+ordinal in the array, in a CTE the statement reads twice (so PostgreSQL materialises it and `nextval` runs once per
+row), and the ids are read back ordered by that ordinal.
+
+Elsewhere (SQLite), or for a single table, each table keeps its own INSERT (workflow/store/bulk.py).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from functools import cache
+from typing import Any
+
+from sqlalchemy import JSON, Column, Connection, Dialect, Table, TextClause, bindparam, text, update
+
+from workflow.domain.errors import ConcurrencyConflict
+from workflow.store.bulk import column_layout, insert_rows, insert_rows_returning_ids
+
+# A batch's hundreds of rows go the usual way: COPY beats one large JSON document there (workflow/store/bulk.py).
+MOST_ROWS_TOGETHER = 64
+
+
+@dataclass(frozen=True)
+class TableRows:
+    """Rows for one mapped table, all naming the same columns."""
+
+    mapped: type[Any]
+    rows: Sequence[Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class ChildRows:
+    """Rows of a table that refer to the returned rows: `parent` holds the 1-based place of its row among them."""
+
+    rows: TableRows
+    parent: str
+
+
+@dataclass(frozen=True)
+class GuardedRow:
+    """An aggregate's version-guarded UPDATE: its row (with `id` and the next `version`), and the version it read."""
+
+    mapped: type[Any]
+    row: Mapping[str, Any]
+    read_version: int
+
+
+def insert_together(
+    connection: Connection,
+    plain: Sequence[TableRows],
+    with_ids: TableRows | None,
+    children: Sequence[ChildRows] = (),
+    guarded: GuardedRow | None = None,
+    updates: Sequence[TableRows] = (),
+) -> list[int]:
+    """Insert every table's rows; the new ids of `with_ids`' rows, in their order (none when it is None or empty).
+
+    Each child row's `parent` column is written as the id of the returned row it names by place. A `guarded` row
+    is updated only if its version is still the one read: otherwise ConcurrencyConflict (the caller rolls back).
+    Each row of `updates` sets the columns it names on the row with its `id`.
+    """
+    parts = [part for part in plain if part.rows]
+    wanted = with_ids if with_ids is not None and with_ids.rows else None
+    kids = [child for child in children if child.rows.rows] if wanted else []
+    changes = [change for change in updates if change.rows]
+    tables = len(parts) + len(kids) + (wanted is not None) + (guarded is not None) + len(changes)
+    every = [*parts, *(child.rows for child in kids), *([wanted] if wanted else []), *changes]
+    rows = sum(len(part.rows) for part in every)
+    if connection.dialect.name != "postgresql" or tables < 2 or rows > MOST_ROWS_TOGETHER:
+        return _apart(connection, parts, wanted, kids, guarded, changes)
+    layouts = tuple(_layout(connection, part) for part in parts)
+    last = _layout(connection, wanted) if wanted else None
+    offspring = tuple((_layout(connection, child.rows), child.parent) for child in kids)
+    parameters: dict[str, Any] = {f"rows{n}": _as_json(layouts[n], part.rows) for n, part in enumerate(parts)}
+    parameters |= {f"child{n}": _as_json(offspring[n][0], kid.rows.rows) for n, kid in enumerate(kids)}
+    if wanted is not None and last is not None:
+        parameters["returning"] = _as_json(last, wanted.rows)
+    setting = tuple(_layout(connection, change, inserting=False) for change in changes)
+    parameters |= {f"set{n}": _as_json(setting[n], change.rows) for n, change in enumerate(changes)}
+    guard = _layout(connection, TableRows(guarded.mapped, [guarded.row]), inserting=False) if guarded else None
+    if guarded is not None and guard is not None:
+        parameters |= {"guarded": _as_json(guard, [guarded.row])[1:-1], "read_version": guarded.read_version}
+    ids, held = connection.execute(_statement(layouts, last, offspring, guard, setting), parameters).one()
+    if not held:
+        raise _conflict(guarded)
+    return [int(new_id) for new_id in ids or []]
+
+
+def _conflict(guarded: GuardedRow | None) -> ConcurrencyConflict:
+    assert guarded is not None
+    table = guarded.mapped.__tablename__
+    return ConcurrencyConflict(f"{table} {guarded.row['id']} was changed by someone else; reload it")
+
+
+def _apart(
+    connection: Connection,
+    parts: Sequence[TableRows],
+    wanted: TableRows | None,
+    kids: Sequence[ChildRows],
+    guarded: GuardedRow | None,
+    changes: Sequence[TableRows],
+) -> list[int]:
+    """One statement per table (COPY for many rows): SQLite, a single table, or a batch's many rows."""
+    if guarded is not None:
+        table = guarded.mapped.__table__
+        values = {key: value for key, value in guarded.row.items() if key != "id"}
+        changed = connection.execute(
+            update(table).where(table.c.id == guarded.row["id"], table.c.version == guarded.read_version).values(values)
+        )
+        if changed.rowcount != 1:
+            raise _conflict(guarded)
+    for part in parts:
+        insert_rows(connection, part.mapped, part.rows)
+    ids = insert_rows_returning_ids(connection, wanted.mapped, wanted.rows) if wanted else []
+    for kid in kids:
+        named = [{**row, kid.parent: ids[row[kid.parent] - 1]} for row in kid.rows.rows]
+        insert_rows(connection, kid.rows.mapped, named)
+    for change in changes:
+        table = change.mapped.__table__
+        names = [key for key in change.rows[0] if key != "id"]
+        by_id = update(table).where(table.c.id == bindparam("row_id")).values({key: bindparam(key) for key in names})
+        connection.execute(by_id, [{**row, "row_id": row["id"]} for row in change.rows])
+    return ids
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """A table and the columns its rows give (and those with a client-side default), with each one's converter."""
+
+    table: Table
+    columns: tuple[Column[Any], ...]
+    converters: tuple[Callable[[Mapping[str, Any]], Any], ...]
+
+    def __hash__(self) -> int:
+        return hash((self.table.name, tuple(column.key for column in self.columns)))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Layout) and hash(self) == hash(other)
+
+
+def _layout(connection: Connection, part: TableRows, inserting: bool = True) -> _Layout:
+    """An insert also writes the columns with a client-side default; an update only the columns its rows name."""
+    return _layout_of(connection.dialect, part.mapped.__table__, frozenset(part.rows[0]), inserting)
+
+
+@cache
+def _layout_of(dialect: Dialect, table: Table, keys: frozenset[str], inserting: bool) -> _Layout:
+    """Worked out once per table and set of keys: every commit then only converts values."""
+    if inserting:
+        columns = tuple(column_layout(table, dict.fromkeys(keys)))
+    else:
+        columns = tuple(column for column in table.columns if column.key in keys)
+    return _Layout(table, columns, tuple(_converter(dialect, column) for column in columns))
+
+
+def _converter(dialect: Dialect, column: Column[Any]) -> Callable[[Mapping[str, Any]], Any]:
+    """The value as JSON carries it: a JSON column's value as it is, any other through its type's bind processing."""
+    default = column.default.arg if column.default is not None else None  # type: ignore[attr-defined]
+    key = column.key
+    implementation = column.type.dialect_impl(dialect)
+    if isinstance(implementation, JSON):
+        return lambda row: row.get(key, default)
+    process = implementation.bind_processor(dialect)
+
+    def convert(row: Mapping[str, Any]) -> Any:
+        value = row.get(key, default)
+        return value if process is None or value is None else process(value)
+
+    return convert
+
+
+def _as_json(layout: _Layout, rows: Sequence[Mapping[str, Any]]) -> str:
+    names = [column.name for column in layout.columns]
+    objects = [dict(zip(names, (convert(row) for convert in layout.converters), strict=True)) for row in rows]
+    return json.dumps(objects, ensure_ascii=False, default=_plain, separators=(",", ":"))
+
+
+def _plain(value: Any) -> Any:
+    """Timestamps (naive UTC, as every column stores them) and dates in ISO form; exact decimals as strings."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not a column value")
+
+
+@cache
+def _statement(
+    layouts: tuple[_Layout, ...],
+    last: _Layout | None,
+    offspring: tuple[tuple[_Layout, str], ...],
+    guard: _Layout | None,
+    setting: tuple[_Layout, ...] = (),
+) -> TextClause:
+    """One CTE per table; one row back: the ids of `last`'s rows in their order, and whether the guard held."""
+    ctes = [_plain_insert(f"w{index}", layout, f"rows{index}") for index, layout in enumerate(layouts)]
+    ids = "NULL::bigint[]"
+    if last is not None:
+        names = _names(last)
+        ctes.append(
+            f"drawn AS (SELECT nextval(pg_get_serial_sequence('{last.table.name}', 'id')) AS new_id, r.ordinality, "
+            f"{_prefixed('r', last)} FROM json_populate_recordset(NULL::{last.table.name}, CAST(:returning AS json)) "
+            "WITH ORDINALITY AS r)"
+        )
+        ctes.append(f"wl AS (INSERT INTO {last.table.name} (id, {names}) SELECT new_id, {names} FROM drawn)")
+        ctes += [_child_insert(f"c{n}", layout, f"child{n}", parent) for n, (layout, parent) in enumerate(offspring)]
+        ids = "ARRAY(SELECT new_id FROM drawn ORDER BY ordinality)"
+    ctes += [_update_by_id(f"s{n}", layout, f"set{n}") for n, layout in enumerate(setting)]
+    held = "true"
+    if guard is not None:
+        ctes.append(_guarded_update(guard))
+        held = "EXISTS (SELECT FROM g)"
+    return text(f"WITH {', '.join(ctes)} SELECT {ids}, {held}")
+
+
+def _update_by_id(name: str, layout: _Layout, parameter: str) -> str:
+    """Each row sets the columns it names on the row with its id."""
+    table = layout.table.name
+    values = ", ".join(f'"{column.name}" = r."{column.name}"' for column in layout.columns if column.name != "id")
+    return (
+        f"{name} AS (UPDATE {table} AS t SET {values} "
+        f"FROM json_populate_recordset(NULL::{table}, CAST(:{parameter} AS json)) AS r WHERE t.id = r.id)"
+    )
+
+
+def _guarded_update(layout: _Layout) -> str:
+    """UPDATE … WHERE id = ? AND version = ?, its values unpacked from one JSON object."""
+    table = layout.table.name
+    values = ", ".join(f'"{column.name}" = r."{column.name}"' for column in layout.columns if column.name != "id")
+    return (
+        f"g AS (UPDATE {table} AS t SET {values} "
+        f"FROM json_populate_record(NULL::{table}, CAST(:guarded AS json)) AS r "
+        "WHERE t.id = r.id AND t.version = CAST(:read_version AS integer) RETURNING t.id)"
+    )
+
+
+def _child_insert(name: str, layout: _Layout, parameter: str, parent: str) -> str:
+    """Rows whose `parent` column names a returned row by its place: written with that row's new id."""
+    table = layout.table.name
+    values = ", ".join("drawn.new_id" if column.name == parent else f'r."{column.name}"' for column in layout.columns)
+    return (
+        f"{name} AS (INSERT INTO {table} ({_names(layout)}) SELECT {values} "
+        f"FROM json_populate_recordset(NULL::{table}, CAST(:{parameter} AS json)) AS r "
+        f'JOIN drawn ON drawn.ordinality = r."{parent}")'
+    )
+
+
+def _plain_insert(name: str, layout: _Layout, parameter: str) -> str:
+    table = layout.table.name
+    return (
+        f"{name} AS (INSERT INTO {table} ({_names(layout)}) SELECT {_prefixed('r', layout)} "
+        f"FROM json_populate_recordset(NULL::{table}, CAST(:{parameter} AS json)) AS r)"
+    )
+
+
+def _names(layout: _Layout) -> str:
+    return ", ".join(f'"{column.name}"' for column in layout.columns)
+
+
+def _prefixed(alias: str, layout: _Layout) -> str:
+    return ", ".join(f'{alias}."{column.name}"' for column in layout.columns)
