@@ -125,11 +125,7 @@ def test_updates_change_only_the_columns_their_rows_name(
     application_id = file_application(container, cast)
     with container.engine.begin() as connection:
         before = connection.execute(select(ApplicationRow.__table__).where(ApplicationRow.id == application_id)).one()
-        guarded = GuardedRow(
-            ApplicationRow,
-            {"id": application_id, "version": before.version + 1, "decision_reason": "x"},
-            before.version,
-        )
+        guarded = GuardedRow(ApplicationRow, application_id, before.version, {"decision_reason": "x"})
         insert_together(connection, [TableRows(AuditEventRow, [_event(1)])], None, guarded=guarded)
         after = connection.execute(select(ApplicationRow.__table__).where(ApplicationRow.id == application_id)).one()
         with pytest.raises(ConcurrencyConflict):  # the version read is no longer the row's

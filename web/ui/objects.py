@@ -40,6 +40,7 @@ from workflow.domain.goods import Direction, GoodsLine, RiskGrade
 from workflow.domain.lifecycle import APPLICATION, CERTIFICATE, DECLARATION, CertState
 from workflow.domain.permissions import ENDING_ACTIONS, Action, role_may
 from workflow.domain.review import WORKING_PAPERS, Recommendation
+from workflow.service.handlers import documents_needed
 from workflow.store import api_reads, credit_reads, granted_products, journey_reads, queries, ui_queries
 from workflow.store.tables import ApplicationRow
 
@@ -176,8 +177,8 @@ def _file_facts(
 ) -> tuple[list[str], list[GoodsLine]]:
     """The documents R12–R16 ask for, and the goods lines with their identity (manufacturer, origin, use, BSL…).
 
-    The submission check's own rules on the same facts (workflow/service/handlers.py `required_documents`, which
-    tests/ui/test_page_statements.py holds this list to); R10 refuses the applicant outright: none.
+    The submission check's own list (`documents_needed`, which `required_documents` applies to what the unit of work
+    reads) on the facts this page read already; R10 refuses the applicant outright: none.
     """
     row = session.get(ApplicationRow, application_id)
     if row is None or enterprise is None:
@@ -186,9 +187,8 @@ def _file_facts(
     natural_person = bool(enterprise["is_natural_person"])
     if not rules.applicant_may_apply(lines, natural_person).result:
         return [], lines
-    first = not granted_products.has_grant(session.connection(), row.enterprise_id)  # R15: the entity's first
-    needed = rules.required_documents(lines, Direction(row.direction), first, natural_person)
-    return list(needed.result), lines
+    has_grant = granted_products.has_grant(session.connection(), row.enterprise_id)  # R15: the entity's first
+    return list(documents_needed(lines, Direction(row.direction), has_grant, natural_person).result), lines
 
 
 def _document_form(required: list[str]) -> DocumentForm:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
@@ -13,7 +13,7 @@ from workflow.domain.bans import BanGround, ban_for
 from workflow.domain.clock import ClockLimits
 from workflow.domain.credit import credit_as_of
 from workflow.domain.errors import ConcurrencyConflict, InvalidInput, NotFound
-from workflow.domain.goods import ProductIdentity, RiskGrade
+from workflow.domain.goods import Direction, GoodsLine, ProductIdentity, RiskGrade
 from workflow.domain.guards import DecisionFacts
 from workflow.domain.model import Application, Certificate, CertificateLine, checked_ports
 from workflow.domain.policy import Policy
@@ -348,14 +348,19 @@ def _granted_before(uow: UnitOfWork, application: Application) -> set[ProductIde
 
 
 def _documents(uow: UnitOfWork, application: Application, has_grant: bool) -> rules.Decision[tuple[str, ...]]:
-    """R12–R16: the documents the goods need.
+    enterprise = uow.enterprises.get(application.enterprise_id)
+    return documents_needed(application.lines, application.direction, has_grant, enterprise.is_natural_person)
+
+
+def documents_needed(
+    lines: Sequence[GoodsLine], direction: Direction, has_grant: bool, natural_person: bool
+) -> rules.Decision[tuple[str, ...]]:
+    """R12–R16: the documents the goods need, on facts already read (the application page reads its own).
 
     R15 asks about the entity's first application (no grant at all), not R60's new product: an established
     enterprise importing a new product files no licence again (the pre-check decides it the same way).
     """
-    enterprise = uow.enterprises.get(application.enterprise_id)
-    first = not has_grant
-    return rules.required_documents(application.lines, application.direction, first, enterprise.is_natural_person)
+    return rules.required_documents(lines, direction, not has_grant, natural_person)
 
 
 def required_documents(uow: UnitOfWork, application: Application) -> list[str]:

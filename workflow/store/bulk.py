@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Column, Connection, Table, bindparam, func, insert, select
+from sqlalchemy import JSON, Column, Connection, Dialect, Table, bindparam, func, insert, select
 
 COPY_FROM_ROWS = 8  # below this, one INSERT (with RETURNING) is cheaper than a COPY and a sequence read
 
@@ -74,7 +74,7 @@ def next_ids(connection: Connection, mapped: type[Any], count: int) -> list[int]
 def _copy(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
     """COPY the rows in through the connection's own transaction, values prepared by their column types."""
     columns = column_layout(table, rows[0])
-    prepare = [_preparer(connection, column) for column in columns]
+    prepare = [column_value(connection.dialect, column) for column in columns]
     names = ", ".join(connection.dialect.identifier_preparer.quote(column.name) for column in columns)
     driver = connection.connection.driver_connection
     assert driver is not None
@@ -93,9 +93,14 @@ def column_layout(table: Table, sample: Mapping[str, Any]) -> list[Column[Any]]:
     return given + defaulted
 
 
-def _preparer(connection: Connection, column: Column[Any]) -> Callable[[Mapping[str, Any]], Any]:
-    """Read a row's value (or the column's default) and pass it through the column type's bind processing."""
-    process = column.type.dialect_impl(connection.dialect).bind_processor(connection.dialect)
+def column_value(dialect: Dialect, column: Column[Any], json_as_is: bool = False) -> Callable[[Mapping[str, Any]], Any]:
+    """Read a row's value (or the column's default) and pass it through the column type's bind processing.
+
+    `json_as_is`: a JSON column's value stays the Python value it is (for a statement that carries the rows as one
+    JSON document, workflow/store/together.py); COPY needs it serialised like any other.
+    """
+    implementation = column.type.dialect_impl(dialect)
+    process = None if json_as_is and isinstance(implementation, JSON) else implementation.bind_processor(dialect)
     default = column.default.arg if column.default is not None else None  # type: ignore[attr-defined]
     key = column.key
 

@@ -22,7 +22,6 @@ from workflow.domain.calendar import WorkingCalendar
 from workflow.domain.clock import StatutoryClock
 from workflow.domain.errors import DomainError
 from workflow.domain.model import TransitionRecord
-from workflow.store.bulk import insert_rows
 from workflow.store.codec import clock_from_json
 from workflow.store.tables import (
     DECISION_EVENTS,
@@ -124,13 +123,6 @@ def _append(session: Session, district: str, deltas: dict[str, int]) -> None:
     """Kept on the session until the unit of work commits: one INSERT for all of a transaction's deltas."""
     pending = session.info.setdefault(PENDING_DELTAS, [])
     pending.extend({"district": district, "counter": c, "delta": delta} for c, delta in deltas.items() if delta)
-
-
-def insert_pending(session: Session) -> None:
-    """The transaction's deltas, in one statement just before its commit (the unit of work calls it)."""
-    pending = session.info.pop(PENDING_DELTAS, [])
-    if pending:
-        insert_rows(session.connection(), DistrictCountDeltaRow, pending)
 
 
 def take_pending(session: Session) -> list[dict[str, Any]]:

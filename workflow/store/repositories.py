@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, timedelta
-from functools import cache
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, select, true, update
@@ -16,7 +15,7 @@ from workflow.domain.bans import ApplicantBan
 from workflow.domain.calendar import WorkingCalendar
 from workflow.domain.credit import CreditRecord
 from workflow.domain.declaration import Declaration
-from workflow.domain.errors import CalendarRangeError, ConcurrencyConflict, NotFound
+from workflow.domain.errors import CalendarRangeError, NotFound
 from workflow.domain.goods import Direction, ProductIdentity, RiskGrade, WriteOffMode
 from workflow.domain.lifecycle import AppState, CertState
 from workflow.domain.local_days import DistrictScope
@@ -41,7 +40,7 @@ from workflow.store.tables import (
     OutboxRow,
     UserRow,
 )
-from workflow.store.together import GuardedRow, TableRows, insert_together
+from workflow.store.together import GuardedRow, TableRows, insert_together, update_if_version
 
 Now = Callable[[], datetime]
 
@@ -61,7 +60,7 @@ def in_scope(column: Any, scope: DistrictScope) -> Any:
 
 
 class AuditTrail:
-    """Collects the transition records of a transaction as audit events; `insert` writes them, unsealed, at commit."""
+    """Collects the transition records of a transaction as audit events; the unit of work writes them, unsealed."""
 
     def __init__(self, session: Session, now: Now) -> None:
         self.session, self.now = session, now
@@ -96,12 +95,6 @@ class AuditTrail:
             for record in records
         ]
         self.pending.extend(rows)
-
-    def insert(self) -> None:
-        """Insert the events now, unsealed; the sequencer chains them shortly after."""
-        if self.pending:
-            audit_chain.insert_unsealed(self.session.connection(), self.pending)
-            self.pending = []
 
     def take_rows(self) -> list[dict[str, Any]]:
         """The events as stored, for the commit's last statement to insert (the unit of work's `commit`)."""
@@ -154,11 +147,7 @@ class SqlOutbox:
 
 def _guarded_update(session: Session, table: Any, aggregate: Any, values: dict[str, Any]) -> None:
     """UPDATE … WHERE id = ? AND version = ?: of two concurrent writers exactly one matches a row."""
-    parameters = {f"v_{name}": value for name, value in values.items()}
-    parameters |= {"g_id": aggregate.id, "g_version": aggregate.version, "g_next": aggregate.version + 1}
-    result = session.connection().execute(_guarded_statement(table, tuple(values)), parameters)
-    if result.rowcount != 1:
-        raise ConcurrencyConflict(f"{table.__tablename__} {aggregate.id} was changed by someone else; reload it")
+    update_if_version(session.connection(), GuardedRow(table, aggregate.id, aggregate.version, values))
     aggregate.version += 1
 
 
@@ -169,24 +158,13 @@ def guard_at_commit(session: Session, table: Any, aggregate: Any, values: dict[s
     """The same guarded UPDATE, kept for the unit of work's last statement (workflow/store/together.py)."""
     if GUARDED_AT_COMMIT in session.info:
         raise RuntimeError("one change per transaction is saved at commit")  # a second would race the first's guard
-    row = {**values, "id": aggregate.id, "version": aggregate.version + 1}
-    session.info[GUARDED_AT_COMMIT] = GuardedRow(table, row, aggregate.version)
+    session.info[GUARDED_AT_COMMIT] = GuardedRow(table, aggregate.id, aggregate.version, values)
     aggregate.version += 1
 
 
 def take_guarded(session: Session) -> GuardedRow | None:
     guarded: GuardedRow | None = session.info.pop(GUARDED_AT_COMMIT, None)
     return guarded
-
-
-@cache
-def _guarded_statement(table: Any, names: tuple[str, ...]) -> Any:
-    """Built once per table and set of columns: every save is then a compiled-cache hit, not a new expression."""
-    return (
-        update(table.__table__)
-        .where(table.id == bindparam("g_id"), table.version == bindparam("g_version"))
-        .values({name: bindparam(f"v_{name}") for name in names} | {"version": bindparam("g_next")})
-    )
 
 
 class _AggregateRepository:

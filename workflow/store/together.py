@@ -8,11 +8,14 @@ passed as one JSON array and unpacked by `json_populate_recordset` into the tabl
 converts every value with the column's own input function. The text depends only on which tables and columns are
 written, so it is prepared once per connection whatever the number of rows.
 
-The outbox rows' ids come back in the order given: each row draws its id from the table's sequence beside its
-ordinal in the array, in a CTE the statement reads twice (so PostgreSQL materialises it and `nextval` runs once per
-row), and the ids are read back ordered by that ordinal.
+The same statement carries what else a caller writes together: rows whose ids it needs back (outbox rows, ledger
+entries, declarations), in the order given — each row draws its id from the table's sequence beside its ordinal
+in the array, in a CTE the statement reads twice (so PostgreSQL materialises it and `nextval` runs once per row);
+child rows naming such a row by its place (a declaration's lines); rows updated by id (a line's receipt head);
+and one aggregate's version-guarded UPDATE, whose miss raises the same ConcurrencyConflict as an UPDATE of its own.
 
-Elsewhere (SQLite), or for a single table, each table keeps its own INSERT (workflow/store/bulk.py).
+Elsewhere (SQLite), for a single table, or for a batch's many rows, each table keeps its own statement
+(workflow/store/bulk.py).
 """
 
 from __future__ import annotations
@@ -25,10 +28,10 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
-from sqlalchemy import JSON, Column, Connection, Dialect, Table, TextClause, bindparam, text, update
+from sqlalchemy import Column, Connection, Dialect, Table, TextClause, bindparam, text, update
 
 from workflow.domain.errors import ConcurrencyConflict
-from workflow.store.bulk import column_layout, insert_rows, insert_rows_returning_ids
+from workflow.store.bulk import column_layout, column_value, insert_rows, insert_rows_returning_ids
 
 # A batch's hundreds of rows go the usual way: COPY beats one large JSON document there (workflow/store/bulk.py).
 MOST_ROWS_TOGETHER = 64
@@ -52,11 +55,40 @@ class ChildRows:
 
 @dataclass(frozen=True)
 class GuardedRow:
-    """An aggregate's version-guarded UPDATE: its row (with `id` and the next `version`), and the version it read."""
+    """An aggregate's version-guarded UPDATE: the columns it sets, on its row, if the row is still the version read."""
 
-    mapped: type[Any]
-    row: Mapping[str, Any]
+    mapped: Any  # the mapped class
+    row_id: int
     read_version: int
+    values: Mapping[str, Any]
+
+    def row(self) -> dict[str, Any]:
+        """The row as the statement writes it: its values, its id and the next version."""
+        return {**self.values, "id": self.row_id, "version": self.read_version + 1}
+
+
+def update_if_version(connection: Connection, guarded: GuardedRow) -> None:
+    """UPDATE … WHERE id = ? AND version = ?: of two concurrent writers exactly one matches a row."""
+    parameters = {f"v_{name}": value for name, value in guarded.values.items()}
+    parameters |= {"g_id": guarded.row_id, "g_version": guarded.read_version, "g_next": guarded.read_version + 1}
+    statement = _version_guarded(guarded.mapped, tuple(guarded.values))
+    if connection.execute(statement, parameters).rowcount != 1:
+        raise _conflict(guarded)
+
+
+@cache
+def _version_guarded(mapped: Any, names: tuple[str, ...]) -> Any:
+    """Built once per table and set of columns: every save is then a compiled-cache hit, not a new expression."""
+    return (
+        update(mapped.__table__)
+        .where(mapped.id == bindparam("g_id"), mapped.version == bindparam("g_version"))
+        .values({name: bindparam(f"v_{name}") for name in names} | {"version": bindparam("g_next")})
+    )
+
+
+def _conflict(guarded: GuardedRow) -> ConcurrencyConflict:
+    table = guarded.mapped.__tablename__
+    return ConcurrencyConflict(f"{table} {guarded.row_id} was changed by someone else; reload it")
 
 
 def insert_together(
@@ -91,19 +123,14 @@ def insert_together(
         parameters["returning"] = _as_json(last, wanted.rows)
     setting = tuple(_layout(connection, change, inserting=False) for change in changes)
     parameters |= {f"set{n}": _as_json(setting[n], change.rows) for n, change in enumerate(changes)}
-    guard = _layout(connection, TableRows(guarded.mapped, [guarded.row]), inserting=False) if guarded else None
-    if guarded is not None and guard is not None:
-        parameters |= {"guarded": _as_json(guard, [guarded.row])[1:-1], "read_version": guarded.read_version}
+    guard = None
+    if guarded is not None:
+        guard = _layout(connection, TableRows(guarded.mapped, [guarded.row()]), inserting=False)
+        parameters |= {"guarded": _as_json(guard, [guarded.row()])[1:-1], "read_version": guarded.read_version}
     ids, held = connection.execute(_statement(layouts, last, offspring, guard, setting), parameters).one()
-    if not held:
+    if guarded is not None and not held:
         raise _conflict(guarded)
     return [int(new_id) for new_id in ids or []]
-
-
-def _conflict(guarded: GuardedRow | None) -> ConcurrencyConflict:
-    assert guarded is not None
-    table = guarded.mapped.__tablename__
-    return ConcurrencyConflict(f"{table} {guarded.row['id']} was changed by someone else; reload it")
 
 
 def _apart(
@@ -116,13 +143,7 @@ def _apart(
 ) -> list[int]:
     """One statement per table (COPY for many rows): SQLite, a single table, or a batch's many rows."""
     if guarded is not None:
-        table = guarded.mapped.__table__
-        values = {key: value for key, value in guarded.row.items() if key != "id"}
-        changed = connection.execute(
-            update(table).where(table.c.id == guarded.row["id"], table.c.version == guarded.read_version).values(values)
-        )
-        if changed.rowcount != 1:
-            raise _conflict(guarded)
+        update_if_version(connection, guarded)
     for part in parts:
         insert_rows(connection, part.mapped, part.rows)
     ids = insert_rows_returning_ids(connection, wanted.mapped, wanted.rows) if wanted else []
@@ -137,19 +158,13 @@ def _apart(
     return ids
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # one per table and set of keys (`_layout_of` is cached): compared by identity
 class _Layout:
     """A table and the columns its rows give (and those with a client-side default), with each one's converter."""
 
     table: Table
     columns: tuple[Column[Any], ...]
     converters: tuple[Callable[[Mapping[str, Any]], Any], ...]
-
-    def __hash__(self) -> int:
-        return hash((self.table.name, tuple(column.key for column in self.columns)))
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Layout) and hash(self) == hash(other)
 
 
 def _layout(connection: Connection, part: TableRows, inserting: bool = True) -> _Layout:
@@ -164,23 +179,7 @@ def _layout_of(dialect: Dialect, table: Table, keys: frozenset[str], inserting: 
         columns = tuple(column_layout(table, dict.fromkeys(keys)))
     else:
         columns = tuple(column for column in table.columns if column.key in keys)
-    return _Layout(table, columns, tuple(_converter(dialect, column) for column in columns))
-
-
-def _converter(dialect: Dialect, column: Column[Any]) -> Callable[[Mapping[str, Any]], Any]:
-    """The value as JSON carries it: a JSON column's value as it is, any other through its type's bind processing."""
-    default = column.default.arg if column.default is not None else None  # type: ignore[attr-defined]
-    key = column.key
-    implementation = column.type.dialect_impl(dialect)
-    if isinstance(implementation, JSON):
-        return lambda row: row.get(key, default)
-    process = implementation.bind_processor(dialect)
-
-    def convert(row: Mapping[str, Any]) -> Any:
-        value = row.get(key, default)
-        return value if process is None or value is None else process(value)
-
-    return convert
+    return _Layout(table, columns, tuple(column_value(dialect, column, json_as_is=True) for column in columns))
 
 
 def _as_json(layout: _Layout, rows: Sequence[Mapping[str, Any]]) -> str:
@@ -230,9 +229,8 @@ def _statement(
 def _update_by_id(name: str, layout: _Layout, parameter: str) -> str:
     """Each row sets the columns it names on the row with its id."""
     table = layout.table.name
-    values = ", ".join(f'"{column.name}" = r."{column.name}"' for column in layout.columns if column.name != "id")
     return (
-        f"{name} AS (UPDATE {table} AS t SET {values} "
+        f"{name} AS (UPDATE {table} AS t SET {_set_clause(layout)} "
         f"FROM json_populate_recordset(NULL::{table}, CAST(:{parameter} AS json)) AS r WHERE t.id = r.id)"
     )
 
@@ -240,12 +238,15 @@ def _update_by_id(name: str, layout: _Layout, parameter: str) -> str:
 def _guarded_update(layout: _Layout) -> str:
     """UPDATE … WHERE id = ? AND version = ?, its values unpacked from one JSON object."""
     table = layout.table.name
-    values = ", ".join(f'"{column.name}" = r."{column.name}"' for column in layout.columns if column.name != "id")
     return (
-        f"g AS (UPDATE {table} AS t SET {values} "
+        f"g AS (UPDATE {table} AS t SET {_set_clause(layout)} "
         f"FROM json_populate_record(NULL::{table}, CAST(:guarded AS json)) AS r "
         "WHERE t.id = r.id AND t.version = CAST(:read_version AS integer) RETURNING t.id)"
     )
+
+
+def _set_clause(layout: _Layout) -> str:
+    return ", ".join(f'"{column.name}" = r."{column.name}"' for column in layout.columns if column.name != "id")
 
 
 def _child_insert(name: str, layout: _Layout, parameter: str, parent: str) -> str:
