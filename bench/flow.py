@@ -365,6 +365,36 @@ def throughput(fixture: Fixture, options: Options, report: Callable[[Cell], None
     return cells
 
 
+# -- statements per step, counted (deterministic beside the rates) ------------------------------------------------
+
+
+def statements_per_step(container: Container) -> dict[str, int]:
+    """The statements each step sends, on one instance of a fresh enterprise after one unmeasured instance of it.
+
+    The second instance's product was granted by the first, as the throughput clients' are after their first.
+    """
+    from tests.conftest import make_cast
+
+    cast = make_cast(container, suffix="C")
+    crew, (warm, counted) = crew_of(cast), ready_drafts(container, cast, 2)
+    run_flow(container, crew, warm)
+    sent: list[str] = []
+
+    def note(*args: Any) -> None:
+        sent.append(args[2])
+
+    counts = {}
+    event.listen(container.engine, "before_cursor_execute", note)
+    try:
+        for step, command in flow_commands(crew, counted):
+            sent.clear()
+            container.bus.handle(command)
+            counts[step] = len(sent)
+    finally:
+        event.remove(container.engine, "before_cursor_execute", note)
+    return counts
+
+
 # -- cost versus history -------------------------------------------------------------------------------------------
 
 
@@ -529,6 +559,7 @@ class Result:
     cells: list[Cell]
     history: History | None
     conditions: dict[str, float]
+    statements_per_step: dict[str, int] = field(default_factory=dict)  # counted with the throughput part
 
     @property
     def ok(self) -> bool:
@@ -548,15 +579,16 @@ def run(
         try:
             probed = probe(plain_dsn(url))
             conditions(probed)
-            cells = []
+            cells, per_step = [], {}
             if "throughput" in options.parts:
                 cells = throughput(seed(container, url, instance, options), options, report)
+                per_step = statements_per_step(container)
             history = None
             if "history" in options.parts:
                 history = history_cost(container, plain_dsn(url), options.history, options.samples)
         finally:
             container.dispose()
-    return Result(cells, history, probed)
+    return Result(cells, history, probed, per_step)
 
 
 HEADER = (
@@ -604,6 +636,9 @@ def summary(result: Result) -> list[str]:
     ratios = [cell.ratio for cell in result.cells if cell.ratio is not None]
     if ratios:
         lines.append(ratio_line("flow: project/baseline", ratios, TARGET_RATIO))
+    if result.statements_per_step:
+        counted = ", ".join(f"{step} {count}" for step, count in result.statements_per_step.items())
+        lines.append(f"statements per step (one instance, counted; COMMITs aside): {counted}")
     if (history := result.history) is not None:
         growth = {step: history.growth.get(step, 0.0) for step in HISTORY_STEPS}
         verdict = "meets" if max(growth.values()) <= TARGET_GROWTH else "misses"
@@ -662,6 +697,7 @@ def main(argv: list[str] | None = None) -> int:
             "conditions": result.conditions,
             "cells": [asdict(cell) for cell in result.cells],
             "history": {**asdict(result.history), "growth": result.history.growth} if result.history else None,
+            "statements_per_step": result.statements_per_step,
         }
         write_json(json_path, document)
     return 0 if result.ok else 1

@@ -30,7 +30,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -56,6 +56,8 @@ from bench.writeoff import (
     reset,
 )
 from bench.writeoff import seed as seed_certificates
+from config.local_time import local_today
+from workflow.domain.policy import DEFAULT_TIME_ZONE
 from workflow.store.accounts import issue_token
 from workflow.store.tables import QUANTITY_SCALE
 
@@ -313,7 +315,7 @@ class HttpClient:
         body = {
             "declaration_no": f"H{self.index:03d}C{task.cell:03d}N{self.sequence:09d}",
             "certificate_no": target.certificate_no,
-            "declared_on": date.today().isoformat(),
+            "declared_on": local_today(DEFAULT_TIME_ZONE).isoformat(),  # the district's date, not the host's UTC one
             "direction": "entry",
             "lines": [{"line_no": 1, "qty": str(units)}],
         }

@@ -1,6 +1,8 @@
 """Server time of the main pages with the demo data scaled to 100,000 applications, on PostgreSQL.
 
-Run from the repository root: `.venv/bin/python bench/pages.py [--applications 100000] [--requests 30]`.
+Run from the repository root: `.venv/bin/python bench/pages.py [--applications 100000] [--requests 30]`;
+`--only queue` times only the pages whose path holds "queue" (the option repeats), and `--profile 200` runs each
+selected page 200 times under cProfile and prints the functions with the most own and cumulative time instead.
 It makes a scratch database, loads the demo (districts, users, sample files) through the bus, then COPYs the bulk:
 applications over 1,000 enterprises in every state, their goods lines, certificates for the granted ones with
 write-offs on a third of them, and the grant events of the audit trail. Each page is then requested in-process
@@ -11,7 +13,10 @@ response body is the server time. It prints p50/p95 per page and drops the datab
 from __future__ import annotations
 
 import argparse
+import cProfile
+import io
 import json
+import pstats
 import random
 import re
 import statistics
@@ -19,7 +24,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +36,12 @@ from bench.scratch import plain_dsn, scratch_database
 from config.bootstrap import bootstrap
 from config.decision_counts import recount_decisions
 from config.demo import DEMO_PASSWORD, cytokine, load_demo
+from config.heap import freeze_start_up_heap
+from config.local_time import local_today
 from config.settings import load_settings
 from web import create_app
 from workflow.domain.clock import StatutoryClock
+from workflow.domain.policy import DEFAULT_TIME_ZONE
 from workflow.domain.uscc import check_digit
 from workflow.store.codec import line_to_json
 from workflow.store.district_counts import RECOUNT
@@ -44,7 +52,7 @@ STATES = (("granted", 30), ("denied", 4), ("withdrawn", 4), ("not_accepted", 2),
           ("correction_requested", 5), ("accepted", 10), ("under_review", 20), ("risk_assessment", 5))  # fmt: skip
 ENTERPRISES = 1000
 FIRST_ID = 1_000_000  # bulk ids start far above the demo's, so both live side by side
-TODAY = date.today()
+TODAY = local_today(DEFAULT_TIME_ZONE)  # the districts' date, not the host's UTC one
 LINE_FACTS = json.dumps(line_to_json(cytokine()), ensure_ascii=False)
 
 
@@ -52,14 +60,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--applications", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=30)
+    parser.add_argument("--only", action="append", default=[], help="time only paths holding this (repeatable)")
+    parser.add_argument("--profile", type=int, default=0, help="profile this many requests of each page instead")
     args = parser.parse_args()
-    print_table(run(args.applications, args.requests), args.applications)
+    results = run(args.applications, args.requests, args.only, args.profile)
+    if not args.profile:
+        print_table(results, args.applications)
 
 
 Result = tuple[str, str, float, float, int]  # role, path, p50 ms, p95 ms, last status
 
 
-def run(applications: int, requests: int) -> list[Result]:
+def run(applications: int, requests: int, only: list[str] | None = None, profile: int = 0) -> list[Result]:
     with scratch_database("pages") as url, tempfile.TemporaryDirectory() as instance:
         container = bootstrap(load_settings(database_url=url, instance_path=Path(instance)))
         for _line in load_demo(container):
@@ -69,7 +81,9 @@ def run(applications: int, requests: int) -> list[Result]:
         recount_decisions(container)  # COPY bypassed the repositories that count decisions by day
         print(f"seeded {seeded} in {time.perf_counter() - started:.1f} s", flush=True)
         try:
-            return measure(create_app(container, {"TESTING": True}), plain_dsn(url), applications, requests)
+            app = create_app(container, {"TESTING": True})
+            freeze_start_up_heap()  # as each gunicorn worker does once the app is loaded (web/gunicorn_conf.py)
+            return measure(app, plain_dsn(url), applications, requests, only or [], profile)
         finally:
             container.dispose()
 
@@ -232,17 +246,43 @@ def pages_to_time(dsn: str, count: int) -> dict[str, list[str]]:
     }  # fmt: skip
 
 
-def measure(app: Any, dsn: str, count: int, requests: int) -> list[Result]:
+def measure(app: Any, dsn: str, count: int, requests: int, only: list[str], profile: int) -> list[Result]:
     results = []
-    for username, paths in pages_to_time(dsn, count).items():
+    for username, all_paths in pages_to_time(dsn, count).items():
+        paths = [path for path in all_paths if not only or any(part in path for part in only)]
+        if not paths:
+            continue
         client = app.test_client()
         page = client.get("/ui/sign-in").get_data(as_text=True)
         token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)  # type: ignore[union-attr]
         signed = client.post("/ui/sign-in", data={"username": username, "password": DEMO_PASSWORD, "csrf_token": token})
         assert signed.status_code == 303, f"{username} could not sign in"
         for path in paths:
-            results.append((username.split(".")[1], path, *_time(client, path, requests)))
+            if profile:
+                _profile(client, path, profile)
+            else:
+                results.append((username.split(".")[1], path, *_time(client, path, requests)))
     return results
+
+
+def _profile(client: Any, path: str, requests: int, top: int = 30) -> None:
+    """The page's own Python: where its server time goes, by function (own time, then cumulative)."""
+    for _ in range(3):
+        client.get(path).close()
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(requests):
+        response = client.get(path)
+        response.get_data()
+        response.close()
+    profiler.disable()
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    calls = stats.total_calls  # type: ignore[attr-defined]
+    print(f"\n### {path}: {calls / requests:.0f} function calls per request, {requests} requests\n", flush=True)
+    for order in ("tottime", "cumulative"):
+        stats.sort_stats(order).print_stats(top)
+    print(out.getvalue())
 
 
 def _time(client: Any, path: str, requests: int) -> tuple[float, float, int]:

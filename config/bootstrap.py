@@ -33,6 +33,7 @@ from workflow.store.outbox_trace import REQUEST_ID_HEADER, split
 from workflow.store.uow import SqlUnitOfWork
 
 PUBLISH_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
+REPR_MAXSIZE = 1024  # Celery's own bound on the arguments' copy in its log lines and events
 
 
 @dataclass
@@ -60,6 +61,10 @@ class Container:
             headers=headers,
             retry=True,
             retry_policy=PUBLISH_RETRY,
+            # The log line's copy of the arguments: a few ids and short texts, so a plain repr. Celery's default,
+            # saferepr, walks the payload for every message: a tenth of a publish's client CPU on the request path.
+            argsrepr="()",
+            kwargsrepr=repr(arguments)[:REPR_MAXSIZE],
         )
 
     def health(self) -> dict[str, dict[str, Any]]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
@@ -27,6 +28,7 @@ from workflow.domain import rules
 from workflow.domain.actors import Actor, Role
 from workflow.domain.assessment import Opinion
 from workflow.domain.local_days import EVERY_DISTRICT, DistrictScope
+from workflow.domain.policy import DEFAULT_TIME_ZONE
 from workflow.store.directory import create_user, ensure_enterprise
 from workflow.store.migrate import upgrade
 from workflow.store.tables import Base, UserRow
@@ -50,7 +52,14 @@ class FixedClock:
         return [(self.today_value, EVERY_DISTRICT)]
 
     def now(self) -> datetime:
-        return datetime.combine(self.today_value, datetime.now(UTC).time())
+        """`today` at the real time of day in the districts' zone, as naive UTC like every stored time.
+
+        The local date of `now()` is then always `today()`, the date the rules read: with UTC's time of day it was
+        the next day from 16:00 UTC on, and a decision timed by its event fell a day later than the one counted.
+        """
+        zone = ZoneInfo(DEFAULT_TIME_ZONE)
+        local = datetime.combine(self.today_value, datetime.now(zone).time(), tzinfo=zone)
+        return local.astimezone(UTC).replace(tzinfo=None)
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05, what: str = "") -> Any:

@@ -17,6 +17,7 @@ from flask import Response, send_file, url_for
 from web.context import container
 from workflow.domain.signature import b64url_decode, compact
 from workflow.store.certificate_documents import document_of
+from workflow.store.tables import CertificateDocumentRow
 
 FOLDER = "certificates"  # under the instance folder, as tasks/documents.py writes it (web may not import tasks)
 
@@ -35,8 +36,15 @@ class CertificatePdf:
 def find(certificate_id: int, certificate_no: str) -> CertificatePdf | None:
     """The rendered, signed PDF of a certificate, or None while the worker has not finished it."""
     with container().sessions() as session:
-        row = document_of(session, certificate_id)
-        token = compact(row.payload, b64url_decode(row.signature)) if row is not None else None
+        return found_in(document_of(session, certificate_id), certificate_no)
+
+
+def found_in(document: CertificateDocumentRow | None, certificate_no: str) -> CertificatePdf | None:
+    """`find`'s answer from the certificate's document row, where a page read it already.
+
+    The signed token of its stored payload, then the rendered file.
+    """
+    token = compact(document.payload, b64url_decode(document.signature)) if document is not None else None
     path = container().settings.instance_path / FOLDER / f"{certificate_no}.pdf"
     if token is None or not path.is_file():
         return None

@@ -2,6 +2,7 @@
 
 Loaded by gunicorn's master before any worker imports the app: it sets PROMETHEUS_MULTIPROC_DIR (an operator's own,
 emptied, or a private temporary one), and marks each worker that exits as dead so its live gauges leave the sum.
+Each worker, once it has loaded the app, freezes its start-up heap (config/heap.py).
 """
 
 from __future__ import annotations
@@ -11,6 +12,13 @@ from typing import Any
 from config.metrics_dir import use_multiprocess_metrics
 
 use_multiprocess_metrics("web", reuse_configured=True)
+
+
+def post_worker_init(_worker: Any) -> None:
+    """Gunicorn calls it in each worker once the app is loaded: its start-up heap leaves the collector's walks."""
+    from config.heap import freeze_start_up_heap
+
+    freeze_start_up_heap()
 
 
 def child_exit(_server: Any, worker: Any) -> None:

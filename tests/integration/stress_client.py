@@ -141,10 +141,10 @@ def hold_a_transaction_open(args: tuple[str, str, str, Cast, str]) -> None:
     database_url, instance, certificate_no, cast, signal_file = args
     from workflow.store.uow import SqlUnitOfWork
 
-    real_append = SqlUnitOfWork.append_with_events  # the declaration's ledger rows and audit events, one statement
+    real_append = SqlUnitOfWork.append_with_events  # the declaration's rows and its line's draw, one statement
 
-    def append_then_hang(self: SqlUnitOfWork, entries: Any) -> None:
-        real_append(self, entries)
+    def append_then_hang(self: SqlUnitOfWork, entries: Any, changes: Any) -> None:
+        real_append(self, entries, changes)
         self.session.flush()
         Path(signal_file).write_text("in transaction")
         time.sleep(600)

@@ -6,13 +6,14 @@ import itertools
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from decimal import Decimal
 
 from alembic import command as alembic_command
 from sqlalchemy import Engine, create_engine, select
 
 from config.bootstrap import Container
-from tests.conftest import Cast, assess_if_required
+from tests.conftest import Cast, assess_if_required, wait_for
 from tests.integration.labs import naming_the_reference_lab
 from workflow.domain import commands as c
 from workflow.domain import rules
@@ -20,7 +21,7 @@ from workflow.domain.actors import SYSTEM_ACTOR
 from workflow.domain.draws import inspection_draw, period_of
 from workflow.domain.goods import Direction, GoodsCategory, GoodsLine, ProteinPurity
 from workflow.store.migrate import alembic_config, upgrade
-from workflow.store.tables import CertificateLineRow, CertificateRow, LedgerEntryRow
+from workflow.store.tables import ApplicationRow, CertificateLineRow, CertificateRow, LedgerEntryRow
 
 _numbers = itertools.count(1)
 PDF = b"%PDF-1.4 test\n%%EOF"
@@ -117,19 +118,36 @@ def grant(
     *lines: GoodsLine,
     direction: Direction = Direction.ENTRY,
     ports: tuple[str, ...] = (),
+    after_submit: Callable[[int], object] = lambda _application_id: None,
 ) -> str:
-    """File, accept, review and grant; returns the certificate number."""
+    """File, accept, review and grant; returns the certificate number.
+
+    `after_submit(application_id)`: where a real worker screens the submission, wait for it there — its screening
+    would otherwise race the officers' steps and one of them would lose on the file's version.
+    """
     application_id = file_application(container, cast, tuple(lines), direction, ports)
-    for command in (
-        c.SubmitApplication(cast.applicant, application_id),
-        c.AcceptApplication(cast.acceptor, application_id),
-        c.StartReview(cast.reviewer, application_id),
-    ):
+    container.bus.handle(c.SubmitApplication(cast.applicant, application_id))
+    after_submit(application_id)
+    for command in (c.AcceptApplication(cast.acceptor, application_id), c.StartReview(cast.reviewer, application_id)):
         container.bus.handle(command)
     assess_if_required(container, cast.reviewer, application_id)
     certificate_id = container.bus.handle(c.GrantApplication(cast.decider, application_id, "granted"))
     with container.sessions() as session:
         return str(session.scalar(select(CertificateRow.certificate_no).where(CertificateRow.id == certificate_id)))
+
+
+def screened_by_the_worker(container: Container) -> Callable[[int], object]:
+    """For `grant(after_submit=…)` where a real worker screens: wait until the submission's screening committed."""
+
+    def screened(application_id: int) -> object:
+        def done() -> bool:
+            with container.sessions() as session:
+                found = session.scalar(select(ApplicationRow.screening).where(ApplicationRow.id == application_id))
+            return bool(found)
+
+        return wait_for(done, timeout=60, what="the worker's screening")
+
+    return screened
 
 
 def declaration_no(

@@ -24,12 +24,14 @@ from sqlalchemy import select, update
 
 from config.bootstrap import Container
 from config.keys import key_ring
+from config.local_time import local_today
 from tests.conftest import Cast, FixedClock
 from tests.integration.support import declaration_no, declare, fx10_cytokine, grant
 from web import create_app
 from workflow.domain import commands as c
 from workflow.domain.actors import Actor
 from workflow.domain.draws import commitment, inspection_draw, is_inspected, period_of
+from workflow.domain.policy import DEFAULT_TIME_ZONE
 from workflow.service.inspection_draws import publish_commitments
 from workflow.store.accounts import issue_token
 from workflow.store.evidence import export_pack, verify_pack
@@ -231,7 +233,7 @@ def test_the_draw_audit_verifies_a_closed_period_and_catches_a_tampered_draw_and
 def test_an_open_period_is_refused_and_its_key_never_shown(
     container: Container, cast: Cast, clock: FixedClock, api: Callable[[Actor, str], Any]
 ) -> None:
-    current = period_of(date.today())  # the command runs on the real clock
+    current = period_of(local_today(DEFAULT_TIME_ZONE))  # the command runs on the real clock, in the district's date
     period_key(container, "xiamen", current)
     refused = audit_cli(container, "--district", "xiamen", "--period", current)
     assert refused.returncode == 2 and "has not closed" in refused.stderr

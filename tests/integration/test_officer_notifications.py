@@ -3,9 +3,10 @@ deciders), of a claim reassigned (the one who got it and the one who lost it), o
 A9/R20) and of an overdue follow-up report (the destination officers, R54).
 
 A transition writes ONE `notify_officers` outbox row however many officers its district has; the task fans it out,
-keyed, so a re-delivered task writes nothing twice, and a refused or rolled-back change asks for nothing. A
-submission reaches the acceptors in its screening's own transaction instead: no second task per submission (#15).
-The queue notices (work to accept, review, decide) are inbox-only: no e-mail copy, and none reported pending.
+keyed, so a re-delivered task writes nothing twice, and a refused or rolled-back change asks for nothing. The queue
+notices (work to accept, review, decide) are inbox-only: no e-mail copy, and none reported pending; they are written
+in the transaction that fills the queue, one statement for every officer of the role, with no task per file (#15): a
+submission's by its screening, an acceptance's and a review's by the step itself.
 """
 
 from __future__ import annotations
@@ -100,13 +101,19 @@ def test_a_file_accepted_before_its_screening_ran_reaches_no_acceptor(container:
 def test_the_file_reaches_the_reviewers_when_accepted_and_the_deciders_when_review_starts(
     container: Container, cast: Cast
 ) -> None:
+    more = officer(container, Role.REVIEWER, "xiamen.reviewer2")
+    retired = officer(container, Role.DECIDER, "xiamen.retired", active=False)
     screened_and_under_review(container, cast, file_application(container, cast))  # screened, then accepted
-    assert [p["kind"] for p in fan_outs(container)] == ["work_to_review", "work_to_decide"]
-    deliver(container)
+    assert fan_outs(container) == []  # told in the acceptance's and the review's own transactions: no task per file
     assert inbox(container, cast.acceptor.user_id) == ["work_to_accept"]
-    assert inbox(container, cast.reviewer.user_id) == ["work_to_review"]
+    assert inbox(container, cast.reviewer.user_id) == inbox(container, more) == ["work_to_review"]
     assert inbox(container, cast.decider.user_id) == ["work_to_decide"]
-    assert inbox(container, cast.head.user_id) == []
+    assert inbox(container, cast.head.user_id) == inbox(container, retired) == []
+    with container.sessions() as session:
+        queue_notices = NotificationRow.kind.in_(["work_to_review", "work_to_decide"])
+        assert set(session.scalars(select(NotificationRow.email_status).where(queue_notices))) == {"skipped"}
+        keys = set(session.scalars(select(NotificationRow.dedup_key).where(NotificationRow.user_id == more)))
+    assert len(keys) == 1 and next(iter(keys)).endswith(f":accept:{more}")  # keyed by the version saved
 
 
 def test_a_corrected_file_reaches_the_acceptors_again_and_a_deemed_acceptance_reaches_the_reviewers(

@@ -23,7 +23,7 @@ from config.bootstrap import Container
 from config.keys import key_ring
 from tasks.documents import certificate_folder, render_certificate_document
 from tests.conftest import Cast, make_cast, wait_for, wait_for_worker
-from tests.integration.support import fx09_hek293, fx10_cytokine, grant
+from tests.integration.support import fx09_hek293, fx10_cytokine, grant, screened_by_the_worker
 from web import create_app
 from workflow.domain.goods import Direction
 from workflow.domain.signature import (
@@ -295,7 +295,7 @@ def test_a_worker_process_renders_the_pdf_after_grant(
     container = make_container(postgres_url, redis_url=redis_url, relay_after_commit=True)
     worker = start_worker(postgres_url, redis_url, concurrency=1)
     wait_for_worker(container, worker)
-    number = grant(container, make_cast(container), fx10_cytokine(100))
+    number = grant(container, make_cast(container), fx10_cytokine(100), after_submit=screened_by_the_worker(container))
 
     def rendered() -> int:
         with container.sessions() as session:

@@ -16,6 +16,7 @@ from workflow.domain.actors import Actor, Role
 from workflow.domain.assessment import Opinion
 from workflow.domain.errors import GuardFailed, PermissionDenied
 from workflow.domain.goods import GoodsLine
+from workflow.service.officer_notifications import INBOX_ONLY
 from workflow.store import api_reads, queries
 from workflow.store.directory import create_user
 from workflow.store.tables import NotificationRow, RiskAssessmentRow
@@ -54,12 +55,10 @@ def view(container: Container, application_id: int) -> dict:
 
 
 def inbox_kinds(container: Container, user_id: int) -> list[str]:
+    """What the user was told besides the queue notices, which the steps write as they fill the queues."""
     with container.sessions() as session:
-        return list(
-            session.scalars(
-                select(NotificationRow.kind).where(NotificationRow.user_id == user_id).order_by(NotificationRow.id)
-            )
-        )
+        told = NotificationRow.user_id == user_id, NotificationRow.kind.not_in(INBOX_ONLY)
+        return list(session.scalars(select(NotificationRow.kind).where(*told).order_by(NotificationRow.id)))
 
 
 def test_r61_referral_draws_a_panel_from_the_district_excluding_conflicts(container: Container, cast: Cast) -> None:

@@ -28,10 +28,11 @@ from workflow.store.outbox_completion import Outcome, message_id
 from workflow.store.tables import NotificationRow, OutboxRow
 
 # The screening of a submission of goods without a pathogen, by an enterprise with no grant yet, one acceptor:
-# the application, credit, granted products (and whether any), the enterprise, documents, replacement; the
-# acceptors, their notices (inbox-only: one INSERT for all of them); the guarded UPDATE with the audit event (one
-# statement, workflow/store/together.py); the outbox row's completion.
-SCREENING_STATEMENTS = 11
+# the application; its enterprise's credit, granted products (and whether any), natural person, the documents and
+# the certificate it replaces in one read (workflow/store/step_reads.py); the acceptors' notices (inbox-only: one
+# INSERT … SELECT finds and tells them all); the guarded UPDATE with the audit event (one statement,
+# workflow/store/together.py); the outbox row's completion.
+SCREENING_STATEMENTS = 5
 
 
 @pytest.fixture

@@ -14,13 +14,24 @@ from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, event, select, text
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from config.bootstrap import Container
 from tests.conftest import _empty_tables, make_cast
 from tests.integration.support import file_application
 from workflow.domain.errors import ConcurrencyConflict
 from workflow.store.tables import ApplicationRow, AuditEventRow, DistrictCountDeltaRow, OutboxRow
-from workflow.store.together import MOST_ROWS_TOGETHER, GuardedRow, TableRows, insert_together
+from workflow.store.together import (
+    MOST_ROWS_TOGETHER,
+    GuardedRow,
+    Returning,
+    Staged,
+    TableRows,
+    insert_returning,
+    insert_together,
+    stage,
+    take_staged,
+)
 
 AT = datetime(2026, 12, 6, 4, 5, 6, 789012)
 
@@ -132,3 +143,66 @@ def test_updates_change_only_the_columns_their_rows_name(
             insert_together(connection, [TableRows(AuditEventRow, [_event(2)])], None, guarded=guarded)
     changed = {key for key, value in before._mapping.items() if after._mapping[key] != value}
     assert changed == {"version", "decision_reason"}
+
+
+def test_the_caller_s_own_statement_goes_with_the_rows_and_its_row_comes_back(postgres_url: str) -> None:
+    """A declaration's draw goes with its rows: the UPDATE's row, or None when its guard found nothing to change."""
+    engine = create_engine(postgres_url)
+    own = (
+        "UPDATE outbox SET attempts = attempts + 1 WHERE id = CAST(:row AS bigint) AND {written} RETURNING id, attempts"
+    )
+    own += ", task"
+    try:
+        with engine.begin() as connection:
+            (first,) = insert_together(connection, [], TableRows(OutboxRow, [_outbox(1)]))
+            events = [TableRows(AuditEventRow, [_event(1), _event(2)])]
+            found = insert_returning(connection, events, Returning(own, {"row": first}))
+            assert found == {"id": first, "attempts": 1, "task": "task.1"}
+            assert insert_returning(connection, events, Returning(own, {"row": -1})) is None
+            stored = connection.execute(select(AuditEventRow.object_id).order_by(AuditEventRow.id)).scalars().all()
+            assert stored[-4:] == [1001, 1002, 1001, 1002]  # the rows went in either way: the caller rolls back
+            connection.rollback()
+    finally:
+        engine.dispose()
+
+
+def test_staged_rows_wait_for_the_next_statement_and_go_with_a_rollback(
+    make_container: Callable[..., Container], postgres_url: str
+) -> None:
+    _empty_tables(postgres_url)
+    container = make_container(postgres_url)
+    with container.sessions() as session:
+        stage(session, TableRows(AuditEventRow, [_event(1)]))
+        stage(session, TableRows(AuditEventRow, []))  # nothing to stage
+        stage(session, TableRows(OutboxRow, [{"id": 7, "attempts": 2}]), updating=True)
+        staged = take_staged(session)
+        assert [len(part.rows) for part in staged.inserts] == [1] and staged.updates[0].rows[0]["id"] == 7
+        assert take_staged(session) == Staged()  # taken once
+    with container.deps.uow() as uow:
+        stage(uow.session, TableRows(AuditEventRow, [_event(1)]))
+        uow.rollback()
+        assert take_staged(uow.session) == Staged()
+
+
+@pytest.mark.parametrize("waits_for_rows", [True, False])
+def test_the_rows_go_in_before_the_caller_s_statement_takes_its_lock(postgres_url: str, waits_for_rows: bool) -> None:
+    """With `{written}` the inserts run first: a failing one fails at once though another transaction holds the row
+    the UPDATE wants; without it PostgreSQL runs the inserts last, after waiting for that lock."""
+    condition = "{written}" if waits_for_rows else "true"
+    own = f"UPDATE outbox SET attempts = attempts + 1 WHERE id = CAST(:row AS bigint) AND {condition} RETURNING id"
+    engine = create_engine(postgres_url)
+    try:
+        with engine.connect() as holder, engine.connect() as writer:
+            (row,) = insert_together(holder, [], TableRows(OutboxRow, [_outbox(1)]))
+            holder.commit()
+            holder.execute(text("SELECT id FROM outbox WHERE id = :row FOR UPDATE"), {"row": row})
+            writer.execute(text("SET lock_timeout = '1s'"))
+            twice = TableRows(AuditEventRow, [{**_event(1), "id": 10**9}, {**_event(2), "id": 10**9}])
+            with pytest.raises(DBAPIError) as raised:
+                insert_returning(writer, [twice], Returning(own, {"row": row}))
+            expected = IntegrityError if waits_for_rows else OperationalError  # lock_timeout: 55P03
+            assert isinstance(raised.value, expected), raised.value
+            writer.rollback()
+            holder.rollback()
+    finally:
+        engine.dispose()

@@ -125,8 +125,9 @@ def test_readyz_reports_503_saying_no_worker_when_none_has_written_a_heartbeat(
 
 
 def test_the_expiry_sweep_runs_as_a_task_in_a_worker_process(production: Container) -> None:
-    from tests.integration.support import certificate_state, fx10_cytokine, grant
+    from tests.integration.support import certificate_state, fx10_cytokine, grant, screened_by_the_worker
 
-    number = grant(production, make_cast(production), fx10_cytokine(10))  # granted 2016-06-01, valid to 2017-06-01
+    screened = screened_by_the_worker(production)  # granted 2016-06-01, valid to 2017-06-01
+    number = grant(production, make_cast(production), fx10_cytokine(10), after_submit=screened)
     production.celery.send_task("specgoods.expire_certificates")  # the worker's clock is today's: long expired
     wait_for(lambda: certificate_state(production, number) == "expired", timeout=60, what="the sweep to expire it")

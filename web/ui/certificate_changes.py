@@ -73,7 +73,10 @@ def _fact_value(name: str, value: str) -> Any:
     return CHOICES.get(name, {}).get(value, value) or "—"
 
 
-def _replacement_of(application_id: int) -> dict[str, Any] | None:
+def _replacement_of(application_id: int, replaces_certificate_id: int | None) -> dict[str, Any] | None:
+    """The diff against the certificate replaced; the page read which one with the application's row (None: none)."""
+    if replaces_certificate_id is None:
+        return None
     with page_reads() as session:
         view = replacements.replacement_view(session, application_id)
         screening = session.get(ApplicationRow, application_id)
@@ -85,15 +88,14 @@ def _replacement_of(application_id: int) -> dict[str, Any] | None:
 
 
 def _changes_of(cert: dict[str, Any]) -> dict[str, Any]:
+    """Requests, particulars and replacement links in one read (`certificate_section`), and what the reader may do."""
     with page_reads() as session:
-        requests = reads.requests_of(session, cert["id"])
-        particulars = reads.particulars_of(session, cert["id"])
-        links = replacements.links_of_certificate(session, cert["id"])
-    open_one = any(item.state is ChangeState.REQUESTED for item in requests)
+        section = reads.certificate_section(session, cert["id"])
+    open_one = any(item.state is ChangeState.REQUESTED for item in section["requests"])
     active = cert["state"] == CertState.ACTIVE
     may_ask = active and not open_one and may(actor(), Action.REQUEST_CERTIFICATE_CHANGE)
-    may_replace = active and links["pending_application_id"] is None and may(actor(), Action.START_REPLACEMENT)
-    return {"requests": requests, "particulars": particulars, "may_ask": may_ask, "may_replace": may_replace, **links}
+    may_replace = active and section["pending_application_id"] is None and may(actor(), Action.START_REPLACEMENT)
+    return {**section, "may_ask": may_ask, "may_replace": may_replace}
 
 
 # -- the holder's request -------------------------------------------------------------------------------------------

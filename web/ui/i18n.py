@@ -6,13 +6,16 @@ the label tables here, which go through gettext like every other string on the p
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import cast
 
 from apiflask import APIFlask
 from flask import has_request_context, session
 from flask_babel import Babel, get_locale, get_translations
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from jinja2 import pass_context
+from jinja2.runtime import Context
 from markupsafe import Markup
 
 from web.context import container
@@ -36,6 +39,8 @@ def register(app: APIFlask) -> None:
         pgettext=lambda context, string: get_translations().upgettext(context, string),
         npgettext=lambda context, singular, plural, n: get_translations().unpgettext(context, singular, plural, n),
     )
+    stock_gettext = cast(Callable[..., Markup], app.jinja_env.globals["gettext"])  # Jinja's newstyle `_()`
+    app.jinja_env.globals["gettext"] = _remembered_literals(stock_gettext)
     app.jinja_env.globals.update(label=label, district=district, LANGUAGES=LANGUAGES, HTML_LANG=HTML_LANG)
     app.jinja_env.filters["answer"] = answer
     app.jinja_env.filters["reason"] = reasons.translate
@@ -356,6 +361,22 @@ def _in_language(words: object) -> object:
     return found
 
 
+_TABLES_IN_LANGUAGE: dict[tuple[str, str], Mapping[str, object]] = {}
+
+
+def words_in_language(kind: str) -> Mapping[str, object]:
+    """A whole label table in the page's language, code -> words as `label` gives them, built once per language.
+
+    For a long list that shows the same few codes in every row (web/ui/queue_rows.py): one lookup per page instead
+    of one per cell. A code missing from it is `label`'s to show ("—", or the code itself marked as data).
+    """
+    key = (str(get_locale()), kind)
+    found = _TABLES_IN_LANGUAGE.get(key)
+    if found is None:
+        found = _TABLES_IN_LANGUAGE[key] = {code: _in_language(words) for code, words in TABLES[kind].items()}
+    return found
+
+
 _MESSAGES: dict[str, dict[str, str]] = {}  # the templates' strings by language, translated at first use
 MESSAGES_KEPT = 5000  # the catalog holds about 950 messages
 
@@ -369,6 +390,32 @@ def _template_gettext(string: str) -> str:
         if len(known) < MESSAGES_KEPT:  # the templates' literals; a `_(variable)` some day must not grow it forever
             known[string] = found
     return found
+
+
+_LITERALS: dict[str, dict[str, Markup]] = {}  # `_('...')` without values, as the page shows it, by language
+
+
+def _remembered_literals(stock: Callable[..., Markup]) -> Callable[..., Markup]:
+    """Jinja's `_()`, which gives a literal without values the same markup in a language every time: remembered.
+
+    The stock call asks Flask-Babel for the page's language, wraps the words in Markup and formats them with no
+    values (a page says fifty such words); the language is in the template's context already (`current_locale`,
+    set at each render by the context processor `register` installs), else asked for as before.
+    """
+
+    @pass_context
+    def gettext(context: Context, string: str, **variables: object) -> Markup:
+        if variables or not context.eval_ctx.autoescape:
+            return stock(context, string, **variables)
+        known = _LITERALS.setdefault(context.get("current_locale") or str(get_locale()), {})
+        found = known.get(string)
+        if found is None:
+            found = stock(context, string)
+            if len(known) < MESSAGES_KEPT:
+                known[string] = found
+        return found
+
+    return gettext
 
 
 def districts() -> list[tuple[str, str]]:

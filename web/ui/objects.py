@@ -6,8 +6,8 @@ An application page offers exactly the actions its lifecycle allows from the cur
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Protocol, TypeVar, cast
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -29,7 +29,7 @@ from web.ui.forms import (
     posted_reason,
 )
 from web.ui.i18n import label
-from web.ui.page_reads import page_reads
+from web.ui.page_reads import keep_for_the_page, page_reads
 from web.ui.refusals import AT_FIELDS, Refusal, back_to_the_form, back_to_the_page, show_at_field
 from web.uploads import attachment, read_upload
 from workflow.domain import commands as c
@@ -41,22 +41,56 @@ from workflow.domain.lifecycle import APPLICATION, CERTIFICATE, DECLARATION, Cer
 from workflow.domain.permissions import ENDING_ACTIONS, Action, role_may
 from workflow.domain.review import WORKING_PAPERS, Recommendation
 from workflow.service.handlers import documents_needed
-from workflow.store import api_reads, credit_reads, granted_products, journey_reads, queries, ui_queries
-from workflow.store.tables import ApplicationRow
+from workflow.store import (
+    api_reads,
+    certificate_documents,
+    credit_reads,
+    granted_products,
+    journey_reads,
+    queries,
+    ui_queries,
+)
+from workflow.store.tables import ApplicationRow, CertificateRow
+
+OwnedRow = ApplicationRow | CertificateRow
 
 blueprint = Blueprint("ui_objects", __name__, url_prefix="/ui")
 READERS = tuple(role for role in Role if role is not Role.SYSTEM)
 CLOSED = ("draft", "granted", "denied", "not_accepted", "withdrawn")  # no queue holds these: nobody claims them
 
 
-def require_visible(kind: str, object_id: int) -> None:
-    """Another enterprise's or district's object is not found, exactly as if it did not exist."""
+class _Read(Protocol):
+    """A page's first read: the object's row (whose owner the check asks) and what was read with it."""
+
+    @property
+    def row(self) -> OwnedRow: ...
+
+
+R = TypeVar("R", bound=_Read)
+
+
+def require_visible(kind: str, object_id: int, read: Callable[[Session, int], R | None] | None = None) -> R | None:
+    """Another enterprise's or district's object is not found, exactly as if it did not exist.
+
+    Given the page's first read (the application's or the certificate's row with what is joined to it), it reads
+    that instead of the owner's two columns, keeps it in the page's session, where the page's own reads by id find
+    the row, and returns it: the page needs no second read. A certificate is always read so (its row is small).
+    """
     if not 1 <= object_id <= api_reads.max_id(kind):
         raise NotFound(_("Not found."))
+    if read is None and kind == "certificate_id":
+        read = cast(Callable[[Session, int], R | None], certificate_documents.certificate_read)
     with page_reads() as session:
-        found = api_reads.owner(session, kind, object_id)
+        if read is None:
+            found = api_reads.owner(session, kind, object_id)
+            done = None
+        else:
+            done = read(session, object_id)
+            keep_for_the_page(session, done)
+            found = api_reads.Owner(done.row.enterprise_id, done.row.district) if done is not None else None
     if found is None or not visible(actor(), found):
         raise NotFound(_("Not found."))
+    return done
 
 
 # -- application ----------------------------------------------------------------------------------------------------
@@ -65,39 +99,52 @@ def require_visible(kind: str, object_id: int) -> None:
 @blueprint.get("/applications/<int:application_id>")
 @allow(READERS)
 def application(application_id: int) -> str:
-    require_visible("application_id", application_id)
-    return _application_page(application_id)
+    return _application_page(
+        application_id, read=require_visible("application_id", application_id, queries.application_read)
+    )
 
 
-def _application_page(application_id: int, refusal: Refusal | None = None) -> str:
+def _application_page(
+    application_id: int, refusal: Refusal | None = None, read: queries.ApplicationRead | None = None
+) -> str:
     """The page; after a refused action, that action's form holds what was posted, with the message at it.
 
-    Everything is read in the page's one session (web/ui/page_reads.py), each table once: the application's row is
-    held here, so the reads below that ask for it again by id (its view, its posts, a replacement's screening) find
-    it in the session instead of reading it again.
+    Everything is read in the page's one session (web/ui/page_reads.py), each table once: the application's row,
+    its certificate and the certificate it replaces come in one read (the visibility check's on a GET), the lines
+    once for the view and the goods table, the enterprise with R15's answer; its credit and earlier approvals only
+    for a reader shown them.
     """
     me, deps = actor(), container().deps
     with page_reads() as session:
-        held = session.get(ApplicationRow, application_id)  # noqa: F841 - kept alive for the session's identity map
-        view = queries.application_view(session, application_id, deps.calendar)
+        read = read or queries.application_read(session, application_id)
+        if read is None:
+            raise NotFound(_("Not found."))
+        view, goods = queries.application_page_view(session, read, deps.calendar)
         trail = api_reads.audit_trail(session, "application", application_id)
         posts = ui_queries.application_posts(session, application_id)
         queue_open = view["state"] not in CLOSED
         claimable = queue_open and role_may(me.role, Action.CLAIM)  # the claim box is the only one naming officers
-        officers = ui_queries.district_officers(session, view["district"]) if claimable else []
-        enterprise = ui_queries.enterprise_profile(session, view["enterprise_id"])
+        # It names them for the holder's name and the head's reassignment list: an unclaimed file, to anyone else,
+        # needs neither.
+        names_officers = claimable and (view["claimed_by"] is not None or role_may(me.role, Action.REASSIGN))
+        officers = ui_queries.district_officers(session, view["district"]) if names_officers else []
+        found = ui_queries.file_enterprise(session, view["enterprise_id"], _shows_history(me))
+        if found is not None:
+            keep_for_the_page(session, found.row)  # the applicant's local time reads its district from it
+        enterprise = found.profile if found is not None else None
         assessments = ui_queries.assessments_of(session, application_id)
         panel = journey_reads.panel_opinions(session, application_id) if assessments and _reads_internals(me) else {}
-        required, lines = _file_facts(session, application_id, enterprise)
+        required, lines = _file_facts(session, application_id, enterprise, goods, found.has_grant if found else None)
     missing = [doc for doc in required if doc not in {document["doc_type"] for document in view["documents"]}]
     return render_template(
         "ui/application.html",
         app=view,
+        replaces_certificate_id=read.replaces_certificate_id,
         lines=lines,
         trail=trail if _reads_internals(me) else [e for e in trail if e["trigger"] not in WORKING_PAPERS],
         posts=posts,
         enterprise=enterprise,
-        credit=_credit_today(enterprise),
+        credit=_credit_today(enterprise) if _shows_history(me) else None,
         assessments=assessments,
         panel=panel,
         review_opinion=_last_review_opinion(trail) if _reads_internals(me) else None,
@@ -118,6 +165,11 @@ def _application_page(application_id: int, refusal: Refusal | None = None) -> st
     )
 
 
+def _shows_history(me: Actor) -> bool:
+    """The enterprise's credit and earlier approvals are customs' reading (ui/application.html), not the holder's."""
+    return me.role is not Role.APPLICANT
+
+
 def _credit_today(enterprise: dict[str, Any] | None) -> dict[str, Any] | None:
     """R73: the tier in force today and a pending change, from the credit records the profile has already read."""
     if enterprise is None:
@@ -125,20 +177,47 @@ def _credit_today(enterprise: dict[str, Any] | None) -> dict[str, Any] | None:
     return credit_reads.summary_today(enterprise["credit_records"], enterprise["district"], container().deps)
 
 
-def _action_forms(required: list[str], posted: bool, refusal: Refusal | None = None) -> dict[str, FlaskForm]:
+def _action_forms(required: list[str], posted: bool, refusal: Refusal | None = None) -> Mapping[str, FlaskForm]:
     """The forms of the action buttons; only a refused action's are filled from what was posted.
 
     The document form keeps the chosen type (a browser never lets a page fill in a file again).
     """
     data = {} if posted else {"formdata": None}
-    document = _document_form(required)
-    if refusal is not None and refusal.action == "attach":
-        show_at_field(document, refusal)
-    return {"reason": ReasonForm(**data), "optional": OptionalReasonForm(**data),
-            "correction": CorrectionForm(**data), "document": document}  # fmt: skip
+
+    def document() -> FlaskForm:
+        form = _document_form(required)
+        if refusal is not None and refusal.action == "attach":
+            show_at_field(form, refusal)
+        return form
+
+    return _FormsOnDemand({"reason": lambda: ReasonForm(**data), "optional": lambda: OptionalReasonForm(**data),
+                           "correction": lambda: CorrectionForm(**data), "document": document})  # fmt: skip
 
 
-def _refused_forms(required: list[str], refusal: Refusal | None) -> dict[str, FlaskForm] | None:
+class _FormsOnDemand(Mapping[str, FlaskForm]):
+    """Forms by name, each built when the page first asks for it.
+
+    Most readers are offered one action or none: building all four forms on every view (the document form with its
+    choices in words) was work for nothing.
+    """
+
+    def __init__(self, builders: dict[str, Callable[[], FlaskForm]]) -> None:
+        self._builders = builders
+        self._built: dict[str, FlaskForm] = {}
+
+    def __getitem__(self, name: str) -> FlaskForm:
+        if name not in self._built:
+            self._built[name] = self._builders[name]()
+        return self._built[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._builders)
+
+    def __len__(self) -> int:
+        return len(self._builders)
+
+
+def _refused_forms(required: list[str], refusal: Refusal | None) -> Mapping[str, FlaskForm] | None:
     if refusal is None:
         return None
     forms = _action_forms(required, posted=True)
@@ -173,21 +252,27 @@ def _required_documents(application_id: int) -> list[str]:
 
 
 def _file_facts(
-    session: Session, application_id: int, enterprise: dict[str, Any] | None
+    session: Session,
+    application_id: int,
+    enterprise: dict[str, Any] | None,
+    lines: list[GoodsLine] | None = None,
+    has_grant: bool | None = None,
 ) -> tuple[list[str], list[GoodsLine]]:
     """The documents R12–R16 ask for, and the goods lines with their identity (manufacturer, origin, use, BSL…).
 
     The submission check's own list (`documents_needed`, which `required_documents` applies to what the unit of work
-    reads) on the facts this page read already; R10 refuses the applicant outright: none.
+    reads) on the facts this page read already (the lines and R15's answer, when read with the view and the
+    enterprise); R10 refuses the applicant outright: none.
     """
     row = session.get(ApplicationRow, application_id)
     if row is None or enterprise is None:
         raise NotFound(_("Not found."))
-    lines = ui_queries.goods_lines(session, application_id)
+    lines = ui_queries.goods_lines(session, application_id) if lines is None else lines
     natural_person = bool(enterprise["is_natural_person"])
     if not rules.applicant_may_apply(lines, natural_person).result:
         return [], lines
-    has_grant = granted_products.has_grant(session.connection(), row.enterprise_id)  # R15: the entity's first
+    if has_grant is None:
+        has_grant = granted_products.has_grant(session.connection(), row.enterprise_id)  # R15: the entity's first
     return list(documents_needed(lines, Direction(row.direction), has_grant, natural_person).result), lines
 
 
@@ -362,8 +447,8 @@ def _back(application_id: int) -> Response:
 @allow(READERS)
 def certificate(certificate_id: int) -> str:
     """Remaining quantity per line (余量), the write-off history with running balances, declarations, trail."""
-    require_visible("certificate_id", certificate_id)
-    return certificate_page(certificate_id)
+    read = require_visible("certificate_id", certificate_id, certificate_documents.certificate_read)
+    return certificate_page(certificate_id, read=read)
 
 
 @blueprint.get("/certificates/<int:certificate_id>/pdf")
@@ -379,16 +464,20 @@ def certificate_pdf(certificate_id: int) -> Response:
     return pdfs.download(found)
 
 
-def certificate_page(certificate_id: int, refusal: Refusal | None = None) -> str:
+def certificate_page(
+    certificate_id: int, refusal: Refusal | None = None, read: certificate_documents.CertificateRead | None = None
+) -> str:
+    """The page; its signed document comes with the visibility check's read on a GET, else from `pdfs.find`."""
     with page_reads() as session:
         view = api_reads.certificate(session, certificate_id)
         history = ui_queries.ledger_history(session, ui_queries.LedgerFilter(certificate_id=certificate_id), None, 200)
         declarations = ui_queries.certificate_declarations(session, certificate_id)
         trail = api_reads.audit_trail(session, "certificate", certificate_id)
+    number = view["certificate_no"]
     return render_template(
         "ui/certificate.html",
         cert=view,
-        pdf=pdfs.find(certificate_id, view["certificate_no"]),
+        pdf=pdfs.find(certificate_id, number) if read is None else pdfs.found_in(read.document, number),
         may_download=role_may(actor().role, Action.DOWNLOAD_CERTIFICATE),
         history=history,
         declarations=declarations,

@@ -25,6 +25,7 @@ from web.context import container
 from workflow.store.engine import READ_ONLY
 
 _KEY = "specgoods_page_reads"
+_KEPT = "specgoods_kept_rows"
 READING = ("GET", "HEAD")
 
 
@@ -45,6 +46,15 @@ def page_reads() -> Iterator[Session]:
     except BaseException:
         _drop()  # a failed statement spoils the transaction: the error page's header reads in a fresh one
         raise
+
+
+def keep_for_the_page(session: Session, row: object) -> None:
+    """Hold a row read early (the visibility check's) for as long as the session lives.
+
+    The session's identity map only holds rows weakly: without this, the row is gone when the function that read
+    it returns, and the page's own `session.get` of it reads it again.
+    """
+    session.info.setdefault(_KEPT, []).append(row)
 
 
 def _drop() -> None:

@@ -8,6 +8,7 @@ the decision clock started and then shows each row's exact due date from the sta
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
@@ -19,7 +20,9 @@ from web.ui.credit import with_credit
 from web.ui.forms import query_int
 from web.ui.i18n import districts
 from web.ui.page_reads import page_reads
+from web.ui.queue_rows import queue_rows_html
 from workflow.domain.actors import Role
+from workflow.domain.calendar import WorkingCalendar
 from workflow.domain.errors import DomainError
 from workflow.domain.goods import RiskGrade
 from workflow.domain.lifecycle import APPLICATION
@@ -43,11 +46,12 @@ def queue() -> str:
     where = _filter(args)
     with page_reads() as session:
         rows = ui_queries.review_queue(session, where, before, PAGE + 1)
-        shown = with_credit(session, [_with_due_date(row) for row in rows[:PAGE]])  # R73: tier today, and pending
+        shown = with_credit(session, _with_due_dates(rows[:PAGE]))  # R73: tier today, and pending
     template = "ui/review/_rows.html" if request.headers.get("HX-Request") else "ui/review/queue.html"
     return render_template(
         template,
         rows=shown,
+        rows_html=queue_rows_html(shown),
         args={k: v for k, v in args.items() if v},
         next_before=rows[PAGE - 1]["id"] if len(rows) > PAGE else None,
         states=[state.value for state in APPLICATION.states if state.value != "draft"],
@@ -92,11 +96,27 @@ def _urgency_window(urgency: str) -> dict[str, date]:
     return {}
 
 
-def _with_due_date(row: dict[str, Any]) -> dict[str, Any]:
+def _with_due_dates(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each row with its due date and urgency; the calendar and each district's today looked up once per page."""
+    calendar, clock = container().deps.calendar, container().deps.clock
+    todays: dict[str | None, date] = {}
+
+    def today_in(district: str | None) -> date:
+        if district not in todays:
+            todays[district] = clock.today(district)
+        return todays[district]
+
+    return [_with_due_date(row, calendar, today_in) for row in rows]
+
+
+TodayIn = Callable[[str | None], date]  # a district's date today
+
+
+def _with_due_date(row: dict[str, Any], calendar: WorkingCalendar, today_in: TodayIn) -> dict[str, Any]:
     clock = clock_from_json(row["clock"])
     if clock is None or row["state"] not in ui_queries.CLOCK_STATES:
         return row | {"due_on": None, "urgent": False}
-    calendar, today = container().deps.calendar, container().deps.clock.today(row.get("district"))
+    today = today_in(row.get("district"))
     try:
         due = clock.due_date(calendar)
         soon = due is not None and calendar.working_days_between(today, max(today, due)) <= SOON_DAYS

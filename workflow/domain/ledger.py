@@ -5,7 +5,7 @@ Pure: the store applies these decisions with guarded statements; the auditor's c
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -110,6 +110,18 @@ class CertificateFacts:
     lines: Mapping[int, LineBalance]
     ports: tuple[str, ...] = ()  # 口岸 the application named (R9); empty: any port
     credit_records: tuple[CreditRecord, ...] | None = None  # the holder's credit history, read with it (None: not read)
+
+
+@dataclass(frozen=True)
+class NewIds:
+    """Ids the store drew ahead for the rows a declaration request may write, each taken once, in order.
+
+    With its ids known before anything is written, a request writes its declarations, their lines, its ledger
+    entries and its audit events together; ids it leaves unused are gaps, as a rollback leaves.
+    """
+
+    declarations: Iterator[int]
+    entries: Iterator[int]
 
 
 @dataclass(frozen=True)

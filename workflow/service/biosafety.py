@@ -19,6 +19,7 @@ from workflow.domain import commands as c
 from workflow.domain import inputs
 from workflow.domain.actors import SYSTEM_ACTOR, Role
 from workflow.domain.biosafety import (
+    BiosafetyRule,
     LabDetails,
     LabFinding,
     Laboratory,
@@ -30,7 +31,7 @@ from workflow.domain.errors import ConcurrencyConflict, GuardFailed
 from workflow.domain.model import Application
 from workflow.domain.policy import Policy
 from workflow.service.input_types import Detail, Name, checked
-from workflow.service.lab_checks import LabsKnown
+from workflow.service.lab_checks import NO_LABS, LabsKnown
 from workflow.service.notify import notify_enterprise
 from workflow.service.officer_notifications import ask_fan_out
 from workflow.service.ports import Dependencies, UnitOfWork
@@ -185,14 +186,20 @@ def _flag(uow: UnitOfWork, certificate_id: int, lab: Laboratory) -> None:
 # -- what decisions read ----------------------------------------------------------------------------------------------
 
 
-def known_labs(uow: UnitOfWork, application: Application, on: dt.date) -> LabsKnown:
-    """The filing enterprise's labs as they stand, judged on `on` (the date of the decision that reads them)."""
+def known_labs(uow: UnitOfWork, application: Application, on: dt.date, rule: BiosafetyRule) -> LabsKnown:
+    """The filing enterprise's labs as they stand, judged on `on` (the date of the decision that reads them).
+
+    Goods without a pathogen ask for no lab (R14), so they read none: the findings and `capability` answer them
+    without looking at any.
+    """
+    if all(rule.minimum_level(line) is None for line in application.lines):
+        return NO_LABS
     return LabsKnown(uow.laboratories.of_enterprise(application.enterprise_id), application.enterprise_id, on)
 
 
 def lab_findings(uow: UnitOfWork, application: Application, policy: Policy, on: dt.date) -> tuple[LabFinding, ...]:
     """R9(b)/R14/R62 for every line of the application, against the enterprise's labs as they stand on `on`."""
-    return known_labs(uow, application, on).findings(application.lines, policy.biosafety)
+    return known_labs(uow, application, on, policy.biosafety).findings(application.lines, policy.biosafety)
 
 
 def with_lab_deficiencies(deficiencies: Sequence[str], findings: Sequence[LabFinding]) -> tuple[str, ...]:

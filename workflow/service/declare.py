@@ -1,11 +1,11 @@
 """Declaring shipments (D1–D3, D6): one declaration, or an atomic batch of them, in one transaction.
 
 A single declaration is a batch of one: both take the same steps, and each step is one set-based statement over
-the whole batch — read the cited certificates under a shared lock (whoever may not declare against one is refused
-before anything else is looked at), judge and route every item in the order given (a later item sees the quota an
-earlier one drew), insert the declarations and their lines, draw every line in one guarded UPDATE, then append the
-ledger rows and their signed receipts. A batch of
-fifty therefore costs about as many statements as one declaration, which is how a port's feed keeps pace with a
+the whole batch — read the cited certificates under a shared lock, drawing the ids of the rows to write (whoever may
+not declare against one is refused before anything else is looked at), judge and route every item in the order
+given (a later item sees the quota an earlier one drew), insert the declarations, their lines, the ledger rows and
+the audit events together, draw every line in one guarded UPDATE, then add the signed receipts. A batch of fifty
+therefore costs about as many statements as one declaration, which is how a port's feed keeps pace with a
 raw write-off (docs/performance.md). Either every declaration of a batch is filed or none is.
 
 A number already filed is found by its unique key: the first attempt inserts without looking numbers up (nearly every
@@ -152,7 +152,10 @@ def _file(
     careful: bool = False,
 ) -> Outcome:
     """Judge, insert and draw every new declaration; replay the ones their enterprise already filed."""
-    certificates = uow.ledger.share_certificates([item.command.certificate_no for item in items])
+    # The ids of everything the request may write come with the read, so it is all written in one statement.
+    entries = sum(2 * len(item.requested) for item in items)  # a released line: its reservation and its commit
+    numbers = [item.command.certificate_no for item in items]
+    certificates, ids = uow.ledger.share_certificates_drawing_ids(numbers, len(items), entries)
     # The first attempt does not look the numbers up: a number already filed fails the insert on its unique key,
     # and the attempt after it looks up and replays. New numbers, nearly all of them, save the round trip.
     existing = (
@@ -172,9 +175,9 @@ def _file(
     if filed:
         rows = [(declaration, _line_ids(cert), item.fingerprint) for item, declaration, cert in filed.values()]
         tell_holders(uow, [row[0] for row in rows])  # held or inspected ones only; before add_many takes them
-        uow.declarations.add_many(rows, actor.user_id)
+        uow.declarations.add_many(rows, actor.user_id, ids)
         drawings = [(cert, declaration) for _, declaration, cert in filed.values() if declaration.drawn]
-        exhaust = draw_all(uow, deps, drawings, actor) if drawings else set()
+        exhaust = draw_all(uow, deps, drawings, actor, ids.entries)
     views = [
         declaration_view(filed[item.number][1]) if item.number in filed else _replay(uow, item, existing[item.number])
         for item in items

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
@@ -14,14 +14,14 @@ from workflow.domain.clock import ClockLimits
 from workflow.domain.credit import credit_as_of
 from workflow.domain.errors import ConcurrencyConflict, InvalidInput, NotFound
 from workflow.domain.goods import Direction, GoodsLine, ProductIdentity, RiskGrade
-from workflow.domain.guards import DecisionFacts
+from workflow.domain.guards import AssessmentStanding, DecisionFacts
 from workflow.domain.model import Application, Certificate, CertificateLine, checked_ports
 from workflow.domain.policy import Policy
 from workflow.service.biosafety import known_labs, lab_findings, with_lab_deficiencies
-from workflow.service.lab_checks import NO_LABS, LabsKnown, capability
+from workflow.service.lab_checks import capability
 from workflow.service.notify import deficiency_list, notify_applicant
 from workflow.service.officer_notifications import tell_acceptors, tell_officers
-from workflow.service.ports import Dependencies, UnitOfWork
+from workflow.service.ports import Dependencies, StepFacts, UnitOfWork, Wanted
 from workflow.service.precheck import explain
 from workflow.service.replacements import replacement_screening, supersede_replaced
 
@@ -125,9 +125,8 @@ def submit_application(cmd: c.SubmitApplication, deps: Dependencies) -> None:
         application = uow.applications.get(cmd.application_id)
         today = deps.clock.today(application.district)
         _adopt_policy(application, deps, today)  # the policy in force on submission governs from now on
-        required = required_documents(uow, application)
-        application.decision_facts = _standing(uow, application, today)
-        application.submit(cmd.actor, today, uow.documents.attached_types(application.id or 0), required)
+        attached, required = _filing(uow, application, today)
+        application.submit(cmd.actor, today, attached, required)
         _save(uow, application)
 
 
@@ -135,15 +134,20 @@ def resubmit_application(cmd: c.ResubmitApplication, deps: Dependencies) -> None
     with deps.uow() as uow:
         application = uow.applications.get(cmd.application_id)
         today = deps.clock.today(application.district)
-        application.decision_facts = _standing(uow, application, today)
-        attached = uow.documents.attached_types(application.id or 0)
-        application.resubmit(cmd.actor, today, attached, required_documents(uow, application))
+        attached, required = _filing(uow, application, today)
+        application.resubmit(cmd.actor, today, attached, required)
         _save(uow, application)
 
 
-def _standing(uow: UnitOfWork, application: Application, on: date) -> DecisionFacts:
-    """A1 / R26: whether a ban keeps the applicant from filing on the day of submission."""
-    return DecisionFacts(banned_until=uow.enterprises.banned_until(application.enterprise_id, on))
+def _filing(uow: UnitOfWork, application: Application, on: date) -> tuple[set[str], list[str]]:
+    """A1 / R12–R16 / R26 in one read: the documents attached and those required.
+
+    Whether a ban in force on the day of submission keeps the applicant from filing goes on the application's facts.
+    """
+    wanted = Wanted(enterprise=True, banned_on=on, documents=True)
+    facts = uow.step_reads.read(application.id or 0, application.enterprise_id, wanted)
+    application.decision_facts = DecisionFacts(banned_until=facts.banned_until)
+    return set(facts.attached), list(_documents(application, facts).result)
 
 
 def withdraw_application(cmd: c.WithdrawApplication, deps: Dependencies) -> None:
@@ -216,22 +220,26 @@ def grant_application(cmd: c.GrantApplication, deps: Dependencies) -> int:
         policy = deps.policies.policy_for(application.district, application.received_on or today)
         suggested = rules.grade_application(application.lines, application.direction, policy).result
         grade = cmd.grade or suggested
-        facts = decision_facts(uow, application, policy, (grade, suggested))
+        # The latest assessment, the credit, the earlier grants of the application's products and the certificate it
+        # replaces (R43), in one read.
+        wanted = Wanted(assessment=True, credit=True, products=_identities(application), replacement=True)
+        read = uow.step_reads.read(application.id or 0, application.enterprise_id, wanted)
+        facts = decision_facts(application, policy, (grade, suggested), read.assessment)
         labs = tuple(found.sentence for found in lab_findings(uow, application, policy, today))  # R62 on this day
         application.decision_facts = replace(facts, lab_findings=labs)
         application.grant(cmd.actor, grade, cmd.reason)  # its guards read the facts in this transaction
         uow.applications.count_decision(application, today)
-        issued = _issue_certificate(uow, application, policy, today)  # reads the enterprise's earlier grants
+        issued = _issue_certificate(application, policy, today, read)
         application.paperless = issued.paperless  # the decided facts, stored for queues and reports
-        # The version-guarded UPDATE decides a race before anything is inserted: a loser gets a conflict, never a
-        # duplicate certificate for the same application.
-        uow.applications.save(application)
+        # The version-guarded UPDATE goes with the commit's last statement; of two grants of one file the second
+        # waits on UNIQUE (application_id) and conflicts, and any other change that won fails this commit's guard.
+        uow.applications.save(application, at_commit=True)
         certificate = uow.certificates.add(issued)
         assert certificate.id is not None
         # Read above before it is written here: the application's own products were not granted before it.
         uow.enterprises.add_granted(application.enterprise_id, certificate.application_id, _identities(application))
         uow.laboratories.link(certificate.id, [line.lab_id for line in application.lines if line.lab_id is not None])
-        supersede_replaced(uow, deps, application, certificate)  # R43: a replacement cancels what it replaces
+        supersede_replaced(uow, deps, application, certificate, read.replaces)  # R43: it cancels what it replaces
         granted = {"certificate_no": certificate.certificate_no, "valid_until": certificate.valid_until.isoformat()}
         notify_applicant(uow, application, "application_granted", granted)
         uow.commit()
@@ -239,7 +247,10 @@ def grant_application(cmd: c.GrantApplication, deps: Dependencies) -> int:
 
 
 def decision_facts(
-    uow: UnitOfWork, application: Application, policy: Policy, grades: tuple[RiskGrade, RiskGrade]
+    application: Application,
+    policy: Policy,
+    grades: tuple[RiskGrade, RiskGrade],
+    assessment: AssessmentStanding | None,
 ) -> DecisionFacts:
     """R32 / A8: whether a risk assessment is required, and where the latest one stands.
 
@@ -252,7 +263,7 @@ def decision_facts(
     return DecisionFacts(
         assessment_required=bool(requiring) or bool(screened.get("required")),
         required_because=because,
-        assessment=uow.assessments.standing(application.id or 0),
+        assessment=assessment,
     )
 
 
@@ -267,8 +278,9 @@ def screen_application(cmd: c.ScreenApplication, deps: Dependencies) -> bool:
             return False
         received_on = application.received_on or deps.clock.today(application.district)
         policy = deps.policies.policy_for(application.district, received_on)
-        screening = _screen(uow, application, policy)
-        replacement = replacement_screening(uow, application)  # R43: unchanged lines keep their screening
+        facts = _screening_facts(uow, application)
+        screening = _screen(uow, application, policy, facts)
+        replacement = replacement_screening(uow, application, facts.replaces)  # R43: unchanged lines keep theirs
         application.record_screening({**screening, "replacement": replacement} if replacement else screening)
         _store_screened_facts(application)
         tell_acceptors(uow, application)  # in this transaction: one task per submission, not two (#15)
@@ -332,24 +344,19 @@ def _store_screened_facts(application: Application) -> None:
         application.paperless = bool(screening["paperless"]["result"])
 
 
-def _first_time(application: Application, granted: set[ProductIdentity]) -> rules.Decision[bool]:
+def _first_time(application: Application, granted: Collection[ProductIdentity]) -> rules.Decision[bool]:
     """R60: first time if any line's product was never granted to the enterprise."""
     decisions = [rules.is_first_time(line.identity, granted) for line in application.lines]
     return next((d for d in decisions if d.result), decisions[0])
 
 
-def _identities(application: Application) -> list[ProductIdentity]:
-    return [line.identity for line in application.lines]
+def _identities(application: Application) -> tuple[ProductIdentity, ...]:
+    return tuple(line.identity for line in application.lines)
 
 
-def _granted_before(uow: UnitOfWork, application: Application) -> set[ProductIdentity]:
-    """R60: which of the application's products the enterprise was granted before: one lookup of these products."""
-    return uow.enterprises.granted_among(application.enterprise_id, _identities(application))
-
-
-def _documents(uow: UnitOfWork, application: Application, has_grant: bool) -> rules.Decision[tuple[str, ...]]:
-    enterprise = uow.enterprises.get(application.enterprise_id)
-    return documents_needed(application.lines, application.direction, has_grant, enterprise.is_natural_person)
+def _documents(application: Application, facts: StepFacts) -> rules.Decision[tuple[str, ...]]:
+    """R12–R16 on the enterprise as read in the step's transaction (R15: whether it was granted anything at all)."""
+    return documents_needed(application.lines, application.direction, facts.has_grant, facts.natural_person)
 
 
 def documents_needed(
@@ -365,22 +372,21 @@ def documents_needed(
 
 def required_documents(uow: UnitOfWork, application: Application) -> list[str]:
     """R12–R16: the one list the submission check applies and the application page shows as chips."""
-    return list(_documents(uow, application, uow.enterprises.has_grant(application.enterprise_id)).result)
+    facts = uow.step_reads.read(application.id or 0, application.enterprise_id, Wanted(enterprise=True))
+    return list(_documents(application, facts).result)
 
 
-def _labs_if_needed(uow: UnitOfWork, application: Application, on: date, policy: Policy) -> LabsKnown:
-    """R14: goods without a pathogen ask for no lab, so only a pathogen line reads the enterprise's labs."""
-    if all(policy.biosafety.minimum_level(line) is None for line in application.lines):
-        return NO_LABS  # `capability` answers R14 without looking at them
-    return known_labs(uow, application, on)
+def _screening_facts(uow: UnitOfWork, application: Application) -> StepFacts:
+    """In one read: the enterprise, the documents attached, its credit and grants, and what the file replaces (R43)."""
+    wanted = Wanted(enterprise=True, documents=True, credit=True, products=_identities(application), replacement=True)
+    return uow.step_reads.read(application.id or 0, application.enterprise_id, wanted)
 
 
-def _screen(uow: UnitOfWork, application: Application, policy: Policy) -> dict[str, Any]:
+def _screen(uow: UnitOfWork, application: Application, policy: Policy, facts: StepFacts) -> dict[str, Any]:
     on = application.received_on
     assert on is not None
-    credit = credit_as_of(uow.enterprises.credit_records(application.enterprise_id), on, policy)
-    granted = _granted_before(uow, application)
-    first_time = _first_time(application, granted)
+    credit = credit_as_of(facts.credit_records, on, policy)
+    first_time = _first_time(application, facts.granted)
     scope = [rules.scope(line, application.direction, policy) for line in application.lines]
     in_scope = all(decision.result for decision in scope)
     decisions: dict[str, rules.Decision[Any]] = {"first_time": first_time}
@@ -393,11 +399,11 @@ def _screen(uow: UnitOfWork, application: Application, policy: Policy) -> dict[s
             ),
             "follow_up": rules.follow_up_required(grade.result, application.direction, policy),
             "risk_assessment": rules.risk_assessment_route(grade.result, policy),
-            "biosafety": capability(application.lines, _labs_if_needed(uow, application, on, policy), policy.biosafety),
+            "biosafety": capability(
+                application.lines, known_labs(uow, application, on, policy.biosafety), policy.biosafety
+            ),
         }
-    # R15: a product granted before answers it; only a new product asks whether the enterprise has any grant.
-    required = _documents(uow, application, bool(granted) or uow.enterprises.has_grant(application.enterprise_id))
-    attached = uow.documents.attached_types(application.id or 0)
+    required, attached = _documents(application, facts), facts.attached
     return {
         "received_on": on.isoformat(),
         "in_scope": in_scope,
@@ -409,12 +415,15 @@ def _screen(uow: UnitOfWork, application: Application, policy: Policy) -> dict[s
     }
 
 
-def _issue_certificate(uow: UnitOfWork, application: Application, policy: Policy, today: date) -> Certificate:
-    """C1: validity from the issue date (R36–R37), write-off mode (R40–R41), paperless (R58) and follow-up (R53)."""
+def _issue_certificate(application: Application, policy: Policy, today: date, read: StepFacts) -> Certificate:
+    """C1: validity from the issue date (R36–R37), write-off mode (R40–R41), paperless (R58) and follow-up (R53).
+
+    Paperless reads the credit in force today and R60's first time, from the enterprise's grants before this one.
+    """
     grade = application.grade
     assert grade is not None and application.id is not None
-    credit = credit_as_of(uow.enterprises.credit_records(application.enterprise_id), today, policy)
-    first_time = bool(_first_time(application, _granted_before(uow, application)).result)
+    credit = credit_as_of(read.credit_records, today, policy)
+    first_time = bool(_first_time(application, read.granted).result)
     application.is_first_time = first_time
     certificate = Certificate(
         application_id=application.id,

@@ -83,13 +83,19 @@ def notify(uow: UnitOfWork, user_ids: Iterable[int], kind: str, params: Mapping[
 
 def notify_applicant(uow: UnitOfWork, application: Application, kind: str, params: Mapping[str, str]) -> list[int]:
     """The applicant is every active user of the filing enterprise: whoever of them signs in next must see it."""
-    recipients = uow.notifications.enterprise_users(application.enterprise_id)
-    return notify(uow, recipients, kind, {"reference": application.reference, **params})
+    return notify_enterprise(uow, application.enterprise_id, kind, {"reference": application.reference, **params})
 
 
 def notify_enterprise(uow: UnitOfWork, enterprise_id: int, kind: str, params: Mapping[str, str]) -> list[int]:
-    """About a certificate or declaration: every active user of the holder, as for an application."""
-    return notify(uow, uow.notifications.enterprise_users(enterprise_id), kind, params)
+    """Every active user of the enterprise (about its file, certificate or declaration), each with an e-mail task.
+
+    The users are found by the statement that writes their notifications: one round trip, however many they are.
+    """
+    check_params(kind, params)
+    ids = uow.notifications.add_for_enterprise(enterprise_id, kind, params)
+    for notification_id in ids:
+        uow.outbox.add(SEND_EMAIL, {"notification_id": notification_id})
+    return ids
 
 
 def notify_keyed(uow: UnitOfWork, user_ids: Iterable[int], kind: str, params: Mapping[str, str], key: str) -> int:

@@ -7,10 +7,13 @@ object and the officer, so a re-delivered task writes nothing twice. The outbox 
 at all: a rolled-back change tells nobody. Two named officers (a reassigned claim) are told in the change's own
 transaction, as applicants are (workflow/service/notify.py).
 
-A submission reaches the acceptors in its screening's transaction instead (`tell_acceptors`): the screening is a
-task already, runs once per submission, and tells them of a file whose screening facts they can read; a second
-task per submission only to fan out would cost the workers as much as the screening itself (#15).
-The queue notices (work to accept, review, decide) are inbox-only: no e-mail copy (docs/notifications.md).
+The queue notices (work to accept, review, decide) are inbox-only, with no e-mail copy (docs/notifications.md), and
+are written in the transaction of the change that fills the queue: one INSERT … SELECT of the district's officers of
+the role, so that transaction still costs one statement however many officers there are, and no task per file is
+published and run only to fan out (#15). A submission reaches the acceptors in its screening's transaction
+(`tell_acceptors`): the screening is a task already, runs once per submission, and tells them of a file whose
+screening facts they can read. An acceptance reaches the reviewers, and the start of a review the deciders, in its
+own transaction (`tell_officers`).
 """
 
 from __future__ import annotations
@@ -25,8 +28,8 @@ from workflow.service.notify import check_params, notify, notify_keyed
 from workflow.service.ports import Dependencies, UnitOfWork
 
 FAN_OUT = "notify_officers"
-# The state an application enters -> whose queue it reaches and what they are told. SUBMITTED is told by the
-# screening (`tell_acceptors`), not at the transition.
+# The state an application enters -> whose queue it reaches and what they are told, in the change's transaction.
+# SUBMITTED is told by the screening (`tell_acceptors`), not at the transition.
 NEW_WORK: Mapping[str, tuple[str, Role]] = {
     AppState.ACCEPTED.value: ("work_to_review", Role.REVIEWER),
 }
@@ -49,19 +52,20 @@ def ask_fan_out(
 
 
 def tell_officers(uow: UnitOfWork, application: Application) -> None:
-    """Read the application's unsaved transitions (call before `save` takes them) and ask for each notice due.
+    """Read the application's unsaved transitions (call before `save` takes them) and write each notice due.
 
     The key carries the version being saved: the version guard lets one transaction save it, so each time a file
-    enters a queue its officers are told once. A submission is told by its screening (`tell_acceptors`).
+    enters a queue its officers are told once; a concurrent copy of the change that loses finds the keys taken,
+    writes nothing and fails its guard. A submission is told by its screening (`tell_acceptors`).
     """
     params = {"reference": application.reference}
     for record in application.pending:
         key = f"application:{application.id}:v{application.version}:{record.trigger}"
         if record.from_state != record.to_state and record.to_state in NEW_WORK:
             kind, role = NEW_WORK[record.to_state]
-            ask_fan_out(uow, kind, application.district, (role,), params, key)
+            _tell_queue(uow, application.district, role, kind, params, f"{kind}:{key}")
         elif record.trigger == TO_DECIDE[0]:
-            ask_fan_out(uow, TO_DECIDE[1], application.district, (TO_DECIDE[2],), params, key)
+            _tell_queue(uow, application.district, TO_DECIDE[2], TO_DECIDE[1], params, f"{TO_DECIDE[1]}:{key}")
         elif record.trigger == "reassign":
             _tell_reassigned(uow, record.actor.user_id, record.inputs, params)
 
@@ -78,41 +82,36 @@ def _tell_reassigned(uow: UnitOfWork, by: int | None, inputs: Mapping[str, Any],
 def tell_acceptors(uow: UnitOfWork, application: Application) -> int:
     """In the screening's transaction: the district's acceptors, of a file still waiting for them. Returns how many.
 
-    No lookup of keys already taken: the screening runs once per submission (its version guard and
-    `needs_screening`), so its own notices cannot exist yet; the unique key still guards the rows. The key carries
-    the version screened, which each submission changes, so a file submitted again reaches them again.
+    The screening runs once per submission (its version guard and `needs_screening`), so its own notices cannot
+    exist yet; the unique key still guards the rows (a concurrent copy writes none and loses its guard). The key
+    carries the version screened, which each submission changes, so a file submitted again reaches them again.
     """
     if application.state != AppState.SUBMITTED.value:
         return 0  # accepted (or closed) before its screening ran: nothing waits in the acceptors' queue
     kind, role = TO_ACCEPT
-    recipients = uow.notifications.users_with_role(application.district, role)
     key = f"{kind}:application:{application.id}:v{application.version}:screen"
-    return _inbox_only(uow, recipients, kind, {"reference": application.reference}, key, set())
+    return _tell_queue(uow, application.district, role, kind, {"reference": application.reference}, key)
+
+
+def _tell_queue(uow: UnitOfWork, district: str, role: Role, kind: str, params: Mapping[str, str], key: str) -> int:
+    """The district's officers of the role, inbox-only, in the caller's transaction: one statement for them all.
+
+    `key` names the event and its object (`work_to_review:application:7:v3:accept`); each officer's id completes it.
+    """
+    check_params(kind, params)
+    return uow.notifications.add_inbox_only_to_role(district, role.value, kind, params, key, NO_EMAIL)
 
 
 def fan_out(deps: Dependencies, payload: Mapping[str, Any]) -> int:
     """The `notify_officers` task: the officers of the district now, each told once. Returns how many were new."""
     with deps.uow() as uow:
-        recipients = [
-            user_id
-            for role in payload["roles"]
-            for user_id in uow.notifications.users_with_role(payload["district"], role)
-        ]
-        kind, params, key = payload["kind"], payload["params"], payload["key"]
-        if kind in INBOX_ONLY:
-            keys = [f"{key}:{user_id}" for user_id in dict.fromkeys(recipients)]
-            written = _inbox_only(uow, recipients, kind, params, key, uow.notifications.keys_taken(keys))
+        kind, params, key, district = payload["kind"], payload["params"], payload["key"], payload["district"]
+        if kind in INBOX_ONLY:  # a queue notice asked for by a row written before its step wrote them itself (#15)
+            written = sum(_tell_queue(uow, district, Role(role), kind, params, key) for role in payload["roles"])
         else:
+            recipients = [
+                user for role in payload["roles"] for user in uow.notifications.users_with_role(district, role)
+            ]
             written = notify_keyed(uow, recipients, kind, params, key)
         uow.commit()
     return written
-
-
-def _inbox_only(
-    uow: UnitOfWork, user_ids: Sequence[int], kind: str, params: Mapping[str, str], key: str, taken: set[str]
-) -> int:
-    """Keyed inbox rows, each marked as having no e-mail copy (so no mail is reported pending); the caller commits."""
-    check_params(kind, params)
-    fresh = {user_id: f"{key}:{user_id}" for user_id in dict.fromkeys(user_ids) if f"{key}:{user_id}" not in taken}
-    uow.notifications.add_inbox_only(fresh, kind, params, NO_EMAIL)  # one INSERT for every officer told
-    return len(fresh)

@@ -22,7 +22,7 @@ from workflow.domain.draws import PendingInspection, PeriodKey
 from workflow.domain.enterprise import EnterpriseProfile, EnterpriseUser
 from workflow.domain.goods import ProductIdentity
 from workflow.domain.guards import AssessmentStanding
-from workflow.domain.ledger import CertificateFacts, LedgerEntry, LineBalance, Reversal
+from workflow.domain.ledger import CertificateFacts, LedgerEntry, LineBalance, NewIds, Reversal
 from workflow.domain.local_days import EVERY_DISTRICT, DistrictScope
 from workflow.domain.model import Application, Certificate
 from workflow.domain.policy import Policy
@@ -55,6 +55,39 @@ class EnterpriseInfo:
     name: str
     district: str
     is_natural_person: bool
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """What a step reads besides its application; each part costs a few rows of the one statement, not a query."""
+
+    enterprise: bool = False  # R10/R13's natural person, and R15's whether it was granted anything at all
+    banned_on: date | None = None  # R26: the last day of a ban in force on this day
+    documents: bool = False  # R16: the types attached and not removed
+    credit: bool = False  # R73: the enterprise's credit records
+    products: tuple[ProductIdentity, ...] = ()  # R60: which of these the enterprise was granted
+    assessment: bool = False  # R32 / A8: where the application's latest risk assessment stands
+    replacement: bool = False  # R43: the certificate the application replaces, if it is a replacement
+
+
+@dataclass(frozen=True)
+class StepFacts:
+    """The answers; a part not asked for keeps its default."""
+
+    natural_person: bool = False
+    has_grant: bool = False
+    banned_until: date | None = None
+    attached: frozenset[str] = frozenset()
+    credit_records: tuple[CreditRecord, ...] = ()
+    granted: frozenset[ProductIdentity] = frozenset()
+    assessment: AssessmentStanding | None = None
+    replaces: int | None = None  # the id of the certificate the application replaces
+
+
+class StepReads(Protocol):
+    """The facts a lifecycle step reads beside its application, in one round trip (workflow/store/step_reads.py)."""
+
+    def read(self, application_id: int, enterprise_id: int, wanted: Wanted) -> StepFacts: ...
 
 
 class ApplicationRepository(Protocol):
@@ -168,6 +201,10 @@ class Ledger(Protocol):
 
     def share_certificates(self, numbers: Iterable[str]) -> dict[str, CertificateFacts]: ...
 
+    def share_certificates_drawing_ids(
+        self, numbers: Iterable[str], declarations: int, entries: int
+    ) -> tuple[dict[str, CertificateFacts], NewIds]: ...
+
     def claim_single_use(self, certificate_id: int) -> bool: ...
 
     def change_uses(self, certificate_id: int, delta: int) -> None: ...
@@ -215,7 +252,7 @@ class DeclarationRepository(Protocol):
     def find_many(self, owned_numbers: Sequence[tuple[int, str]]) -> dict[tuple[int, str], tuple[int, str]]: ...
 
     def add_many(
-        self, filings: Sequence[tuple[Declaration, Mapping[int, int], str]], created_by: int | None
+        self, filings: Sequence[tuple[Declaration, Mapping[int, int], str]], created_by: int | None, ids: NewIds
     ) -> None: ...
 
     def get(self, declaration_id: int) -> Declaration: ...
@@ -294,14 +331,22 @@ class Outbox(Protocol):
 class Notifications(Protocol):
     def add(self, user_id: int, kind: str, params: Mapping[str, str], key: str | None = None) -> int: ...
 
+    def add_for_enterprise(self, enterprise_id: int, kind: str, params: Mapping[str, str]) -> list[int]:
+        """One notification per active user of the enterprise, found and written in one statement; their ids."""
+
+    def add_inbox_only_to_role(
+        self, district: str, role: str, kind: str, params: Mapping[str, str], key: str, why: str
+    ) -> int:
+        """Inbox-only rows for the district's active users of the role, keyed `key:<user id>`, in one statement.
+
+        A key already taken is left alone; returns how many were written.
+        """
+
     def enterprise_users(self, enterprise_id: int) -> list[int]: ...
 
     def users_with_role(self, district: str, role: str) -> list[int]: ...
 
     def keys_taken(self, keys: Collection[str]) -> set[str]: ...
-
-    def add_inbox_only(self, keyed: Mapping[int, str], kind: str, params: Mapping[str, str], why: str) -> None:
-        """Inbox rows with no e-mail copy (their status says why), one per user id with its key."""
 
     def certificates_expiring(
         self, first: date, last: date, scope: DistrictScope = EVERY_DISTRICT, limit: int = 1000
@@ -405,6 +450,7 @@ class UnitOfWork(Protocol):
     """One database transaction: state, audit events and outbox rows commit together or not at all."""
 
     laboratories: Laboratories
+    step_reads: StepReads
 
     applications: ApplicationRepository
     certificates: CertificateRepository
@@ -429,10 +475,14 @@ class UnitOfWork(Protocol):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None: ...
 
-    def append_with_events(self, entries: Sequence[dict[str, Any]]) -> list[int]:
-        """Ledger rows (their ids, in order) and the audit events recorded so far, written now, not at commit.
+    def append_with_events(
+        self, entries: Sequence[dict[str, Any]], changes: Mapping[int, tuple[Decimal, Decimal]]
+    ) -> dict[int, Decimal] | None:
+        """Ledger rows, the audit events so far and the declarations added, written now; then the lines drawn.
 
-        A hot path writes them before it takes a row lock; on PostgreSQL they are one statement.
+        What each line has left comes back, as `Ledger.draw_many` gives it (None if one lacked its change). Each
+        row comes with the id drawn for it ahead. A hot path writes them before it takes a row lock; on PostgreSQL
+        they are one statement, with a single line's draw.
         """
 
     def commit(self) -> None: ...

@@ -8,7 +8,7 @@ statement, its ledger entries and signed receipts commit with the caller's write
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -20,7 +20,7 @@ from workflow.domain.ledger import CertificateFacts, EntryKind, exhausts
 from workflow.domain.lifecycle import CertState
 from workflow.service.notify import notify_enterprise
 from workflow.service.ports import Dependencies, UnitOfWork
-from workflow.service.receipts import Posting, append_entries, receipt_entries, record_entries
+from workflow.service.receipts import Posting, append_declared, append_entries, receipt_entries, record_entries
 
 ZERO = Decimal(0)
 
@@ -57,13 +57,19 @@ def claim_single_use(uow: UnitOfWork, certificate: CertificateFacts) -> None:
 
 
 def draw_all(
-    uow: UnitOfWork, deps: Dependencies, drawings: Sequence[tuple[CertificateFacts, Declaration]], actor: Actor
+    uow: UnitOfWork,
+    deps: Dependencies,
+    drawings: Sequence[tuple[CertificateFacts, Declaration]],
+    actor: Actor,
+    entry_ids: Iterator[int] | None = None,
 ) -> set[int]:
     """Reserve what each declaration drew, committing at once where its route released the goods.
 
     One guarded statement for all the lines drawn on. A line whose quota went to a concurrent write-off sends the
-    whole request round again, where D2 decides on fresh balances. Returns the certificates a committed draw may have
-    used up (C3).
+    whole request round again, where D2 decides on fresh balances. A new declaration's request passes the ids drawn
+    ahead (`entry_ids`): each ledger entry takes the next, and the request's declarations are written with the
+    entries, so it calls this even when none drew anything. Returns the certificates a committed draw may have used
+    up (C3).
     """
     changes: dict[int, tuple[Decimal, Decimal]] = {}
     postings = []
@@ -84,10 +90,14 @@ def draw_all(
             ]
     # Everything that needs no line lock is written before the guarded UPDATE takes it, so a hot line is held only
     # for its receipts' chain and the commit; a lost race rolls the entries back with the rest.
-    entries = append_entries(uow, postings, with_events=True)
-    left = uow.ledger.draw_many(changes)
+    if entry_ids is None:
+        entries, left = append_entries(uow, postings), uow.ledger.draw_many(changes) if changes else {}
+    else:
+        entries, left = append_declared(uow, postings, entry_ids, changes)
     if left is None:
         raise RetryableConflict("a line's remaining quantity was taken concurrently")
+    if not changes:
+        return set()
     receipt_entries(uow, deps, entries)
     return {
         certificate.id

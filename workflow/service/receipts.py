@@ -6,7 +6,7 @@ here is the head the receipt links to.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -32,16 +32,26 @@ def record_entries(uow: UnitOfWork, deps: Dependencies, postings: Sequence[Posti
     receipt_entries(uow, deps, append_entries(uow, postings))
 
 
-def append_entries(
-    uow: UnitOfWork, postings: Sequence[Posting], with_events: bool = False
-) -> list[tuple[int, Posting]]:
-    """The ledger rows, in one statement: each posting with the id of its entry.
-
-    `with_events`: the transaction's audit events so far go with them (the declaration's hot path, before its lock).
-    """
-    rows = [posting.row for posting in postings]
-    ids = uow.append_with_events(rows) if with_events else uow.ledger.append(rows)
+def append_entries(uow: UnitOfWork, postings: Sequence[Posting]) -> list[tuple[int, Posting]]:
+    """The ledger rows, in one statement: each posting with the id of its entry."""
+    ids = uow.ledger.append([posting.row for posting in postings])
     return list(zip(ids, postings, strict=True))
+
+
+def append_declared(
+    uow: UnitOfWork,
+    postings: Sequence[Posting],
+    entry_ids: Iterator[int],
+    changes: Mapping[int, tuple[Decimal, Decimal]],
+) -> tuple[list[tuple[int, Posting]], dict[int, Decimal] | None]:
+    """The declaration's hot path: the ledger rows, each taking the next id drawn ahead, then the lines drawn.
+
+    The rows go with the declarations and the audit events of the transaction so far, before the line lock. What
+    each line has left comes back, or None when one lacked its change.
+    """
+    numbered = [(next(entry_ids), posting) for posting in postings]
+    left = uow.append_with_events([{**posting.row, "id": entry_id} for entry_id, posting in numbered], changes)
+    return numbered, left
 
 
 def receipt_entries(uow: UnitOfWork, deps: Dependencies, entries: Sequence[tuple[int, Posting]]) -> None:

@@ -59,9 +59,13 @@ def _prefilled(old: Application, deps: Dependencies) -> Application:
     )
 
 
-def replacement_screening(uow: UnitOfWork, application: Application) -> dict[str, Any] | None:
-    """Beside the screening: each line against the certificate, an unchanged line with the old scope decision."""
-    old_certificate_id = uow.replacements.replaced_by(application.id or 0)
+def replacement_screening(
+    uow: UnitOfWork, application: Application, old_certificate_id: int | None
+) -> dict[str, Any] | None:
+    """Beside the screening: each line against the certificate, an unchanged line with the old scope decision.
+
+    `old_certificate_id` is what the screening's read found replaced (`Wanted.replacement`); None: not a replacement.
+    """
     if old_certificate_id is None:
         return None
     old = uow.applications.get(uow.certificates.get(old_certificate_id).application_id)
@@ -73,9 +77,13 @@ def replacement_screening(uow: UnitOfWork, application: Application) -> dict[str
     }
 
 
-def supersede_replaced(uow: UnitOfWork, deps: Dependencies, application: Application, new: Certificate) -> None:
-    """In the granting transaction: the replaced certificate is cancelled (W9 releases) and the two are linked."""
-    old_id = uow.replacements.replaced_by(application.id or 0)
+def supersede_replaced(
+    uow: UnitOfWork, deps: Dependencies, application: Application, new: Certificate, old_id: int | None
+) -> None:
+    """In the granting transaction: the replaced certificate is cancelled (W9 releases) and the two are linked.
+
+    `old_id` is the certificate the grant's read found replaced (`Wanted.replacement`); None: nothing to supersede.
+    """
     if old_id is None:
         return
     facts = uow.ledger.lock_certificate_by_id(old_id)  # waits for the write-offs in flight on the old certificate

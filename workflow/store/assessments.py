@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -29,6 +29,14 @@ from workflow.store.tables import (
 
 Now = Callable[[], datetime]
 CLOCKED_STATES = (AppState.ACCEPTED.value, AppState.UNDER_REVIEW.value)
+_ASSESSMENT = RiskAssessmentRow
+# What every grant's guards read: built once, each call a compiled-cache hit.
+_STANDING = (
+    select(_ASSESSMENT.id, _ASSESSMENT.state, _ASSESSMENT.outcome, _ASSESSMENT.overridden_by)
+    .where(_ASSESSMENT.application_id == bindparam("application_id"))
+    .order_by(_ASSESSMENT.id.desc())
+    .limit(1)
+)
 
 
 class SqlAssessments:
@@ -109,23 +117,8 @@ class SqlAssessments:
 
     def standing(self, application_id: int) -> AssessmentStanding | None:
         """The application's latest risk assessment, as the grant guards read it (R32, A8)."""
-        row = self._execute(
-            select(
-                RiskAssessmentRow.id,
-                RiskAssessmentRow.state,
-                RiskAssessmentRow.outcome,
-                RiskAssessmentRow.overridden_by,
-            )
-            .where(RiskAssessmentRow.application_id == application_id)
-            .order_by(RiskAssessmentRow.id.desc())
-            .limit(1)
-        ).first()
-        if row is None:
-            return None
-        if row.state == "cancelled":  # a withdrawn file's: nothing was concluded
-            return None
-        outcome = AssessmentOutcome.OPEN if row.state == "open" else AssessmentOutcome(row.outcome)
-        return AssessmentStanding(row.id, outcome, overridden=row.overridden_by is not None)
+        row = self._execute(_STANDING, {"application_id": application_id}).first()
+        return None if row is None else standing_of(row.id, row.state, row.outcome, row.overridden_by is not None)
 
     def override(self, assessment_id: int, by: int | None, reason: str, on: date) -> bool:
         """A8: once only, and only a concluded rejection; of two heads acting together one wins."""
@@ -252,3 +245,11 @@ class SqlAssessments:
 
     def add_conflict(self, expert_id: int, enterprise_id: int, reason: str) -> None:
         self._execute(insert(ExpertConflictRow).values(expert_id=expert_id, enterprise_id=enterprise_id, reason=reason))
+
+
+def standing_of(assessment_id: int, state: str, outcome: str | None, overridden: bool) -> AssessmentStanding | None:
+    """The latest assessment's row as the grant guards read it; a withdrawn file's (cancelled) concluded nothing."""
+    if state == "cancelled":
+        return None
+    found = AssessmentOutcome.OPEN if state == "open" else AssessmentOutcome(str(outcome))
+    return AssessmentStanding(assessment_id, found, overridden=overridden)

@@ -7,17 +7,24 @@ is what the automatic declaration check (D2) matches a port against.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session, aliased
 
 from workflow.domain.certificate_changes import ChangeKind, ChangeRequest, ChangeState, FieldChange, Particulars
 from workflow.domain.errors import NotFound
 from workflow.domain.lifecycle import CertState
-from workflow.store.tables import ApplicationRow, CertificateChangeRow, CertificateRow, EnterpriseRow
+from workflow.store.replacements import DECIDED_OR_GONE
+from workflow.store.tables import (
+    ApplicationRow,
+    CertificateChangeRow,
+    CertificateReplacementRow,
+    CertificateRow,
+    EnterpriseRow,
+)
 
 Now = Callable[[], datetime]
 _ROW = CertificateChangeRow
@@ -111,15 +118,23 @@ def particulars_of(session: Session, certificate_id: int) -> Particulars:
     ).first()
     if granted is None:
         raise NotFound(f"no certificate {certificate_id}")
-    data: dict[str, Any] = {"contact_person": granted[0], "phone": granted[1], "agent": "", "ports": granted[2] or []}
-    for changes in session.scalars(
+    amendments = session.scalars(
         select(_ROW.changes)
         .where(_ROW.certificate_id == certificate_id, _ROW.state == ChangeState.APPROVED.value)
         .where(_ROW.kind == ChangeKind.AMENDMENT.value)
         .order_by(_ROW.id)
-    ):
+    )
+    return _particulars(granted[0], granted[1], granted[2], amendments)
+
+
+def _particulars(
+    contact_person: str, phone: str, ports: list[str] | None, amendments: Iterable[list[dict[str, Any]]]
+) -> Particulars:
+    """The particulars as granted, each approved amendment's new values over them in the order approved."""
+    data: dict[str, Any] = {"contact_person": contact_person, "phone": phone, "agent": "", "ports": ports or []}
+    for changes in amendments:
         data.update({item["field"]: item["new"] for item in changes})
-    data["ports"] = granted[2] or []  # the ports live on the application, amended there (module docstring)
+    data["ports"] = ports or []  # the ports live on the application, amended there (module docstring)
     return Particulars.from_json(data)
 
 
@@ -127,6 +142,78 @@ def requests_of(session: Session, certificate_id: int) -> list[ChangeRequest]:
     """Every request on a certificate, newest first, for its page."""
     rows = session.scalars(select(_ROW).where(_ROW.certificate_id == certificate_id).order_by(_ROW.id.desc()))
     return [request_of(row) for row in rows]
+
+
+def certificate_section(session: Session, certificate_id: int) -> dict[str, Any]:
+    """The certificate page's part about changes, in one statement: usually no request and no replacement.
+
+    Every request (newest first, as `requests_of`), the particulars (as `particulars_of`, from the approved
+    amendments among those requests), and the replacement links both ways with a replacement under way (as
+    `replacements.links_of_certificate`): the certificate's one row with each link as a scalar subquery, joined
+    to its requests, if any.
+    """
+    rows = session.execute(_SECTION, {"certificate_id": certificate_id}).all()
+    if not rows:
+        raise NotFound(f"no certificate {certificate_id}")
+    contact_person, phone, ports, next_id, next_no, previous_id, previous_no, pending, _first = rows[0]
+    found = [row[-1] for row in rows if row[-1] is not None]
+    amendments = [row.changes for row in reversed(found) if _is_approved_amendment(row)]
+    return {
+        "requests": [request_of(row) for row in found],
+        "particulars": _particulars(contact_person, phone, ports, amendments),
+        "replaced_by": {"id": next_id, "certificate_no": next_no} if next_id is not None else None,
+        "replaces": {"id": previous_id, "certificate_no": previous_no} if previous_id is not None else None,
+        "pending_application_id": pending,
+    }
+
+
+def _is_approved_amendment(row: CertificateChangeRow) -> bool:
+    return row.state == ChangeState.APPROVED.value and row.kind == ChangeKind.AMENDMENT.value
+
+
+def _links() -> list[Any]:
+    """Successor (id, number), predecessor (id, number), pending replacement application: five scalar subqueries."""
+    other, link, application = aliased(CertificateRow), CertificateReplacementRow, aliased(ApplicationRow)
+    certificate_id: Any = bindparam("certificate_id")
+    successor = (
+        select(other.id)
+        .join(link, link.new_certificate_id == other.id)
+        .where(link.old_certificate_id == certificate_id)
+        .order_by(other.id)
+    )
+    predecessor = (
+        select(other.id)
+        .join(link, link.old_certificate_id == other.id)
+        .where(link.new_certificate_id == certificate_id)
+    )
+    pending = (
+        select(link.application_id)
+        .join(application, application.id == link.application_id)
+        .where(link.old_certificate_id == certificate_id, link.new_certificate_id.is_(None))
+        .where(application.state.not_in([state.value for state in DECIDED_OR_GONE]))
+        .order_by(link.application_id)
+    )
+    return [
+        *(_scalar(successor.with_only_columns(column)) for column in (other.id, other.certificate_no)),
+        *(_scalar(predecessor.with_only_columns(column)) for column in (other.id, other.certificate_no)),
+        _scalar(pending),
+    ]
+
+
+def _scalar(query: Any) -> Any:
+    return query.limit(1).correlate(None).scalar_subquery()
+
+
+# Built once: each page runs it with its certificate's id (a compiled-cache hit, no statement built per view).
+_SECTION = (
+    select(EnterpriseRow.contact_person, EnterpriseRow.phone, ApplicationRow.ports, *_links(), _ROW)
+    .select_from(CertificateRow)
+    .join(EnterpriseRow, EnterpriseRow.id == CertificateRow.enterprise_id)
+    .join(ApplicationRow, ApplicationRow.id == CertificateRow.application_id)
+    .outerjoin(_ROW, _ROW.certificate_id == CertificateRow.id)
+    .where(CertificateRow.id == bindparam("certificate_id"))
+    .order_by(_ROW.id.desc())
+)
 
 
 def open_in(session: Session, district: str | None, limit: int = 100) -> list[dict[str, Any]]:

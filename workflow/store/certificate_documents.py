@@ -5,10 +5,11 @@ Used by the render task (tasks/documents.py) and by verification (web/verify.py,
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from workflow.domain.errors import NotFound
@@ -25,6 +26,27 @@ def holder_of(session: Session, enterprise_id: int) -> Holder:
 
 def document_of(session: Session, certificate_id: int) -> CertificateDocumentRow | None:
     return session.scalar(select(CertificateDocumentRow).where(CertificateDocumentRow.certificate_id == certificate_id))
+
+
+@dataclass(frozen=True)
+class CertificateRead:
+    """A certificate's row and its signed document (None until the worker rendered it), read in one statement."""
+
+    row: CertificateRow
+    document: CertificateDocumentRow | None
+
+
+def certificate_read(session: Session, certificate_id: int) -> CertificateRead | None:
+    """The certificate page's first read: the document is unique per certificate, so one row or none."""
+    found = session.execute(_CERTIFICATE_READ, {"certificate_id": certificate_id}).first()
+    return CertificateRead(*found) if found is not None else None
+
+
+_CERTIFICATE_READ = (  # built once: a compiled-cache hit on every view
+    select(CertificateRow, CertificateDocumentRow)
+    .outerjoin(CertificateDocumentRow, CertificateDocumentRow.certificate_id == CertificateRow.id)
+    .where(CertificateRow.id == bindparam("certificate_id"))
+)
 
 
 def document_by_number(session: Session, certificate_no: str) -> CertificateDocumentRow | None:

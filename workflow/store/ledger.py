@@ -8,7 +8,7 @@ row is locked first in every write-off transaction, which serialises the 'all li
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from itertools import groupby
@@ -45,6 +45,7 @@ from workflow.domain.ledger import (
     EntryKind,
     LedgerEntry,
     LineBalance,
+    NewIds,
     Requested,
     Reversal,
     ReversalReason,
@@ -76,7 +77,7 @@ from workflow.store.tables import (
     Quantity,
     ReversalRow,
 )
-from workflow.store.together import ChildRows, TableRows, insert_together
+from workflow.store.together import Returning, TableRows, stage
 
 Now = Callable[[], datetime]
 CERTIFICATE_COLUMNS = (
@@ -170,6 +171,56 @@ _SHARE_MANY = (
     .order_by(CertificateRow.certificate_no, _LINE.line_no)
     .with_for_update(read=True, of=CertificateRow)
 )
+
+
+def _new_ids(mapped: Any, count: str, dialect: str) -> Any:
+    """Ids drawn ahead for rows a request may write, so every row it writes can go in one statement with its ids.
+
+    PostgreSQL: an array of `count` values of the table's id sequence (uncorrelated, so evaluated once per
+    statement; ids a request does not use are gaps, as a rollback leaves). SQLite: the table's highest id, the
+    block starting after it — its writer holds the whole database from BEGIN IMMEDIATE, so no one else takes them.
+    """
+    table = mapped.__table__
+    if dialect == "postgresql":
+        sequence = func.pg_get_serial_sequence(literal(table.name), literal("id"))
+        drawn = select(func.array_agg(func.nextval(sequence))).select_from(func.generate_series(1, bindparam(count)))
+        return drawn.scalar_subquery()
+    return select(func.coalesce(func.max(table.c.id), 0)).scalar_subquery()
+
+
+# Ids for a declaration's rows, drawn in its certificate's read (per dialect) or, for a batch, in a read of their
+# own: repeated on each row of a batch's read, the arrays would cost more to send than the round trip they save.
+_ID_COLUMNS = {
+    dialect: (
+        _new_ids(DeclarationRow, "declarations", dialect).label("declaration_ids"),
+        _new_ids(LedgerEntryRow, "entries", dialect).label("entry_ids"),
+    )
+    for dialect in ("postgresql", "sqlite")
+}
+_SHARE_ONE_DRAWING_IDS = {dialect: _SHARE_MANY.add_columns(*columns) for dialect, columns in _ID_COLUMNS.items()}
+_DRAW_IDS = {dialect: select(*columns) for dialect, columns in _ID_COLUMNS.items()}
+
+
+def _drawn(found: Any, count: int) -> Iterator[int]:
+    """The ids the read drew: PostgreSQL's array as it is, SQLite's highest id as the `count` after it."""
+    if isinstance(found, list):
+        return iter(found)
+    return iter(range(int(found) + 1, int(found) + 1 + count))
+
+
+# A single line's draw, as one of the CTEs of the statement that writes its declaration's rows (PostgreSQL,
+# workflow/store/together.py): what remains and the line's receipt chain head come back, as of the lock it takes.
+# `{written}` makes the statement's inserts run before it takes the line's lock, which then is held only for the
+# receipts and the commit, as when it was a statement of its own.
+_DRAW_ONE_TOGETHER = (
+    "UPDATE certificate_lines SET reserved_qty = reserved_qty + CAST(:draw_reserve AS bigint), "
+    "committed_qty = committed_qty + CAST(:draw_commit AS bigint) WHERE id = CAST(:draw_line AS bigint) AND "
+    "approved_qty - committed_qty - reserved_qty >= CAST(:draw_reserve AS bigint) + CAST(:draw_commit AS bigint) "
+    "AND {written} "
+    "RETURNING approved_qty - committed_qty - reserved_qty AS remaining, receipt_seq, receipt_hash, receipt_net"
+)
+
+
 # PostgreSQL draws a batch in two statements whose text does not depend on its size. First the lines are locked in
 # id order (the UPDATE's own row order is the planner's): two batches citing the same lines then queue instead of
 # deadlocking. NO KEY UPDATE is the lock the UPDATE itself takes; it does not wait for the key-share locks that the
@@ -267,6 +318,26 @@ class SqlLedger:
         rows = self._execute(_SHARE_MANY, {"numbers": sorted(set(numbers))}).all()
         return {number: self._facts(list(group)) for number, group in groupby(rows, key=lambda row: row.certificate_no)}
 
+    def share_certificates_drawing_ids(
+        self, numbers: Iterable[str], declarations: int, entries: int
+    ) -> tuple[dict[str, CertificateFacts], NewIds]:
+        """`share_certificates`, and the ids of up to `declarations` new declarations and `entries` ledger entries.
+
+        A single certificate's read draws them itself: one round trip for both.
+        """
+        dialect, wanted = self.session.connection().dialect.name, sorted(set(numbers))
+        counts = {"declarations": declarations, "entries": entries}
+        if len(wanted) == 1:
+            rows = self._execute(_SHARE_ONE_DRAWING_IDS[dialect], {"numbers": wanted, **counts}).all()
+            if not rows:  # the request is refused as citing no certificate: nothing will be written
+                return {}, NewIds(iter(()), iter(()))
+            certificates, found = {wanted[0]: self._facts(rows)}, rows[0]
+        else:
+            certificates = self.share_certificates(wanted)
+            found = self._execute(_DRAW_IDS[dialect], counts).one()
+        ids = NewIds(_drawn(found.declaration_ids, declarations), _drawn(found.entry_ids, entries))
+        return certificates, ids
+
     @staticmethod
     def _facts(rows: Sequence[Any]) -> CertificateFacts:
         row = rows[0]
@@ -351,6 +422,29 @@ class SqlLedger:
         )
         left = {line_id: Decimal(remaining) for line_id, remaining in self._execute(statement)}
         return left if len(left) == len(ids) else None
+
+    def draw_together(self, changes: Mapping[int, tuple[Decimal, Decimal]]) -> Returning | None:
+        """A single line's draw as a statement to go with the declaration's rows (PostgreSQL): see `drawn_together`.
+
+        None where it is drawn on its own (`draw_many`): SQLite, or several lines, which are locked in id order first.
+        """
+        if len(changes) != 1 or self.session.connection().dialect.name != "postgresql":
+            return None
+        ((line_id, (reserve, commit)),) = changes.items()
+        scaled = {"draw_reserve": Quantity.process_bind_param(reserve, None)}
+        scaled["draw_commit"] = Quantity.process_bind_param(commit, None)
+        return Returning(_DRAW_ONE_TOGETHER, {"draw_line": line_id, **scaled})
+
+    def drawn_together(
+        self, changes: Mapping[int, tuple[Decimal, Decimal]], row: Mapping[str, Any] | None
+    ) -> dict[int, Decimal] | None:
+        """What the draw left, as `draw_many` returns it; the line's receipt head remembered for its receipts."""
+        if row is None:
+            return None
+        (line_id,) = changes
+        net = Quantity.process_result_value(row["receipt_net"], None)
+        remember_head(self.session, line_id, LineHead(row["receipt_seq"], row["receipt_hash"], net or ZERO))
+        return {line_id: Quantity.process_result_value(row["remaining"], None) or ZERO}
 
     def lock_lines(self, line_ids: Sequence[int]) -> None:
         """Lock certificate lines in id order (PostgreSQL; SQLite's writer already holds the whole database)."""
@@ -575,34 +669,36 @@ class SqlDeclarations(_AggregateRepository):
         found = {(enterprise, number): (declaration_id, digest) for enterprise, number, declaration_id, digest in rows}
         return {owned: found[owned] for owned in wanted if owned in found}
 
-    def add_many(self, filings: Sequence[tuple[Declaration, Mapping[int, int], str]], created_by: int | None) -> None:
-        """Insert declarations, each with its certificate-line ids and request hash, and their lines.
+    def add_many(
+        self, filings: Sequence[tuple[Declaration, Mapping[int, int], str]], created_by: int | None, ids: NewIds
+    ) -> None:
+        """Declarations, each with its certificate-line ids and request hash, and their lines, given their ids now.
 
-        One statement on PostgreSQL for a few declarations (workflow/store/together.py); one per table for a batch
-        or on SQLite.
+        They are written with the request's ledger entries and audit events (`SqlUnitOfWork.append_with_events`).
+
+        A number its enterprise already filed fails that write on the unique key (DuplicateRequest), and the request
+        runs again, looking numbers up first.
         """
         stamp = {"created_by": created_by, "created_at": self.now()}
+        for declaration, _, _ in filings:
+            declaration.id = next(ids.declarations)
         rows = [
-            {**self._columns(d), **stamp, "request_hash": h, "declaration_no": d.declaration_no} for d, _, h in filings
+            {**self._columns(d), **stamp, "id": d.id, "request_hash": h, "declaration_no": d.declaration_no}
+            for d, _, h in filings
         ]
         lines = [
             {
-                "declaration_id": place,  # the declaration's place among `rows`: its id once drawn
+                "declaration_id": declaration.id,
                 "certificate_line_id": line_ids[item.line_no],
                 "line_no": item.line_no,
                 "requested_qty": item.qty,
                 "drawn_qty": declaration.drawn.get(item.line_no, ZERO),
             }
-            for place, (declaration, line_ids, _) in enumerate(filings, start=1)
+            for declaration, line_ids, _ in filings
             for item in declaration.lines
         ]
-        children = [ChildRows(TableRows(DeclarationLineRow, lines), "declaration_id")]
-        try:
-            ids = insert_together(self.session.connection(), [], TableRows(DeclarationRow, rows), children)
-        except IntegrityError as error:
-            raise DuplicateRequest("a declaration of this batch was filed concurrently") from error
-        for (declaration, _, _), declaration_id in zip(filings, ids, strict=True):
-            declaration.id = declaration_id
+        stage(self.session, TableRows(DeclarationRow, rows))
+        stage(self.session, TableRows(DeclarationLineRow, lines))
         for declaration, _, _ in filings:
             self._flush_pending(declaration, declaration.declaration_no)
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Collection, Mapping
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import String, Text, bindparam, cast, func, insert, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from workflow.domain.local_days import EVERY_DISTRICT, DistrictScope
-from workflow.store.bulk import insert_rows, insert_rows_returning_ids
+from workflow.store.bulk import insert_rows_returning_ids
 from workflow.store.repositories import in_scope
 from workflow.store.tables import CertificateRow, DeclarationRow, EnterpriseRow, NotificationRow, UserRow
 
@@ -24,6 +26,35 @@ _ENTERPRISE_USERS = (
     .where(UserRow.enterprise_id == bindparam("enterprise_id"), UserRow.active.is_(True))
     .order_by(UserRow.id)
 )
+_TOLD = (
+    bindparam("kind", type_=String),
+    bindparam("params", type_=NotificationRow.params.type),
+    bindparam("now", type_=NotificationRow.created_at.type),
+)
+# The same users told, in one INSERT … SELECT: no round trip to read them first.
+_TO_ENTERPRISE = (
+    insert(NotificationRow)
+    .from_select(["user_id", "kind", "params", "created_at"], _ENTERPRISE_USERS.add_columns(*_TOLD))
+    .returning(NotificationRow.id)
+)
+# An officer's queue notice: the district's active users of the role, keyed per user, with no e-mail copy
+# (workflow/service/officer_notifications.py).
+_USER = UserRow
+_OF_ROLE = select(
+    _USER.id,
+    *_TOLD,
+    bindparam("key", type_=String) + literal(":") + cast(_USER.id, String),
+    literal("skipped"),
+    bindparam("why", type_=Text),
+).where(_USER.district == bindparam("district"), _USER.role == bindparam("role"), _USER.active.is_(True))
+_INBOX_COLUMNS = ["user_id", "kind", "params", "created_at", "dedup_key", "email_status", "email_error"]
+
+
+@functools.cache
+def _inbox_only_of_role(dialect_name: str) -> Any:
+    """Keyed per user: a key already written (a concurrent copy of the change, which then loses) is left alone."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    return dialect.insert(NotificationRow).from_select(_INBOX_COLUMNS, _OF_ROLE).on_conflict_do_nothing()
 
 
 class SqlNotifications:
@@ -38,23 +69,25 @@ class SqlNotifications:
         (notification_id,) = insert_rows_returning_ids(self.session.connection(), NotificationRow, [row])
         return notification_id
 
-    def add_inbox_only(self, keyed: Mapping[int, str], kind: str, params: Mapping[str, str], why: str) -> None:
-        """Inbox rows with no e-mail copy, one per user with its key: one INSERT for every recipient."""
-        now, stored = self.now(), dict(params)
-        rows = [
-            {
-                "user_id": user_id,
-                "kind": kind,
-                "params": stored,
-                "created_at": now,
-                "dedup_key": key,
-                "email_status": "skipped",
-                "email_error": why,
-            }
-            for user_id, key in keyed.items()
-        ]
-        if rows:
-            insert_rows(self.session.connection(), NotificationRow, rows)
+    def add_for_enterprise(self, enterprise_id: int, kind: str, params: Mapping[str, str]) -> list[int]:
+        """One notification per active user of the enterprise, in one INSERT … SELECT; the new ids, in user order."""
+        parameters = {"enterprise_id": enterprise_id, "kind": kind, "params": dict(params), "now": self.now()}
+        return sorted(self.session.connection().execute(_TO_ENTERPRISE, parameters).scalars())
+
+    def add_inbox_only_to_role(
+        self, district: str, role: str, kind: str, params: Mapping[str, str], key: str, why: str
+    ) -> int:
+        """Inbox rows with no e-mail copy for the district's active users of the role, each keyed `key:<user id>`.
+
+        One INSERT … SELECT: the cost of the transaction does not depend on how many officers are told. A key
+        already taken writes nothing again. Returns how many were written.
+        """
+        connection = self.session.connection()
+        parameters = {"district": district, "role": role, "kind": kind, "params": dict(params), "now": self.now()}
+        result = connection.execute(
+            _inbox_only_of_role(connection.dialect.name), {**parameters, "key": key, "why": why}
+        )
+        return int(result.rowcount)
 
     def keys_taken(self, keys: Collection[str]) -> set[str]:
         """Which of these keys a notification already carries: one indexed lookup per batch of recipients."""

@@ -2,30 +2,93 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from workflow.domain.calendar import WorkingCalendar
 from workflow.domain.errors import NotFound
-from workflow.store.codec import clock_from_json
-from workflow.store.tables import ApplicationLineRow, ApplicationRow, CertificateRow, DocumentRow
+from workflow.domain.goods import GoodsLine
+from workflow.store.codec import clock_from_json, line_from_json
+from workflow.store.tables import (
+    ApplicationLineRow,
+    ApplicationRow,
+    CertificateReplacementRow,
+    CertificateRow,
+    DocumentRow,
+)
 
 
 def application_view(session: Session, application_id: int, calendar: WorkingCalendar | None = None) -> dict[str, Any]:
     row = session.get(ApplicationRow, application_id)
     if row is None:
         raise NotFound(f"no application {application_id}")
-    lines = session.scalars(
-        select(ApplicationLineRow)
-        .where(ApplicationLineRow.application_id == row.id)
-        .order_by(ApplicationLineRow.line_no)
-    )
-    documents = session.scalars(
-        select(DocumentRow).where(DocumentRow.application_id == row.id, DocumentRow.removed_at.is_(None))
-    )
     certificate = session.scalar(select(CertificateRow).where(CertificateRow.application_id == row.id))
+    return _view(row, _line_rows(session, row.id), _documents(session, row.id), certificate, calendar)
+
+
+@dataclass(frozen=True)
+class ApplicationRead:
+    """An application's row with its certificate and the certificate it replaces (R43), read in one statement."""
+
+    row: ApplicationRow
+    certificate: CertificateRow | None
+    replaces_certificate_id: int | None
+
+
+def application_read(session: Session, application_id: int) -> ApplicationRead | None:
+    """The application page's first read: both joined rows are unique per application (certificate, replacement)."""
+    found = session.execute(_APPLICATION_READ, {"application_id": application_id}).first()
+    return ApplicationRead(*found) if found is not None else None
+
+
+_APPLICATION_READ = (  # built once: a compiled-cache hit on every view
+    select(ApplicationRow, CertificateRow, CertificateReplacementRow.old_certificate_id)
+    .outerjoin(CertificateRow, CertificateRow.application_id == ApplicationRow.id)
+    .outerjoin(CertificateReplacementRow, CertificateReplacementRow.application_id == ApplicationRow.id)
+    .where(ApplicationRow.id == bindparam("application_id"))
+)
+
+
+def application_page_view(
+    session: Session, read: ApplicationRead, calendar: WorkingCalendar | None = None
+) -> tuple[dict[str, Any], list[GoodsLine]]:
+    """`application_view` of a read row, and the goods lines with all their facts from the same line rows.
+
+    The API's view and the page's goods table read the same `application_lines` rows: one statement for both.
+    """
+    lines = _line_rows(session, read.row.id)
+    view = _view(read.row, lines, _documents(session, read.row.id), read.certificate, calendar)
+    return view, [line_from_json(line.facts) for line in lines]
+
+
+def _line_rows(session: Session, application_id: int) -> list[ApplicationLineRow]:
+    return list(
+        session.scalars(
+            select(ApplicationLineRow)
+            .where(ApplicationLineRow.application_id == application_id)
+            .order_by(ApplicationLineRow.line_no)
+        )
+    )
+
+
+def _documents(session: Session, application_id: int) -> list[DocumentRow]:
+    return list(
+        session.scalars(
+            select(DocumentRow).where(DocumentRow.application_id == application_id, DocumentRow.removed_at.is_(None))
+        )
+    )
+
+
+def _view(
+    row: ApplicationRow,
+    lines: list[ApplicationLineRow],
+    documents: list[DocumentRow],
+    certificate: CertificateRow | None,
+    calendar: WorkingCalendar | None,
+) -> dict[str, Any]:
     return {
         "id": row.id,
         "reference": row.reference,

@@ -11,12 +11,14 @@ from sqlalchemy.orm import Session
 
 from workflow.domain.receipts import LineHead
 from workflow.store.tables import CertificateLineRow, WriteOffReceiptRow
-from workflow.store.together import TableRows, insert_together
+from workflow.store.together import TableRows, stage
 
 RECEIPTS = WriteOffReceiptRow.__table__
 
 
-LINE_HEADS = "line_heads"  # session.info: heads the guarded UPDATE returned in this transaction, by line id
+# session.info: each line's receipt chain head as this transaction left it, by line id — returned by the guarded
+# UPDATE that locked the line, or moved on by the receipts staged since (written with the commit).
+LINE_HEADS = "line_heads"
 _LINES = CertificateLineRow.__table__.c
 # Each line keeps its chain's head (migration 0026), read under the lock the balance UPDATE took just before.
 _HEADS = select(_LINES.id, _LINES.receipt_seq, _LINES.receipt_hash, _LINES.receipt_net).where(
@@ -29,6 +31,11 @@ def remember_head(session: Session, line_id: int, head: LineHead) -> None:
     session.info.setdefault(LINE_HEADS, {})[line_id] = head
 
 
+def forget_heads(session: Session) -> None:
+    """A rolled-back transaction's heads are no one's."""
+    session.info.pop(LINE_HEADS, None)
+
+
 class SqlReceipts:
     """Read a line's head under the line's row lock (the write-off's guarded UPDATE holds it), then append."""
 
@@ -36,20 +43,27 @@ class SqlReceipts:
         self.session, self.now = session, now
 
     def heads(self, line_ids: Sequence[int]) -> dict[int, LineHead]:
-        known: dict[int, LineHead] = self.session.info.pop(LINE_HEADS, {})
-        if all(line_id in known for line_id in line_ids):
-            return {line_id: known[line_id] for line_id in line_ids}
-        rows = self.session.connection().execute(_HEADS, {"lines": list(line_ids)})
-        return {row[0]: LineHead(row[1], row[2], row[3]) for row in rows}
+        """Each line's head: as this transaction left it where it knows it, else read (under the line's lock)."""
+        known: dict[int, LineHead] = self.session.info.get(LINE_HEADS, {})
+        missing = [line_id for line_id in line_ids if line_id not in known]
+        read = {}
+        if missing:
+            rows = self.session.connection().execute(_HEADS, {"lines": missing})
+            read = {row[0]: LineHead(row[1], row[2], row[3]) for row in rows}
+        return {line_id: known.get(line_id) or read[line_id] for line_id in line_ids}
 
     def add(self, receipts: Sequence[dict[str, Any]]) -> None:
-        """The receipts, and each line's new head (its last receipt here): one statement on PostgreSQL."""
+        """The receipts, and each line's new head (its last receipt here), staged to be written with the commit.
+
+        Nothing reads a receipt back before then; a later receipt in the same transaction links to the staged head.
+        """
         if not receipts:
             return
-        self.session.info.pop(LINE_HEADS, None)
         now = self.now()
         rows = [{"created_at": now, **row} for row in receipts]
         last = {row["certificate_line_id"]: row for row in sorted(rows, key=lambda row: row["seq"])}
+        for line_id, row in last.items():
+            remember_head(self.session, line_id, LineHead(row["seq"], row["receipt_hash"], row["net_committed"]))
         heads = [
             {
                 "id": line_id,
@@ -59,8 +73,8 @@ class SqlReceipts:
             }
             for line_id, row in last.items()
         ]
-        moves = TableRows(CertificateLineRow, heads)
-        insert_together(self.session.connection(), [TableRows(WriteOffReceiptRow, rows)], None, updates=[moves])
+        stage(self.session, TableRows(WriteOffReceiptRow, rows))
+        stage(self.session, TableRows(CertificateLineRow, heads), updating=True)
 
 
 def certificate_receipts(connection: Connection, certificate_id: int | None = None) -> list[Any]:

@@ -5,9 +5,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select, true, update
+from sqlalchemy import Text, bindparam, cast, column, delete, func, insert, literal, select, true, update
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from workflow.domain.actors import Actor, Role
@@ -15,7 +18,7 @@ from workflow.domain.bans import ApplicantBan
 from workflow.domain.calendar import WorkingCalendar
 from workflow.domain.credit import CreditRecord
 from workflow.domain.declaration import Declaration
-from workflow.domain.errors import CalendarRangeError, NotFound
+from workflow.domain.errors import CalendarRangeError, ConcurrencyConflict, NotFound
 from workflow.domain.goods import Direction, ProductIdentity, RiskGrade, WriteOffMode
 from workflow.domain.lifecycle import AppState, CertState
 from workflow.domain.local_days import DistrictScope
@@ -23,7 +26,7 @@ from workflow.domain.model import Aggregate, Application, Certificate, Certifica
 from workflow.domain.policy import CreditRegime, CreditTier
 from workflow.service.ports import EnterpriseInfo
 from workflow.store import audit_chain, district_counts, granted_products
-from workflow.store.bulk import insert_rows, insert_rows_returning_ids, next_ids
+from workflow.store.bulk import insert_rows, insert_rows_returning_ids
 from workflow.store.codec import clock_from_json, clock_to_json, line_from_json, line_to_json
 from workflow.store.directory import actor_of
 from workflow.store.outbox_completion import SentRow, sent_at_commit
@@ -40,7 +43,7 @@ from workflow.store.tables import (
     OutboxRow,
     UserRow,
 )
-from workflow.store.together import GuardedRow, TableRows, insert_together, update_if_version
+from workflow.store.together import GuardedRow, update_if_version
 
 Now = Callable[[], datetime]
 
@@ -320,10 +323,14 @@ class SqlApplications(_AggregateRepository):
         }
 
 
-def _certificate_no(certificate: Certificate, issued_at: datetime) -> str:
-    """District prefix, year, direction letter and the row id keep numbers unique and readable."""
+def _number_prefix(certificate: Certificate, issued_at: datetime) -> str:
+    """District prefix, year and direction letter; the row id after them keeps numbers unique and readable."""
     direction = "I" if certificate.direction is Direction.ENTRY else "E"
-    return f"{certificate.district[:2].upper()}{issued_at:%Y}{direction}{certificate.id:06d}"
+    return f"{certificate.district[:2].upper()}{issued_at:%Y}{direction}"
+
+
+def _certificate_no(certificate: Certificate, issued_at: datetime) -> str:
+    return f"{_number_prefix(certificate, issued_at)}{certificate.id:06d}"
 
 
 def _line_rows(certificate: Certificate) -> list[dict[str, Any]]:
@@ -344,21 +351,87 @@ _NUMBER_CERTIFICATE = (
     .where(CertificateRow.id == bindparam("certificate_id"))
     .values(certificate_no=bindparam("number"))
 )
+_LINE_VALUES = ("line_no", "name_zh", "unit", "approved_qty")
+
+
+@cache
+def _issue_statement(values: tuple[str, ...]) -> Any:
+    """PostgreSQL: the certificate, numbered by the id it draws, and its lines, in one statement (built once).
+
+    The id comes from the table's sequence in a CTE read three times, so `nextval` runs once; the number is
+    `_certificate_no`'s: the prefix given, the id zero-padded to at least six digits. Returns the id and the number.
+    """
+    certificates, lines = CertificateRow.__table__, CertificateLineRow.__table__
+    sequence = func.pg_get_serial_sequence(CertificateRow.__tablename__, "id")
+    drawn = select(func.nextval(sequence).label("id")).cte("drawn")
+    digits = cast(drawn.c.id, Text)
+    number = bindparam("number_prefix", type_=Text) + func.lpad(digits, func.greatest(6, func.length(digits)), "0")
+    given = {"id": drawn.c.id, "certificate_no": number, **{key: bindparam(key) for key in values}}
+    certificate = _insert_selected(certificates, given, drawn)
+    arrays = [bindparam(key, type_=ARRAY(lines.c[key].type)) for key in _LINE_VALUES]
+    columns = [column(key, lines.c[key].type) for key in _LINE_VALUES]
+    unnested = func.unnest(*arrays).table_valued(*columns).render_derived()
+    line_values = {"certificate_id": drawn.c.id, **{key: unnested.c[key] for key in _LINE_VALUES}}
+    certificate_lines = _insert_selected(lines, line_values, drawn.join(unnested, true()))  # one drawn id: no product
+    return select(drawn.c.id, number.label("certificate_no")).add_cte(
+        certificate.cte("issued"), certificate_lines.cte("issued_lines")
+    )
+
+
+def _insert_selected(table: Any, values: dict[str, Any], source: Any) -> Any:
+    """INSERT … SELECT of these values, and the declared default of every other column that has one.
+
+    Inside a CTE the defaults must be in the statement: nobody fills them in for an INSERT that is not executed alone.
+    """
+    defaults = {
+        column.key: literal(column.default.arg, column.type)
+        for column in table.columns
+        if column.key not in values and column.default is not None and column.default.is_scalar
+    }
+    chosen = {**values, **defaults}
+    selected = select(*chosen.values()).select_from(source)
+    return insert(table).from_select(list(chosen), selected, include_defaults=False)
+
+
+def _lost_grant(error: IntegrityError) -> bool:
+    """The certificate of this application is another transaction's: UNIQUE (application_id) decided the race."""
+    message = str(error.orig)
+    return "uq_certificates_application_id" in message or "certificates.application_id" in message
 
 
 class SqlCertificates(_AggregateRepository):
     object_type = "certificate"
 
     def add(self, certificate: Certificate) -> Certificate:
-        """The certificate and its lines; its number (审批单编号) is made of its id."""
-        connection, issued_at = self.session.connection(), self.now()
-        row = {"issued_at": issued_at, **self._columns(certificate)}
-        if connection.dialect.name == "postgresql":  # the id drawn first, then one statement for both tables
-            certificate.id = next_ids(connection, CertificateRow, 1)[0]
-            certificate.certificate_no = _certificate_no(certificate, issued_at)
-            numbered = {**row, "id": certificate.id, "certificate_no": certificate.certificate_no}
-            rows = [TableRows(CertificateRow, [numbered]), TableRows(CertificateLineRow, _line_rows(certificate))]
-            insert_together(connection, rows, None)
+        """The certificate and its lines; its number (审批单编号) is made of its id.
+
+        A concurrent grant of the same application that committed first, or commits while this one waits on the
+        unique key, makes this one lose: ConcurrencyConflict, as a version guard would (the grant's guarded UPDATE
+        goes with the commit).
+        """
+        try:
+            self._insert(certificate, self.now())
+        except IntegrityError as error:
+            if not _lost_grant(error):
+                raise
+            raise ConcurrencyConflict(
+                f"application {certificate.application_id} was decided by someone else; reload it"
+            ) from error
+        # Rendering needs the id, which only the insert gives: hence asked for here, not in `record_issue`.
+        certificate.requests.append(OutboxRequest("render_certificate", {"certificate_id": certificate.id}))
+        district_counts.count_new_certificate(
+            self.session, certificate.district, certificate.paperless, certificate.valid_from
+        )
+        self._flush_pending(certificate, certificate.certificate_no)
+        return certificate
+
+    def _insert(self, certificate: Certificate, issued_at: datetime) -> None:
+        connection, row = self.session.connection(), {"issued_at": issued_at, **self._columns(certificate)}
+        if connection.dialect.name == "postgresql":  # one statement: the id drawn, the certificate, its lines
+            lines = {key: [getattr(line, key) for line in certificate.lines] for key in _LINE_VALUES}
+            parameters = {**row, **lines, "number_prefix": _number_prefix(certificate, issued_at)}
+            issue = _issue_statement(tuple(row))
+            certificate.id, certificate.certificate_no = connection.execute(issue, parameters).one()
         else:  # inserted under a provisional number, then numbered
             provisional = {**row, "certificate_no": uuid.uuid4().hex[:32]}
             (certificate.id,) = insert_rows_returning_ids(connection, CertificateRow, [provisional])
@@ -367,13 +440,6 @@ class SqlCertificates(_AggregateRepository):
                 _NUMBER_CERTIFICATE, {"certificate_id": certificate.id, "number": certificate.certificate_no}
             )
             insert_rows(connection, CertificateLineRow, _line_rows(certificate))
-        # Rendering needs the id, which only the insert gives: hence asked for here, not in `record_issue`.
-        certificate.requests.append(OutboxRequest("render_certificate", {"certificate_id": certificate.id}))
-        district_counts.count_new_certificate(
-            self.session, certificate.district, certificate.paperless, certificate.valid_from
-        )
-        self._flush_pending(certificate, certificate.certificate_no)
-        return certificate
 
     def get(self, certificate_id: int) -> Certificate:
         row = self.session.get(CertificateRow, certificate_id, populate_existing=True)

@@ -8,11 +8,13 @@ passed as one JSON array and unpacked by `json_populate_recordset` into the tabl
 converts every value with the column's own input function. The text depends only on which tables and columns are
 written, so it is prepared once per connection whatever the number of rows.
 
-The same statement carries what else a caller writes together: rows whose ids it needs back (outbox rows, ledger
-entries, declarations), in the order given — each row draws its id from the table's sequence beside its ordinal
-in the array, in a CTE the statement reads twice (so PostgreSQL materialises it and `nextval` runs once per row);
-child rows naming such a row by its place (a declaration's lines); rows updated by id (a line's receipt head);
-and one aggregate's version-guarded UPDATE, whose miss raises the same ConcurrencyConflict as an UPDATE of its own.
+The same statement carries what else a caller writes together: rows whose ids it needs back (outbox rows), in the
+order given — each row draws its id from the table's sequence beside its ordinal in the array, in a CTE the
+statement reads twice (so PostgreSQL materialises it and `nextval` runs once per row); rows staged earlier in the
+transaction to go with the next such statement (a declaration and its lines, whose ids were drawn ahead with its
+certificate's read; its receipts and its lines' new heads); rows updated by id; one aggregate's version-guarded
+UPDATE, whose miss raises the same ConcurrencyConflict as an UPDATE of its own; and one statement of the caller's
+own whose row comes back (a declaration's guarded draw on its line, `insert_returning`).
 
 Elsewhere (SQLite), for a single table, or for a batch's many rows, each table keeps its own statement
 (workflow/store/bulk.py).
@@ -22,13 +24,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
 from typing import Any
 
 from sqlalchemy import Column, Connection, Dialect, Table, TextClause, bindparam, text, update
+from sqlalchemy.orm import Session
 
 from workflow.domain.errors import ConcurrencyConflict
 from workflow.store.bulk import column_layout, column_value, insert_rows, insert_rows_returning_ids
@@ -46,14 +49,6 @@ class TableRows:
 
 
 @dataclass(frozen=True)
-class ChildRows:
-    """Rows of a table that refer to the returned rows: `parent` holds the 1-based place of its row among them."""
-
-    rows: TableRows
-    parent: str
-
-
-@dataclass(frozen=True)
 class GuardedRow:
     """An aggregate's version-guarded UPDATE: the columns it sets, on its row, if the row is still the version read."""
 
@@ -65,6 +60,47 @@ class GuardedRow:
     def row(self) -> dict[str, Any]:
         """The row as the statement writes it: its values, its id and the next version."""
         return {**self.values, "id": self.row_id, "version": self.read_version + 1}
+
+
+_STAGED = "specgoods.staged_rows"  # Session.info key: rows waiting for the transaction's next combined statement
+
+
+@dataclass
+class Staged:
+    """Rows to insert (a row before the rows that refer to it) and rows to update by id, in the order staged."""
+
+    inserts: list[TableRows] = field(default_factory=list)
+    updates: list[TableRows] = field(default_factory=list)
+
+
+def stage(session: Session, rows: TableRows, updating: bool = False) -> None:
+    """Rows whose ids are known already, written with the unit of work's next combined statement.
+
+    That is its ledger entries' statement or its commit's: the staged rows cost no round trip of their own.
+    """
+    if rows.rows:
+        staged = session.info.setdefault(_STAGED, Staged())
+        (staged.updates if updating else staged.inserts).append(rows)
+
+
+def take_staged(session: Session) -> Staged:
+    """The staged rows, now to be written (or dropped, on rollback)."""
+    staged: Staged = session.info.pop(_STAGED, None) or Staged()
+    return staged
+
+
+@dataclass(frozen=True)
+class Returning:
+    """A statement of the caller's among the CTEs (an UPDATE … RETURNING of one row): its row comes back as a dict.
+
+    `sql` is fixed per caller (it is part of the statement's text, prepared once), with `:named` parameters. Its
+    `{written}` stands for a condition that is always true but reads every insert of the statement: PostgreSQL runs
+    a data-modifying CTE nobody reads after the rest, so an UPDATE that takes a hot row's lock would otherwise hold
+    it while the inserts run; with the condition in its WHERE they are done before it looks at a row.
+    """
+
+    sql: str
+    parameters: Mapping[str, Any]
 
 
 def update_if_version(connection: Connection, guarded: GuardedRow) -> None:
@@ -95,30 +131,72 @@ def insert_together(
     connection: Connection,
     plain: Sequence[TableRows],
     with_ids: TableRows | None,
-    children: Sequence[ChildRows] = (),
     guarded: GuardedRow | None = None,
     updates: Sequence[TableRows] = (),
 ) -> list[int]:
     """Insert every table's rows; the new ids of `with_ids`' rows, in their order (none when it is None or empty).
 
-    Each child row's `parent` column is written as the id of the returned row it names by place. A `guarded` row
-    is updated only if its version is still the one read: otherwise ConcurrencyConflict (the caller rolls back).
-    Each row of `updates` sets the columns it names on the row with its `id`.
+    A `guarded` row is updated only if its version is still the one read: otherwise ConcurrencyConflict (the caller
+    rolls back). Each row of `updates` sets the columns it names on the row with its `id`.
     """
+    combined = _combined(connection, plain, with_ids, guarded, updates, fewest_tables=2)
+    if combined is None:
+        return _apart(connection, *_present(plain, with_ids, updates), guarded)
+    ids, _, _ = _run(connection, combined, guarded)
+    return [int(new_id) for new_id in ids or []]
+
+
+def insert_returning(
+    connection: Connection, plain: Sequence[TableRows], returning: Returning, updates: Sequence[TableRows] = ()
+) -> dict[str, Any] | None:
+    """PostgreSQL: every table's rows and the caller's statement, in one; the row that statement returned, if any."""
+    combined = _combined(connection, plain, None, None, updates, fewest_tables=0, returning=returning)
+    assert combined is not None, "insert_returning is for PostgreSQL and a few rows"
+    _, _, returned = _run(connection, combined, None)
+    return dict(returned) if returned is not None else None
+
+
+def _run(
+    connection: Connection, combined: tuple[TextClause, dict[str, Any]], guarded: GuardedRow | None
+) -> tuple[Any, ...]:
+    ids, held, returned = connection.execute(*combined).one()
+    if guarded is not None and not held:
+        raise _conflict(guarded)
+    return ids, held, returned
+
+
+def _present(
+    plain: Sequence[TableRows], with_ids: TableRows | None, updates: Sequence[TableRows]
+) -> tuple[list[TableRows], TableRows | None, list[TableRows]]:
+    """The tables that have rows: the others are left out of the statement."""
     parts = [part for part in plain if part.rows]
     wanted = with_ids if with_ids is not None and with_ids.rows else None
-    kids = [child for child in children if child.rows.rows] if wanted else []
-    changes = [change for change in updates if change.rows]
-    tables = len(parts) + len(kids) + (wanted is not None) + (guarded is not None) + len(changes)
-    every = [*parts, *(child.rows for child in kids), *([wanted] if wanted else []), *changes]
-    rows = sum(len(part.rows) for part in every)
-    if connection.dialect.name != "postgresql" or tables < 2 or rows > MOST_ROWS_TOGETHER:
-        return _apart(connection, parts, wanted, kids, guarded, changes)
+    return parts, wanted, [change for change in updates if change.rows]
+
+
+def _combined(
+    connection: Connection,
+    plain: Sequence[TableRows],
+    with_ids: TableRows | None,
+    guarded: GuardedRow | None,
+    updates: Sequence[TableRows],
+    fewest_tables: int,
+    returning: Returning | None = None,
+) -> tuple[TextClause, dict[str, Any]] | None:
+    """The one statement and its parameters; None where each table keeps its own statement.
+
+    That is SQLite, fewer tables than `fewest_tables` (a lone table's rows are cheaper as its own INSERT, unless a
+    COMMIT goes with them), or a batch's many rows.
+    """
+    parts, wanted, changes = _present(plain, with_ids, updates)
+    tables = len(parts) + (wanted is not None) + (guarded is not None) + len(changes) + (returning is not None)
+    rows = sum(len(part.rows) for part in [*parts, *([wanted] if wanted else []), *changes])
+    many = rows > MOST_ROWS_TOGETHER and returning is None  # the caller's statement needs the one statement
+    if connection.dialect.name != "postgresql" or tables < max(fewest_tables, 1) or many:
+        return None
     layouts = tuple(_layout(connection, part) for part in parts)
     last = _layout(connection, wanted) if wanted else None
-    offspring = tuple((_layout(connection, child.rows), child.parent) for child in kids)
     parameters: dict[str, Any] = {f"rows{n}": _as_json(layouts[n], part.rows) for n, part in enumerate(parts)}
-    parameters |= {f"child{n}": _as_json(offspring[n][0], kid.rows.rows) for n, kid in enumerate(kids)}
     if wanted is not None and last is not None:
         parameters["returning"] = _as_json(last, wanted.rows)
     setting = tuple(_layout(connection, change, inserting=False) for change in changes)
@@ -127,19 +205,17 @@ def insert_together(
     if guarded is not None:
         guard = _layout(connection, TableRows(guarded.mapped, [guarded.row()]), inserting=False)
         parameters |= {"guarded": _as_json(guard, [guarded.row()])[1:-1], "read_version": guarded.read_version}
-    ids, held = connection.execute(_statement(layouts, last, offspring, guard, setting), parameters).one()
-    if guarded is not None and not held:
-        raise _conflict(guarded)
-    return [int(new_id) for new_id in ids or []]
+    if returning is not None:
+        parameters |= returning.parameters
+    return _statement(layouts, last, guard, setting, returning.sql if returning else None), parameters
 
 
 def _apart(
     connection: Connection,
     parts: Sequence[TableRows],
     wanted: TableRows | None,
-    kids: Sequence[ChildRows],
-    guarded: GuardedRow | None,
     changes: Sequence[TableRows],
+    guarded: GuardedRow | None,
 ) -> list[int]:
     """One statement per table (COPY for many rows): SQLite, a single table, or a batch's many rows."""
     if guarded is not None:
@@ -147,9 +223,6 @@ def _apart(
     for part in parts:
         insert_rows(connection, part.mapped, part.rows)
     ids = insert_rows_returning_ids(connection, wanted.mapped, wanted.rows) if wanted else []
-    for kid in kids:
-        named = [{**row, kid.parent: ids[row[kid.parent] - 1]} for row in kid.rows.rows]
-        insert_rows(connection, kid.rows.mapped, named)
     for change in changes:
         table = change.mapped.__table__
         names = [key for key in change.rows[0] if key != "id"]
@@ -201,12 +274,13 @@ def _plain(value: Any) -> Any:
 def _statement(
     layouts: tuple[_Layout, ...],
     last: _Layout | None,
-    offspring: tuple[tuple[_Layout, str], ...],
     guard: _Layout | None,
     setting: tuple[_Layout, ...] = (),
+    returning: str | None = None,
 ) -> TextClause:
-    """One CTE per table; one row back: the ids of `last`'s rows in their order, and whether the guard held."""
-    ctes = [_plain_insert(f"w{index}", layout, f"rows{index}") for index, layout in enumerate(layouts)]
+    """One CTE per table; one row back: `last`'s new ids in order, whether the guard held, the caller's own row."""
+    read = returning is not None
+    ctes = [_plain_insert(f"w{index}", layout, f"rows{index}", read) for index, layout in enumerate(layouts)]
     ids = "NULL::bigint[]"
     if last is not None:
         names = _names(last)
@@ -216,14 +290,18 @@ def _statement(
             "WITH ORDINALITY AS r)"
         )
         ctes.append(f"wl AS (INSERT INTO {last.table.name} (id, {names}) SELECT new_id, {names} FROM drawn)")
-        ctes += [_child_insert(f"c{n}", layout, f"child{n}", parent) for n, (layout, parent) in enumerate(offspring)]
         ids = "ARRAY(SELECT new_id FROM drawn ORDER BY ordinality)"
     ctes += [_update_by_id(f"s{n}", layout, f"set{n}") for n, layout in enumerate(setting)]
     held = "true"
     if guard is not None:
         ctes.append(_guarded_update(guard))
         held = "EXISTS (SELECT FROM g)"
-    return text(f"WITH {', '.join(ctes)} SELECT {ids}, {held}")
+    own = "NULL::json"
+    if returning is not None:
+        written = " + ".join(f"(SELECT count(*) FROM w{index})" for index in range(len(layouts))) or "0"
+        ctes.append(f"own AS ({returning.replace('{written}', f'{written} >= 0')})")
+        own = "(SELECT row_to_json(own) FROM own)"
+    return text(f"WITH {', '.join(ctes)} SELECT {ids}, {held}, {own}")
 
 
 def _update_by_id(name: str, layout: _Layout, parameter: str) -> str:
@@ -249,22 +327,12 @@ def _set_clause(layout: _Layout) -> str:
     return ", ".join(f'"{column.name}" = r."{column.name}"' for column in layout.columns if column.name != "id")
 
 
-def _child_insert(name: str, layout: _Layout, parameter: str, parent: str) -> str:
-    """Rows whose `parent` column names a returned row by its place: written with that row's new id."""
-    table = layout.table.name
-    values = ", ".join("drawn.new_id" if column.name == parent else f'r."{column.name}"' for column in layout.columns)
-    return (
-        f"{name} AS (INSERT INTO {table} ({_names(layout)}) SELECT {values} "
-        f"FROM json_populate_recordset(NULL::{table}, CAST(:{parameter} AS json)) AS r "
-        f'JOIN drawn ON drawn.ordinality = r."{parent}")'
-    )
-
-
-def _plain_insert(name: str, layout: _Layout, parameter: str) -> str:
+def _plain_insert(name: str, layout: _Layout, parameter: str, read: bool = False) -> str:
+    """`read`: the CTE returns a row per insert, so another part of the statement can wait for it."""
     table = layout.table.name
     return (
         f"{name} AS (INSERT INTO {table} ({_names(layout)}) SELECT {_prefixed('r', layout)} "
-        f"FROM json_populate_recordset(NULL::{table}, CAST(:{parameter} AS json)) AS r)"
+        f"FROM json_populate_recordset(NULL::{table}, CAST(:{parameter} AS json)) AS r{' RETURNING 1' if read else ''})"
     )
 
 

@@ -11,11 +11,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, select
+from sqlalchemy import bindparam, case, exists, func, select
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm.util import identity_key
 
 from workflow.domain.goods import GoodsLine
 from workflow.domain.policy import DEFAULT_TIME_ZONE
@@ -31,6 +33,7 @@ from workflow.store.tables import (
     DeclarationRow,
     DocumentRow,
     EnterpriseRow,
+    GrantedProductRow,
     LedgerEntryRow,
     PanelSeatRow,
     ReversalRow,
@@ -165,7 +168,13 @@ def declaration_route(session: Session, declaration_id: int) -> dict[str, Any] |
 
 
 def enterprise_district(session: Session, enterprise_id: int) -> str | None:
-    """The district an enterprise is registered in: whose local time its users read."""
+    """The district an enterprise is registered in: whose local time its users read.
+
+    A page that read the enterprise's row already (the applicant's own application) holds it: no second read.
+    """
+    held = session.identity_map.get(identity_key(EnterpriseRow, enterprise_id))
+    if isinstance(held, EnterpriseRow):
+        return held.district
     return session.scalar(select(EnterpriseRow.district).where(EnterpriseRow.id == enterprise_id))
 
 
@@ -174,7 +183,11 @@ def enterprise_profile(session: Session, enterprise_id: int) -> dict[str, Any] |
     row = session.get(EnterpriseRow, enterprise_id)
     if row is None:
         return None
-    records = credit_reads.histories(session, [enterprise_id])[enterprise_id]
+    return _with_history(session, row)
+
+
+def _with_history(session: Session, row: EnterpriseRow) -> dict[str, Any]:
+    records = credit_reads.histories(session, [row.id])[row.id]
     newest_first = sorted(records, key=lambda record: record.effective_from, reverse=True)
     return enterprise_view(row) | {
         "credit": [
@@ -182,8 +195,37 @@ def enterprise_profile(session: Session, enterprise_id: int) -> dict[str, Any] |
             for c in newest_first
         ],
         "credit_records": records,  # the tier in force today is read from these (credit_reads.summary_today)
-        "approvals": approvals(session, enterprise_id, limit=20),
+        "approvals": approvals(session, row.id, limit=20),
     }
+
+
+# R15's "granted before" (granted_products.has_grant: any row of the enterprise), asked beside its row.
+_HAS_GRANT = exists().where(GrantedProductRow.enterprise_id == EnterpriseRow.id)
+_FILE_ENTERPRISE = select(EnterpriseRow, _HAS_GRANT.label("has_grant")).where(
+    EnterpriseRow.id == bindparam("enterprise_id")
+)  # built once: a compiled-cache hit on every view
+
+
+@dataclass(frozen=True)
+class FileEnterprise:
+    """The application page's enterprise: its row (a page may hold it for later reads), its profile, R15's answer."""
+
+    row: EnterpriseRow
+    profile: dict[str, Any]
+    has_grant: bool
+
+
+def file_enterprise(session: Session, enterprise_id: int, with_history: bool) -> FileEnterprise | None:
+    """The enterprise of an application and whether it was granted anything before (R15), in one statement.
+
+    With its history (credit and earlier approvals, as `enterprise_profile`) only for a reader shown them.
+    """
+    found = session.execute(_FILE_ENTERPRISE, {"enterprise_id": enterprise_id}).first()
+    if found is None:
+        return None
+    row, has_grant = found
+    profile = _with_history(session, row) if with_history else enterprise_view(row)
+    return FileEnterprise(row, profile, bool(has_grant))
 
 
 def approvals(session: Session, enterprise_id: int, limit: int) -> list[dict[str, Any]]:
@@ -301,8 +343,11 @@ def ledger_history(session: Session, where: LedgerFilter, before: int | None, li
 
     Two steps: the page of entries (keyset, filters), then running sums over the whole history of only the lines on
     that page (window functions, PostgreSQL and SQLite alike). A balance so never depends on the page or the period
-    that shows it, and a page costs the same whatever the size of the ledger.
+    that shows it, and a page costs the same whatever the size of the ledger. One certificate's history (its page,
+    the port desk's, its declarations') is one step: the sums over its own ledger, then the page.
     """
+    if where.certificate_id is not None:
+        return _certificate_history(session, where, before, limit)
     page = session.execute(_ledger_page(where, before, limit)).mappings().all()
     if not page:
         return []
@@ -310,28 +355,84 @@ def ledger_history(session: Session, where: LedgerFilter, before: int | None, li
     return [_history_row(row, *balances[row["id"]]) for row in page]
 
 
-def _ledger_page(where: LedgerFilter, before: int | None, limit: int) -> Any:
-    query = (
-        select(
-            LedgerEntryRow.id,
-            LedgerEntryRow.kind,
-            LedgerEntryRow.qty,
-            LedgerEntryRow.unit,
-            LedgerEntryRow.at,
-            LedgerEntryRow.actor_role,
-            LedgerEntryRow.reason,
-            LedgerEntryRow.declaration_id,
-            LedgerEntryRow.certificate_line_id,
-            CertificateRow.id.label("certificate_id"),
-            CertificateRow.certificate_no,
-            CertificateLineRow.line_no,
-            CertificateLineRow.approved_qty,
-            DeclarationRow.declaration_no,
-        )
-        .join(CertificateRow, CertificateRow.id == LedgerEntryRow.certificate_id)
+def _certificate_history(session: Session, where: LedgerFilter, before: int | None, limit: int) -> list[dict[str, Any]]:
+    """One certificate's page with its balances in one statement (`_certificate_history_query`)."""
+    values: dict[str, Any] = {
+        "certificate_id": where.certificate_id,
+        "enterprise_id": where.enterprise_id,
+        "district": where.district,
+        "since": _start_of(where.since, where.time_zone) if where.since is not None else None,
+        "until": _start_of(where.until, where.time_zone, 1) if where.until is not None else None,
+        "before": before,
+        "limit": limit,
+    }
+    query = _certificate_history_query(*(values[name] is not None for name in _OPTIONAL_FILTERS))
+    rows = session.execute(query, {name: value for name, value in values.items() if value is not None}).mappings()
+    return [_history_row(row, Decimal(row["used"] or 0), Decimal(row["committed"] or 0)) for row in rows.all()]
+
+
+_OPTIONAL_FILTERS = ("enterprise_id", "district", "since", "until", "before")
+
+
+@cache
+def _certificate_history_query(enterprise: bool, district: bool, since: bool, until: bool, before: bool) -> Any:
+    """The statement for one combination of filters, built once (a compiled-cache hit on every page after).
+
+    The running sums are taken over every entry of the certificate's lines (the inner query) before the period and
+    the keyset choose the page (the outer one): each balance is the one `_running_balances` gives, which sums the
+    same line's entries up to the same id.
+    """
+    line, order = LedgerEntryRow.certificate_line_id, LedgerEntryRow.id
+    sums = (
+        func.sum(_signed(_USE)).over(partition_by=line, order_by=order).label("used"),
+        func.sum(_signed(_COMMITTED)).over(partition_by=line, order_by=order).label("committed"),
+    )
+    inner = _with_ledger_joins(select(*_LEDGER_COLUMNS, *sums)).where(
+        LedgerEntryRow.certificate_id == bindparam("certificate_id")
+    )
+    if enterprise:
+        inner = inner.where(CertificateRow.enterprise_id == bindparam("enterprise_id"))
+    if district:
+        inner = inner.where(CertificateRow.district == bindparam("district"))
+    page = inner.subquery()
+    query = select(page)
+    if since:
+        query = query.where(page.c.at >= bindparam("since"))
+    if until:
+        query = query.where(page.c.at < bindparam("until"))
+    if before:
+        query = query.where(page.c.id < bindparam("before"))
+    return query.order_by(page.c.id.desc()).limit(bindparam("limit"))
+
+
+_LEDGER_COLUMNS = (
+    LedgerEntryRow.id,
+    LedgerEntryRow.kind,
+    LedgerEntryRow.qty,
+    LedgerEntryRow.unit,
+    LedgerEntryRow.at,
+    LedgerEntryRow.actor_role,
+    LedgerEntryRow.reason,
+    LedgerEntryRow.declaration_id,
+    LedgerEntryRow.certificate_line_id,
+    CertificateRow.id.label("certificate_id"),
+    CertificateRow.certificate_no,
+    CertificateLineRow.line_no,
+    CertificateLineRow.approved_qty,
+    DeclarationRow.declaration_no,
+)
+
+
+def _with_ledger_joins(query: Any) -> Any:
+    return (
+        query.join(CertificateRow, CertificateRow.id == LedgerEntryRow.certificate_id)
         .join(CertificateLineRow, CertificateLineRow.id == LedgerEntryRow.certificate_line_id)
         .outerjoin(DeclarationRow, DeclarationRow.id == LedgerEntryRow.declaration_id)
     )
+
+
+def _owned_by(query: Any, where: LedgerFilter) -> Any:
+    """Whose entries: a certificate's, an enterprise's, a district's (each a property of the entry's certificate)."""
     for column, value in (
         (LedgerEntryRow.certificate_id, where.certificate_id),
         (CertificateRow.enterprise_id, where.enterprise_id),
@@ -339,6 +440,11 @@ def _ledger_page(where: LedgerFilter, before: int | None, limit: int) -> Any:
     ):
         if value is not None:
             query = query.where(column == value)
+    return query
+
+
+def _ledger_page(where: LedgerFilter, before: int | None, limit: int) -> Any:
+    query = _owned_by(_with_ledger_joins(select(*_LEDGER_COLUMNS)), where)
     if where.since is not None:
         query = query.where(LedgerEntryRow.at >= _start_of(where.since, where.time_zone))
     if where.until is not None:

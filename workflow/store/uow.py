@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from decimal import Decimal
 from types import TracebackType
 from typing import Any, Self
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from workflow.domain.calendar import WorkingCalendar
+from workflow.domain.errors import DuplicateRequest
 from workflow.store import district_counts
 from workflow.store.assessments import SqlAssessments
 from workflow.store.certificate_changes import SqlCertificateChanges
@@ -21,7 +24,7 @@ from workflow.store.ledger import SqlDeclarations, SqlIdempotency, SqlLedger
 from workflow.store.notifications import SqlNotifications
 from workflow.store.outbox import OutboxRelay
 from workflow.store.outbox_completion import SentRow
-from workflow.store.receipts import SqlReceipts
+from workflow.store.receipts import SqlReceipts, forget_heads
 from workflow.store.replacements import SqlReplacements
 from workflow.store.repositories import (
     AuditTrail,
@@ -33,8 +36,9 @@ from workflow.store.repositories import (
     take_guarded,
 )
 from workflow.store.request_transaction import after_commit, step
+from workflow.store.step_reads import SqlStepReads
 from workflow.store.tables import AuditEventRow, DistrictCountDeltaRow, LedgerEntryRow, OutboxRow
-from workflow.store.together import TableRows, insert_together
+from workflow.store.together import TableRows, insert_returning, insert_together, take_staged
 
 
 class SqlUnitOfWork:
@@ -70,6 +74,7 @@ class SqlUnitOfWork:
         self.draws = SqlDraws(self.session, self._now)
         self.laboratories = SqlLaboratories(self.session, self._now)
         self.credit = SqlCreditEvents(self.session, audit, self._now)
+        self.step_reads = SqlStepReads(self.session)
         return self
 
     def __exit__(
@@ -78,11 +83,26 @@ class SqlUnitOfWork:
         self.rollback()
         self.session.close()
 
-    def append_with_events(self, entries: Sequence[dict[str, Any]]) -> list[int]:
-        """The declaration's hot path writes both before it takes a line lock, in one statement on PostgreSQL."""
-        events = TableRows(AuditEventRow, self.audit.take_rows())
-        entries_in = TableRows(LedgerEntryRow, self.ledger.stamped(entries))
-        return insert_together(self.session.connection(), [events], entries_in)
+    def append_with_events(
+        self, entries: Sequence[dict[str, Any]], changes: Mapping[int, tuple[Decimal, Decimal]]
+    ) -> dict[int, Decimal] | None:
+        """A declaration request's rows, written before it takes a line lock, then its lines drawn (`draw_many`).
+
+        Its staged declarations and their lines, its audit events so far and its ledger entries (each with the id
+        drawn for it ahead): one statement on PostgreSQL, with the draw itself when it is of a single line. A
+        number its enterprise filed concurrently fails the unique key: the request runs again.
+        """
+        staged = take_staged(self.session)
+        written = [*staged.inserts, TableRows(AuditEventRow, self.audit.take_rows())]
+        written.append(TableRows(LedgerEntryRow, self.ledger.stamped(entries)))
+        connection, draw = self.session.connection(), self.ledger.draw_together(changes)
+        try:
+            if draw is not None:
+                return self.ledger.drawn_together(changes, insert_returning(connection, written, draw, staged.updates))
+            insert_together(connection, written, None, updates=staged.updates)
+        except IntegrityError as error:
+            raise DuplicateRequest("a declaration of this request was filed concurrently") from error
+        return self.ledger.draw_many(changes) if changes else {}
 
     def commit(self) -> None:
         self.draws.flush_carries()  # after the line writes of the transaction, before the audit events
@@ -98,17 +118,21 @@ class SqlUnitOfWork:
 
         Its audit events (unsealed: the sequencer seals them within seconds, no chain lock is taken here), the
         dashboard's count deltas, its outbox rows (as sent when a relay publishes them after the commit), and the
-        version-guarded UPDATE of an aggregate saved `at_commit`, whose lost race fails the commit.
+        version-guarded UPDATE of an aggregate saved `at_commit`, whose lost race fails the commit; and the rows
+        staged since the last such statement (a declaration's receipts and its lines' new heads).
         """
         events = TableRows(AuditEventRow, self.audit.take_rows())
         deltas = TableRows(DistrictCountDeltaRow, district_counts.take_pending(self.session))
         outbox = self.outbox.rows()
         guarded = take_guarded(self.session)  # an aggregate saved `at_commit`: its guarded UPDATE goes along
-        ids = insert_together(self.session.connection(), [events, deltas], TableRows(OutboxRow, outbox), (), guarded)
-        return self.outbox.written(ids)
+        staged, connection = take_staged(self.session), self.session.connection()
+        written, sent = [*staged.inserts, events, deltas], TableRows(OutboxRow, outbox)
+        return self.outbox.written(insert_together(connection, written, sent, guarded, staged.updates))
 
     def rollback(self) -> None:
         take_guarded(self.session)
+        take_staged(self.session)
+        forget_heads(self.session)
         self.audit.discard()
         self.outbox.discard()
         district_counts.discard_pending(self.session)
