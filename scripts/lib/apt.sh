@@ -56,6 +56,12 @@ apt_wait_for_locks() {
     pid=${holder#pid }
     pid=${pid%% *}
     waited=$((SECONDS - start))
+    # The note comes first: on a slow machine finding the holder can take the whole bound, and whoever waits must
+    # still be told what for before the report.
+    if [ "$waited" -ge "$next_note" ]; then
+      echo "waiting for $lock, held by $holder (${waited} s of at most ${bound} s)" >&2
+      next_note=$((waited + 10))
+    fi
     if [ "$waited" -ge "$bound" ]; then
       {
         echo "the package manager's lock $lock is held by $holder; waited ${waited} s."
@@ -63,10 +69,6 @@ apt_wait_for_locks() {
         echo "  then run this command again, or let it wait longer: SPECGOODS_APT_LOCK_WAIT=900 (seconds) before it."
       } >&2
       return 1
-    fi
-    if [ "$waited" -ge "$next_note" ]; then
-      echo "waiting for $lock, held by $holder (${waited} s of at most ${bound} s)" >&2
-      next_note=$((waited + 10))
     fi
     sleep 0.5
   done

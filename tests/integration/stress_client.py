@@ -141,7 +141,7 @@ def hold_a_transaction_open(args: tuple[str, str, str, Cast, str]) -> None:
     database_url, instance, certificate_no, cast, signal_file = args
     from workflow.store.uow import SqlUnitOfWork
 
-    real_append = SqlUnitOfWork.append_with_events  # the declaration's rows and its line's draw, one statement
+    real_append = SqlUnitOfWork.write_declared  # the declaration's rows and its line's draw, one statement
 
     def append_then_hang(self: SqlUnitOfWork, entries: Any, changes: Any) -> None:
         real_append(self, entries, changes)
@@ -149,7 +149,7 @@ def hold_a_transaction_open(args: tuple[str, str, str, Cast, str]) -> None:
         Path(signal_file).write_text("in transaction")
         time.sleep(600)
 
-    SqlUnitOfWork.append_with_events = append_then_hang  # type: ignore[method-assign]
+    SqlUnitOfWork.write_declared = append_then_hang  # type: ignore[method-assign]
     container = _container(database_url, instance)
     container.bus.handle(
         c.DeclareShipment(

@@ -7,6 +7,7 @@ from datetime import date
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from config.bootstrap import Container
 from tests.conftest import Cast, make_cast
@@ -207,6 +208,14 @@ def _race(container: Container, odd: c.Command, even: c.Command, threads: int = 
     return outcomes
 
 
+def _triggers(session: Session, application_id: int, among: list[str]) -> list[str]:
+    """The application's audited transitions among these triggers."""
+    query = select(AuditEventRow.trigger).where(
+        AuditEventRow.object_id == application_id, AuditEventRow.trigger.in_(among)
+    )
+    return list(session.scalars(query))
+
+
 def test_twenty_threads_granting_and_denying_one_application_make_exactly_one_transition(
     container: Container, cast: Cast
 ) -> None:
@@ -215,11 +224,7 @@ def test_twenty_threads_granting_and_denying_one_application_make_exactly_one_tr
     outcomes = _race(container, grant, c.DenyApplication(cast.decider, application_id, "deny"))
     assert outcomes.count("won") == 1 and outcomes.count("conflict") == 19
     with container.sessions() as session:
-        decisions = session.scalars(
-            select(AuditEventRow.trigger).where(
-                AuditEventRow.object_id == application_id, AuditEventRow.trigger.in_(["grant", "deny"])
-            )
-        ).all()
+        decisions = _triggers(session, application_id, ["grant", "deny"])
         certificates = session.scalar(select(func.count()).select_from(CertificateRow))
         state = session.scalar(select(ApplicationRow.state).where(ApplicationRow.id == application_id))
     assert len(decisions) == 1
@@ -240,11 +245,7 @@ def test_twenty_threads_accepting_or_refusing_one_file_make_one_transition_and_t
     outcomes = _race(container, c.AcceptApplication(cast.acceptor, application_id), refuse)
     assert outcomes.count("won") == 1 and outcomes.count("conflict") == 19
     with container.sessions() as session:
-        triggers = session.scalars(
-            select(AuditEventRow.trigger).where(
-                AuditEventRow.object_id == application_id, AuditEventRow.trigger.in_(["accept", "not_accept"])
-            )
-        ).all()
+        triggers = _triggers(session, application_id, ["accept", "not_accept"])
         told = session.scalars(
             select(NotificationRow.kind).where(
                 NotificationRow.kind.in_(["application_accepted", "application_not_accepted"])

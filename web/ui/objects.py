@@ -247,8 +247,10 @@ def _may(me: Actor, trigger: str) -> bool:
 def _required_documents(application_id: int) -> list[str]:
     with page_reads() as session:
         row = session.get(ApplicationRow, application_id)
-        enterprise = ui_queries.enterprise_profile(session, row.enterprise_id) if row else None
-        return _file_facts(session, application_id, enterprise)[0]
+        found = ui_queries.file_enterprise(session, row.enterprise_id, with_history=False) if row else None
+        if found is None:
+            raise NotFound(_("Not found."))
+        return _file_facts(session, application_id, found.profile, has_grant=found.has_grant)[0]
 
 
 def _file_facts(
@@ -447,18 +449,15 @@ def _back(application_id: int) -> Response:
 @allow(READERS)
 def certificate(certificate_id: int) -> str:
     """Remaining quantity per line (余量), the write-off history with running balances, declarations, trail."""
-    read = require_visible("certificate_id", certificate_id, certificate_documents.certificate_read)
-    return certificate_page(certificate_id, read=read)
+    return certificate_page(certificate_id, read=require_visible("certificate_id", certificate_id))
 
 
 @blueprint.get("/certificates/<int:certificate_id>/pdf")
 @allow(Action.DOWNLOAD_CERTIFICATE)
 def certificate_pdf(certificate_id: int) -> Response:
     """The signed PDF to keep or print; until the documents worker has rendered it, a page says it is coming."""
-    require_visible("certificate_id", certificate_id)
-    with page_reads() as session:
-        number = api_reads.certificate(session, certificate_id)["certificate_no"]
-    found = pdfs.find(certificate_id, number)
+    read = require_visible("certificate_id", certificate_id)  # the certificate's row with its signed document
+    found = pdfs.found_in(read.document, read.row.certificate_no) if read is not None else None
     if found is None:
         raise NotFound(_("The certificate PDF is being prepared; please try again in a minute."))
     return pdfs.download(found)

@@ -475,7 +475,7 @@ class UnitOfWork(Protocol):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None: ...
 
-    def append_with_events(
+    def write_declared(
         self, entries: Sequence[dict[str, Any]], changes: Mapping[int, tuple[Decimal, Decimal]]
     ) -> dict[int, Decimal] | None:
         """Ledger rows, the audit events so far and the declarations added, written now; then the lines drawn.

@@ -50,7 +50,7 @@ def append_declared(
     each line has left comes back, or None when one lacked its change.
     """
     numbered = [(next(entry_ids), posting) for posting in postings]
-    left = uow.append_with_events([{**posting.row, "id": entry_id} for entry_id, posting in numbered], changes)
+    left = uow.write_declared([{**posting.row, "id": entry_id} for entry_id, posting in numbered], changes)
     return numbered, left
 
 

@@ -674,7 +674,7 @@ class SqlDeclarations(_AggregateRepository):
     ) -> None:
         """Declarations, each with its certificate-line ids and request hash, and their lines, given their ids now.
 
-        They are written with the request's ledger entries and audit events (`SqlUnitOfWork.append_with_events`).
+        They are written with the request's ledger entries and audit events (`SqlUnitOfWork.write_declared`).
 
         A number its enterprise already filed fails that write on the unique key (DuplicateRequest), and the request
         runs again, looking numbers up first.

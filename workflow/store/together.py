@@ -139,7 +139,7 @@ def insert_together(
     A `guarded` row is updated only if its version is still the one read: otherwise ConcurrencyConflict (the caller
     rolls back). Each row of `updates` sets the columns it names on the row with its `id`.
     """
-    combined = _combined(connection, plain, with_ids, guarded, updates, fewest_tables=2)
+    combined = _combined(connection, plain, with_ids, guarded, updates)
     if combined is None:
         return _apart(connection, *_present(plain, with_ids, updates), guarded)
     ids, _, _ = _run(connection, combined, guarded)
@@ -150,8 +150,8 @@ def insert_returning(
     connection: Connection, plain: Sequence[TableRows], returning: Returning, updates: Sequence[TableRows] = ()
 ) -> dict[str, Any] | None:
     """PostgreSQL: every table's rows and the caller's statement, in one; the row that statement returned, if any."""
-    combined = _combined(connection, plain, None, None, updates, fewest_tables=0, returning=returning)
-    assert combined is not None, "insert_returning is for PostgreSQL and a few rows"
+    combined = _combined(connection, plain, None, None, updates, returning)
+    assert combined is not None, "insert_returning is for PostgreSQL"
     _, _, returned = _run(connection, combined, None)
     return dict(returned) if returned is not None else None
 
@@ -180,19 +180,18 @@ def _combined(
     with_ids: TableRows | None,
     guarded: GuardedRow | None,
     updates: Sequence[TableRows],
-    fewest_tables: int,
     returning: Returning | None = None,
 ) -> tuple[TextClause, dict[str, Any]] | None:
     """The one statement and its parameters; None where each table keeps its own statement.
 
-    That is SQLite, fewer tables than `fewest_tables` (a lone table's rows are cheaper as its own INSERT, unless a
-    COMMIT goes with them), or a batch's many rows.
+    That is SQLite, a lone table (its rows are cheaper as its own INSERT), or a batch's many rows — unless the
+    caller's own statement must go with the rows.
     """
     parts, wanted, changes = _present(plain, with_ids, updates)
     tables = len(parts) + (wanted is not None) + (guarded is not None) + len(changes) + (returning is not None)
     rows = sum(len(part.rows) for part in [*parts, *([wanted] if wanted else []), *changes])
-    many = rows > MOST_ROWS_TOGETHER and returning is None  # the caller's statement needs the one statement
-    if connection.dialect.name != "postgresql" or tables < max(fewest_tables, 1) or many:
+    apart = tables < 2 or rows > MOST_ROWS_TOGETHER
+    if connection.dialect.name != "postgresql" or (apart and returning is None):
         return None
     layouts = tuple(_layout(connection, part) for part in parts)
     last = _layout(connection, wanted) if wanted else None

@@ -83,7 +83,7 @@ class SqlUnitOfWork:
         self.rollback()
         self.session.close()
 
-    def append_with_events(
+    def write_declared(
         self, entries: Sequence[dict[str, Any]], changes: Mapping[int, tuple[Decimal, Decimal]]
     ) -> dict[int, Decimal] | None:
         """A declaration request's rows, written before it takes a line lock, then its lines drawn (`draw_many`).
