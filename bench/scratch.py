@@ -4,13 +4,15 @@ the set-based copies of granted rows that give it volume, and the spawned client
 from __future__ import annotations
 
 import multiprocessing
+import os
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any, Protocol
 
 import psycopg
@@ -95,19 +97,27 @@ class Window:
     first request started after the warm-up on, `measuring` is true, and `cpu()` and `statements()` count from there.
     """
 
-    def __init__(self, task: CellTask, start_at: float, statements: Callable[[], int] = lambda: 0) -> None:
+    def __init__(
+        self,
+        task: CellTask,
+        start_at: float,
+        statements: Callable[[], int] = lambda: 0,
+        backends: Callable[[], Iterable[int]] = tuple,
+    ) -> None:
         self.start_at = start_at
         self.measure_from = start_at + task.warmup
         self.stop_at = self.measure_from + task.seconds
         self.measuring = False
-        self._count_statements = statements
+        self._count_statements, self._backends = statements, backends
         self._cpu_start, self._statements_start = 0.0, 0
+        self._server_start: dict[int, float] = {}
 
     def __iter__(self) -> Iterator[float]:
         time.sleep(max(0.0, self.start_at - time.time()))
         while (began := time.time()) < self.stop_at:
             if not self.measuring and began >= self.measure_from:
                 self._cpu_start, self._statements_start = time.process_time(), self._count_statements()
+                self._server_start = {pid: process_cpu(pid) for pid in self._backends()}
                 self.measuring = True
             yield began
 
@@ -118,6 +128,28 @@ class Window:
     def statements(self) -> int:
         """Statements counted since measuring began (0 if it never did)."""
         return self._count_statements() - self._statements_start if self.measuring else 0
+
+    def server_cpu(self) -> float:
+        """CPU seconds the server's backends of this client spent since measuring began (0 if it never did).
+
+        A backend first seen after the start counts from its birth: the warm-up opens every connection a client
+        uses, so in practice none is.
+        """
+        if not self.measuring:
+            return 0.0
+        return sum(process_cpu(pid) - self._server_start.get(pid, 0.0) for pid in self._backends())
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu(pid: int) -> float:
+    """A local process's user + system CPU seconds from /proc (the server runs on this machine); 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime and stime, fields 14 and 15 of stat(5)
 
 
 class BenchClient(Protocol):

@@ -1,9 +1,12 @@
 """Write-off throughput: the service layer, one declaration or a batch per request, against a raw psycopg write-off.
 
 Run from the repository root: `.venv/bin/python bench/writeoff.py [--clients 2,8,32] [--batch 50] [--json out.json]`.
-It makes a scratch PostgreSQL database, races client processes on one hot line and on 10,000 lines, checks the
-ledger after every cell (exit 1 on any over-draw, lost or duplicated write-off) and drops the database. The machine
-is shared and noisy, so the service/baseline ratio of adjacent runs is the number to read (docs/performance.md).
+Beside the raw write-off and the service, the floor side replays the service's own statements raw (bench/floor.py):
+the most any Python above them could reach. Each cell also gives the CPU its clients' server processes spent per
+write-off. It makes a scratch PostgreSQL database, races client processes on one hot line and on 10,000 lines,
+checks the ledger after every cell (exit 1 on any over-draw, lost or duplicated write-off) and drops the database.
+The machine is shared and noisy, so the service/baseline ratio of adjacent runs is the number to read
+(docs/performance.md).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from sqlalchemy import event, text
 # Run as a script, only bench/ is on the path; the repository root holds the tests' set-up helpers we reuse.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.floor import Recorder, Replay
 from bench.report import ledger_line, print_cells, rate_against_baseline, ratio_line
 from bench.scratch import CellTask, SpawnedClients, Window, clone_rows, percentile, plain_dsn, scratch_database
 from config.bootstrap import Container, bootstrap
@@ -43,7 +47,8 @@ from workflow.store.tables import QUANTITY_SCALE
 SPREAD_LINES = 10_000
 APPROVED_UNITS = 10**9  # 10^13 ten-thousandths per line: far below BIGINT, never used up in a run
 UNITS = (1, 5)  # each write-off draws a random 1–5 units
-SIDES = ("baseline", "service", "batch")  # raw SQL; one declaration per request; a batch per request
+# raw SQL; the service's own statements replayed raw (bench/floor.py); one declaration per request; a batch per request
+SIDES = ("baseline", "floor", "service", "batch")
 BATCH = 50  # declarations per batch request: a port feed's burst
 LAYOUTS = ("hot", "spread")
 TARGET_RATIO = 0.5  # the issue asks the service layer for at least half the raw rate, hot and spread
@@ -176,6 +181,7 @@ class Tally:
     latencies_ms: list[float] = field(default_factory=list)
     window_ops: int = 0
     window_cpu: float = 0.0
+    window_server_cpu: float = 0.0
     statements: int = 0
 
 
@@ -192,11 +198,17 @@ class Client:
         self.container = make_container(fixture.url, fixture.instance_path)
         self.statements = 0
         event.listen(self.container.engine, "before_cursor_execute", self._count_statement)
+        self.backends: set[int] = set()  # the server processes of this client's connections, for their CPU
+        event.listen(self.container.engine, "connect", self._note_backend)
         self.conn: psycopg.Connection[Any] | None = None
         self.write_off: WriteOff = self.declare
+        self.recorded_outcomes: Counter[str] = Counter()  # the floor's recorded declarations, for the ledger check
 
     def _count_statement(self, *_args: Any) -> None:
         self.statements += 1
+
+    def _note_backend(self, dbapi_connection: Any, _record: Any) -> None:
+        self.backends.add(dbapi_connection.info.backend_pid)
 
     def prepare(self, task: Task) -> None:
         """Connect before the clock starts; the other side's connection is closed so only clients ever connect.
@@ -204,13 +216,31 @@ class Client:
         Each client of a cell draws its own random sequence, and the same one whenever that cell is run again.
         """
         self.rng, self.batch = random.Random(task.seed * 1000 + self.index), task.batch
-        if task.side == "baseline":
+        if task.side in ("baseline", "floor"):
             self.conn = psycopg.connect(self.fixture.dsn)
-            self.write_off = self.raw_write_off
+            self.backends.add(self.conn.info.backend_pid)
+            self.write_off = self.raw_write_off if task.side == "baseline" else self._replaying(task)
             return
         with self.container.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         self.write_off = self.declare if task.side == "service" else self.declare_batch
+
+    def _replaying(self, task: Task) -> WriteOff:
+        """The floor: one real declaration recorded (until one is released), then its statements replayed raw."""
+        assert self.conn is not None
+        targets = self.fixture.layouts[task.layout]
+        recorded = None
+        while recorded is None:
+            with Recorder(self.container.engine) as recorder:
+                self.recorded_outcomes.update(self.declare(targets))
+            recorded = recorder.recorded()
+        replay = Replay(recorded, self.conn, f"{self.index:03d}")
+
+        def write_off(targets: tuple[Target, ...]) -> list[str]:
+            target, _ = self._pick(targets)
+            return [replay.write_off(target.certificate_id, target.certificate_no, target.line_id)]
+
+        return write_off
 
     def finish(self) -> None:
         if self.conn is not None:
@@ -263,7 +293,9 @@ class Client:
     def run(self, task: Task, start_at: float) -> Tally:
         """Write off until the window closes; only requests started inside the window are timed and counted."""
         targets, tally = self.fixture.layouts[task.layout], Tally()
-        window = Window(task, start_at, statements=lambda: self.statements)
+        tally.outcomes.update(self.recorded_outcomes)
+        self.recorded_outcomes.clear()
+        window = Window(task, start_at, statements=lambda: self.statements, backends=lambda: self.backends)
         for began in window:
             outcomes = self._one(self.write_off, targets)
             tally.outcomes.update(outcomes)
@@ -271,6 +303,7 @@ class Client:
                 tally.latencies_ms.append((time.time() - began) * 1000)
                 tally.window_ops += len(outcomes)
         tally.window_cpu, tally.statements = window.cpu(), window.statements()
+        tally.window_server_cpu = window.server_cpu()
         return tally
 
     @staticmethod
@@ -369,10 +402,14 @@ class Cell:
     p50_ms: float
     p99_ms: float
     cpu_ms_per_op: float
+    server_cpu_ms_per_op: float
     statements_per_op: float
     outcomes: dict[str, int]
     invariants: Invariants
     ratio: float | None = None
+
+
+PLAIN_STATEMENTS = {"baseline": 2.0, "floor": 3.0}
 
 
 def run_cell(pool: SpawnedClients, fixture: Fixture, task: Task, clients: int) -> Cell:
@@ -390,8 +427,10 @@ def run_cell(pool: SpawnedClients, fixture: Fixture, task: Task, clients: int) -
         p50_ms=percentile(latencies, 0.50),
         p99_ms=percentile(latencies, 0.99),
         cpu_ms_per_op=sum(tally.window_cpu for tally in tallies) * 1000 / ops,
-        # The baseline's two statements are in plain sight; the service's are counted by an engine event.
-        statements_per_op=sum(tally.statements for tally in tallies) / ops if task.side != "baseline" else 2.0,
+        server_cpu_ms_per_op=sum(tally.window_server_cpu for tally in tallies) * 1000 / ops,
+        # The baseline's two statements and the floor's three are in plain sight; the service's are counted by an
+        # engine event.
+        statements_per_op=PLAIN_STATEMENTS.get(task.side) or sum(tally.statements for tally in tallies) / ops,
         outcomes=dict(outcomes),
         invariants=invariants,
     )
@@ -454,7 +493,7 @@ def run_pair(
 
 HEADER = (
     f"{'layout':<7}{'clients':>8} {'side':<9}{'writes/s':>9}{'p50 ms':>8}{'p99 ms':>8}{'ratio':>7}"
-    f"{'cpu ms/op':>10}{'stmts':>6}{'released':>9}{'inspected':>10}{'held':>5}{'err':>4}"
+    f"{'cpu ms/op':>10}{'server':>7}{'stmts':>6}{'released':>9}{'inspected':>10}{'held':>5}{'err':>4}"
     f"{'overdrawn':>10}{'mismatch':>9}{'lost':>5}{'dup':>4}"
 )
 
@@ -465,7 +504,8 @@ def format_row(cell: Cell) -> str:
     inspected = str(out.get("inspected", 0)) if cell.side != "baseline" else "-"
     return (
         f"{cell.layout:<7}{cell.clients:>8} {cell.side:<9}{cell.writes_per_s:>9.0f}{cell.p50_ms:>8.2f}"
-        f"{cell.p99_ms:>8.2f}{ratio:>7}{cell.cpu_ms_per_op:>10.3f}{cell.statements_per_op:>6.1f}"
+        f"{cell.p99_ms:>8.2f}{ratio:>7}{cell.cpu_ms_per_op:>10.3f}{cell.server_cpu_ms_per_op:>7.3f}"
+        f"{cell.statements_per_op:>6.1f}"
         f"{out.get('released', 0):>9}{inspected:>10}{out.get('held', 0):>5}{out.get('error', 0):>4}"
         f"{inv.overdrawn:>10}{inv.mismatched:>9}{inv.lost:>5}{inv.duplicated:>4}"
     )
@@ -476,7 +516,10 @@ def summary(cells: list[Cell]) -> list[str]:
     for side in SIDES[1:]:
         for layout in dict.fromkeys(cell.layout for cell in cells):
             ratios = [cell.ratio for cell in cells if (cell.layout, cell.side) == (layout, side) and cell.ratio]
-            if ratios:
+            if ratios and side == "floor":  # not a target: the most any code above these statements could reach
+                shown = ", ".join(f"{ratio:.2f}" for ratio in ratios)
+                lines.append(f"{layout}: floor/baseline {shown} (the service's own statements, no Python above them)")
+            elif ratios:
                 subject, shown_target = f"{layout}: {side}/baseline", f"{TARGET_RATIO:.0%}"
                 lines.append(ratio_line(subject, ratios, TARGET_RATIO, digits=2, shown_target=shown_target))
     lines.append(ledger_line(sum(not cell.invariants.ok for cell in cells)))
@@ -568,7 +611,7 @@ def parse_args(argv: list[str]) -> tuple[Options, str | None, bool]:
     parser.add_argument("--layouts", default=",".join(LAYOUTS), help="hot, spread or both (default)")
     parser.add_argument("--seconds", type=float, default=6.0, help="measured seconds per cell (default 6)")
     parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds before each (default 1)")
-    parser.add_argument("--sides", default=",".join(SIDES), help="which of baseline,service,batch (baseline first)")
+    parser.add_argument("--sides", default=",".join(SIDES), help="baseline,floor,service,batch (baseline first)")
     parser.add_argument("--batch", type=int, default=BATCH, help=f"declarations per batch request (default {BATCH})")
     parser.add_argument("--json", help="also write the cells to this file")
     parser.add_argument("--profile", action="store_true", help="cProfile one service client on the hot line instead")

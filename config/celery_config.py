@@ -48,10 +48,21 @@ def redis_transport_options(visibility_timeout: int) -> dict[str, Any]:
     }
 
 
+def _transport(broker_url: str) -> dict[str, Any]:
+    """Redis through kombu's transport with one client per channel (config/broker_transport.py).
+
+    Any other broker, the embedded default's in-memory one, through the transport its URL names.
+    """
+    if broker_url.startswith(("redis://", "rediss://")):
+        return {"broker_transport": "config.broker_transport:Transport"}
+    return {}
+
+
 def celery_settings(settings: Settings) -> dict[str, Any]:
     """At-least-once delivery with idempotent tasks (ARCHITECTURE.md 'Background work')."""
     return {
         "broker_url": settings.broker_url,
+        **_transport(settings.broker_url),
         "broker_connection_retry_on_startup": True,
         "task_serializer": "json",
         "accept_content": ["json"],

@@ -7,8 +7,9 @@ A task that is going to retry ends in state RETRY: its row stays open until a la
 
 A task whose effect is one transaction (the screening) marks its row in that transaction instead
 (`completing_with_effect`): the mark commits with the effect or not at all, and the worker saves a transaction per
-task (#15). If that transaction never commits (nothing to do, a rule refused, a lost race), `task_postrun` marks the
-row as for any other task.
+task (#15). The mark is staged when the transaction begins, so it rides in the commit's last statement
+(workflow/store/together.py) at no round trip of its own. If that transaction never commits (nothing to do, a rule
+refused, a lost race), `task_postrun` marks the row as for any other task.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config.bootstrap import Container
 from config.celery_config import TASK_PREFIX
-from workflow.store.outbox_completion import Outcome, complete, row_id_of
+from workflow.store.outbox_completion import Outcome, complete, row_id_of, stage_completion, staged_unwritten
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ class _WithEffect:
 
 
 _with_effect: ContextVar[_WithEffect | None] = ContextVar("specgoods_complete_with_effect", default=None)
+_COMPLETES = "specgoods.completes"  # Session.info key: the task's pending mark and the rows staged for it
 _done_with_effect: set[str] = set()  # task ids whose row committed with the effect: postrun has nothing to mark
 
 
@@ -95,22 +97,37 @@ def completing_with_effect(container: Container, task_id: str | None) -> Iterato
 
 
 def _listen(sessions: sessionmaker[Session]) -> None:
-    if not event.contains(sessions, "before_commit", _mark_before_commit):
-        event.listen(sessions, "before_commit", _mark_before_commit)
+    if not event.contains(sessions, "after_begin", _stage_mark):
+        event.listen(sessions, "after_begin", _stage_mark)
+        event.listen(sessions, "before_commit", _mark_if_unwritten)
         event.listen(sessions, "after_commit", _note_committed)
+        event.listen(sessions, "after_rollback", _forget_mark)
 
 
-def _mark_before_commit(session: Session) -> None:
+def _stage_mark(session: Session, _transaction: Any, _connection: Any) -> None:
     pending = _with_effect.get()
-    if pending is not None and not pending.done and session.in_transaction():
-        complete(session, pending.row_id, Outcome.DONE, pending.now())
-        session.info["specgoods_completes"] = pending
+    if pending is not None and not pending.done and _COMPLETES not in session.info:
+        session.info[_COMPLETES] = (pending, stage_completion(session, pending.row_id, pending.now()))
+
+
+def _mark_if_unwritten(session: Session) -> None:
+    """A commit that took no unit of work's last statement (so not the staged mark) marks the row on its own."""
+    entry = session.info.get(_COMPLETES)
+    if entry is not None and staged_unwritten(session, entry[1]):
+        complete(session, entry[0].row_id, Outcome.DONE, entry[0].now())
 
 
 def _note_committed(session: Session) -> None:
-    pending = session.info.pop("specgoods_completes", None)
-    if pending is not None:
-        pending.done = True  # only now: a commit that failed rolled the mark back with the effect
+    entry = session.info.pop(_COMPLETES, None)
+    if entry is not None:
+        entry[0].done = True  # only now: a commit that failed rolled the mark back with the effect
+
+
+def _forget_mark(session: Session) -> None:
+    """Rolled back: the next transaction, if any, stages the mark again."""
+    entry = session.info.pop(_COMPLETES, None)
+    if entry is not None:
+        staged_unwritten(session, entry[1])  # drops the rows, if the rollback's caller had not already
 
 
 def _complete(container: Callable[[], Container], row_id: int, outcome: str) -> None:

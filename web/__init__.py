@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from apiflask import APIFlask
+from flask import Flask, Request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config.bootstrap import Container, bootstrap
@@ -13,6 +15,7 @@ from config.settings import Environment
 from web import request_log
 from web.throttle import ThrottlePolicy
 
+API_PREFIX = "/api/v1/"  # the JSON API; its HTML reference page (/api/docs) keeps the session, as pages do
 SPEC_PATH = "/api/v1/openapi.json"
 API_INFO = {
     "title": "specgoods API",
@@ -26,7 +29,7 @@ def create_app(container: Container | None = None, config: Mapping[str, Any] | N
     """Build the app around a container; tests pass their own, production builds one from the environment."""
     container = container or bootstrap()
     # No docs UI: APIFlask's loads its scripts from a CDN and inlines its start-up script, which the CSP forbids.
-    app = APIFlask(
+    app = App(
         __name__,
         title=API_INFO["title"],
         version=API_INFO["version"],
@@ -37,10 +40,39 @@ def create_app(container: Container | None = None, config: Mapping[str, Any] | N
     app.config.update(_defaults(container))
     app.config.update(config or {})
     app.extensions["specgoods"] = container
+    app.session_interface = PageSessions()
     _trust_proxies(app, container.settings.trusted_proxies)
     request_log.register(app, container.settings)
     _register(app)
     return app
+
+
+class App(APIFlask):
+    """APIFlask that asks once per hook or view, not on every request, whether it is a coroutine function.
+
+    Flask asks `inspect.iscoroutinefunction` of every before/after/teardown hook and the view on each request; the
+    answer never changes for a function, so it is remembered (hooks and views are few, and live as long as the app).
+    """
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        synced: dict[Callable[..., Any], Callable[..., Any]] = self.__dict__.setdefault("_synced", {})
+        found = synced.get(func)
+        if found is None:
+            found = synced[func] = super().ensure_sync(func)
+        return found
+
+
+class PageSessions(SecureCookieSessionInterface):
+    """The signed session cookie for the pages; the token-authenticated API neither reads nor sets one.
+
+    An API request gets Flask's null session (readable, empty, never saved): no cookie is verified, none is written,
+    and the answer does not vary by cookie. Its credentials are its Authorization header alone (web/context.py).
+    """
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if request.path.startswith(API_PREFIX):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
 
 
 def _trust_proxies(app: APIFlask, hops: int) -> None:

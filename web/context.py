@@ -65,8 +65,7 @@ def _authenticate() -> Actor:
 
 def _by_token(token: str) -> Actor:
     # Only API tokens: a browser session's token (sgs_) is not accepted here (workflow/store/accounts.py).
-    with container().sessions() as session:
-        account = account_for_token(session, token, container().deps.clock.now())
+    account = account_for_token(container().engine, token, container().deps.clock.now())
     if account is None:
         raise Unauthenticated("the API token is unknown, expired or revoked")
     return account.actor

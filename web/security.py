@@ -43,6 +43,10 @@ HEADERS = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
 }
 HSTS = "max-age=31536000; includeSubDomains"
+HSTS_NAME = "Strict-Transport-Security"
+DEFAULTS = tuple(HEADERS.items())
+API_DEFAULTS = (*DEFAULTS, ("Cache-Control", "no-store"))  # an API answer is never cached
+FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})  # the bodies with form fields
 # Far above the largest body the schemas allow in practice (a batch of 500 declarations), far below memory trouble.
 JSON_MAX_BYTES = 4 * 1024 * 1024
 JSON_MAX_DEPTH = 32  # the deepest documented body nests 4 levels; Python's parser recurses, so bound it first
@@ -68,9 +72,10 @@ def _clean_fields() -> None:
     A page whose form refuses at its fields gets a posted refusal handed over instead (`REFUSED_INPUT`): the
     person is returned to the form, input kept, the message at the field (web/ui/refusals.py, web/ui/forms.py).
     """
-    _refuse_control_characters(request.args)
-    if request.method not in BODY_METHODS:
-        return
+    if request.query_string:
+        _refuse_control_characters(request.args)
+    if request.method not in BODY_METHODS or request.mimetype not in FORM_TYPES:
+        return  # any other body has no form fields to parse: a JSON one is checked by its schema
     try:
         _refuse_control_characters(request.form)
     except InvalidInput as refused:
@@ -100,7 +105,8 @@ def _json_body() -> None:
     try:
         if (request.content_length or 0) > JSON_MAX_BYTES:
             raise RequestEntityTooLarge()
-        if not request.get_data(cache=True):
+        data = request.get_data(cache=True)
+        if not data:
             return  # no body: the route's schema says whether one was needed
     except RequestEntityTooLarge:
         raise BodyTooLarge(f"a JSON body is at most {JSON_MAX_BYTES} bytes", field="body") from None
@@ -112,7 +118,9 @@ def _json_body() -> None:
         body = None
         depth = JSON_MAX_DEPTH + 1
     else:
-        depth = json_depth(body)
+        # Each level opens a bracket: a body with few brackets (any single declaration) cannot nest too deep.
+        few = data.count(b"[") + data.count(b"{") <= JSON_MAX_DEPTH
+        depth = 0 if few else json_depth(body)
     if depth > JSON_MAX_DEPTH:
         raise InvalidInput(f"the JSON body nests more than {JSON_MAX_DEPTH} levels deep", field="body")
 
@@ -135,10 +143,12 @@ def json_depth(value: object) -> int:
 
 
 def _headers(response: Response) -> Response:
-    for name, value in HEADERS.items():
-        response.headers.setdefault(name, value)
-    if request.path.startswith("/api/"):
-        response.headers.setdefault("Cache-Control", "no-store")
+    """The hardening headers a response does not set itself, looked up in one pass over the ones it has."""
+    present = {name.lower() for name, _value in response.headers}
+    defaults = API_DEFAULTS if request.path.startswith("/api/") else DEFAULTS
     if current_app.config["SESSION_COOKIE_SECURE"]:
-        response.headers.setdefault("Strict-Transport-Security", HSTS)
+        defaults += ((HSTS_NAME, HSTS),)
+    for name, value in defaults:
+        if name.lower() not in present:
+            response.headers.add(name, value)
     return response

@@ -26,6 +26,16 @@ def test_every_response_carries_the_security_headers_and_a_csp_without_inline_co
     assert world.client.get("/api/v1/me").headers["Cache-Control"] == "no-store"
 
 
+def test_the_token_api_neither_reads_nor_sets_a_session_cookie_so_its_answers_do_not_vary_by_cookie(
+    world: World,
+) -> None:
+    world.client.set_cookie("session", "not a signed session")
+    response = world.call(world.home.applicant, "GET", "/api/v1/me")
+    assert response.status_code == 200 and "Set-Cookie" not in response.headers
+    assert "Cookie" not in response.headers.get("Vary", "")
+    assert world.client.get("/api/v1/me").status_code == 401  # a cookie alone never signs anyone in to the API
+
+
 def test_no_docs_ui_is_served_so_nothing_loads_from_a_cdn(world: World) -> None:
     assert world.client.get("/docs").status_code == 404
     assert "cdn" not in world.client.get("/").get_data(as_text=True).lower()

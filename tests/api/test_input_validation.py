@@ -170,6 +170,12 @@ def test_deeply_nested_json_is_refused_even_before_signing_in(world: World, dept
     assert written(world) == before
 
 
+def test_brackets_inside_strings_are_not_nesting_so_a_flat_body_full_of_them_is_taken(world: World) -> None:
+    body = json.dumps(application(specification="[{" * JSON_MAX_DEPTH))
+    response = world.call(world.home.applicant, "POST", APPLICATIONS, data=body, content_type="application/json")
+    assert response.status_code == 201, response.get_json()
+
+
 def test_a_json_body_over_the_size_limit_is_413(world: World) -> None:
     body = json.dumps(application(specification="x" * JSON_MAX_BYTES))
     response = world.client.post("/api/v1/tokens", data=body, content_type="application/json")

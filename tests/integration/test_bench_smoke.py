@@ -15,7 +15,7 @@ def test_two_clients_racing_on_one_hot_line_leave_no_over_draw_and_no_lost_or_du
     cells = writeoff.run(options)
     clean = writeoff.Invariants(overdrawn=0, mismatched=0, lost=0, duplicated=0)
     assert [(cell.side, cell.invariants) for cell in cells] == [
-        (side, clean) for side in ("baseline", "service", "batch")
+        (side, clean) for side in ("baseline", "floor", "service", "batch")
     ]
     assert all(cell.outcomes.get("released", 0) > 0 for cell in cells)  # the check saw real write-offs
 

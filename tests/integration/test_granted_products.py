@@ -20,6 +20,7 @@ from tests.integration.support import (
     fx10_cytokine,
     grant,
     migrate_down_and_up,
+    under_review,
 )
 from workflow.domain import commands as c
 from workflow.domain.actors import SYSTEM_ACTOR
@@ -109,6 +110,35 @@ def test_only_a_grant_records_products_and_another_enterprise_s_grants_do_not_co
         ) == {lot("A").identity}
         assert granted_products.has_grant(connection, other.enterprise_id) is True
     assert is_first_time(container, screened(container, cast, lot("A"))) is True
+
+
+def granted_by_steps(container: Container, cast: Cast, *lines: GoodsLine) -> tuple[int, list[str]]:
+    """An application of these lines granted; the statements its grant sent."""
+    application_id = file_application(container, cast, lines)
+    under_review(container, cast, application_id)
+    grant_it = c.GrantApplication(cast.decider, application_id, "granted")
+    return application_id, statements(container.engine, lambda: container.bus.handle(grant_it))
+
+
+def test_a_grant_writes_only_the_products_not_granted_before_and_none_when_all_were(
+    container: Container, cast: Cast
+) -> None:
+    """The grant's read of its products tells which are new: a repeat of known products sends no INSERT at all."""
+    first, _ = granted_by_steps(container, cast, lot("A"))
+    again, repeat = granted_by_steps(container, cast, lot("A"))
+    mixed, with_new = granted_by_steps(container, cast, lot("A"), lot("B"))
+
+    assert not any("INSERT INTO granted_products" in statement for statement in repeat), repeat
+    assert sum("INSERT INTO granted_products" in statement for statement in with_new) == 1, with_new
+    with container.engine.connect() as connection:
+        assert table(connection) == {
+            (cast.enterprise_id, product_key(lot("A").identity), first),  # kept by the first application carrying it
+            (cast.enterprise_id, product_key(lot("B").identity), mixed),
+        }
+        assert granted_products.granted_among(
+            connection, cast.enterprise_id, [lot("A").identity, lot("B").identity]
+        ) == {lot("A").identity, lot("B").identity}
+    assert again != first and is_first_time(container, screened(container, cast, lot("A"), lot("B"))) is False
 
 
 # -- one lookup, whatever the history ---------------------------------------------------------------------------------

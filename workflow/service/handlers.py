@@ -236,8 +236,12 @@ def grant_application(cmd: c.GrantApplication, deps: Dependencies) -> int:
         uow.applications.save(application, at_commit=True)
         certificate = uow.certificates.add(issued)
         assert certificate.id is not None
-        # Read above before it is written here: the application's own products were not granted before it.
-        uow.enterprises.add_granted(application.enterprise_id, certificate.application_id, _identities(application))
+        # Read above before it is written here: the application's own products were not granted before it. Only those
+        # read as never granted are written; a granted product's row is never removed, so the others are still there
+        # at commit, and a grant of known products (a repeat import) writes no row at all (#15).
+        new = tuple(identity for identity in _identities(application) if identity not in read.granted)
+        if new:
+            uow.enterprises.add_granted(application.enterprise_id, certificate.application_id, new)
         uow.laboratories.link(certificate.id, [line.lab_id for line in application.lines if line.lab_id is not None])
         supersede_replaced(uow, deps, application, certificate, read.replaces)  # R43: it cancels what it replaces
         granted = {"certificate_no": certificate.certificate_no, "valid_until": certificate.valid_until.isoformat()}

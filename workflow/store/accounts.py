@@ -60,15 +60,18 @@ def _issue(session: Session, user_id: int, name: str, now: datetime, lifetime: t
     return IssuedToken(row.id, token, name, row.expires_at)
 
 
-def account_for_token(session: Session, token: str, now: datetime) -> UserAccount | None:
-    """The active user a live API token belongs to; expired, revoked, unknown or session tokens give None."""
-    user = _live_user(session, token, now, TOKEN_PREFIX)
+def account_for_token(db: Session | Engine, token: str, now: datetime) -> UserAccount | None:
+    """The active user a live API token belongs to; expired, revoked, unknown or session tokens give None.
+
+    Given the engine, no ORM session is built for the one read: the API asks this on every request.
+    """
+    user = _live_user(db, token, now, TOKEN_PREFIX)
     return None if user is None else account_of(user)
 
 
-def session_actor(session: Session, token: str, now: datetime) -> tuple[Actor, str] | None:
+def session_actor(db: Session | Engine, token: str, now: datetime) -> tuple[Actor, str] | None:
     """The active user of a live browser session, with their language; None once it is revoked or expired."""
-    user = _live_user(session, token, now, SESSION_PREFIX)
+    user = _live_user(db, token, now, SESSION_PREFIX)
     return None if user is None else (account_of(user).actor, user.locale)
 
 
@@ -81,19 +84,28 @@ def revoke_session(session: Session, token: str, now: datetime) -> None:
     )
 
 
-def _live_user(session: Session, token: str, now: datetime, prefix: str) -> Any:
+def _live_user(db: Session | Engine, token: str, now: datetime, prefix: str) -> Any:
     """The user's columns with the token's dates: one indexed read of plain columns, on every request that signs in."""
     if not token.startswith(prefix):
         return None
-    bind = session.get_bind()
-    if isinstance(bind, Engine) and bind.dialect.name == "postgresql" and not session.in_transaction():
+    if isinstance(db, Engine):
+        return _read_alone(db, token, now)
+    bind = db.get_bind()
+    if isinstance(bind, Engine) and bind.dialect.name == "postgresql" and not db.in_transaction():
+        return _read_alone(bind, token, now)
+    user = _checked(db.connection(), token, now)
+    db.commit()
+    return user
+
+
+def _read_alone(engine: Engine, token: str, now: datetime) -> Any:
+    if engine.dialect.name == "postgresql":
         # One statement needs no transaction of its own: without one, the read is one round trip where BEGIN, the
         # read and ROLLBACK were three, on every request that signs in (docs/performance.md).
-        with bind.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             return _checked(connection, token, now)
-    user = _checked(session.connection(), token, now)
-    session.commit()
-    return user
+    with engine.begin() as connection:  # SQLite (embedded): the read and the touch in one short transaction
+        return _checked(connection, token, now)
 
 
 def _checked(connection: Connection, token: str, now: datetime) -> Any:

@@ -21,7 +21,12 @@ def line_to_json(line: GoodsLine) -> dict[str, Any]:
 
 
 def line_from_json(data: dict[str, Any]) -> GoodsLine:
-    known = {name: _typed(_LINE_HINTS[name], value) for name, value in data.items() if name in _LINE_HINTS}
+    """Read on every step of an application (its lines): which facts need converting was worked out once, below."""
+    known = {name: value for name, value in data.items() if name in _LINE_HINTS}
+    for name, convert in _LINE_CONVERTED:
+        value = known.get(name)
+        if value is not None:
+            known[name] = convert(value)
     return GoodsLine(**known)
 
 
@@ -33,13 +38,12 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _typed(hint: Any, value: Any) -> Any:
-    if value is None:
-        return None
+def _converter(hint: Any) -> type[Enum | Decimal] | None:
+    """The Enum or Decimal class a stored fact is made back into; None where the JSON value is the fact."""
     for candidate in _candidates(hint):
         if isinstance(candidate, type) and issubclass(candidate, (Enum, Decimal)):
-            return candidate(value)
-    return value
+            return candidate
+    return None
 
 
 def _candidates(hint: Any) -> tuple[Any, ...]:
@@ -47,6 +51,12 @@ def _candidates(hint: Any) -> tuple[Any, ...]:
     if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
         return typing.get_args(hint)
     return (hint,)
+
+
+# The facts stored as JSON scalars that are made back into their Enum or Decimal (the others are as stored).
+_LINE_CONVERTED = tuple(
+    (name, convert) for name, convert in ((name, _converter(hint)) for name, hint in _LINE_HINTS.items()) if convert
+)
 
 
 def clock_to_json(clock: StatutoryClock | None) -> dict[str, Any] | None:

@@ -8,7 +8,9 @@ application never leaves GRANTED, so rows are only ever added.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, exists, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -28,11 +30,17 @@ _GRANTED_AMONG = select(GrantedProductRow.product_key).where(
 _HAS_GRANT = select(exists().where(_ENTERPRISE))
 
 
+@functools.lru_cache(maxsize=4096)
+def key_of(identity: ProductIdentity) -> str:
+    """`product_key`, remembered: the screening and the grant each key the same few identities of an enterprise."""
+    return product_key(identity)
+
+
 def granted_among(
     connection: Connection, enterprise_id: int, identities: Iterable[ProductIdentity]
 ) -> set[ProductIdentity]:
     """Which of these identities the enterprise was granted: one statement, whatever its history."""
-    keyed = {product_key(identity): identity for identity in identities}
+    keyed = {key_of(identity): identity for identity in identities}
     if not keyed:
         return set()
     found = connection.execute(_GRANTED_AMONG, {"enterprise_id": enterprise_id, "keys": list(keyed)})
@@ -46,7 +54,7 @@ def has_grant(connection: Connection, enterprise_id: int) -> bool:
 
 def add(connection: Connection, enterprise_id: int, application_id: int, identities: Iterable[ProductIdentity]) -> None:
     """The products of a grant, in its transaction; one already granted keeps the application that first carried it."""
-    keys = dict.fromkeys(product_key(identity) for identity in identities)
+    keys = dict.fromkeys(key_of(identity) for identity in identities)
     rows = [{"enterprise_id": enterprise_id, "product_key": key, "application_id": application_id} for key in keys]
     _insert_new(connection, rows)
 
@@ -80,7 +88,7 @@ def backfill(connection: Connection, batch: int = BACKFILL_BATCH) -> int:
 
 
 def _row(enterprise_id: int, application_id: int, facts: dict[str, object]) -> dict[str, object]:
-    key = product_key(line_from_json(facts).identity)
+    key = key_of(line_from_json(facts).identity)
     return {"enterprise_id": enterprise_id, "product_key": key, "application_id": application_id}
 
 
@@ -96,8 +104,11 @@ def _insert_new(connection: Connection, rows: list[dict[str, object]]) -> None:
     """INSERT … ON CONFLICT DO NOTHING: a product granted before (or by a concurrent grant) keeps its row."""
     if not rows:
         return
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(GrantedProductRow).on_conflict_do_nothing(
-        index_elements=["enterprise_id", "product_key"]
-    )
-    connection.execute(statement, rows)
+    connection.execute(_insert_new_statement(connection.dialect.name), rows)
+
+
+@functools.cache
+def _insert_new_statement(dialect_name: str) -> Any:
+    """Built once per dialect: each grant's INSERT is then a compiled-cache hit."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    return dialect.insert(GrantedProductRow).on_conflict_do_nothing(index_elements=["enterprise_id", "product_key"])

@@ -184,13 +184,30 @@ class _AggregateRepository:
         self.outbox.add_requests(requests)
 
 
-# An application and its goods, read on every step of its lifecycle: one statement built once, a row per line.
+# The columns an Application is made of (and `save` writes, with `decision_due_on` and `updated_at`).
+_STORED = (
+    "enterprise_id", "district", "direction", "state", "grade", "is_first_time", "paperless", "received_on",
+    "accepted_on", "acceptor_id", "reviewer_id", "decider_id", "correction_notices", "ports", "claimed_by",
+    "claimed_at", "screening", "clock", "decision_reason", "policy_id", "policy_hash",
+)  # fmt: skip
+# An application and its goods, read on every step of its lifecycle: one statement built once, a row per line, only
+# the columns the aggregate is made of (the stored ones first, in `_STORED`'s order).
 _APPLICATION = (
-    select(ApplicationRow.__table__, ApplicationLineRow.facts.label("line_facts"))
+    select(
+        *(ApplicationRow.__table__.c[name] for name in _STORED),
+        ApplicationRow.id,
+        ApplicationRow.reference,
+        ApplicationRow.version,
+        ApplicationLineRow.facts.label("line_facts"),
+    )
     .outerjoin(ApplicationLineRow, ApplicationLineRow.application_id == ApplicationRow.id)
     .where(ApplicationRow.id == bindparam("id"))
     .order_by(ApplicationLineRow.line_no)
 )
+_READ = len(_STORED)  # the position of `id` in a row of `_APPLICATION`
+# The stored columns an Application takes as they are; the others are converted in `SqlApplications.get`.
+_AS_STORED = tuple(name for name in _STORED if name not in {"direction", "state", "grade", "clock", "ports"})
+_UNREAD = object()  # a column `save` writes that the snapshot lacks: always written
 
 
 class SqlApplications(_AggregateRepository):
@@ -201,6 +218,9 @@ class SqlApplications(_AggregateRepository):
     ) -> None:
         super().__init__(session, audit, outbox, now)
         self.calendar = calendar
+        # Per application read or saved in this transaction: its version and stored columns then, so that `save`
+        # writes only the columns that changed (the version guard vouches for the rest being still as read).
+        self._stored: dict[int, tuple[int, dict[str, Any]]] = {}
 
     def add(self, application: Application) -> Application:
         row = ApplicationRow(
@@ -219,43 +239,47 @@ class SqlApplications(_AggregateRepository):
         rows = self.session.connection().execute(_APPLICATION, {"id": application_id}).all()
         if not rows:
             raise NotFound(f"no application {application_id}")
-        row, lines = rows[0], [found.line_facts for found in rows if found.line_facts is not None]
+        row = rows[0]
+        stored = dict(zip(_STORED, row, strict=False))
+        row_id, reference, version = row[_READ : _READ + 3]
+        self._stored[row_id] = (version, stored)
+        grade, clock, ports = stored["grade"], stored["clock"], stored["ports"]
         return Application(
-            id=row.id,
-            reference=row.reference,
-            enterprise_id=row.enterprise_id,
-            district=row.district,
-            direction=Direction(row.direction),
-            state=AppState(row.state),
-            version=row.version,
-            lines=[line_from_json(facts) for facts in lines],
-            grade=RiskGrade(row.grade) if row.grade else None,
-            is_first_time=row.is_first_time,
-            paperless=row.paperless,
-            received_on=row.received_on,
-            accepted_on=row.accepted_on,
-            acceptor_id=row.acceptor_id,
-            reviewer_id=row.reviewer_id,
-            decider_id=row.decider_id,
-            correction_notices=row.correction_notices,
-            screening=row.screening,
-            clock=clock_from_json(row.clock),
-            decision_reason=row.decision_reason,
-            policy_id=row.policy_id,
-            policy_hash=row.policy_hash,
-            ports=tuple(row.ports or ()),
-            claimed_by=row.claimed_by,
-            claimed_at=row.claimed_at,
+            id=row_id,
+            reference=reference,
+            version=version,
+            lines=[line_from_json(found.line_facts) for found in rows if found.line_facts is not None],
+            **{name: stored[name] for name in _AS_STORED},
+            direction=Direction(stored["direction"]),
+            state=AppState(stored["state"]),
+            grade=RiskGrade(grade) if grade else None,
+            clock=clock_from_json(clock),
+            ports=tuple(ports or ()),
         )
 
     def save(self, application: Application, at_commit: bool = False) -> None:
-        values = {**self._columns(application), "decision_due_on": self._due_on(application), "updated_at": self.now()}
+        assert application.id is not None
+        columns, read_version = self._columns(application), application.version
+        values = {**self._changed(application.id, read_version, columns), "decision_due_on": self._due_on(application)}
+        values["updated_at"] = self.now()
         if at_commit:
             guard_at_commit(self.session, ApplicationRow, application, values)
         else:
             _guarded_update(self.session, ApplicationRow, application, values)
+        self._stored[application.id] = (application.version, columns)
         district_counts.count_moves(self.session, application.district, application.pending)  # before they are taken
         self._flush_pending(application, application.reference)
+
+    def _changed(self, application_id: int, version: int, columns: dict[str, Any]) -> dict[str, Any]:
+        """The columns that differ from the row at the version the aggregate was read at; all of them if unknown.
+
+        The domain replaces a screening or a clock, never edits one in place, so an equal value is an unchanged one.
+        """
+        stored = self._stored.get(application_id)
+        if stored is None or stored[0] != version:
+            return columns
+        before = stored[1]
+        return {name: value for name, value in columns.items() if before.get(name, _UNREAD) != value}
 
     def count_decision(self, application: Application, decided_on: date) -> None:
         """The dashboard's count of a grant or denial on its day, with its working days and lateness (R19–R22)."""

@@ -32,12 +32,12 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement, Select
 
-from workflow.domain.assessment import product_key
 from workflow.domain.credit import CreditRecord
 from workflow.domain.goods import ProductIdentity
 from workflow.domain.policy import CreditRegime, CreditTier
 from workflow.service.ports import StepFacts, Wanted
 from workflow.store.assessments import standing_of
+from workflow.store.granted_products import key_of
 from workflow.store.tables import (
     ApplicantBanRow,
     CertificateReplacementRow,
@@ -59,7 +59,7 @@ class SqlStepReads:
 
 def step_facts(connection: Connection, application_id: int, enterprise_id: int, wanted: Wanted) -> StepFacts:
     """One round trip for every part asked for; none when nothing is."""
-    keyed = {product_key(identity): identity for identity in wanted.products}
+    keyed = {key_of(identity): identity for identity in wanted.products}
     parts = _parts(wanted, bool(keyed))
     if not parts:
         return StepFacts()

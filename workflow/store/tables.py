@@ -112,6 +112,12 @@ class UserRow(Base):
     # An applicant user who keeps the enterprise's profile and users (an enterprise keeps at least one).
     is_enterprise_admin: Mapped[bool] = mapped_column(default=False)
 
+    __table_args__ = (
+        # Who a notice goes to, on the request path (migration 0028): an enterprise's users; a district's officers.
+        Index("ix_users_enterprise", "enterprise_id"),
+        Index("ix_users_district_role", "district", "role"),
+    )
+
 
 class ApiTokenRow(Base):
     """A per-user API token (docs/api/README.md): only its SHA-256 is kept; the token is shown once, when issued."""
