@@ -6,7 +6,7 @@ line, the reservation and the commit in the ledger, the audit events, the signed
 head): this side measures that bound in the same run as the raw write-off and the service, so the table shows how
 much of the gap is the rows written and how much the Python that decides them (docs/performance.md).
 
-One real declaration through the bus is recorded (`record`); each replay (`Replay.write_off`) sends its three
+One real declaration through the bus is recorded (`Recorder`); each replay (`Replay.write_off`) sends its three
 statements again for a target line, with the ids the certificate read draws, a new declaration number, and the
 receipt's next place in the line's chain. What the rows hold is otherwise the recorded declaration's: the ledger
 check after the cell holds for them as for the service's (a reservation and a commit per released write-off).
@@ -41,10 +41,10 @@ class Recorder:
     """Collects the statements an engine sends while it is listening."""
 
     def __init__(self, engine: Engine) -> None:
-        self.engine, self.seen = engine, []
+        self.engine = engine
+        self.seen: list[tuple[str, dict[str, Any]]] = []
 
     def __enter__(self) -> Recorder:
-        self.seen: list[tuple[str, dict[str, Any]]] = []
         event.listen(self.engine, "before_cursor_execute", self._note)
         return self
 

@@ -183,6 +183,13 @@ def container(make_container: Callable[..., Container], database_url: str) -> Co
     return make_container(database_url)
 
 
+@pytest.fixture
+def pg_container(make_container: Callable[..., Container], postgres_url: str) -> Container:
+    """PostgreSQL only, emptied: the production engine, where statements, plans and costs are measured."""
+    _empty_tables(postgres_url)
+    return make_container(postgres_url)
+
+
 @dataclass
 class Cast:
     """One enterprise with its applicant, and one officer per customs post, all in the Xiamen district."""

@@ -5,16 +5,15 @@ line lock is written before the guarded UPDATE takes it (docs/performance.md, is
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 
-import pytest
 from sqlalchemy import event
 
 from config.bootstrap import Container
-from tests.conftest import Cast, _empty_tables, make_cast
+from tests.conftest import Cast, make_cast
 from tests.integration.support import declaration_no, declare, fx10_cytokine, grant
 from workflow.domain import commands as c
 from workflow.store.tables import CreditRecordRow
@@ -63,13 +62,6 @@ def _declare_counted(container: Container, cast: Cast, number: str, inspected: b
     with statements(container) as seen:
         shipment = declare(container, cast, number, 2, number=chosen)
     return shipment, seen
-
-
-@pytest.fixture
-def pg_container(make_container: Callable[..., Container], postgres_url: str) -> Container:
-    """PostgreSQL only: the production engine, where the bound is measured (SQLite's writer takes BEGIN IMMEDIATE)."""
-    _empty_tables(postgres_url)
-    return make_container(postgres_url)
 
 
 def test_a_released_declaration_is_three_statements_the_last_two_under_the_line_lock(pg_container: Container) -> None:

@@ -10,16 +10,14 @@ reads `pg_prepared_statements`: every statement run that often must have gone ge
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from contextlib import ExitStack
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy import text
 
 from config.bootstrap import Container
-from tests.conftest import _empty_tables, make_cast
+from tests.conftest import make_cast
 from tests.integration.support import declare, fx10_cytokine, grant
 from web import create_app
 from workflow.domain import commands as c
@@ -31,12 +29,6 @@ PLANS = """
 SELECT generic_plans, custom_plans, regexp_replace(statement, '\\s+', ' ', 'g')
   FROM pg_prepared_statements
 """
-
-
-@pytest.fixture
-def pg_container(make_container: Callable[..., Container], postgres_url: str) -> Container:
-    _empty_tables(postgres_url)
-    return make_container(postgres_url)
 
 
 def _plans(container: Container) -> list[tuple[int, int, str]]:

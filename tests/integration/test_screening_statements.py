@@ -9,16 +9,15 @@ nothing to send again.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import pytest
 from sqlalchemy import event, select
 
 from config.bootstrap import Container
 from tasks.app import create_celery_app
-from tests.conftest import _empty_tables, make_cast
+from tests.conftest import make_cast
 from tests.integration.support import file_application
 from tests.integration.test_declaration_statements import statements
 from tests.integration.test_officer_notifications import officer
@@ -33,13 +32,6 @@ from workflow.store.tables import NotificationRow, OutboxRow
 # INSERT … SELECT finds and tells them all); the guarded UPDATE with the audit event and the outbox row's completion
 # (one statement, workflow/store/together.py).
 SCREENING_STATEMENTS = 4
-
-
-@pytest.fixture
-def pg_container(make_container: Callable[..., Container], postgres_url: str) -> Container:
-    """PostgreSQL, the production engine, where the count is kept."""
-    _empty_tables(postgres_url)
-    return make_container(postgres_url)
 
 
 @contextmanager

@@ -14,7 +14,6 @@ from config.bootstrap import Container
 from tests.conftest import Cast, make_cast
 from tests.integration.support import file_application, fx01_serum, fx10_cytokine, grant, under_review
 from tests.integration.test_granted_products import lot, statements
-from tests.integration.test_screening_statements import pg_container  # noqa: F401 (a fixture)
 from workflow.domain import commands as c
 from workflow.domain.actors import SYSTEM_ACTOR
 from workflow.domain.goods import ProductIdentity
@@ -201,7 +200,7 @@ def test_a_grant_of_goods_without_a_pathogen_reads_no_laboratory(container: Cont
 
 
 def test_each_step_of_the_flow_reads_what_it_needs_beside_its_application_in_one_statement(
-    pg_container: Container,  # noqa: F811
+    pg_container: Container,
 ) -> None:
     container, cast = pg_container, make_cast(pg_container)
     application_id = file_application(container, cast)

@@ -8,22 +8,13 @@ Here the table holds 10,000 lines and the statement a declaration sent is planne
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-import pytest
 from sqlalchemy import event, text
 
 from config.bootstrap import Container
-from tests.conftest import _empty_tables, make_cast
+from tests.conftest import make_cast
 from tests.integration.support import declare, fx10_cytokine, grant
 
 LINES = 10_000
-
-
-@pytest.fixture
-def pg_container(make_container: Callable[..., Container], postgres_url: str) -> Container:
-    _empty_tables(postgres_url)
-    return make_container(postgres_url)
 
 
 def _many_lines(container: Container, certificate_no: str) -> None:
