@@ -151,6 +151,7 @@ class Tally:
     latencies_ms: list[float] = field(default_factory=list)
     window_instances: int = 0
     window_cpu: float = 0.0
+    window_server_cpu: float = 0.0
     statements: int = 0
     ran_out: bool = False
 
@@ -177,16 +178,22 @@ class FlowClient:
         self.container = make_container(fixture.url, fixture.instance_path)
         self.statements = 0
         event.listen(self.container.engine, "before_cursor_execute", self._count_statement)
+        self.backends: set[int] = set()  # the server processes of this client's connections, for their CPU
+        event.listen(self.container.engine, "connect", self._note_backend)
         self.machine = bare_machine()
         self.conn: psycopg.Connection[Any] | None = None
 
     def _count_statement(self, *_args: Any) -> None:
         self.statements += 1
 
+    def _note_backend(self, dbapi_connection: Any, _record: Any) -> None:
+        self.backends.add(dbapi_connection.info.backend_pid)
+
     def prepare(self, task: CellTask) -> None:
         """Connect before the clock starts; only the side being measured holds a connection."""
         if task.side == "baseline":
             self.conn = psycopg.connect(self.fixture.dsn)
+            self.backends.add(self.conn.info.backend_pid)
         else:
             with self.container.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
@@ -202,7 +209,8 @@ class FlowClient:
         baseline = task.side == "baseline"
         one: Callable[[int], object] = self.baseline_instance if baseline else self.project_instance
         ids = self.rows if baseline else self.drafts
-        tally, window = Tally(), Window(task, start_at, statements=lambda: self.statements)
+        tally = Tally()
+        window = Window(task, start_at, statements=lambda: self.statements, backends=lambda: self.backends)
         for began in window:
             instance = next(ids, None)
             if instance is None:
@@ -217,6 +225,7 @@ class FlowClient:
                 tally.latencies_ms.append((time.time() - began) * 1000)
                 tally.window_instances += 1
         tally.window_cpu, tally.statements = window.cpu(), window.statements()
+        tally.window_server_cpu = window.server_cpu()
         return tally
 
     def project_instance(self, application_id: int) -> StepMs:
@@ -315,6 +324,7 @@ class Cell:
     p50_ms: float
     p99_ms: float
     cpu_ms_per_instance: float
+    server_cpu_ms_per_instance: float  # CPU of the clients' PostgreSQL backends, from /proc
     statements_per_instance: float
     instances: int  # every instance started, warm-up included: all of them are checked
     errors: int
@@ -343,6 +353,7 @@ def run_cell(pool: SpawnedClients, fixture: Fixture, task: CellTask, clients: in
         p50_ms=percentile(latencies, 0.50),
         p99_ms=percentile(latencies, 0.99),
         cpu_ms_per_instance=sum(tally.window_cpu for tally in tallies) * 1000 / max(1, window),
+        server_cpu_ms_per_instance=sum(tally.window_server_cpu for tally in tallies) * 1000 / max(1, window),
         # The baseline's statements are in plain sight: one UPDATE per step; the project's are counted by an event.
         statements_per_instance=(
             sum(tally.statements for tally in tallies) / max(1, window) if task.side == "project" else len(STEPS)
@@ -592,7 +603,7 @@ def run(
 
 
 HEADER = (
-    f"{'clients':>7} {'side':<9}{'inst/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'ratio':>7}{'cpu ms/inst':>12}"
+    f"{'clients':>7} {'side':<9}{'inst/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'ratio':>7}{'cpu ms/inst':>12}{'server':>8}"
     f"{'stmts/inst':>11}{'started':>8}{'err':>5}{'broken':>7}"
 )
 
@@ -601,7 +612,8 @@ def format_row(cell: Cell) -> str:
     ratio = f"{cell.ratio:.3f}" if cell.ratio is not None else "-"
     row = (
         f"{cell.clients:>7} {cell.side:<9}{cell.instances_per_s:>8.1f}{cell.p50_ms:>8.2f}{cell.p99_ms:>8.2f}"
-        f"{ratio:>7}{cell.cpu_ms_per_instance:>12.2f}{cell.statements_per_instance:>11.1f}{cell.instances:>8}"
+        f"{ratio:>7}{cell.cpu_ms_per_instance:>12.2f}{cell.server_cpu_ms_per_instance:>8.2f}"
+        f"{cell.statements_per_instance:>11.1f}{cell.instances:>8}"
         f"{cell.errors:>5}{cell.broken:>7}"
     )
     if cell.ran_out:
@@ -636,6 +648,7 @@ def summary(result: Result) -> list[str]:
     ratios = [cell.ratio for cell in result.cells if cell.ratio is not None]
     if ratios:
         lines.append(ratio_line("flow: project/baseline", ratios, TARGET_RATIO))
+        lines.extend(cpu_ceilings(result.cells))
     if result.statements_per_step:
         counted = ", ".join(f"{step} {count}" for step, count in result.statements_per_step.items())
         lines.append(f"statements per step (one instance, counted; COMMITs aside): {counted}")
@@ -652,6 +665,26 @@ def summary(result: Result) -> list[str]:
         if result.ok
         else f"invariants: BROKEN ({broken} instance(s) not granted cleanly, or a seed or draft supply problem)"
     )
+    return lines
+
+
+def cpu_ceilings(cells: list[Cell]) -> list[str]:
+    """Per client count, the most any client code could reach while the server does the project's statements.
+
+    Client and server share this machine's cores, so when both sides are CPU-bound a rate is at most cores over the
+    CPU one instance costs both together. With no client CPU at all, the project would still cost its server CPU:
+    the ratio cannot exceed (baseline client + server CPU) / (project server CPU) per instance.
+    """
+    lines = []
+    for baseline, project in zip(cells[::2], cells[1::2], strict=True):
+        if project.server_cpu_ms_per_instance > 0:
+            spent = baseline.cpu_ms_per_instance + baseline.server_cpu_ms_per_instance
+            ceiling = spent / project.server_cpu_ms_per_instance
+            lines.append(
+                f"{project.clients} clients: CPU per instance, client + server: baseline {spent:.2f} ms, project "
+                f"{project.cpu_ms_per_instance:.2f} + {project.server_cpu_ms_per_instance:.2f} ms; with no client CPU "
+                f"at all the ratio could reach at most {ceiling:.2f}"
+            )
     return lines
 
 

@@ -28,10 +28,10 @@ from workflow.store.tables import NotificationRow, OutboxRow
 
 # The screening of a submission of goods without a pathogen, by an enterprise with no grant yet, one acceptor:
 # the application; its enterprise's credit, granted products (and whether any), natural person, the documents and
-# the certificate it replaces in one read (workflow/store/step_reads.py); the acceptors' notices (inbox-only: one
-# INSERT … SELECT finds and tells them all); the guarded UPDATE with the audit event and the outbox row's completion
-# (one statement, workflow/store/together.py).
-SCREENING_STATEMENTS = 4
+# the certificate it replaces in one read (workflow/store/step_reads.py); the guarded UPDATE with the audit event,
+# the outbox row's completion and the acceptors' notices (inbox-only: an INSERT … SELECT finds and tells them all),
+# in one statement (workflow/store/together.py).
+SCREENING_STATEMENTS = 3
 
 
 @contextmanager

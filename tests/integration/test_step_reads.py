@@ -24,11 +24,12 @@ from workflow.store.tables import ApplicantBanRow, CertificateRow, CreditRecordR
 
 # Each step of the flow on PostgreSQL (COMMITs aside): the application, then what the step reads beside it in one
 # statement (the replaced certificate among it, R43), then its writes. Submit: the read; the last statement
-# (workflow/store/together.py). Screen: the read; the acceptors' notices (one INSERT … SELECT); the last statement.
-# Accept: the reviewers' notices; the applicant's notice (one INSERT … SELECT each); the last statement. Start
-# review: the deciders' notices; the last statement. Grant: the read; the certificate with its id and lines; the
-# granted products; the applicant's notice; the last statement, with the guarded UPDATE.
-FLOW_STATEMENTS = {"submit": 3, "screen": 4, "accept": 4, "start_review": 3, "grant": 6}
+# (workflow/store/together.py). Screen: the read; the last statement, with the acceptors' notices (an INSERT …
+# SELECT among its parts, as every notice of a step is). Accept: the last statement, with the reviewers' notices
+# and the applicant's with their e-mail copies. Start review: the last statement, with the deciders' notices.
+# Grant: the read; the certificate with its id and lines; the granted products; the last statement, with the
+# applicant's notice and the guarded UPDATE.
+FLOW_STATEMENTS = {"submit": 3, "screen": 3, "accept": 2, "start_review": 2, "grant": 5}
 EVERYTHING = Wanted(enterprise=True, documents=True, credit=True, assessment=True, replacement=True)
 
 

@@ -9,11 +9,11 @@ transaction, as applicants are (workflow/service/notify.py).
 
 The queue notices (work to accept, review, decide) are inbox-only, with no e-mail copy (docs/notifications.md), and
 are written in the transaction of the change that fills the queue: one INSERT … SELECT of the district's officers of
-the role, so that transaction still costs one statement however many officers there are, and no task per file is
-published and run only to fan out (#15). A submission reaches the acceptors in its screening's transaction
-(`tell_acceptors`): the screening is a task already, runs once per submission, and tells them of a file whose
-screening facts they can read. An acceptance reaches the reviewers, and the start of a review the deciders, in its
-own transaction (`tell_officers`).
+the role, a part of the commit's own statement on PostgreSQL, so the notices cost that transaction no statement
+however many officers there are, and no task per file is published and run only to fan out (#15). A submission
+reaches the acceptors in its screening's transaction (`tell_acceptors`): the screening is a task already, runs once
+per submission, and tells them of a file whose screening facts they can read. An acceptance reaches the reviewers,
+and the start of a review the deciders, in its own transaction (`tell_officers`).
 """
 
 from __future__ import annotations
@@ -63,9 +63,9 @@ def tell_officers(uow: UnitOfWork, application: Application) -> None:
         key = f"application:{application.id}:v{application.version}:{record.trigger}"
         if record.from_state != record.to_state and record.to_state in NEW_WORK:
             kind, role = NEW_WORK[record.to_state]
-            _tell_queue(uow, application.district, role, kind, params, f"{kind}:{key}")
+            _queue_at_commit(uow, application.district, role, kind, params, f"{kind}:{key}")
         elif record.trigger == TO_DECIDE[0]:
-            _tell_queue(uow, application.district, TO_DECIDE[2], TO_DECIDE[1], params, f"{TO_DECIDE[1]}:{key}")
+            _queue_at_commit(uow, application.district, TO_DECIDE[2], TO_DECIDE[1], params, f"{TO_DECIDE[1]}:{key}")
         elif record.trigger == "reassign":
             _tell_reassigned(uow, record.actor.user_id, record.inputs, params)
 
@@ -79,22 +79,30 @@ def _tell_reassigned(uow: UnitOfWork, by: int | None, inputs: Mapping[str, Any],
         notify(uow, [lost], "claim_reassigned_away", params)
 
 
-def tell_acceptors(uow: UnitOfWork, application: Application) -> int:
-    """In the screening's transaction: the district's acceptors, of a file still waiting for them. Returns how many.
+def tell_acceptors(uow: UnitOfWork, application: Application) -> None:
+    """In the screening's transaction: the district's acceptors, of a file still waiting for them.
 
     The screening runs once per submission (its version guard and `needs_screening`), so its own notices cannot
     exist yet; the unique key still guards the rows (a concurrent copy writes none and loses its guard). The key
     carries the version screened, which each submission changes, so a file submitted again reaches them again.
     """
     if application.state != AppState.SUBMITTED.value:
-        return 0  # accepted (or closed) before its screening ran: nothing waits in the acceptors' queue
+        return  # accepted (or closed) before its screening ran: nothing waits in the acceptors' queue
     kind, role = TO_ACCEPT
     key = f"{kind}:application:{application.id}:v{application.version}:screen"
-    return _tell_queue(uow, application.district, role, kind, {"reference": application.reference}, key)
+    _queue_at_commit(uow, application.district, role, kind, {"reference": application.reference}, key)
+
+
+def _queue_at_commit(
+    uow: UnitOfWork, district: str, role: Role, kind: str, params: Mapping[str, str], key: str
+) -> None:
+    """As `_tell_queue`, written with the commit's statement where the store can: a step needs no count back."""
+    check_params(kind, params)
+    uow.notifications.add_inbox_only_to_role_at_commit(district, role.value, kind, params, key, NO_EMAIL)
 
 
 def _tell_queue(uow: UnitOfWork, district: str, role: Role, kind: str, params: Mapping[str, str], key: str) -> int:
-    """The district's officers of the role, inbox-only, in the caller's transaction: one statement for them all.
+    """The district's officers of the role, inbox-only, now: one statement for them all. Returns how many were new.
 
     `key` names the event and its object (`work_to_review:application:7:v3:accept`); each officer's id completes it.
     """

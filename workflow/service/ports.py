@@ -331,8 +331,11 @@ class Outbox(Protocol):
 class Notifications(Protocol):
     def add(self, user_id: int, kind: str, params: Mapping[str, str], key: str | None = None) -> int: ...
 
-    def add_for_enterprise(self, enterprise_id: int, kind: str, params: Mapping[str, str]) -> list[int]:
-        """One notification per active user of the enterprise, found and written in one statement; their ids."""
+    def add_for_enterprise(self, enterprise_id: int, kind: str, params: Mapping[str, str], email_task: str) -> None:
+        """One notification per active user of the enterprise, each with an e-mail copy: an `email_task` outbox row.
+
+        Found and written in one statement: the commit's, where the store can (so no ids come back).
+        """
 
     def add_inbox_only_to_role(
         self, district: str, role: str, kind: str, params: Mapping[str, str], key: str, why: str
@@ -341,6 +344,11 @@ class Notifications(Protocol):
 
         A key already taken is left alone; returns how many were written.
         """
+
+    def add_inbox_only_to_role_at_commit(
+        self, district: str, role: str, kind: str, params: Mapping[str, str], key: str, why: str
+    ) -> None:
+        """The same rows, written with the commit's statement where the store can: how many is then not known."""
 
     def enterprise_users(self, enterprise_id: int) -> list[int]: ...
 

@@ -1,9 +1,16 @@
-"""Notifications in SQL: each user's in-app inbox and the delivery status of each message's e-mail copy."""
+"""Notifications in SQL: each user's in-app inbox and the delivery status of each message's e-mail copy.
+
+What a step tells an enterprise's users or a district's officers is written with its commit on PostgreSQL: the
+unit of work's last statement finds the recipients as it writes their notifications, and the e-mail copies' outbox
+rows with them (workflow/store/together.py), so telling costs the step no statement of its own. On SQLite, or
+outside a unit of work, each is written as it is asked for: one INSERT … SELECT.
+"""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -13,11 +20,13 @@ from sqlalchemy.orm import Session
 
 from workflow.domain.local_days import EVERY_DISTRICT, DistrictScope
 from workflow.store.bulk import insert_rows_returning_ids
-from workflow.store.repositories import in_scope
-from workflow.store.tables import CertificateRow, DeclarationRow, EnterpriseRow, NotificationRow, UserRow
+from workflow.store.repositories import SqlOutbox, in_scope
+from workflow.store.tables import CertificateRow, DeclarationRow, EnterpriseRow, NotificationRow, OutboxRow, UserRow
+from workflow.store.together import Fanned, TableRows
 
 Now = Callable[[], datetime]
 EMAIL_STATUSES = frozenset({"pending", "sent", "failed", "skipped"})
+EMAIL_COPY_KEY = "notification_id"  # what an e-mail copy's outbox payload names its notification by
 
 
 # Whom a decision on an enterprise's file is told: read on most steps of the lifecycle, so built once.
@@ -57,11 +66,47 @@ def _inbox_only_of_role(dialect_name: str) -> Any:
     return dialect.insert(NotificationRow).from_select(_INBOX_COLUMNS, _OF_ROLE).on_conflict_do_nothing()
 
 
+# The same two INSERT … SELECTs as parts of the commit's statement, for every ask of the transaction at once. Each
+# ask is a notification row (json_populate_record converts its values with the columns' own input functions) and
+# whom it reaches; the users are read per ask by index (a LATERAL lookup, kept one by OFFSET 0: pulled up into a
+# join, it became a hash join over a sequential scan of every user, the planner guessing a hundred asks), in ask
+# order and then user order, so ids are drawn in the order the per-statement path gives them.
+_ASKS = (
+    "FROM json_array_elements({asks}) WITH ORDINALITY AS a(ask, n) "
+    "CROSS JOIN LATERAL json_populate_record(NULL::notifications, a.ask) AS r CROSS JOIN LATERAL (SELECT id FROM users "
+)
+_WRITTEN = "u.id, r.kind, r.params, r.created_at, r.email_status, r.email_attempts, r.email_error"
+_ENTERPRISE_COLUMNS = ("user_id", "kind", "params", "created_at", "email_status", "email_attempts", "email_error")
+_ENTERPRISE_ASKS = (
+    f"SELECT {_WRITTEN} {_ASKS}"
+    "WHERE enterprise_id = CAST(a.ask ->> 'enterprise_id' AS bigint) AND active OFFSET 0) AS u ORDER BY a.n, u.id"
+)
+_ROLE_COLUMNS = (*_ENTERPRISE_COLUMNS, "dedup_key")
+_ROLE_ASKS = (
+    f"SELECT {_WRITTEN}, r.dedup_key || ':' || u.id {_ASKS}"
+    "WHERE district = a.ask ->> 'district' AND role = a.ask ->> 'role' AND active OFFSET 0) AS u ORDER BY a.n, u.id"
+)
+_EMAILED = {"email_status": "pending", "email_attempts": 0, "email_error": ""}  # the columns' defaults
+
+
+@dataclass
+class _Asked:
+    """Notices asked for in a transaction, for its commit's statement: to enterprises by e-mail task, to roles."""
+
+    to_enterprises: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    to_roles: list[dict[str, Any]] = field(default_factory=list)
+
+
 class SqlNotifications:
     """Writes go into the caller's transaction; the caller commits."""
 
-    def __init__(self, session: Session, now: Now) -> None:
-        self.session, self.now = session, now
+    def __init__(self, session: Session, now: Now, outbox: SqlOutbox | None = None) -> None:
+        """`outbox`: the unit of work's, whose commit writes the notices asked to go with it (PostgreSQL)."""
+        self.session, self.now, self.outbox = session, now, outbox
+        self.asked = _Asked()
+
+    def _at_commit(self) -> bool:
+        return self.outbox is not None and self.session.get_bind().dialect.name == "postgresql"
 
     def add(self, user_id: int, kind: str, params: Mapping[str, str], key: str | None = None) -> int:
         row = {"user_id": user_id, "kind": kind, "params": dict(params), "created_at": self.now(), "dedup_key": key}
@@ -69,10 +114,20 @@ class SqlNotifications:
         (notification_id,) = insert_rows_returning_ids(self.session.connection(), NotificationRow, [row])
         return notification_id
 
-    def add_for_enterprise(self, enterprise_id: int, kind: str, params: Mapping[str, str]) -> list[int]:
-        """One notification per active user of the enterprise, in one INSERT … SELECT; the new ids, in user order."""
+    def add_for_enterprise(self, enterprise_id: int, kind: str, params: Mapping[str, str], email_task: str) -> None:
+        """One notification per active user of the enterprise, each with an e-mail copy: an `email_task` outbox row.
+
+        With the commit's statement on PostgreSQL; elsewhere one INSERT … SELECT now, its ids (in user order) then
+        named by the copies.
+        """
+        if self._at_commit():
+            ask = {"enterprise_id": enterprise_id, "kind": kind, "params": dict(params), "created_at": self.now()}
+            self.asked.to_enterprises.setdefault(email_task, []).append(ask | _EMAILED)
+            return
+        assert self.outbox is not None, "the e-mail copies go through the unit of work's outbox"
         parameters = {"enterprise_id": enterprise_id, "kind": kind, "params": dict(params), "now": self.now()}
-        return sorted(self.session.connection().execute(_TO_ENTERPRISE, parameters).scalars())
+        for notification_id in sorted(self.session.connection().execute(_TO_ENTERPRISE, parameters).scalars()):
+            self.outbox.add(email_task, {EMAIL_COPY_KEY: notification_id})
 
     def add_inbox_only_to_role(
         self, district: str, role: str, kind: str, params: Mapping[str, str], key: str, why: str
@@ -88,6 +143,37 @@ class SqlNotifications:
             _inbox_only_of_role(connection.dialect.name), {**parameters, "key": key, "why": why}
         )
         return int(result.rowcount)
+
+    def add_inbox_only_to_role_at_commit(
+        self, district: str, role: str, kind: str, params: Mapping[str, str], key: str, why: str
+    ) -> None:
+        """`add_inbox_only_to_role`, with the commit's statement on PostgreSQL: how many is not told then."""
+        if not self._at_commit():
+            self.add_inbox_only_to_role(district, role, kind, params, key, why)
+            return
+        ask = {"district": district, "role": role, "kind": kind, "params": dict(params), "created_at": self.now()}
+        self.asked.to_roles.append(ask | _EMAILED | {"dedup_key": key, "email_status": "skipped", "email_error": why})
+
+    def take_asked(self, email_copy: Callable[[str], dict[str, Any]]) -> list[Fanned]:
+        """The notices asked to go with the commit, as parts of its statement; `email_copy(task)`: a copy's row."""
+        asked, self.asked = self.asked, _Asked()
+        fanned = [
+            Fanned(
+                NotificationRow,
+                _ENTERPRISE_COLUMNS,
+                _ENTERPRISE_ASKS,
+                asks,
+                copy=TableRows(OutboxRow, [email_copy(task)]),
+                copy_key=EMAIL_COPY_KEY,
+            )
+            for task, asks in asked.to_enterprises.items()
+        ]
+        if asked.to_roles:
+            fanned.append(Fanned(NotificationRow, _ROLE_COLUMNS, _ROLE_ASKS, asked.to_roles, keyed=True))
+        return fanned
+
+    def discard(self) -> None:
+        self.asked = _Asked()
 
     def keys_taken(self, keys: Collection[str]) -> set[str]:
         """Which of these keys a notification already carries: one indexed lookup per batch of recipients."""

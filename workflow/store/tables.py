@@ -167,7 +167,7 @@ class ApplicationRow(Base):
     __tablename__ = "applications"
     id: Mapped[int] = mapped_column(primary_key=True)
     reference: Mapped[str] = mapped_column(String(40), unique=True)
-    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"), index=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))  # ix_applications_enterprise leads with it
     district: Mapped[str] = mapped_column(String(32))
     direction: Mapped[str] = mapped_column(String(8))
     state: Mapped[str] = mapped_column(String(32))
@@ -246,7 +246,7 @@ class CertificateRow(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     certificate_no: Mapped[str] = mapped_column(String(inputs.CODE), unique=True)
     application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), unique=True)
-    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"), index=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))  # ix_certificates_enterprise leads with it
     district: Mapped[str] = mapped_column(String(32))
     direction: Mapped[str] = mapped_column(String(8))
     grade: Mapped[str] = mapped_column(String(4))
@@ -347,6 +347,9 @@ class DeclarationLineRow(Base):
     __table_args__ = (UniqueConstraint("declaration_id", "line_no"),)
 
 
+REVERSAL = text("reverses_entry_id IS NOT NULL")
+
+
 class LedgerEntryRow(Base):
     """W12: the append-only write-off ledger. Every reservation, commit, release and reversal is one row."""
 
@@ -358,7 +361,7 @@ class LedgerEntryRow(Base):
     kind: Mapped[str] = mapped_column(String(12))
     qty: Mapped[Decimal] = mapped_column(Quantity)
     unit: Mapped[str] = mapped_column(String(inputs.UNIT))
-    reverses_entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"), index=True)
+    reverses_entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"))
     reason: Mapped[str] = mapped_column(Text, default="")
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     actor_role: Mapped[str] = mapped_column(String(32))
@@ -369,6 +372,10 @@ class LedgerEntryRow(Base):
     __table_args__ = (
         Index("ix_ledger_entries_line", "certificate_line_id", "id"),
         Index("ix_ledger_entries_certificate", "certificate_id", "id"),  # a certificate's write-off history
+        # Only a reversal names one: no entry for every reservation and commit (migration 0029).
+        Index(
+            "ix_ledger_entries_reverses_entry_id", "reverses_entry_id", postgresql_where=REVERSAL, sqlite_where=REVERSAL
+        ),
         CheckConstraint("qty > 0", name="qty_positive"),
     )
 
@@ -405,6 +412,7 @@ DECISION_EVENTS = text("object_type = 'application' AND trigger IN ('grant', 'de
 
 
 UNSEALED = text("chain_seq IS NULL")
+SEALED = text("chain_seq IS NOT NULL")
 
 
 class AuditEventRow(Base):
@@ -444,7 +452,10 @@ class AuditEventRow(Base):
             postgresql_where=DECISION_EVENTS,
             sqlite_where=DECISION_EVENTS,
         ),
-        Index("ix_audit_events_chain", "district", "chain_seq", unique=True),
+        # A place is unique once sealed; an unsealed event (no place yet) has no entry here (migration 0029).
+        Index(
+            "ix_audit_events_chain", "district", "chain_seq", unique=True, postgresql_where=SEALED, sqlite_where=SEALED
+        ),
         # The events the sequencer has still to seal, oldest first: a handful, however long the chain.
         Index("ix_audit_events_unsealed", "district", "id", postgresql_where=UNSEALED, sqlite_where=UNSEALED),
     )
@@ -497,6 +508,7 @@ class WriteOffReceiptRow(Base):
 
 # The rows the redelivery sweep reads: sent, and not yet completed by their task.
 OUTBOX_INCOMPLETE = text("completed_at IS NULL AND redeliver_at IS NOT NULL")
+UNPUBLISHED = text("published_at IS NULL")
 
 
 class OutboxRow(Base):
@@ -517,7 +529,8 @@ class OutboxRow(Base):
     outcome: Mapped[str] = mapped_column(String(12), default="", server_default="")  # done, refused or failed
 
     __table_args__ = (
-        Index("ix_outbox_unpublished", "published_at", "id"),
+        # The relay's rows never sent, oldest first; a sent row leaves no entry behind (migration 0029).
+        Index("ix_outbox_unpublished", "id", postgresql_where=UNPUBLISHED, sqlite_where=UNPUBLISHED),
         Index(
             "ix_outbox_incomplete",
             "redeliver_at",

@@ -16,8 +16,15 @@ certificate's read; its receipts and its lines' new heads); rows updated by id; 
 UPDATE, whose miss raises the same ConcurrencyConflict as an UPDATE of its own; and one statement of the caller's
 own whose row comes back (a declaration's guarded draw on its line, `insert_returning`).
 
+It also carries rows an INSERT … SELECT makes of what a caller asked for and the rows that reaches (`Fanned`): the
+notifications of a step, one per active user of an enterprise or per officer of a district's role, found by the
+statement that writes them (workflow/store/notifications.py). Those the caller wants e-mailed each get an outbox row
+naming the new notification, drawn from the sequence beside it in the same statement, and their ids come back for
+the relay. Asked as statements of their own, they were a quarter of the approval flow's statements.
+
 Elsewhere (SQLite), for a single table, or for a batch's many rows, each table keeps its own statement
-(workflow/store/bulk.py).
+(workflow/store/bulk.py); a batch's notices then go in a combined statement of their own. On SQLite nothing is asked
+to ride along: the notifications are written as they are asked for.
 """
 
 from __future__ import annotations
@@ -103,6 +110,34 @@ class Returning:
     parameters: Mapping[str, Any]
 
 
+@dataclass(frozen=True)
+class Fanned:
+    """Rows an INSERT … SELECT makes of asks and the rows they reach (a notice to each active user of an enterprise).
+
+    `select` is fixed per caller (part of the statement's text, prepared once): it reads the asks, one JSON array, as
+    `{asks}`, and gives `columns` in order, in the order the new rows should take their ids. With `copy` (one row of
+    another table, the same for every new row: an e-mail copy's outbox row), each new row gets its own, `copy_key` in
+    the copy's JSON `payload` naming the new row's id. `keyed`: a row whose unique key is taken (a concurrent copy of
+    the change wrote it) is left alone, ON CONFLICT DO NOTHING; such rows get no copy.
+    """
+
+    mapped: type[Any]
+    columns: tuple[str, ...]
+    select: str
+    asks: Sequence[Mapping[str, Any]]
+    copy: TableRows | None = None
+    copy_key: str = ""
+    keyed: bool = False
+
+
+@dataclass(frozen=True)
+class Written:
+    """The new ids of the rows asked back, and per `Fanned` part its copies as (copy id, new row id), in id order."""
+
+    ids: list[int]
+    copies: list[list[tuple[int, int]]]
+
+
 def update_if_version(connection: Connection, guarded: GuardedRow) -> None:
     """UPDATE … WHERE id = ? AND version = ?: of two concurrent writers exactly one matches a row."""
     parameters = {f"v_{name}": value for name, value in guarded.values.items()}
@@ -139,11 +174,35 @@ def insert_together(
     A `guarded` row is updated only if its version is still the one read: otherwise ConcurrencyConflict (the caller
     rolls back). Each row of `updates` sets the columns it names on the row with its `id`.
     """
-    combined = _combined(connection, plain, with_ids, guarded, updates)
+    return write_together(connection, plain, with_ids, guarded, updates).ids
+
+
+def write_together(
+    connection: Connection,
+    plain: Sequence[TableRows],
+    with_ids: TableRows | None,
+    guarded: GuardedRow | None = None,
+    updates: Sequence[TableRows] = (),
+    fanned: Sequence[Fanned] = (),
+) -> Written:
+    """`insert_together`, and the `fanned` rows with their copies (PostgreSQL only: elsewhere nothing is fanned)."""
+    assert not fanned or connection.dialect.name == "postgresql", "fanned rows ride PostgreSQL's combined statement"
+    fans = [fan for fan in fanned if fan.asks]
+    combined = _combined(connection, plain, with_ids, guarded, updates, fanned=fans)
     if combined is None:
-        return _apart(connection, *_present(plain, with_ids, updates), guarded)
-    ids, _, _ = _run(connection, combined, guarded)
-    return [int(new_id) for new_id in ids or []]
+        ids = _apart(connection, *_present(plain, with_ids, updates), guarded)
+        alone = _build(connection, (), None, None, (), None, fans) if fans else None
+        return Written(ids, _copies_of(fanned, _run(connection, alone, None)[3] if alone else []))
+    ids, _, _, copies = _run(connection, combined, guarded)
+    return Written([int(new_id) for new_id in ids or []], _copies_of(fanned, copies))
+
+
+def _copies_of(
+    fanned: Sequence[Fanned], copies: Sequence[Sequence[Sequence[int]]] | None
+) -> list[list[tuple[int, int]]]:
+    """The statement's copies came back for the parts with asks only: an empty list for each of the others."""
+    returned = iter(copies or [])
+    return [[(int(copy), int(of)) for copy, of in next(returned)] if fan.asks else [] for fan in fanned]
 
 
 def insert_returning(
@@ -152,17 +211,17 @@ def insert_returning(
     """PostgreSQL: every table's rows and the caller's statement, in one; the row that statement returned, if any."""
     combined = _combined(connection, plain, None, None, updates, returning)
     assert combined is not None, "insert_returning is for PostgreSQL"
-    _, _, returned = _run(connection, combined, None)
+    _, _, returned, _ = _run(connection, combined, None)
     return dict(returned) if returned is not None else None
 
 
 def _run(
     connection: Connection, combined: tuple[TextClause, dict[str, Any]], guarded: GuardedRow | None
 ) -> tuple[Any, ...]:
-    ids, held, returned = connection.execute(*combined).one()
+    ids, held, returned, copies = connection.execute(*combined).one()
     if guarded is not None and not held:
         raise _conflict(guarded)
-    return ids, held, returned
+    return ids, held, returned, copies
 
 
 def _present(
@@ -181,18 +240,33 @@ def _combined(
     guarded: GuardedRow | None,
     updates: Sequence[TableRows],
     returning: Returning | None = None,
+    fanned: Sequence[Fanned] = (),
 ) -> tuple[TextClause, dict[str, Any]] | None:
     """The one statement and its parameters; None where each table keeps its own statement.
 
     That is SQLite, a lone table (its rows are cheaper as its own INSERT), or a batch's many rows — unless the
-    caller's own statement must go with the rows.
+    caller's own statement must go with the rows. (A batch's fanned rows then go alone: `write_together`.)
     """
     parts, wanted, changes = _present(plain, with_ids, updates)
     tables = len(parts) + (wanted is not None) + (guarded is not None) + len(changes) + (returning is not None)
     rows = sum(len(part.rows) for part in [*parts, *([wanted] if wanted else []), *changes])
-    apart = tables < 2 or rows > MOST_ROWS_TOGETHER
+    rows += sum(len(fan.asks) for fan in fanned)
+    apart = tables + len(fanned) < 2 or rows > MOST_ROWS_TOGETHER
     if connection.dialect.name != "postgresql" or (apart and returning is None):
         return None
+    return _build(connection, parts, wanted, guarded, changes, returning, fanned)
+
+
+def _build(
+    connection: Connection,
+    parts: Sequence[TableRows],
+    wanted: TableRows | None,
+    guarded: GuardedRow | None,
+    changes: Sequence[TableRows],
+    returning: Returning | None,
+    fanned: Sequence[Fanned],
+) -> tuple[TextClause, dict[str, Any]]:
+    """The statement of the parts that have rows, and its parameters."""
     layouts = tuple(_layout(connection, part) for part in parts)
     last = _layout(connection, wanted) if wanted else None
     parameters: dict[str, Any] = {f"rows{n}": _as_json(layouts[n], part.rows) for n, part in enumerate(parts)}
@@ -206,7 +280,12 @@ def _combined(
         parameters |= {"guarded": _as_json(guard, [guarded.row()])[1:-1], "read_version": guarded.read_version}
     if returning is not None:
         parameters |= returning.parameters
-    return _statement(layouts, last, guard, setting, returning.sql if returning else None), parameters
+    fans = tuple(_fan(connection, fan) for fan in fanned)
+    for n, fan in enumerate(fanned):
+        parameters[f"fan{n}"] = json.dumps(fan.asks, ensure_ascii=False, default=_plain, separators=(",", ":"))
+        if fan.copy is not None:
+            parameters[f"copy{n}"] = _as_json(_layout(connection, fan.copy), fan.copy.rows[:1])[1:-1]
+    return _statement(layouts, last, guard, setting, returning.sql if returning else None, fans), parameters
 
 
 def _apart(
@@ -237,6 +316,25 @@ class _Layout:
     table: Table
     columns: tuple[Column[Any], ...]
     converters: tuple[Callable[[Mapping[str, Any]], Any], ...]
+
+
+@dataclass(frozen=True)
+class _Fan:
+    """What of a `Fanned` part the statement's text depends on: never its asks."""
+
+    table: str
+    columns: tuple[str, ...]
+    select: str
+    keyed: bool
+    copy: _Layout | None
+    copy_key: str
+
+
+def _fan(connection: Connection, fanned: Fanned) -> _Fan:
+    assert not (fanned.keyed and fanned.copy), "a row left alone would still get its copy"
+    copy = _layout(connection, fanned.copy) if fanned.copy is not None else None
+    table = fanned.mapped.__table__.name
+    return _Fan(table, fanned.columns, fanned.select, fanned.keyed, copy, fanned.copy_key)
 
 
 def _layout(connection: Connection, part: TableRows, inserting: bool = True) -> _Layout:
@@ -276,8 +374,9 @@ def _statement(
     guard: _Layout | None,
     setting: tuple[_Layout, ...] = (),
     returning: str | None = None,
+    fans: tuple[_Fan, ...] = (),
 ) -> TextClause:
-    """One CTE per table; one row back: `last`'s new ids in order, whether the guard held, the caller's own row."""
+    """One CTE per table; one row back: `last`'s new ids, whether the guard held, the own row, the fanned copies."""
     read = returning is not None
     ctes = [_plain_insert(f"w{index}", layout, f"rows{index}", read) for index, layout in enumerate(layouts)]
     ids = "NULL::bigint[]"
@@ -300,7 +399,46 @@ def _statement(
         written = " + ".join(f"(SELECT count(*) FROM w{index})" for index in range(len(layouts))) or "0"
         ctes.append(f"own AS ({returning.replace('{written}', f'{written} >= 0')})")
         own = "(SELECT row_to_json(own) FROM own)"
-    return text(f"WITH {', '.join(ctes)} SELECT {ids}, {held}, {own}")
+    for n, fan in enumerate(fans):
+        ctes += _fanned(n, fan)
+    copies = f"json_build_array({', '.join(_copies_back(n, fan) for n, fan in enumerate(fans))})" if fans else "NULL"
+    return text(f"WITH {', '.join(ctes)} SELECT {ids}, {held}, {own}, {copies}")
+
+
+def _fanned(n: int, fan: _Fan) -> list[str]:
+    """The INSERT … SELECT of a fanned part; with copies, its ids drawn ahead in a CTE read twice, as `drawn`'s are."""
+    select, names = fan.select.replace("{asks}", f"CAST(:fan{n} AS json)"), ", ".join(f'"{c}"' for c in fan.columns)
+    if fan.copy is None:
+        return [f"n{n} AS (INSERT INTO {fan.table} ({names}) {select}{' ON CONFLICT DO NOTHING' if fan.keyed else ''})"]
+    return [
+        f"n{n} AS MATERIALIZED (SELECT nextval(pg_get_serial_sequence('{fan.table}', 'id')) AS id, x.* "
+        f"FROM ({select}) AS x({names}))",
+        f"nw{n} AS (INSERT INTO {fan.table} (id, {names}) SELECT id, {names} FROM n{n})",
+        *_copied(n, fan.copy, fan.copy_key),
+    ]
+
+
+def _copied(n: int, layout: _Layout, key: str) -> list[str]:
+    """One row like the given one per new row, in id order, its `payload` naming the new row's id under `key`."""
+    table = layout.table.name
+    values = ", ".join(
+        f"r.\"{column.name}\" || jsonb_build_object('{key}', c.of_id)"
+        if column.name == "payload"
+        else f'r."{column.name}"'
+        for column in layout.columns
+    )
+    return [
+        f"c{n} AS MATERIALIZED (SELECT nextval(pg_get_serial_sequence('{table}', 'id')) AS id, o.of_id "
+        f"FROM (SELECT id AS of_id FROM n{n} ORDER BY id) AS o)",
+        f"cw{n} AS (INSERT INTO {table} (id, {_names(layout)}) SELECT c.id, {values} "
+        f"FROM c{n} AS c CROSS JOIN json_populate_record(NULL::{table}, CAST(:copy{n} AS json)) AS r)",
+    ]
+
+
+def _copies_back(n: int, fan: _Fan) -> str:
+    if fan.copy is None:
+        return "CAST('[]' AS json)"
+    return f"(SELECT coalesce(json_agg(json_build_array(c.id, c.of_id) ORDER BY c.id), '[]') FROM c{n} AS c)"
 
 
 def _update_by_id(name: str, layout: _Layout, parameter: str) -> str:

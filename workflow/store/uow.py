@@ -38,7 +38,7 @@ from workflow.store.repositories import (
 from workflow.store.request_transaction import after_commit, step
 from workflow.store.step_reads import SqlStepReads
 from workflow.store.tables import AuditEventRow, DistrictCountDeltaRow, LedgerEntryRow, OutboxRow
-from workflow.store.together import TableRows, insert_returning, insert_together, take_staged
+from workflow.store.together import Fanned, TableRows, insert_returning, insert_together, take_staged, write_together
 
 
 class SqlUnitOfWork:
@@ -67,7 +67,7 @@ class SqlUnitOfWork:
         self.ledger = SqlLedger(self.session, self._now)
         self.declarations = SqlDeclarations(self.session, audit, self.outbox, self._now)
         self.idempotency = SqlIdempotency(self.session, self._now)
-        self.notifications = SqlNotifications(self.session, self._now)
+        self.notifications = SqlNotifications(self.session, self._now, self.outbox)
         self.assessments = SqlAssessments(self.session, self._now)
         self.receipts = SqlReceipts(self.session, self._now)
         self.enterprise_admin = SqlEnterpriseAdmin(self.session, audit, self._now)
@@ -118,8 +118,9 @@ class SqlUnitOfWork:
 
         Its audit events (unsealed: the sequencer seals them within seconds, no chain lock is taken here), the
         dashboard's count deltas, its outbox rows (as sent when a relay publishes them after the commit), and the
-        version-guarded UPDATE of an aggregate saved `at_commit`, whose lost race fails the commit; and the rows
-        staged since the last such statement (a declaration's receipts and its lines' new heads).
+        version-guarded UPDATE of an aggregate saved `at_commit`, whose lost race fails the commit; the rows
+        staged since the last such statement (a declaration's receipts and its lines' new heads); and the notices
+        asked for, with their e-mail copies' outbox rows (workflow/store/notifications.py).
         """
         events = TableRows(AuditEventRow, self.audit.take_rows())
         deltas = TableRows(DistrictCountDeltaRow, district_counts.take_pending(self.session))
@@ -127,7 +128,26 @@ class SqlUnitOfWork:
         guarded = take_guarded(self.session)  # an aggregate saved `at_commit`: its guarded UPDATE goes along
         staged, connection = take_staged(self.session), self.session.connection()
         written, sent = [*staged.inserts, events, deltas], TableRows(OutboxRow, outbox)
-        return self.outbox.written(insert_together(connection, written, sent, guarded, staged.updates))
+        told = self.notifications.take_asked(self._email_copy)
+        together = write_together(connection, written, sent, guarded, staged.updates, told)
+        return self.outbox.written(together.ids) + self._copies_sent(told, together.copies)
+
+    def _email_copy(self, task: str) -> dict[str, Any]:
+        """An e-mail copy's outbox row as the outbox writes its own rows; the notification is named by the statement."""
+        outbox = SqlOutbox(self.session, self._now, self.outbox.sent_after_commit)
+        outbox.add(task, {})
+        return outbox.rows()[0]
+
+    def _copies_sent(self, told: Sequence[Fanned], copies: Sequence[Sequence[tuple[int, int]]]) -> list[SentRow]:
+        """The e-mail copies written with the notices, for the relay to publish as it does the other rows."""
+        if self.outbox.sent_after_commit is None:
+            return []  # no relay: they wait for beat's sweep, as the other rows do
+        return [
+            SentRow(copy_id, fan.copy.rows[0]["task"], {**fan.copy.rows[0]["payload"], fan.copy_key: notification_id})
+            for fan, pairs in zip(told, copies, strict=True)
+            if fan.copy is not None
+            for copy_id, notification_id in pairs
+        ]
 
     def rollback(self) -> None:
         take_guarded(self.session)
@@ -135,5 +155,6 @@ class SqlUnitOfWork:
         forget_heads(self.session)
         self.audit.discard()
         self.outbox.discard()
+        self.notifications.discard()
         district_counts.discard_pending(self.session)
         self.session.rollback()
