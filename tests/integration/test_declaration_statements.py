@@ -25,7 +25,7 @@ RELEASED = [
     # one statement (workflow/store/together.py): every row with the id the read drew for it, and the guarded
     # UPDATE that locks the line from here and returns its receipt chain's head
     "INSERT declarations+declaration_lines+audit_events+ledger_entries UPDATE certificate_lines",
-    # the receipt and the line's new head, sent with the COMMIT in one round trip
+    # the receipt and the line's new head, in the statement that ends the transaction, just before its COMMIT
     "INSERT writeoff_receipts UPDATE certificate_lines",
 ]
 SHAPES = (r"^SELECT (\w+)\.", r"^INSERT INTO (\w+)", r"^UPDATE (\w+)")  # a SELECT by its first column's table
