@@ -20,6 +20,7 @@ from web.ui import (
     credit,
     enterprise,
     expert,
+    history_rows,
     i18n,
     inbox,
     laboratories,
@@ -52,6 +53,7 @@ def register(app: APIFlask) -> None:
     auth.register(app)
     page_reads.register(app)
     cells.register(app)
+    history_rows.register(app)
 
     @app.before_request
     def _csrf() -> None:

@@ -52,5 +52,13 @@ def tier_html(credit: Mapping[str, Any]) -> Markup:
     return Markup(f'{words} <small class="pending">{change}</small>')
 
 
+def link_base(href: str) -> str:
+    """A link's path without the id it was built with (its last segment), for a long list to append each row's id to.
+
+    Escaped, as a template's `{{ url_for(...) }}` was.
+    """
+    return str(escape(href.rsplit("/", 1)[0] + "/"))
+
+
 def register(app: Flask) -> None:
     app.jinja_env.globals.update(data_html=data_html, state_html=state_html, yesno_html=yesno_html, tier_html=tier_html)

@@ -53,13 +53,29 @@ def viewer_date(instant: datetime | str | None) -> date | None:
 
 def local_time_html(instant: datetime | str | None) -> Markup | str:
     """The time and the offset are data (translate="no"); the zone's name is words, in the page's language."""
+    zone = viewer_zone()
+    return _time_html(instant, zone, _zone_words(zone))
+
+
+class PageTimes:
+    """One page's many times (a history of two hundred entries): the reader's zone and its words looked up once."""
+
+    def __init__(self) -> None:
+        self.zone = viewer_zone()
+        self.zone_words = _zone_words(self.zone)
+
+    def html(self, instant: datetime | str | None) -> Markup | str:
+        """As `local_time_html` gives it."""
+        return _time_html(instant, self.zone, self.zone_words)
+
+
+def _time_html(instant: datetime | str | None, zone: str, zone_words: str) -> Markup | str:
     if instant is None or instant == "":
         return "—"
     moment = local_time.parse_instant(instant)
-    zone = viewer_zone()
     utc = (moment if moment.tzinfo is None else moment.astimezone(UTC).replace(tzinfo=None)).isoformat()
     local = local_time.to_local(moment, zone)
-    parts = (utc, local.strftime(local_time.STAMP_FORMAT), _zone_words(zone), local_time.utc_offset(local))
+    parts = (utc, local.strftime(local_time.STAMP_FORMAT), zone_words, local_time.utc_offset(local))
     return Markup(TIME_HTML.format(*(escape(part) for part in parts)))  # escaped as Markup.format would, faster
 
 

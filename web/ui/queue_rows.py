@@ -15,7 +15,7 @@ from flask import url_for
 from flask_babel import gettext
 from markupsafe import Markup, escape
 
-from web.ui.cells import data_html, tier_html
+from web.ui.cells import data_html, link_base, tier_html
 from web.ui.i18n import district, label, words_in_language
 
 DASH = "—"
@@ -31,8 +31,8 @@ class _PageWords:
     """What every row of one page shares: the links' bases and the words of the page's language."""
 
     def __init__(self) -> None:
-        self.application_href = _base(url_for("ui_objects.application", application_id=1))
-        self.credit_href = _base(url_for("ui_credit.enterprise", enterprise_id=1))
+        self.application_href = link_base(url_for("ui_objects.application", application_id=1))
+        self.credit_href = link_base(url_for("ui_credit.enterprise", enterprise_id=1))
         self.states = words_in_language("state")
         self.directions = words_in_language("direction")
         self.tiers = words_in_language("tier")
@@ -62,14 +62,6 @@ class _PageWords:
 
     def yesno(self, value: object) -> str:
         return DASH if value is None else self.yes if value else self.no
-
-
-def _base(href: str) -> str:
-    """A link's path without the id it was built with (its last segment in both routes), to append each row's id to.
-
-    Escaped, as the template's `{{ url_for(...) }}` was.
-    """
-    return str(escape(href.rsplit("/", 1)[0] + "/"))
 
 
 def _row(row: Mapping[str, Any], words: _PageWords) -> str:
