@@ -35,6 +35,13 @@ _ENTERPRISE_USERS = (
     .where(UserRow.enterprise_id == bindparam("enterprise_id"), UserRow.active.is_(True))
     .order_by(UserRow.id)
 )
+# Every page's header asks it: built once, a compiled-cache hit per page instead of a statement built per page.
+_UNREAD = select(func.count()).select_from(
+    select(NotificationRow.id)
+    .where(NotificationRow.user_id == bindparam("user_id"), NotificationRow.read_at.is_(None))
+    .limit(bindparam("cap"))
+    .subquery()
+)
 _TOLD = (
     bindparam("kind", type_=String),
     bindparam("params", type_=NotificationRow.params.type),
@@ -230,13 +237,7 @@ class SqlNotifications:
 
     def unread_count(self, user_id: int, cap: int = 100) -> int:
         """Unread notifications up to `cap`, read off the inbox index (user_id, read_at, id): never a table scan."""
-        unread = (
-            select(NotificationRow.id)
-            .where(NotificationRow.user_id == user_id, NotificationRow.read_at.is_(None))
-            .limit(cap)
-            .subquery()
-        )
-        return int(self.session.scalar(select(func.count()).select_from(unread)) or 0)
+        return int(self.session.scalar(_UNREAD, {"user_id": user_id, "cap": cap}) or 0)
 
     def mark_all_read(self, user_id: int) -> int:
         result = self.session.execute(

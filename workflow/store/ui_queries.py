@@ -65,33 +65,60 @@ class QueueFilter:
 
 
 def review_queue(session: Session, where: QueueFilter, before: int | None, limit: int) -> list[dict[str, Any]]:
-    query = _QUEUE
-    for column, value in (
-        (ApplicationRow.district, where.district),
-        (ApplicationRow.state, where.state),
-        (ApplicationRow.grade, where.grade),
-        (ApplicationRow.paperless, where.paperless),
-    ):
-        if value is not None:
-            query = query.where(column == value)
-    if where.due_from is not None:
-        query = query.where(ApplicationRow.decision_due_on >= where.due_from)
-    if where.due_until is not None:
-        query = query.where(ApplicationRow.decision_due_on <= where.due_until)
-    if where.claimed_by is not None:
-        query = query.where(ApplicationRow.claimed_by == where.claimed_by)
-    if where.unclaimed:
-        query = query.where(ApplicationRow.claimed_by.is_(None))
-    if where.states:
-        query = query.where(ApplicationRow.state.in_(where.states))
-    if where.free_for is not None:
-        query = query.where(ApplicationRow.claimed_by.is_(None) | (ApplicationRow.claimed_by == where.free_for))
-    if before is not None:
-        query = query.where(ApplicationRow.id < before)
-    if where.state is None:
-        query = query.where(ApplicationRow.state != "draft")  # a draft is the applicant's, not yet customs' business
-    rows = session.connection().execute(query.order_by(ApplicationRow.id.desc()).limit(limit))  # columns: no ORM
+    values = _queue_values(where, before)
+    query = _queue_query(tuple(name for name in _QUEUE_FILTERS if name in values))
+    bound = {name: value for name, value in values.items() if name not in _QUEUE_FLAGS}
+    rows = session.connection().execute(query, {**bound, "limit": limit})  # columns: no ORM
     return [row._asdict() for row in rows]
+
+
+def _queue_values(where: QueueFilter, before: int | None) -> dict[str, Any]:
+    """The filters a page asks for, by name: a value to bind, or True for a condition that binds none."""
+    values: dict[str, Any] = {
+        "district": where.district,
+        "state": where.state,
+        "grade": where.grade,
+        "paperless": where.paperless,
+        "due_from": where.due_from,
+        "due_until": where.due_until,
+        "claimed_by": where.claimed_by,
+        "unclaimed": where.unclaimed or None,
+        "states": list(where.states) or None,
+        "free_for": where.free_for,
+        "before": before,
+        "not_draft": where.state is None or None,  # a draft is the applicant's, not yet customs' business
+    }
+    return {name: value for name, value in values.items() if value is not None}
+
+
+_QUEUE_FILTERS: dict[str, Any] = {  # each filter's condition, by the name its value binds to
+    "district": lambda: ApplicationRow.district == bindparam("district"),
+    "state": lambda: ApplicationRow.state == bindparam("state"),
+    "grade": lambda: ApplicationRow.grade == bindparam("grade"),
+    "paperless": lambda: ApplicationRow.paperless == bindparam("paperless"),
+    "due_from": lambda: ApplicationRow.decision_due_on >= bindparam("due_from"),
+    "due_until": lambda: ApplicationRow.decision_due_on <= bindparam("due_until"),
+    "claimed_by": lambda: ApplicationRow.claimed_by == bindparam("claimed_by"),
+    "unclaimed": lambda: ApplicationRow.claimed_by.is_(None),
+    "states": lambda: ApplicationRow.state.in_(bindparam("states", expanding=True)),
+    "free_for": lambda: ApplicationRow.claimed_by.is_(None) | (ApplicationRow.claimed_by == bindparam("free_for")),
+    "before": lambda: ApplicationRow.id < bindparam("before"),
+    "not_draft": lambda: ApplicationRow.state != "draft",
+}
+
+
+_QUEUE_FLAGS = frozenset({"unclaimed", "not_draft"})  # conditions with no value to bind
+
+
+@cache
+def _queue_query(filters: tuple[str, ...]) -> Any:
+    """The queue's statement for one set of filters, built once.
+
+    A queue page built it anew on every view (some fifty calls of SQLAlchemy's), and looked its compiled form up by
+    a key generated from the whole tree; built once, SQLAlchemy keeps its key with it.
+    """
+    query = _QUEUE.where(*(_QUEUE_FILTERS[name]() for name in filters))
+    return query.order_by(ApplicationRow.id.desc()).limit(bindparam("limit"))
 
 
 def district_officers(session: Session, district: str) -> list[dict[str, Any]]:
