@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from functools import cache
+from typing import Any, TypeAlias, cast
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from workflow.domain.goods import WriteOffMode
@@ -62,50 +63,49 @@ def max_id(kind: str) -> int:
 
 
 def owner(session: Session, kind: str, object_id: int) -> Owner | None:
-    query = OWNERS[kind](object_id)
-    found = session.execute(query).first()
+    found = session.execute(OWNERS[kind], {"id": object_id}).first()
     return Owner(found[0], found[1]) if found else None
 
 
 OWNERS = {
-    "enterprise_id": lambda i: select(EnterpriseRow.id, EnterpriseRow.district).where(EnterpriseRow.id == i),
-    "application_id": lambda i: select(ApplicationRow.enterprise_id, ApplicationRow.district).where(
-        ApplicationRow.id == i
+    "enterprise_id": select(EnterpriseRow.id, EnterpriseRow.district).where(EnterpriseRow.id == bindparam("id")),
+    "application_id": select(ApplicationRow.enterprise_id, ApplicationRow.district).where(
+        ApplicationRow.id == bindparam("id")
     ),
-    "certificate_id": lambda i: select(CertificateRow.enterprise_id, CertificateRow.district).where(
-        CertificateRow.id == i
+    "certificate_id": select(CertificateRow.enterprise_id, CertificateRow.district).where(
+        CertificateRow.id == bindparam("id")
     ),
-    "declaration_id": lambda i: select(DeclarationRow.enterprise_id, DeclarationRow.district).where(
-        DeclarationRow.id == i
+    "declaration_id": select(DeclarationRow.enterprise_id, DeclarationRow.district).where(
+        DeclarationRow.id == bindparam("id")
     ),
-    "lab_id": lambda i: select(LaboratoryRow.enterprise_id, LaboratoryRow.district).where(LaboratoryRow.id == i),
-    "entry_id": lambda i: (
+    "lab_id": select(LaboratoryRow.enterprise_id, LaboratoryRow.district).where(LaboratoryRow.id == bindparam("id")),
+    "entry_id": (
         select(CertificateRow.enterprise_id, CertificateRow.district)
         .join(LedgerEntryRow, LedgerEntryRow.certificate_id == CertificateRow.id)
-        .where(LedgerEntryRow.id == i)
+        .where(LedgerEntryRow.id == bindparam("id"))
     ),
-    "reversal_id": lambda i: (
+    "reversal_id": (
         select(CertificateRow.enterprise_id, CertificateRow.district)
         .join(LedgerEntryRow, LedgerEntryRow.certificate_id == CertificateRow.id)
         .join(ReversalRow, ReversalRow.commit_entry_id == LedgerEntryRow.id)
-        .where(ReversalRow.id == i)
+        .where(ReversalRow.id == bindparam("id"))
     ),
     # An applicant user belongs to their enterprise; a customs officer is nobody's here (not found).
-    "user_id": lambda i: (
+    "user_id": (
         select(EnterpriseRow.id, EnterpriseRow.district)
         .join(UserRow, UserRow.enterprise_id == EnterpriseRow.id)
-        .where(UserRow.id == i)
+        .where(UserRow.id == bindparam("id"))
     ),
-    "document_id": lambda i: (
+    "document_id": (
         select(ApplicationRow.enterprise_id, ApplicationRow.district)
         .join(DocumentRow, DocumentRow.application_id == ApplicationRow.id)
-        .where(DocumentRow.id == i)
+        .where(DocumentRow.id == bindparam("id"))
     ),
     # A certificate change request (R43) is its certificate's.
-    "change_id": lambda i: (
+    "change_id": (
         select(CertificateRow.enterprise_id, CertificateRow.district)
         .join(CertificateChangeRow, CertificateChangeRow.certificate_id == CertificateRow.id)
-        .where(CertificateChangeRow.id == i)
+        .where(CertificateChangeRow.id == bindparam("id"))
     ),
 }
 
@@ -227,12 +227,18 @@ def _usability(row: CertificateRow, lines: Sequence[CertificateLineRow]) -> dict
 
 def lines_of(session: Session, parent: InstrumentedAttribute[int], parent_ids: Sequence[int]) -> dict[int, list[Any]]:
     """The line rows of several certificates or declarations in one query, by parent id and in line order."""
-    line_table = parent.class_
     found: dict[int, list[Any]] = {parent_id: [] for parent_id in parent_ids}
-    query = select(line_table).where(parent.in_(parent_ids)).order_by(parent, line_table.line_no)
-    for line in session.scalars(query):
+    for line in session.scalars(_lines_query(cast(type, parent.class_), parent.key), {"parent_ids": list(parent_ids)}):
         found[getattr(line, parent.key)].append(line)
     return found
+
+
+@cache
+def _lines_query(line_table: Any, parent_key: str) -> Any:
+    """Built once per line table (keyed by the table and the column's name: a column's `==` builds SQL)."""
+    parent = getattr(line_table, parent_key)
+    wanted = parent.in_(bindparam("parent_ids", expanding=True))
+    return select(line_table).where(wanted).order_by(parent, line_table.line_no)
 
 
 def line_balance(line: CertificateLineRow) -> dict[str, Any]:
@@ -374,12 +380,15 @@ def audit_events(
 
 
 def audit_trail(session: Session, object_type: str, object_id: int) -> list[dict[str, Any]]:
-    rows = session.scalars(
-        select(AuditEventRow)
-        .where(AuditEventRow.object_type == object_type, AuditEventRow.object_id == object_id)
-        .order_by(AuditEventRow.id)
-    )
+    rows = session.scalars(_TRAIL, {"object_type": object_type, "object_id": object_id})
     return [audit_view(row) for row in rows]
+
+
+_TRAIL = (  # built once: most pages show an object's trail
+    select(AuditEventRow)
+    .where(AuditEventRow.object_type == bindparam("object_type"), AuditEventRow.object_id == bindparam("object_id"))
+    .order_by(AuditEventRow.id)
+)
 
 
 def audit_view(row: AuditEventRow) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from workflow.domain.credit import CreditRecord, DefaultCredit
@@ -22,17 +22,19 @@ from workflow.store.tables import CreditChangeRow, CreditRecordRow, EnterpriseRo
 _RECORD = CreditRecordRow
 
 
+_HISTORIES = select(  # built once: the queue and the application's page ask on every view
+    _RECORD.enterprise_id, _RECORD.tier, _RECORD.regime, _RECORD.effective_from, _RECORD.effective_to
+).where(_RECORD.enterprise_id.in_(bindparam("enterprise_ids", expanding=True)))
+
+
 def histories(session: Session, enterprise_ids: Iterable[int]) -> dict[int, list[CreditRecord]]:
     """Every listed enterprise's records in one query (a queue page asks for a page of enterprises at once)."""
     wanted = sorted(set(enterprise_ids))
     found: dict[int, list[CreditRecord]] = {enterprise_id: [] for enterprise_id in wanted}
     if not wanted:
         return found
-    rows = session.connection().execute(  # plain columns: the ORM's execution path would add nothing but time
-        select(_RECORD.enterprise_id, _RECORD.tier, _RECORD.regime, _RECORD.effective_from, _RECORD.effective_to).where(
-            _RECORD.enterprise_id.in_(wanted)
-        )
-    )
+    # Plain columns: the ORM's execution path would add nothing but time.
+    rows = session.connection().execute(_HISTORIES, {"enterprise_ids": wanted})
     for enterprise_id, tier, regime, start, end in rows:
         found[enterprise_id].append(CreditRecord(enterprise_id, CreditTier(tier), CreditRegime(regime), start, end))
     return found

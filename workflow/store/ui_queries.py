@@ -255,13 +255,16 @@ def file_enterprise(session: Session, enterprise_id: int, with_history: bool) ->
     return FileEnterprise(row, profile, bool(has_grant))
 
 
+_APPROVALS = (  # built once: the application's page shows the enterprise's latest approvals on every view
+    select(CertificateRow)
+    .where(CertificateRow.enterprise_id == bindparam("enterprise_id"))
+    .order_by(CertificateRow.id.desc())
+    .limit(bindparam("limit"))
+)
+
+
 def approvals(session: Session, enterprise_id: int, limit: int) -> list[dict[str, Any]]:
-    rows = session.scalars(
-        select(CertificateRow)
-        .where(CertificateRow.enterprise_id == enterprise_id)
-        .order_by(CertificateRow.id.desc())
-        .limit(limit)
-    )
+    rows = session.scalars(_APPROVALS, {"enterprise_id": enterprise_id, "limit": limit})
     return [
         {
             "id": c.id,
@@ -276,10 +279,11 @@ def approvals(session: Session, enterprise_id: int, limit: int) -> list[dict[str
 
 
 def certificate_id_by_no(session: Session, certificate_no: str) -> int | None:
-    found: int | None = session.scalar(
-        select(CertificateRow.id).where(CertificateRow.certificate_no == certificate_no.strip())
-    )
+    found: int | None = session.scalar(_CERTIFICATE_BY_NO, {"certificate_no": certificate_no.strip()})
     return found
+
+
+_CERTIFICATE_BY_NO = select(CertificateRow.id).where(CertificateRow.certificate_no == bindparam("certificate_no"))
 
 
 def declarations_by_no(session: Session, declaration_no: str, district: str | None) -> list[dict[str, Any]]:
@@ -601,12 +605,15 @@ def expert_seats(session: Session, expert_id: int, open_only: bool, limit: int =
     ]
 
 
+_ASSESSMENTS = (  # built once: the application's page asks on every view
+    select(RiskAssessmentRow)
+    .where(RiskAssessmentRow.application_id == bindparam("application_id"))
+    .order_by(RiskAssessmentRow.id)
+)
+
+
 def assessments_of(session: Session, application_id: int) -> list[dict[str, Any]]:
-    rows = session.scalars(
-        select(RiskAssessmentRow)
-        .where(RiskAssessmentRow.application_id == application_id)
-        .order_by(RiskAssessmentRow.id)
-    )
+    rows = session.scalars(_ASSESSMENTS, {"application_id": application_id})
     return [
         {
             "id": a.id,
@@ -683,7 +690,10 @@ def certificate_of_entry(session: Session, entry_id: int) -> int | None:
 
 def application_ports(session: Session, application_id: int) -> list[str]:
     """口岸: the ports the application named; D2 holds a declaration at any other (empty: any port)."""
-    return list(session.scalar(select(ApplicationRow.ports).where(ApplicationRow.id == application_id)) or [])
+    return list(session.scalar(_PORTS, {"application_id": application_id}) or [])
+
+
+_PORTS = select(ApplicationRow.ports).where(ApplicationRow.id == bindparam("application_id"))
 
 
 def active_certificates(
