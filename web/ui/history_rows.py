@@ -3,8 +3,8 @@
 A history shows up to two hundred entries of ten cells (the auditors' write-off list, a certificate's page, the port
 desk's, a declaration's). Drawn by Jinja, each cell was a call with its bookkeeping: a local time that looked up the
 reader's zone and its words again, a `url_for`, a label looked up in the catalog. On the write-off list that was
-most of the page's server time. Here a row is one f-string: the zone, the link bases and the words of the page's
-language are looked up once per page, as web/ui/queue_rows.py does for the review queue.
+the largest part of the page's server time (about two fifths). Here a row is one f-string: the zone, the link bases
+and the words of the page's language are looked up once per page, as web/ui/queue_rows.py does for the queue.
 """
 
 from __future__ import annotations
