@@ -16,7 +16,7 @@ from flask import Flask, url_for
 from markupsafe import Markup, escape
 
 from web.ui.cells import link_base
-from web.ui.i18n import label, words_in_language
+from web.ui.i18n import labels_in_language
 from web.ui.local_time import PageTimes
 
 DASH = "—"
@@ -35,16 +35,8 @@ class _HistoryWords:
         self.times = PageTimes()
         self.certificate_href = link_base(url_for("ui_objects.certificate", certificate_id=1))
         self.declaration_href = link_base(url_for("ui_objects.declaration", declaration_id=1))
-        self.entries = words_in_language("entry")
-        self.roles = words_in_language("role")
-
-    def entry(self, code: object) -> object:
-        found = self.entries.get(code) if isinstance(code, str) else None
-        return found if found is not None else label("entry", code)
-
-    def role(self, code: object) -> object:
-        found = self.roles.get(code) if isinstance(code, str) else None
-        return found if found is not None else label("role", code)
+        self.entry = labels_in_language("entry")
+        self.role = labels_in_language("role")
 
     def declaration(self, row: Mapping[str, Any]) -> str:
         if not row["declaration_id"]:

@@ -377,6 +377,20 @@ def words_in_language(kind: str) -> Mapping[str, object]:
     return found
 
 
+def labels_in_language(kind: str) -> Callable[[object], object]:
+    """`label` for one kind, for a long list: the page's language's table looked up once, `label` for the rest.
+
+    What it gives is what `label` gives (words for a known code; "—", or the code marked as data, otherwise).
+    """
+    words = words_in_language(kind)
+
+    def label_of(code: object) -> object:
+        found = words.get(code) if isinstance(code, str) else None
+        return found if found is not None else label(kind, code)
+
+    return label_of
+
+
 _MESSAGES: dict[str, dict[str, str]] = {}  # the templates' strings by language, translated at first use
 MESSAGES_KEPT = 5000  # the catalog holds about 950 messages
 

@@ -16,7 +16,7 @@ from flask_babel import gettext
 from markupsafe import Markup, escape
 
 from web.ui.cells import data_html, link_base, tier_html
-from web.ui.i18n import district, label, words_in_language
+from web.ui.i18n import district, labels_in_language, words_in_language
 
 DASH = "—"
 
@@ -33,26 +33,20 @@ class _PageWords:
     def __init__(self) -> None:
         self.application_href = link_base(url_for("ui_objects.application", application_id=1))
         self.credit_href = link_base(url_for("ui_credit.enterprise", enterprise_id=1))
-        self.states = words_in_language("state")
-        self.directions = words_in_language("direction")
+        self.state_words = labels_in_language("state")
+        self.direction = labels_in_language("direction")
         self.tiers = words_in_language("tier")
         self.yes, self.no = Markup(gettext("Yes")), Markup(gettext("No"))
         self.districts: dict[object, str] = {}
 
     def state(self, code: object) -> Markup:
-        found = self.states.get(code) if isinstance(code, str) else None
-        words = found if found is not None else label("state", code)
-        return Markup(f'<span class="state s-{escape(code)}">{escape(words)}</span>')
+        return Markup(f'<span class="state s-{escape(code)}">{escape(self.state_words(code))}</span>')
 
     def tier(self, credit: Mapping[str, Any]) -> object:
         """cells.tier_html's words; a pending change (rare in a queue) is tier_html's to say."""
         code = credit["tier"]
         found = self.tiers.get(code) if isinstance(code, str) and not credit.get("pending") else None
         return escape(found) if found is not None else tier_html(credit)
-
-    def direction(self, code: object) -> object:
-        found = self.directions.get(code) if isinstance(code, str) else None
-        return found if found is not None else label("direction", code)
 
     def district(self, code: str | None) -> str:
         found = self.districts.get(code)
