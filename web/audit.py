@@ -19,6 +19,7 @@ from workflow.domain.permissions import Action
 from workflow.store import api_reads
 from workflow.store.draw_keys import audit_draws, published_keys
 from workflow.store.engine import READ_ONLY
+from workflow.store.read_sessions import reading
 
 blueprint = APIBlueprint("audit", __name__, url_prefix="/api/v1", tag="Audit")
 
@@ -33,7 +34,7 @@ def audit_events(query_data: AuditQuery) -> dict[str, Any]:
     A district-less administrator sees every district; `object_type` narrows it (application, certificate,
     declaration, or user for the login history).
     """
-    with container().sessions() as session:
+    with reading(container().sessions) as session:
         rows = api_reads.audit_events(
             session, scope_of(current_actor()), query_data.object_type, query_data.before, query_data.limit + 1
         )

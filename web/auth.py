@@ -19,6 +19,7 @@ from web.passwords import fresh_hash
 from web.schemas import Me, TokenIn, TokenInfo, TokenList, TokenOut
 from workflow.domain.errors import NotFound
 from workflow.store.accounts import issue_token, revoke_token, tokens_of
+from workflow.store.read_sessions import reading
 
 blueprint = APIBlueprint("auth", __name__, url_prefix="/api/v1", tag="Sign-in")
 
@@ -50,7 +51,7 @@ sign_in.idempotency = "never"  # type: ignore[attr-defined]
 @blueprint.output(TokenList)
 def list_tokens() -> dict[str, Any]:
     """The caller's own tokens (never the tokens themselves)."""
-    with container().sessions() as session:
+    with reading(container().sessions) as session:
         return {"items": tokens_of(session, current_actor().user_id or 0)}
 
 

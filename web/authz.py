@@ -21,6 +21,7 @@ from workflow.domain.actors import Actor, Role
 from workflow.domain.errors import NotFound, PermissionDenied
 from workflow.domain.permissions import EVERYONE, PERMISSIONS, Action, in_scope
 from workflow.store.api_reads import OWNERS, Owner, Scope, max_id, owner
+from workflow.store.read_sessions import reading
 
 F = TypeVar("F", bound=Callable[..., Any])
 READERS = EVERYONE
@@ -70,7 +71,7 @@ def guard(roles: Iterable[Role] | Action, *, write: bool | None = None) -> Calla
 
 
 def require_visible(actor: Actor, kind: str, object_id: int) -> Owner:
-    with container().sessions() as session:
+    with reading(container().sessions) as session:  # its COMMIT keeps the command's prepared statements
         found = owner(session, kind, object_id)
     if found is None or not visible(actor, found):
         raise NotFound(f"no {kind.removesuffix('_id')} {object_id}")

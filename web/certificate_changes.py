@@ -20,6 +20,7 @@ from workflow.domain import commands as c
 from workflow.domain.permissions import Action
 from workflow.service.certificate_changes import ChangeDecisionIn, ChangeRequestIn, request_command
 from workflow.store import certificate_changes as reads
+from workflow.store.read_sessions import reading
 
 blueprint = APIBlueprint("certificate_changes", __name__, url_prefix="/api/v1", tag="Certificates and write-offs")
 
@@ -47,7 +48,7 @@ class ChangeOut(Out):
 
 
 def _view(change_id: int) -> dict[str, Any]:
-    with container().sessions() as session:
+    with reading(container().sessions) as session:
         return reads.change_view(session, change_id)
 
 

@@ -23,6 +23,7 @@ from workflow.domain.actors import Actor
 from workflow.domain.errors import DomainError
 from workflow.store.accounts import account_for_token, record_login, set_password_hash
 from workflow.store.directory import UserAccount, find_user
+from workflow.store.read_sessions import reading
 from workflow.store.uow import SqlUnitOfWork
 
 
@@ -80,7 +81,7 @@ def check_password(username: str, password: str) -> UserAccount:
     throttle().check(name, source)
     account = None
     if inputs.bad_character(username) is None and len(username) <= inputs.USERNAME:  # no such name can exist
-        with container().sessions() as session:
+        with reading(container().sessions) as session:
             account = find_user(session, username)
     # An unknown name still pays for one hash check, so timing does not tell which names exist.
     if not verify_password(account.password_hash if account else "", password) or account is None:

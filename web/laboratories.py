@@ -25,6 +25,7 @@ from workflow.domain.permissions import Action
 from workflow.service.biosafety import LaboratoryInput
 from workflow.store.enterprise_admin import is_enterprise_admin
 from workflow.store.laboratories import enterprise_labs, laboratory_of
+from workflow.store.read_sessions import reading
 from workflow.store.tables import EnterpriseRow, LaboratoryRow
 
 blueprint = APIBlueprint("laboratories", __name__, url_prefix="/api/v1", tag="Laboratories")
@@ -70,7 +71,7 @@ class LaboratoryList(BaseModel):
 @blueprint.output(LaboratoryList)
 def list_laboratories(enterprise_id: int) -> dict[str, Any]:
     """The enterprise's labs, verified or not; applicants see their own, officers their district's."""
-    with container().sessions() as session:
+    with reading(container().sessions) as session:
         return {"items": [view(lab) for lab in enterprise_labs(session, enterprise_id)]}
 
 
@@ -88,7 +89,7 @@ def show_laboratory(lab_id: int) -> dict[str, Any]:
 @blueprint.output(LaboratoryOut, status_code=201)
 def register_laboratory(enterprise_id: int, json_data: LaboratoryInput) -> dict[str, Any]:
     """A new lab, unverified until an officer of the district checks its evidence (attach it next)."""
-    with container().sessions() as session:
+    with reading(container().sessions) as session:
         enterprise = session.get(EnterpriseRow, enterprise_id)
         district = enterprise.district if enterprise else None
     _require_maintainer(LabOwner(enterprise_id, district))  # one session at a time: SQLite begins IMMEDIATE
@@ -136,7 +137,7 @@ def verify_laboratory(lab_id: int, json_data: VerifyIn) -> dict[str, Any]:
 
 def _require_maintainer(owner: LabOwner) -> None:
     actor = current_actor()
-    with container().sessions() as session:
+    with reading(container().sessions) as session:
         acting_is_admin = is_enterprise_admin(session, actor.user_id or 0)
     if not may_maintain_labs(actor, owner, acting_is_admin):
         raise PermissionDenied("only the enterprise's admin or a customs administrator of its district keeps its labs")
@@ -147,7 +148,7 @@ def _owner(lab: Laboratory) -> LabOwner:
 
 
 def _lab(lab_id: int) -> Laboratory:
-    with container().sessions() as session:
+    with reading(container().sessions) as session:
         row = session.get(LaboratoryRow, lab_id)
         if row is None:
             raise NotFound(f"no laboratory {lab_id}")

@@ -19,6 +19,7 @@ from workflow.domain import inputs
 from workflow.domain.errors import InvalidInput
 from workflow.domain.signature import FACTS_MISMATCH, PDF_HASH, SIGNATURE, UNKNOWN_KEY, Verdict
 from workflow.store.certificate_documents import live_status
+from workflow.store.read_sessions import reading
 from workflow.store.signing import stored_full_token, verify_pdf, verify_token
 
 blueprint = Blueprint("verify", __name__)
@@ -119,7 +120,7 @@ def _verify_upload(pdf: bytes, keys: Any) -> Verdict:
     signature = request.files.get("signature")
     token = signature.read().decode("ascii", errors="replace").strip() if signature and signature.filename else None
     if token is None:
-        with container().sessions() as session:
+        with reading(container().sessions) as session:
             token = stored_full_token(session, pdf)
     if token is None:
         raise InvalidInput("no signature on record for this PDF: upload its .sig file too", field="signature")
@@ -134,5 +135,5 @@ def _status(verdict: Verdict) -> dict[str, Any] | None:
     number = verdict.payload.get("certificate_no") if verdict.payload is not None else None
     if not isinstance(number, str) or not 0 < len(number) <= inputs.CODE or inputs.bad_character(number):
         return None
-    with container().sessions() as session:
+    with reading(container().sessions) as session:
         return live_status(session, number)

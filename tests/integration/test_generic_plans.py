@@ -14,6 +14,7 @@ from contextlib import ExitStack
 from datetime import timedelta
 from typing import Any
 
+from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from config.bootstrap import Container
@@ -74,15 +75,22 @@ def test_a_declaration_over_http_keeps_generic_plans(pg_container: Container) ->
     client = create_app(container, {"TESTING": True}).test_client()
     headers = {"Authorization": f"Bearer {token.token}"}
     for index in range(RUNS):
-        shipment: dict[str, Any] = {
-            "declaration_no": f"GH{index:08d}",
-            "certificate_no": number,
-            "declared_on": container.deps.clock.today().isoformat(),
-            "direction": "entry",
-            "lines": [{"line_no": 1, "qty": "1"}],
-        }
-        response = client.post("/api/v1/declarations", json=shipment, headers=headers)
-        assert response.status_code == 201, response.json
+        declare_over_http(client, headers, container, number, f"GH{index:08d}")
     plans = _plans(container)
     assert _ran_generic(plans, "SELECT certificates.id"), plans
     assert _replanned(plans) == []
+
+
+def declare_over_http(
+    client: FlaskClient, headers: dict[str, str], container: Container, number: str, declaration_no: str
+) -> None:
+    """One unit of line 1 written off through `POST /api/v1/declarations`, as a port system sends it."""
+    shipment: dict[str, Any] = {
+        "declaration_no": declaration_no,
+        "certificate_no": number,
+        "declared_on": container.deps.clock.today().isoformat(),
+        "direction": "entry",
+        "lines": [{"line_no": 1, "qty": "1"}],
+    }
+    response = client.post("/api/v1/declarations", json=shipment, headers=headers)
+    assert response.status_code == 201, response.json

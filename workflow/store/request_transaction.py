@@ -73,6 +73,11 @@ def after_commit(callback: Callable[[], object]) -> None:
         current.deferred.append(callback)
 
 
+def in_request_transaction() -> bool:
+    """True inside `one_transaction`: every session opened now is a savepoint of the request's transaction."""
+    return _CURRENT.get() is not None
+
+
 def step(name: str) -> None:
     """Tell the current request's fault hook that a step has passed (nothing outside a request's transaction)."""
     current = _CURRENT.get()
