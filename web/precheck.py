@@ -33,6 +33,6 @@ def precheck(json_data: PrecheckInput) -> dict[str, Any]:
     actor, on = current_actor(), json_data.date or deps.clock.today(district)
     if actor.role is not Role.APPLICANT or actor.enterprise_id is None:
         return run_precheck(json_data, policy)
-    with deps.uow() as uow:  # R9(b)/R62: an applicant's lines are judged against its own registered labs
+    with deps.uow().reading() as uow:  # R9(b)/R62: an applicant's lines are judged against its own registered labs
         labs = LabsKnown(uow.laboratories.of_enterprise(actor.enterprise_id), actor.enterprise_id, on)
     return run_precheck(json_data, policy, labs=labs)

@@ -80,3 +80,21 @@ def test_the_page_transaction_is_read_only_on_postgresql(pg_container: Container
             session.execute(text("UPDATE users SET display_name = display_name"))
     with app.test_request_context("/ui/", method="GET"), page_reads() as session:
         assert session.execute(text("SELECT 1")).scalar() == 1  # the failed one was dropped: a fresh transaction
+
+
+def test_a_unit_of_work_that_only_reads_is_read_only_and_keeps_what_was_prepared(pg_container: Container) -> None:
+    """The applicant's precheck and the edit and copy forms read an application through a unit of work."""
+    container, cast = pg_container, make_cast(pg_container)
+    number = grant(container, cast, fx10_cytokine(10_000))
+    with container.sessions() as session:
+        application_id = session.scalar(
+            select(CertificateRow.application_id).where(CertificateRow.certificate_no == number)
+        )
+    assert application_id is not None
+    for _ in range(RUNS):
+        with container.deps.uow().reading() as uow:
+            assert uow.applications.get(application_id).id == application_id
+    with container.deps.uow().reading() as uow, pytest.raises(DBAPIError, match="read-only transaction"):
+        uow.session.execute(text("UPDATE users SET display_name = display_name"))
+    prepared = [(generic + custom, statement) for generic, custom, statement in _plans(container)]
+    assert any(runs >= RUNS - 5 and "FROM applications" in statement for runs, statement in prepared), prepared

@@ -110,7 +110,7 @@ def _placed(refusal: Refusal, form: GoodsForm, entered: goods.LinesInput) -> Ref
 def edit_application(application_id: int) -> Response | tuple[str, int]:
     """The goods and ports of a draft, or of a file sent back for correction (R13); the district stays the file's."""
     require_visible("application_id", application_id)
-    with container().deps.uow() as uow:
+    with container().deps.uow().reading() as uow:
         found = uow.applications.get(application_id)
     found.require_editable_by(actor())  # a file the applicant no longer holds is not offered for editing
     form, refusal = _edit_form(found), None
@@ -207,7 +207,7 @@ def _run_precheck(form: GoodsForm, entered: goods.LinesInput) -> dict[str, Any]:
         "district": form.district.data,
         "lines": [asdict(line) for line in entered.lines],
     }
-    with deps.uow() as uow:
+    with deps.uow().reading() as uow:
         credit = credit_as_of(uow.enterprises.credit_records(_enterprise_id()), today, policy)
         checked = parse_precheck_input(raw | {"applicant": {"credit_tier": credit.tier.value}})
         prior = uow.enterprises.granted_among(_enterprise_id(), (line.identity for line in checked.goods_lines()))

@@ -333,7 +333,7 @@ def remove_document(application_id: int, document_id: int) -> Response:
 def copy(application_id: int) -> Response:
     """A new draft with the same direction, district and goods lines; documents are attached afresh."""
     require_visible("application_id", application_id)
-    with container().deps.uow() as uow:
+    with container().deps.uow().reading() as uow:
         found = uow.applications.get(application_id)
     me = actor()
     command = c.CreateApplication(me, me.enterprise_id or -1, found.district, found.direction, tuple(found.lines))

@@ -483,6 +483,9 @@ class UnitOfWork(Protocol):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None: ...
 
+    def reading(self) -> Self:
+        """Mark it as one that only reads, before it is entered: nothing it does may write, and it ends so."""
+
     def write_declared(
         self, entries: Sequence[dict[str, Any]], changes: Mapping[int, tuple[Decimal, Decimal]]
     ) -> dict[int, Decimal] | None:

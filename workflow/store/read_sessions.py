@@ -9,7 +9,8 @@ costs no round trip: psycopg writes it into the BEGIN it sends with the first st
 
 On SQLite the same option begins the transaction deferred (workflow/store/engine.py), so a reader never blocks a
 writer, and the session ends as any other. Inside a request's one transaction (workflow/store/request_transaction.py)
-a session is a savepoint of a transaction that writes: it reads there as it always did.
+a session is a savepoint of a transaction that writes: it reads there as it always did. A unit of work that only
+reads (`SqlUnitOfWork.reading()`) begins and ends through the same two functions.
 """
 
 from __future__ import annotations

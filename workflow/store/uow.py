@@ -24,6 +24,7 @@ from workflow.store.ledger import SqlDeclarations, SqlIdempotency, SqlLedger
 from workflow.store.notifications import SqlNotifications
 from workflow.store.outbox import OutboxRelay
 from workflow.store.outbox_completion import SentRow
+from workflow.store.read_sessions import begin_reading, end_reading
 from workflow.store.receipts import SqlReceipts, forget_heads
 from workflow.store.replacements import SqlReplacements
 from workflow.store.repositories import (
@@ -53,9 +54,18 @@ class SqlUnitOfWork:
     ) -> None:
         self._sessions, self._now, self._relay = sessions, now, relay
         self._calendar = calendar  # the applications' stored decision due date is computed with it
+        self._reads_only = False
+
+    def reading(self) -> Self:
+        """Only reads: its transaction is READ ONLY on PostgreSQL and ends in COMMIT (workflow/store/read_sessions.py).
+
+        A unit of work closes with ROLLBACK, which makes psycopg forget every statement it prepared on the connection.
+        """
+        self._reads_only = True
+        return self
 
     def __enter__(self) -> Self:
-        self.session = self._sessions()
+        self.session = begin_reading(self._sessions()) if self._reads_only else self._sessions()
         self.audit = audit = AuditTrail(self.session, self._now)
         self.outbox = SqlOutbox(self.session, self._now, self._relay.redeliver_after if self._relay else None)
         self.applications = SqlApplications(self.session, audit, self.outbox, self._now, self._calendar)
@@ -80,6 +90,9 @@ class SqlUnitOfWork:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        if self._reads_only:
+            end_reading(self.session, exc)
+            return
         self.rollback()
         self.session.close()
 
