@@ -127,6 +127,7 @@ def _register(app: APIFlask) -> None:
         outages,
         pages,
         precheck,
+        request_reads,
         security,
         spec,
         ui,
@@ -134,6 +135,7 @@ def _register(app: APIFlask) -> None:
     )
 
     errors.register(app)
+    request_reads.register(app)  # every GET reads in one session, closed at the request's end
     security.register(app)
     spec.register(app)
     api_modules = (auth, api, certificates, certificate_changes, enterprises, laboratories, audit, precheck, inbox)

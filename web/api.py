@@ -16,6 +16,7 @@ from web import paging
 from web.authz import READERS, guard, scope_of
 from web.context import container, current_actor
 from web.idempotency import idempotent
+from web.request_reads import request_reads
 from web.schemas import (
     ApplicationIn,
     ApplicationOut,
@@ -40,13 +41,12 @@ from workflow.domain.errors import PermissionDenied
 from workflow.domain.permissions import Action
 from workflow.domain.review import WORKING_PAPERS
 from workflow.store import api_reads, queries
-from workflow.store.read_sessions import reading
 
 blueprint = APIBlueprint("api", __name__, url_prefix="/api/v1", tag="Applications")
 
 
 def _view(application_id: int) -> dict[str, Any]:
-    with reading(container().sessions) as session:
+    with request_reads() as session:
         return queries.application_view(session, application_id, container().deps.calendar)
 
 
@@ -56,7 +56,7 @@ def _view(application_id: int) -> dict[str, Any]:
 @blueprint.output(ApplicationPage)
 def list_applications(query_data: ApplicationQuery) -> dict[str, Any]:
     """Applications the caller may see, newest first."""
-    with reading(container().sessions) as session:
+    with request_reads() as session:
         rows = api_reads.applications(
             session, scope_of(current_actor()), query_data.state, query_data.before, query_data.limit + 1
         )
@@ -136,7 +136,7 @@ def remove_document(application_id: int, document_id: int) -> dict[str, Any]:
 @blueprint.output(list[AuditEvent])
 def application_audit(application_id: int) -> list[dict[str, Any]]:
     """Every transition of the application, oldest first; the applicant's without customs' working papers."""
-    with reading(container().sessions) as session:
+    with request_reads() as session:
         trail = api_reads.audit_trail(session, "application", application_id)
     if current_actor().role is Role.APPLICANT:
         return [event for event in trail if event["trigger"] not in WORKING_PAPERS]

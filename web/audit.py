@@ -13,13 +13,13 @@ from apiflask import APIBlueprint
 from web import paging
 from web.authz import EVERYONE, guard, scope_of
 from web.context import container, current_actor
+from web.request_reads import request_reads
 from web.schemas import AuditPage, AuditQuery, DrawAuditOut, DrawAuditQuery, DrawKeysOut, DrawKeysQuery
 from workflow.domain.errors import NotFound
 from workflow.domain.permissions import Action
 from workflow.store import api_reads
 from workflow.store.draw_keys import audit_draws, published_keys
 from workflow.store.engine import READ_ONLY
-from workflow.store.read_sessions import reading
 
 blueprint = APIBlueprint("audit", __name__, url_prefix="/api/v1", tag="Audit")
 
@@ -34,7 +34,7 @@ def audit_events(query_data: AuditQuery) -> dict[str, Any]:
     A district-less administrator sees every district; `object_type` narrows it (application, certificate,
     declaration, or user for the login history).
     """
-    with reading(container().sessions) as session:
+    with request_reads() as session:
         rows = api_reads.audit_events(
             session, scope_of(current_actor()), query_data.object_type, query_data.before, query_data.limit + 1
         )

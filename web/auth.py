@@ -16,10 +16,10 @@ from web.authz import EVERYONE, guard
 from web.context import Unauthenticated, check_password, container, current_actor, login_event
 from web.idempotency import idempotent
 from web.passwords import fresh_hash
+from web.request_reads import request_reads
 from web.schemas import Me, TokenIn, TokenInfo, TokenList, TokenOut
 from workflow.domain.errors import NotFound
 from workflow.store.accounts import issue_token, revoke_token, tokens_of
-from workflow.store.read_sessions import reading
 
 blueprint = APIBlueprint("auth", __name__, url_prefix="/api/v1", tag="Sign-in")
 
@@ -51,7 +51,7 @@ sign_in.idempotency = "never"  # type: ignore[attr-defined]
 @blueprint.output(TokenList)
 def list_tokens() -> dict[str, Any]:
     """The caller's own tokens (never the tokens themselves)."""
-    with reading(container().sessions) as session:
+    with request_reads() as session:
         return {"items": tokens_of(session, current_actor().user_id or 0)}
 
 

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Any, TypeVar
 
-from web.context import container, current_actor
+from web.context import current_actor
+from web.request_reads import request_reads
 from workflow.domain.actors import Actor, Role
 from workflow.domain.errors import NotFound, PermissionDenied
 from workflow.domain.permissions import EVERYONE, PERMISSIONS, Action, in_scope
 from workflow.store.api_reads import OWNERS, Owner, Scope, max_id, owner
-from workflow.store.read_sessions import reading
 
 F = TypeVar("F", bound=Callable[..., Any])
 READERS = EVERYONE
@@ -71,7 +71,7 @@ def guard(roles: Iterable[Role] | Action, *, write: bool | None = None) -> Calla
 
 
 def require_visible(actor: Actor, kind: str, object_id: int) -> Owner:
-    with reading(container().sessions) as session:  # its COMMIT keeps the command's prepared statements
+    with request_reads() as session:  # a GET's one read session; a command's own, ended in COMMIT
         found = owner(session, kind, object_id)
     if found is None or not visible(actor, found):
         raise NotFound(f"no {kind.removesuffix('_id')} {object_id}")

@@ -15,12 +15,12 @@ from pydantic import BaseModel, ConfigDict
 from web.authz import READERS, guard
 from web.context import container, current_actor
 from web.idempotency import idempotent
+from web.request_reads import request_reads
 from web.schemas import Out, Timestamp
 from workflow.domain import commands as c
 from workflow.domain.permissions import Action
 from workflow.service.certificate_changes import ChangeDecisionIn, ChangeRequestIn, request_command
 from workflow.store import certificate_changes as reads
-from workflow.store.read_sessions import reading
 
 blueprint = APIBlueprint("certificate_changes", __name__, url_prefix="/api/v1", tag="Certificates and write-offs")
 
@@ -48,7 +48,7 @@ class ChangeOut(Out):
 
 
 def _view(change_id: int) -> dict[str, Any]:
-    with reading(container().sessions) as session:
+    with request_reads() as session:
         return reads.change_view(session, change_id)
 
 

@@ -15,9 +15,9 @@ from pathlib import Path
 from flask import Response, send_file, url_for
 
 from web.context import container
+from web.request_reads import request_reads
 from workflow.domain.signature import b64url_decode, compact
 from workflow.store.certificate_documents import document_of
-from workflow.store.read_sessions import reading
 from workflow.store.tables import CertificateDocumentRow
 
 FOLDER = "certificates"  # under the instance folder, as tasks/documents.py writes it (web may not import tasks)
@@ -36,7 +36,7 @@ class CertificatePdf:
 
 def find(certificate_id: int, certificate_no: str) -> CertificatePdf | None:
     """The rendered, signed PDF of a certificate, or None while the worker has not finished it."""
-    with reading(container().sessions) as session:
+    with request_reads() as session:
         return found_in(document_of(session, certificate_id), certificate_no)
 
 

@@ -19,6 +19,7 @@ from web import paging
 from web.authz import READERS, guard, require_visible, scope_of
 from web.context import container, current_actor
 from web.idempotency import REPLAYED, idempotent, request_key
+from web.request_reads import request_reads
 from web.schemas import (
     AuditEvent,
     BigPageQuery,
@@ -45,7 +46,6 @@ from workflow.domain import commands as c
 from workflow.domain.errors import NotFound
 from workflow.domain.permissions import ENDING_ACTIONS, Action
 from workflow.store import api_reads, ui_queries
-from workflow.store.read_sessions import reading
 
 blueprint = APIBlueprint("writeoffs", __name__, url_prefix="/api/v1", tag="Certificates and write-offs")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -75,7 +75,7 @@ def _replayed(body: dict[str, Any], result: dict[str, Any], status: int) -> Repl
 @blueprint.output(CertificatePage)
 def list_certificates(query_data: PageQuery) -> dict[str, Any]:
     """Certificates the caller may see, newest first."""
-    with reading(container().sessions) as session:
+    with request_reads() as session:
         rows = api_reads.certificates(session, scope_of(current_actor()), query_data.before, query_data.limit + 1)
     return paging.page(rows, query_data.limit)
 
@@ -84,7 +84,7 @@ def list_certificates(query_data: PageQuery) -> dict[str, Any]:
 @guard(READERS, write=False)
 @blueprint.output(CertificateOut)
 def show_certificate(certificate_id: int) -> dict[str, Any]:
-    with reading(container().sessions) as session:
+    with request_reads() as session:
         return api_reads.certificate(session, certificate_id)
 
 
@@ -105,7 +105,7 @@ def certificate_pdf(certificate_no: str) -> Response:
 
     Rendered and signed by the documents worker shortly after the grant; until then the answer is 404.
     """
-    with reading(container().sessions) as session:
+    with request_reads() as session:
         certificate_id = ui_queries.certificate_id_by_no(session, certificate_no)
     if certificate_id is None:
         raise NotFound(f"no certificate {certificate_no}")
@@ -122,7 +122,7 @@ def _ending(trigger: str, action: Action) -> None:
     def end(certificate_id: int, json_data: EndCertificateIn) -> dict[str, Any]:
         command = c.EndCertificate(current_actor(), certificate_id, trigger, json_data.reason, json_data.fraud)
         container().bus.handle(command)
-        with reading(container().sessions) as session:
+        with request_reads() as session:
             return api_reads.certificate(session, certificate_id)
 
     end.__name__ = f"{trigger}_certificate"
@@ -142,7 +142,7 @@ for _trigger, _action in ENDING_ACTIONS.items():
 @blueprint.output(RemainingOut)
 def remaining(certificate_id: int) -> dict[str, Any]:
     """余量: per line, approved − committed − reserved."""
-    with reading(container().sessions) as session:
+    with request_reads() as session:
         found = api_reads.certificate(session, certificate_id)
     return {"certificate_id": found["id"], **{k: found[k] for k in ("certificate_no", "state", "valid_until", "lines")}}
 
@@ -153,7 +153,7 @@ def remaining(certificate_id: int) -> dict[str, Any]:
 @blueprint.output(WriteOffPage)
 def write_off_history(certificate_id: int, query_data: BigPageQuery) -> dict[str, Any]:
     """The write-off ledger (W12), newest first: reservations, commits, releases and reversals."""
-    with reading(container().sessions) as session:
+    with request_reads() as session:
         rows = api_reads.write_offs(session, certificate_id, query_data.before, query_data.limit + 1)
     return paging.page(rows, query_data.limit)
 
@@ -162,7 +162,7 @@ def write_off_history(certificate_id: int, query_data: BigPageQuery) -> dict[str
 @guard(READERS, write=False)
 @blueprint.output(list[AuditEvent])
 def certificate_audit(certificate_id: int) -> list[dict[str, Any]]:
-    with reading(container().sessions) as session:
+    with request_reads() as session:
         return api_reads.audit_trail(session, "certificate", certificate_id)
 
 
@@ -170,7 +170,7 @@ def certificate_audit(certificate_id: int) -> list[dict[str, Any]]:
 
 
 def _declaration(declaration_id: int, result: dict[str, Any] | None = None, status: int = 200) -> Reply:
-    with reading(container().sessions) as session:
+    with request_reads() as session:
         body = api_reads.declaration(session, declaration_id)
     return _replayed(body, result or {}, status)
 
@@ -180,7 +180,7 @@ def _declaration(declaration_id: int, result: dict[str, Any] | None = None, stat
 @blueprint.input(BigPageQuery, location="query")
 @blueprint.output(DeclarationPage)
 def list_declarations(query_data: BigPageQuery) -> dict[str, Any]:
-    with reading(container().sessions) as session:
+    with request_reads() as session:
         rows = api_reads.declarations(session, scope_of(current_actor()), query_data.before, query_data.limit + 1)
     return paging.page(rows, query_data.limit)
 
@@ -215,7 +215,7 @@ def declare_batch(json_data: DeclarationBatchIn) -> Reply:
     shipments = tuple(_shipment(item) for item in json_data.declarations)
     result = container().bus.handle(c.DeclareShipments(current_actor(), shipments, idempotency_key=request_key()))
     views = result["declarations"]
-    with reading(container().sessions) as session:
+    with request_reads() as session:
         bodies = api_reads.declarations_by_id(session, [view["declaration_id"] for view in views])
     items = [{**body, "replayed": bool(view.get("replayed"))} for body, view in zip(bodies, views, strict=True)]
     return _replayed({"declarations": items}, result, 201)
@@ -245,7 +245,7 @@ def show_declaration(declaration_id: int) -> Reply:
 @guard(READERS, write=False)
 @blueprint.output(list[AuditEvent])
 def declaration_audit(declaration_id: int) -> list[dict[str, Any]]:
-    with reading(container().sessions) as session:
+    with request_reads() as session:
         return api_reads.audit_trail(session, "declaration", declaration_id)
 
 
@@ -303,7 +303,7 @@ def withdraw_declaration(declaration_id: int, json_data: ReasonIn) -> Reply:
 
 
 def _reversal(reversal_id: int, result: dict[str, Any], status: int) -> Reply:
-    with reading(container().sessions) as session:
+    with request_reads() as session:
         body = api_reads.reversal(session, reversal_id)
     return _replayed(body, result, status)
 

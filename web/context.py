@@ -81,7 +81,7 @@ def check_password(username: str, password: str) -> UserAccount:
     throttle().check(name, source)
     account = None
     if inputs.bad_character(username) is None and len(username) <= inputs.USERNAME:  # no such name can exist
-        with reading(container().sessions) as session:
+        with reading(container().sessions) as session:  # its own: web/request_reads.py is built on this module
             account = find_user(session, username)
     # An unknown name still pays for one hash check, so timing does not tell which names exist.
     if not verify_password(account.password_hash if account else "", password) or account is None:

@@ -15,13 +15,13 @@ from apiflask import APIBlueprint
 from web.authz import guard, require_visible
 from web.context import container, current_actor
 from web.idempotency import idempotent
+from web.request_reads import request_reads
 from web.schemas import Out
 from workflow.domain.errors import PermissionDenied
 from workflow.domain.permissions import Action, may_record_credit
 from workflow.service.credit_inputs import CreditChangeInput, ViolationCaseInput
 from workflow.store import credit_reads
 from workflow.store.api_reads import Owner
-from workflow.store.read_sessions import reading
 
 blueprint = APIBlueprint("credit", __name__, url_prefix="/api/v1", tag="Credit")
 
@@ -108,7 +108,7 @@ def _record(action: Action, enterprise_id: int, body: CreditChangeInput | Violat
 
 
 def _view(owner: Owner) -> dict[str, Any]:
-    with reading(container().sessions) as session:
+    with request_reads() as session:
         view = credit_reads.view_today(session, owner.enterprise_id or 0, owner.district, container().deps)
     pending = view.pop("pending")
     records = [{**r, "effective_from": r["from"], "effective_to": r["to"]} for r in view.pop("records")]

@@ -14,6 +14,7 @@ from web import paging
 from web.authz import READERS, guard, scope_of
 from web.context import HASHER, container, current_actor
 from web.idempotency import idempotent
+from web.request_reads import request_reads
 from web.schemas import (
     EnterpriseIn,
     EnterpriseOut,
@@ -33,7 +34,6 @@ from workflow.domain.uscc import validate_uscc
 from workflow.store import api_reads
 from workflow.store.directory import ensure_enterprise, find_enterprise
 from workflow.store.enterprise_admin import enterprise_users, user_of
-from workflow.store.read_sessions import reading
 from workflow.store.tables import UserRow
 
 blueprint = APIBlueprint("enterprises", __name__, url_prefix="/api/v1", tag="Enterprises")
@@ -45,7 +45,7 @@ blueprint = APIBlueprint("enterprises", __name__, url_prefix="/api/v1", tag="Ent
 @blueprint.output(EnterprisePage)
 def list_enterprises(query_data: PageQuery) -> dict[str, Any]:
     """Applicants see their own enterprise; customs users their district's; administrators all."""
-    with reading(container().sessions) as session:
+    with request_reads() as session:
         rows = api_reads.enterprises(session, scope_of(current_actor()), query_data.before, query_data.limit + 1)
     return paging.page(rows, query_data.limit)
 
@@ -54,7 +54,7 @@ def list_enterprises(query_data: PageQuery) -> dict[str, Any]:
 @guard(READERS, write=False)
 @blueprint.output(EnterpriseOut)
 def show_enterprise(enterprise_id: int) -> dict[str, Any]:
-    with reading(container().sessions) as session:
+    with request_reads() as session:
         return api_reads.enterprise(session, enterprise_id)
 
 
@@ -93,7 +93,7 @@ def update_enterprise(enterprise_id: int, json_data: EnterprisePatch) -> dict[st
     container().bus.handle(
         c.UpdateEnterpriseProfile(current_actor(), enterprise_id, **fields, version=json_data.version)
     )
-    with reading(container().sessions) as session:
+    with request_reads() as session:
         return api_reads.enterprise(session, enterprise_id)
 
 
@@ -102,7 +102,7 @@ def update_enterprise(enterprise_id: int, json_data: EnterprisePatch) -> dict[st
 @blueprint.output(EnterpriseUserList)
 def list_enterprise_users(enterprise_id: int) -> dict[str, Any]:
     """The enterprise's applicant users, active or not, with who its admins are."""
-    with reading(container().sessions) as session:
+    with request_reads() as session:
         return {"items": [_user_view(user) for user in enterprise_users(session, enterprise_id)]}
 
 
@@ -124,7 +124,7 @@ def add_enterprise_user(enterprise_id: int, json_data: EnterpriseUserIn) -> dict
         is_admin=json_data.is_admin,
     )
     user_id = container().bus.handle(command)
-    with reading(container().sessions) as session:
+    with request_reads() as session:
         row = session.get(UserRow, user_id)
         assert row is not None
         return _user_view(user_of(row))

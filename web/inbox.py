@@ -8,10 +8,10 @@ from flask import Response, jsonify, request
 from web.authz import EVERYONE, guard
 from web.context import container, current_actor
 from web.idempotency import idempotent
+from web.request_reads import request_reads
 from workflow.domain.errors import InvalidInput, NotFound
 from workflow.domain.permissions import Action
 from workflow.store.notifications import SqlNotifications
-from workflow.store.read_sessions import reading
 
 blueprint = APIBlueprint("inbox", __name__, url_prefix="/api/v1/inbox", tag="Inbox")
 
@@ -27,7 +27,7 @@ def inbox() -> Response:
     user_id = _user_id()
     limit = _int_arg("limit", MAX_LIMIT) or DEFAULT_LIMIT
     before = _int_arg("before", MAX_ID)
-    with reading(container().sessions) as session:
+    with request_reads() as session:
         # One more than the page: whether it comes back says if there is a next page, without a count query.
         items = SqlNotifications(session, container().deps.clock.now).inbox(user_id, _unread(), before, limit + 1)
     page = items[:limit]

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from web.authz import READERS, guard
 from web.context import container, current_actor
 from web.idempotency import idempotent
+from web.request_reads import request_reads
 from web.uploads import read_upload
 from workflow.domain import commands as c
 from workflow.domain import inputs
@@ -25,7 +26,6 @@ from workflow.domain.permissions import Action
 from workflow.service.biosafety import LaboratoryInput
 from workflow.store.enterprise_admin import is_enterprise_admin
 from workflow.store.laboratories import enterprise_labs, laboratory_of
-from workflow.store.read_sessions import reading
 from workflow.store.tables import EnterpriseRow, LaboratoryRow
 
 blueprint = APIBlueprint("laboratories", __name__, url_prefix="/api/v1", tag="Laboratories")
@@ -71,7 +71,7 @@ class LaboratoryList(BaseModel):
 @blueprint.output(LaboratoryList)
 def list_laboratories(enterprise_id: int) -> dict[str, Any]:
     """The enterprise's labs, verified or not; applicants see their own, officers their district's."""
-    with reading(container().sessions) as session:
+    with request_reads() as session:
         return {"items": [view(lab) for lab in enterprise_labs(session, enterprise_id)]}
 
 
@@ -89,7 +89,7 @@ def show_laboratory(lab_id: int) -> dict[str, Any]:
 @blueprint.output(LaboratoryOut, status_code=201)
 def register_laboratory(enterprise_id: int, json_data: LaboratoryInput) -> dict[str, Any]:
     """A new lab, unverified until an officer of the district checks its evidence (attach it next)."""
-    with reading(container().sessions) as session:
+    with request_reads() as session:
         enterprise = session.get(EnterpriseRow, enterprise_id)
         district = enterprise.district if enterprise else None
     _require_maintainer(LabOwner(enterprise_id, district))  # one session at a time: SQLite begins IMMEDIATE
@@ -137,7 +137,7 @@ def verify_laboratory(lab_id: int, json_data: VerifyIn) -> dict[str, Any]:
 
 def _require_maintainer(owner: LabOwner) -> None:
     actor = current_actor()
-    with reading(container().sessions) as session:
+    with request_reads() as session:
         acting_is_admin = is_enterprise_admin(session, actor.user_id or 0)
     if not may_maintain_labs(actor, owner, acting_is_admin):
         raise PermissionDenied("only the enterprise's admin or a customs administrator of its district keeps its labs")
@@ -148,7 +148,7 @@ def _owner(lab: Laboratory) -> LabOwner:
 
 
 def _lab(lab_id: int) -> Laboratory:
-    with reading(container().sessions) as session:
+    with request_reads() as session:
         row = session.get(LaboratoryRow, lab_id)
         if row is None:
             raise NotFound(f"no laboratory {lab_id}")

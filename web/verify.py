@@ -15,11 +15,11 @@ from flask_babel import lazy_gettext as _l
 from config.keys import key_ring
 from web import errors
 from web.context import container
+from web.request_reads import request_reads
 from workflow.domain import inputs
 from workflow.domain.errors import InvalidInput
 from workflow.domain.signature import FACTS_MISMATCH, PDF_HASH, SIGNATURE, UNKNOWN_KEY, Verdict
 from workflow.store.certificate_documents import live_status
-from workflow.store.read_sessions import reading
 from workflow.store.signing import stored_full_token, verify_pdf, verify_token
 
 blueprint = Blueprint("verify", __name__)
@@ -120,7 +120,7 @@ def _verify_upload(pdf: bytes, keys: Any) -> Verdict:
     signature = request.files.get("signature")
     token = signature.read().decode("ascii", errors="replace").strip() if signature and signature.filename else None
     if token is None:
-        with reading(container().sessions) as session:
+        with request_reads() as session:
             token = stored_full_token(session, pdf)
     if token is None:
         raise InvalidInput("no signature on record for this PDF: upload its .sig file too", field="signature")
@@ -135,5 +135,5 @@ def _status(verdict: Verdict) -> dict[str, Any] | None:
     number = verdict.payload.get("certificate_no") if verdict.payload is not None else None
     if not isinstance(number, str) or not 0 < len(number) <= inputs.CODE or inputs.bad_character(number):
         return None
-    with reading(container().sessions) as session:
+    with request_reads() as session:
         return live_status(session, number)

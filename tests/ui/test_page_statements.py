@@ -1,6 +1,6 @@
 """What the busiest pages send to the database, counted, so a duplicate read or a short session cannot creep back.
 
-The application page reads each table once in the page's one read session (web/ui/page_reads.py); the review queue
+The application page reads each table once in the page's one read session (web/request_reads.py); the review queue
 reads its page, the page's credit and the header's count in it too. On SQLite each transaction shows as its own
 BEGIN statement, so the counts below include the sessions. Bounds, not times: the demo's every application and the
 queue's filters, read by the officer and the applicant who may see them.

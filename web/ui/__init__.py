@@ -26,7 +26,6 @@ from web.ui import (
     laboratories,
     local_time,
     objects,
-    page_reads,
     port,
     review,
     simulation,
@@ -51,7 +50,6 @@ def register(app: APIFlask) -> None:
     i18n.register(app)
     local_time.register(app)
     auth.register(app)
-    page_reads.register(app)
     cells.register(app)
     history_rows.register(app)
 

@@ -14,12 +14,12 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from web.context import container
+from web.request_reads import request_reads
 from web.ui import goods
 from web.ui.auth import actor, allow
 from web.ui.forms import ApplicationForm, GoodsForm, UsccForm, fields_checked_by_the_form, options, query_int
 from web.ui.i18n import district, districts
 from web.ui.objects import require_visible
-from web.ui.page_reads import page_reads
 from web.ui.refusals import RETURNED, Refusal, refusal_of
 from workflow.domain import commands as c
 from workflow.domain.actors import Role
@@ -47,7 +47,7 @@ def _enterprise_id() -> int:
 @allow(APPLICANT)
 def applications() -> str:
     before = query_int("before")
-    with page_reads() as session:
+    with request_reads() as session:
         rows = api_reads.applications(session, Scope(enterprise_id=_enterprise_id()), None, before, PAGE + 1)
     return render_template("ui/applicant/applications.html", rows=rows[:PAGE], next_before=_next(rows))
 
@@ -220,7 +220,7 @@ def _run_precheck(form: GoodsForm, entered: goods.LinesInput) -> dict[str, Any]:
 @allow(APPLICANT)
 def certificates() -> str:
     before = query_int("before")
-    with page_reads() as session:
+    with request_reads() as session:
         rows = ui_queries.certificates_with_lines(session, _enterprise_id(), before, PAGE + 1)
     return render_template("ui/applicant/certificates.html", rows=rows[:PAGE], next_before=_next(rows))
 
@@ -230,7 +230,7 @@ def certificates() -> str:
 def declarations() -> str:
     """The enterprise's declarations: where each shipment stands, the certificate it cites, its lines drawn."""
     before = query_int("before", BIGINT_MAX)
-    with page_reads() as session:
+    with request_reads() as session:
         rows = journey_reads.enterprise_declarations(session, _enterprise_id(), before, PAGE + 1)
     return render_template("ui/applicant/declarations.html", rows=rows[:PAGE], next_before=_next(rows))
 
@@ -243,7 +243,7 @@ def profile() -> tuple[str, int]:
     form, checked = UsccForm(), None
     if form.validate_on_submit():
         checked = _check_uscc(form)
-    with page_reads() as session:
+    with request_reads() as session:
         enterprise = ui_queries.enterprise_profile(session, _enterprise_id())
     status = 422 if form.errors else 200
     return render_template("ui/applicant/profile.html", enterprise=enterprise, form=form, checked=checked), status

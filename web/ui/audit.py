@@ -24,12 +24,12 @@ from markupsafe import Markup
 from config import local_time as config_local_time
 from web.authz import scope_of
 from web.context import container
+from web.request_reads import request_reads
 from web.ui import charts, diagram, local_time
 from web.ui.auth import actor, allow
 from web.ui.forms import query_int
 from web.ui.i18n import CHINESE, ENGLISH, ENTRY_KINDS, ROLES, districts, label, select_locale
 from web.ui.objects import require_visible
-from web.ui.page_reads import page_reads
 from web.ui.refusals import Refusal, refusal_of
 from workflow.domain import inputs
 from workflow.domain.errors import InvalidInput
@@ -56,7 +56,7 @@ def _ledger_filter() -> ui_queries.LedgerFilter:
     args = request.args
     certificate_id = None
     if args.get("certificate_no", "").strip():
-        with page_reads() as session:
+        with request_reads() as session:
             certificate_id = ui_queries.certificate_id_by_no(session, args["certificate_no"])
         if certificate_id is None:
             raise InvalidInput(_("No certificate with this number."), field="certificate_no")
@@ -85,7 +85,7 @@ def _date(name: str) -> date | None:
 @allow(Action.READ_AUDIT)
 def write_offs() -> str:
     where, before = _ledger_filter(), query_int("before", inputs.BIGINT_MAX)
-    with page_reads() as session:
+    with request_reads() as session:
         rows = ui_queries.ledger_history(session, where, before, PAGE + 1)
     args = {key: value for key, value in request.args.items() if value and key != "before"}
     return render_template(
@@ -215,7 +215,7 @@ def visible_certificate(number: str | None) -> None:
     """The certificate `number` exists and the auditor may see it (no number: every one in scope), else refused."""
     if number is None:
         return
-    with page_reads() as session:
+    with request_reads() as session:
         found = ui_queries.certificate_id_by_no(session, number)
     if found is None:
         raise InvalidInput(_("No certificate with this number."), field="certificate_no")
@@ -227,7 +227,7 @@ def ledger_page(number: str | None, refusal: Refusal | None = None, typed: str =
     lines: list[Any] = []
     violations: list[Any] = []
     if refusal is None:
-        with page_reads() as session:
+        with request_reads() as session:
             result = audit_ledger(session, number)
             mine = ui_queries.certificate_numbers(session, _district()) if _district() else None
         lines = [line for line in result.lines if mine is None or line.certificate_no in mine]
@@ -256,7 +256,7 @@ def trail() -> str:
     """One object's trail with its lifecycle diagram, or the district's latest events of one kind."""
     object_type = chosen_object_type(TRAIL_TYPES, "application")
     object_id = request.args.get("object_id", type=int) if object_type != "user" else None
-    with page_reads() as session:
+    with request_reads() as session:
         if object_id is None:
             events = api_reads.audit_events(session, scope_of(actor()), object_type, None, PAGE)
         else:
@@ -295,7 +295,7 @@ def dashboard() -> tuple[str, int]:
     period, errors = _period()
     if errors:
         return render_template("ui/audit/dashboard.html", period=period, periods=PERIODS, errors=errors), 422
-    with page_reads() as session:
+    with request_reads() as session:
         figures = ui_queries.dashboard(session, scope_of(actor()), (period.since, period.until))
     return render_template(
         "ui/audit/dashboard.html", period=period, periods=PERIODS, errors={}, **_charts(figures)

@@ -18,10 +18,10 @@ from flask_babel import lazy_gettext as _l
 from config.keys import key_ring
 from web.authz import scope_of
 from web.context import container
+from web.request_reads import request_reads
 from web.ui.audit import chosen_object_type, ledger_page, visible_certificate
 from web.ui.auth import actor, allow
 from web.ui.objects import require_visible
-from web.ui.page_reads import page_reads
 from web.ui.refusals import back_to_the_page
 from workflow.domain import audit_chain
 from workflow.domain.errors import InvalidInput
@@ -68,7 +68,7 @@ def evidence_pack() -> Response:
     if not number:
         raise InvalidInput(_("Give the number of the certificate."), field="certificate_no")
     settings, clock = container().settings, container().deps.clock
-    with page_reads() as session:
+    with request_reads() as session:
         folder, today = settings.instance_path / "certificates", clock.today(actor().district)
         content = export_pack(session, key_ring(settings), number, folder, clock.now(), today)
     return _download(content, "application/zip", f"{number}.zip")
@@ -83,7 +83,7 @@ def trail_export() -> Response:
     if object_id is None:
         raise InvalidInput(_("Give the id of the object."), field="object_id")
     require_visible(f"{object_type}_id", object_id)
-    with page_reads() as session:
+    with request_reads() as session:
         events = api_reads.audit_trail(session, object_type, object_id)
     body: dict[str, Any] = {"object_type": object_type, "object_id": object_id, "scope": scope_of(actor()).district}
     body["events"] = [{**event, "at": f"{event['at'].isoformat()}Z"} for event in events]

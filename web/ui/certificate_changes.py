@@ -16,12 +16,12 @@ from pydantic import ValidationError
 from werkzeug.wrappers import Response
 
 from web.context import container
+from web.request_reads import request_reads
 from web.ui.auth import actor, allow
 from web.ui.field_errors import at_fields
 from web.ui.forms import CATEGORIES, PURITY
 from web.ui.goods import FLAGS, LAB, SELECT_FIELDS, TEXT_FIELDS
 from web.ui.objects import READERS, certificate_page, require_visible
-from web.ui.page_reads import page_reads
 from web.ui.refusals import RETURNED, Refusal, back_to_the_page, explain, refusal_of
 from workflow.domain import commands as c
 from workflow.domain.certificate_changes import PARTICULAR_FIELDS, ChangeKind, ChangeState
@@ -77,7 +77,7 @@ def _replacement_of(application_id: int, replaces_certificate_id: int | None) ->
     """The diff against the certificate replaced; the page read which one with the application's row (None: none)."""
     if replaces_certificate_id is None:
         return None
-    with page_reads() as session:
+    with request_reads() as session:
         view = replacements.replacement_view(session, application_id)
         screening = session.get(ApplicationRow, application_id)
     if view is None:
@@ -89,7 +89,7 @@ def _replacement_of(application_id: int, replaces_certificate_id: int | None) ->
 
 def _changes_of(cert: dict[str, Any]) -> dict[str, Any]:
     """Requests, particulars and replacement links in one read (`certificate_section`), and what the reader may do."""
-    with page_reads() as session:
+    with request_reads() as session:
         section = reads.certificate_section(session, cert["id"])
     open_one = any(item.state is ChangeState.REQUESTED for item in section["requests"])
     active = cert["state"] == CertState.ACTIVE
@@ -132,7 +132,7 @@ def _posted(certificate_id: int) -> dict[str, Any]:
         if "ports" in request.form:
             ports = [line.strip() for line in request.form["ports"].splitlines() if line.strip()]
         else:
-            with page_reads() as session:
+            with request_reads() as session:
                 ports = list(reads.particulars_of(session, certificate_id).ports)
         data["particulars"] = {**particulars, "ports": ports}
     return data
@@ -154,7 +154,7 @@ def _form_field(path: str) -> str:
 
 
 def _form_page(certificate_id: int, refusal: Refusal | None = None, errors: dict[str, str] | None = None) -> str:
-    with page_reads() as session:
+    with request_reads() as session:
         cert = api_reads.certificate(session, certificate_id)
         current = reads.particulars_of(session, certificate_id)
     policy = container().deps.policies.policy_for(cert["district"], container().deps.clock.today(cert["district"]))
@@ -188,7 +188,7 @@ def start_replacement(certificate_id: int) -> Response:
 @allow(Action.DECIDE_CERTIFICATE_CHANGE)
 def queue() -> str:
     """The district's open requests, oldest first."""
-    with page_reads() as session:
+    with request_reads() as session:
         rows = reads.open_in(session, actor().district)
     return render_template("ui/certificate_changes/queue.html", rows=rows)
 
@@ -215,7 +215,7 @@ def decide_change(change_id: int) -> Response:
 
 
 def _change_page(change_id: int, refusal: Refusal | None = None) -> str:
-    with page_reads() as session:
+    with request_reads() as session:
         view = reads.change_view(session, change_id)
     deciding = view["state"] == ChangeState.REQUESTED and may(actor(), Action.DECIDE_CERTIFICATE_CHANGE)
     return render_template("ui/certificate_changes/show.html", change=view, deciding=deciding, refusal=refusal)

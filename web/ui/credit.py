@@ -21,9 +21,9 @@ from werkzeug.wrappers import Response
 
 from web.authz import require_visible
 from web.context import container
+from web.request_reads import request_reads
 from web.ui import field_errors
 from web.ui.auth import actor, allow
-from web.ui.page_reads import page_reads
 from web.ui.refusals import RETURNED, explain
 from workflow.domain.credit_events import GROUNDS, CreditChangeKind, ViolationKind
 from workflow.domain.errors import DomainError, GuardFailed, InvalidInput, PermissionDenied
@@ -67,7 +67,7 @@ def _credit_now() -> dict[str, Any]:
     """`credit_now(enterprise_id, district)` for the pages that show an enterprise: its tier today and a pending one."""
 
     def credit_now(enterprise_id: int, district: str) -> dict[str, Any]:
-        with page_reads() as session:
+        with request_reads() as session:
             records = credit_reads.histories(session, [enterprise_id])[enterprise_id]
         return credit_reads.summary_today(records, district, container().deps)
 
@@ -147,7 +147,7 @@ def _page(
 ) -> tuple[str, int]:
     owner = require_visible(actor(), "enterprise_id", enterprise_id)
     deps = container().deps
-    with page_reads() as session:
+    with request_reads() as session:
         view = credit_reads.view_today(session, enterprise_id, owner.district, deps)
         name = credit_reads.enterprise_name(session, enterprise_id)
     today = deps.clock.today(owner.district)

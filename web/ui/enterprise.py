@@ -19,9 +19,9 @@ from wtforms import BooleanField, Field, HiddenField, IntegerField, PasswordFiel
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from web.context import HASHER, container
+from web.request_reads import request_reads
 from web.ui.auth import actor, allow, allow_each
 from web.ui.forms import PageForm, fields_checked_by_the_form
-from web.ui.page_reads import page_reads
 from web.ui.refusals import RETURNED, explain
 from workflow.domain import commands as c
 from workflow.domain import inputs
@@ -82,7 +82,7 @@ def _enterprise_id() -> int:
 
 
 def _is_admin() -> bool:
-    with page_reads() as session:
+    with request_reads() as session:
         return is_enterprise_admin(session, actor().user_id or 0)
 
 
@@ -103,7 +103,7 @@ def _require_admin() -> None:
 def edit_profile() -> Response | tuple[str, int]:
     """The profile form; the unified social credit code is shown, never edited (it is the enterprise's identity)."""
     _require_admin()
-    with page_reads() as session:
+    with request_reads() as session:
         enterprise = ui_queries.enterprise_profile(session, _enterprise_id())
     form = ProfileForm(data=enterprise if request.method == "GET" else None)
     if form.validate_on_submit() and _save_profile(form):
@@ -144,7 +144,7 @@ def users() -> tuple[str, int]:
 
 
 def _users_page(form: UserForm, refused: dict[int, str], status: int) -> tuple[str, int]:
-    with page_reads() as session:
+    with request_reads() as session:
         listed = enterprise_users(session, _enterprise_id())
     page = render_template("ui/enterprise/users.html", users=listed, form=form, admin=_is_admin(), refused=refused)
     return page, status

@@ -7,10 +7,10 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from web.context import container
+from web.request_reads import request_reads
 from web.ui.auth import actor, allow
 from web.ui.forms import OpinionForm, options
 from web.ui.i18n import OPINIONS as OPINION_WORDS
-from web.ui.page_reads import page_reads
 from web.ui.refusals import Refusal, back_to_the_page
 from workflow.domain import commands as c
 from workflow.domain.actors import Role
@@ -37,7 +37,7 @@ def desk() -> str:
 
 def _desk(refusal: Refusal | None = None, **_route: int) -> str:
     """The desk; after a refused opinion, its assessment's form holds what was posted, with the message at it."""
-    with page_reads() as session:
+    with request_reads() as session:
         seats = ui_queries.expert_seats(session, actor().user_id or 0, open_only=False)
     return render_template(
         "ui/expert/desk.html",

@@ -20,9 +20,9 @@ from markupsafe import Markup, escape
 from werkzeug.wrappers import Response
 
 from web.context import container
+from web.request_reads import request_reads
 from web.ui.auth import actor, allow
 from web.ui.forms import query_int
-from web.ui.page_reads import page_reads
 from web.ui.views import EVERYONE
 from workflow.domain.errors import NotFound
 from workflow.domain.permissions import Action
@@ -43,7 +43,7 @@ def _unread() -> dict[str, Any]:
     """Every page's header: how many notifications the signed-in person has not read."""
     if not getattr(current_user, "is_authenticated", False) or actor().user_id is None:
         return {}
-    with page_reads() as session:
+    with request_reads() as session:
         count = _notifications(session).unread_count(actor().user_id or 0, UNREAD_CAP)
     return {"unread_count": count, "unread_cap": UNREAD_CAP}
 
@@ -53,7 +53,7 @@ def _unread() -> dict[str, Any]:
 def inbox() -> str:
     """Newest first, `?before=<id>` for the next page; `?unread=1` for unread only."""
     unread_only = request.args.get("unread") == "1"
-    with page_reads() as session:
+    with request_reads() as session:
         rows = _notifications(session).inbox(actor().user_id or 0, unread_only, query_int("before"), PAGE + 1)
     items = [{**row, **notice_text(row["kind"], row["params"])} for row in rows[:PAGE]]
     next_before = rows[PAGE - 1]["id"] if len(rows) > PAGE else None

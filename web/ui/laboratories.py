@@ -19,10 +19,10 @@ from werkzeug.wrappers import Response
 from wtforms import FileField, HiddenField, SelectField, StringField
 
 from web.context import container
+from web.request_reads import request_reads
 from web.ui import field_errors
 from web.ui.auth import actor, allow
 from web.ui.forms import options
-from web.ui.page_reads import page_reads
 from web.ui.refusals import RETURNED, explain
 from web.uploads import read_upload
 from workflow.domain import commands as c
@@ -72,7 +72,7 @@ def _lab_choices() -> dict[str, Any]:
 
 def _lab_name(lab_id: int) -> str:
     """The registered lab a goods line names, as people know it (its name and level), for the goods table."""
-    with page_reads() as session:
+    with request_reads() as session:
         row = session.get(LaboratoryRow, lab_id)
         return f"{row.name} (BSL-{row.bsl_level})" if row is not None else f"#{lab_id}"
 
@@ -80,7 +80,7 @@ def _lab_name(lab_id: int) -> str:
 def _own_labs() -> list[Laboratory]:
     if actor().role is not Role.APPLICANT or actor().enterprise_id is None:
         return []
-    with page_reads() as session:
+    with request_reads() as session:
         return enterprise_labs(session, actor().enterprise_id or 0)
 
 
@@ -143,7 +143,7 @@ def verify(lab_id: int) -> Response | tuple[str, int]:
 
 def _page(form: LabForm, refused: dict[int, str], editing: int | None, status: int) -> tuple[str, int]:
     me = actor()
-    with page_reads() as session:
+    with request_reads() as session:
         if me.role is Role.APPLICANT:
             listed = enterprise_labs(session, me.enterprise_id or 0)
             admin = is_enterprise_admin(session, me.user_id or 0)
@@ -216,20 +216,20 @@ def _evidence(form: LabForm) -> tuple[str, str] | None:
 
 
 def _applicant_owner() -> LabOwner:
-    with page_reads() as session:
+    with request_reads() as session:
         enterprise = session.get(EnterpriseRow, actor().enterprise_id or 0)
     return LabOwner(actor().enterprise_id, enterprise.district if enterprise else None)
 
 
 def _require_maintainer(owner: LabOwner) -> None:
-    with page_reads() as session:
+    with request_reads() as session:
         admin = is_enterprise_admin(session, actor().user_id or 0)
     if actor().role is not Role.APPLICANT or not may_maintain_labs(actor(), owner, admin):
         raise PermissionDenied(_("Only the enterprise's admin may keep its laboratories."))
 
 
 def _lab(lab_id: int) -> Laboratory:
-    with page_reads() as session:
+    with request_reads() as session:
         row = session.get(LaboratoryRow, lab_id)
         if row is None:
             raise NotFound(_("Not found."))

@@ -17,7 +17,7 @@ from markupsafe import Markup, escape
 
 from config import local_time
 from web.context import container
-from web.ui.page_reads import page_reads
+from web.request_reads import request_reads
 from workflow.store import ui_queries
 
 TIME_HTML = '<time datetime="{}Z"><span translate="no">{}</span> {} <span translate="no">({})</span></time>'
@@ -42,7 +42,7 @@ def _viewer_district() -> str | None:
     actor = getattr(current_user, "actor", None) if getattr(current_user, "is_authenticated", False) else None
     if actor is None or actor.district or not actor.enterprise_id:
         return getattr(actor, "district", None)
-    with page_reads() as session:
+    with request_reads() as session:
         return ui_queries.enterprise_district(session, actor.enterprise_id)
 
 

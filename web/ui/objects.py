@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from web import certificate_pdf as pdfs
 from web.authz import visible
 from web.context import container
+from web.request_reads import keep_for_the_page, request_reads
 from web.ui import diagram
 from web.ui.auth import actor, allow, allow_each
 from web.ui.forms import (
@@ -29,7 +30,6 @@ from web.ui.forms import (
     posted_reason,
 )
 from web.ui.i18n import label
-from web.ui.page_reads import keep_for_the_page, page_reads
 from web.ui.refusals import AT_FIELDS, Refusal, back_to_the_form, back_to_the_page, show_at_field
 from web.uploads import attachment, read_upload
 from workflow.domain import commands as c
@@ -80,7 +80,7 @@ def require_visible(kind: str, object_id: int, read: Callable[[Session, int], R 
         raise NotFound(_("Not found."))
     if read is None and kind == "certificate_id":
         read = cast(Callable[[Session, int], R | None], certificate_documents.certificate_read)
-    with page_reads() as session:
+    with request_reads() as session:
         if read is None:
             found = api_reads.owner(session, kind, object_id)
             done = None
@@ -109,13 +109,13 @@ def _application_page(
 ) -> str:
     """The page; after a refused action, that action's form holds what was posted, with the message at it.
 
-    Everything is read in the page's one session (web/ui/page_reads.py), each table once: the application's row,
+    Everything is read in the page's one session (web/request_reads.py), each table once: the application's row,
     its certificate and the certificate it replaces come in one read (the visibility check's on a GET), the lines
     once for the view and the goods table, the enterprise with R15's answer; its credit and earlier approvals only
     for a reader shown them.
     """
     me, deps = actor(), container().deps
-    with page_reads() as session:
+    with request_reads() as session:
         read = read or queries.application_read(session, application_id)
         if read is None:
             raise NotFound(_("Not found."))
@@ -245,7 +245,7 @@ def _may(me: Actor, trigger: str) -> bool:
 
 
 def _required_documents(application_id: int) -> list[str]:
-    with page_reads() as session:
+    with request_reads() as session:
         row = session.get(ApplicationRow, application_id)
         found = ui_queries.file_enterprise(session, row.enterprise_id, with_history=False) if row else None
         if found is None:
@@ -346,7 +346,7 @@ def copy(application_id: int) -> Response:
 def document(document_id: int) -> Response:
     """An attachment, to whoever may see its application; always a download, in the type its bytes were sniffed as."""
     require_visible("document_id", document_id)
-    with page_reads() as session:
+    with request_reads() as session:
         found = ui_queries.document(session, document_id)
     if found is None:
         raise NotFound(_("Not found."))
@@ -467,7 +467,7 @@ def certificate_page(
     certificate_id: int, refusal: Refusal | None = None, read: certificate_documents.CertificateRead | None = None
 ) -> str:
     """The page; its signed document comes with the visibility check's read on a GET, else from `pdfs.find`."""
-    with page_reads() as session:
+    with request_reads() as session:
         view = api_reads.certificate(session, certificate_id)
         history = ui_queries.ledger_history(session, ui_queries.LedgerFilter(certificate_id=certificate_id), None, 200)
         declarations = ui_queries.certificate_declarations(session, certificate_id)
@@ -507,7 +507,7 @@ def _refused_reason(refusal: Refusal | None) -> ReasonForm | None:
 def disposal_notice(declaration_id: int) -> str:
     """检验检疫处理通知书: the printable notice of a return or destruction order, from the declaration's own record."""
     require_visible("declaration_id", declaration_id)
-    with page_reads() as session:
+    with request_reads() as session:
         view = api_reads.declaration(session, declaration_id)
         cert = api_reads.certificate(session, view["certificate_id"])
         holder = ui_queries.enterprise_profile(session, view["enterprise_id"])
@@ -527,7 +527,7 @@ def declaration(declaration_id: int) -> str:
 
 def declaration_page(declaration_id: int, refusal: Refusal | None = None) -> str:
     """The page; after a refused port step, that step's form holds what was posted, with the message at it."""
-    with page_reads() as session:
+    with request_reads() as session:
         view = api_reads.declaration(session, declaration_id)
         cert = api_reads.certificate(session, view["certificate_id"])
         route = ui_queries.declaration_route(session, declaration_id)

@@ -19,11 +19,11 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from web.context import container
+from web.request_reads import request_reads
 from web.ui.auth import actor, allow, allow_each
 from web.ui.forms import DeclareForm, DeclareLineForm, InspectionForm, ReversalForm, options, posted_reason, query_int
 from web.ui.i18n import REVERSAL_REASONS
 from web.ui.objects import declaration_page, require_visible
-from web.ui.page_reads import page_reads
 from web.ui.refusals import Refusal, back_to_the_form, back_to_the_page, show_at_field
 from workflow.domain import commands as c
 from workflow.domain import inputs
@@ -49,7 +49,7 @@ STEPS = {  # each port step is an action of the permission table, allowed to who
 @allow(PORT)
 def desk() -> Response | tuple[str, int]:
     number = request.args.get("number", "").strip()
-    with page_reads() as session:
+    with request_reads() as session:
         matches = ui_queries.declarations_by_no(session, number, actor().district) if number else []
         waiting = ui_queries.open_declarations(session, actor().district)
     found = _lookup(number, matches) if number else None
@@ -64,7 +64,7 @@ def desk() -> Response | tuple[str, int]:
 def _active() -> dict[str, Any]:
     """A page of the district's active certificates, searched by certificate number or enterprise (`q`)."""
     search = request.args.get("q", "").strip()[: inputs.NAME]
-    with page_reads() as session:
+    with request_reads() as session:
         rows = ui_queries.active_certificates(
             session, actor().district, search, query_int("before", inputs.BIGINT_MAX), CERTIFICATES_PAGE + 1
         )
@@ -81,7 +81,7 @@ def _lookup(number: str, matches: list[dict[str, Any]]) -> Response | None:
 
     Several enterprises of the district may use one number: then the desk lists them instead.
     """
-    with page_reads() as session:
+    with request_reads() as session:
         certificate_id = ui_queries.certificate_id_by_no(session, number)
     declaration_id = matches[0]["id"] if not certificate_id and len(matches) == 1 else None
     for kind, found, endpoint in (
@@ -120,7 +120,7 @@ def _certificate_page(
     A refused form wrote nothing, so its one-time key is offered again. `more`: the form's further lines.
     """
     more = _more_lines() if more is None else more
-    with page_reads() as session:
+    with request_reads() as session:
         cert = api_reads.certificate(session, certificate_id)
         history = ui_queries.ledger_history(session, ui_queries.LedgerFilter(certificate_id=certificate_id), None, 20)
         ports = ui_queries.application_ports(session, cert["application_id"])
@@ -197,7 +197,7 @@ def _field_errors(form: FlaskForm) -> bool:
 def remaining(certificate_id: int) -> str:
     """The live remaining quantity per line (htmx refreshes it while the officer fills in the form)."""
     require_visible("certificate_id", certificate_id)
-    with page_reads() as session:
+    with request_reads() as session:
         cert = api_reads.certificate(session, certificate_id)
     return render_template("ui/port/_remaining.html", cert=cert)
 
@@ -215,7 +215,7 @@ def declare(certificate_id: int) -> Response | tuple[str, int]:
     more = _more_lines()
     if _field_errors(form) | (not all([line.validate() for line in more])):  # every line's errors, not the first's
         return _certificate_page(certificate_id, form, _reversal_form(), more=more), 422
-    with page_reads() as session:
+    with request_reads() as session:
         cert = api_reads.certificate(session, certificate_id)
     if not _lines_of_the_certificate(form, more, {line["line_no"] for line in cert["lines"]}):
         return _certificate_page(certificate_id, form, _reversal_form(), more=more), 422
@@ -311,7 +311,7 @@ def _reason() -> str:
 
 
 def _state(declaration_id: int) -> str:
-    with page_reads() as session:
+    with request_reads() as session:
         return str(api_reads.declaration(session, declaration_id)["state"])
 
 
@@ -330,7 +330,7 @@ def _reversal_form() -> ReversalForm:
 
 def _refused_reversal(entry_id: int, refusal: Refusal) -> str:
     """The certificate's desk, the declaring form empty and this write-off's reversal form as posted."""
-    with page_reads() as session:
+    with request_reads() as session:
         certificate_id = ui_queries.certificate_of_entry(session, entry_id) or 0
     return _certificate_page(certificate_id, DeclareForm(formdata=None), _reversal_form(), refusal)
 
@@ -359,7 +359,7 @@ def reversals() -> str:
 
 
 def _reversals_page(refusal: Refusal | None = None, **_route: int) -> str:
-    with page_reads() as session:
+    with request_reads() as session:
         pending = ui_queries.pending_reversals(session, actor().district)
     return render_template("ui/port/reversals.html", pending=pending, refusal=refusal)
 

@@ -15,11 +15,11 @@ from typing import Any
 from flask import Blueprint, render_template, request
 
 from web.context import container
+from web.request_reads import request_reads
 from web.ui.auth import actor, allow
 from web.ui.credit import with_credit
 from web.ui.forms import query_int
 from web.ui.i18n import districts
-from web.ui.page_reads import page_reads
 from web.ui.queue_rows import queue_rows_html
 from workflow.domain.actors import Role
 from workflow.domain.calendar import WorkingCalendar
@@ -44,7 +44,7 @@ def queue() -> str:
     args = {name: request.args.get(name, "") for name in FILTERS}
     before = query_int("before")
     where = _filter(args)
-    with page_reads() as session:
+    with request_reads() as session:
         rows = ui_queries.review_queue(session, where, before, PAGE + 1)
         shown = with_credit(session, _with_due_dates(rows[:PAGE]))  # R73: tier today, and pending
     template = "ui/review/_rows.html" if request.headers.get("HX-Request") else "ui/review/queue.html"

@@ -1,6 +1,6 @@
 """A page's read transaction on PostgreSQL is READ ONLY and ends in COMMIT, so what psycopg prepared outlives it (#15).
 
-psycopg forgets every statement it prepared on a connection at each ROLLBACK. A page's read session used to end in
+psycopg forgets every statement it prepared on a connection at each ROLLBACK. A GET's read session used to end in
 one, so no page statement ever reached its fifth run on a connection: every statement of every page was parsed and
 planned anew on each view (a certificate's change section, 13 relations, took 0.6–1.2 ms of planning for 0.1 ms of
 work), and a page viewed between two commands on a connection cost the commands their prepared statements too.
@@ -22,7 +22,7 @@ from tests.integration.support import declare, fx10_cytokine, grant
 from tests.integration.test_generic_plans import RUNS, _plans, _ran_generic, _replanned, declare_over_http
 from web import create_app
 from web.context import HASHER
-from web.ui.page_reads import page_reads
+from web.request_reads import request_reads
 from workflow.domain.actors import Actor
 from workflow.store.accounts import issue_token, set_password_hash
 from workflow.store.tables import CertificateRow
@@ -74,11 +74,11 @@ def test_an_api_read_between_two_declarations_leaves_them_prepared(pg_container:
 
 def test_the_page_transaction_is_read_only_on_postgresql(pg_container: Container) -> None:
     app = create_app(pg_container, {"TESTING": True})
-    with app.test_request_context("/ui/", method="GET"), page_reads() as session:
+    with app.test_request_context("/ui/", method="GET"), request_reads() as session:
         assert session.execute(text("SHOW transaction_read_only")).scalar() == "on"
         with pytest.raises(DBAPIError, match="read-only transaction"):
             session.execute(text("UPDATE users SET display_name = display_name"))
-    with app.test_request_context("/ui/", method="GET"), page_reads() as session:
+    with app.test_request_context("/ui/", method="GET"), request_reads() as session:
         assert session.execute(text("SELECT 1")).scalar() == 1  # the failed one was dropped: a fresh transaction
 
 
