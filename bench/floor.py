@@ -75,7 +75,7 @@ class Replay:
         """One declaration's statements, committed: 'released', or 'held' when the line had not the quantity."""
         self.count += 1
         read_sql, read = self.recorded.read
-        found = self.conn.execute(read_sql, {**read, "numbers_1": certificate_no}).fetchone()
+        found = self.conn.execute(read_sql, {**read, "number": certificate_no}).fetchone()
         assert found is not None, f"no certificate {certificate_no}"
         declaration_id, entry_ids = found[-2][0], found[-1]
         number = f"FLOOR{self.tag}{self.count:010d}"

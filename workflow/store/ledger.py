@@ -8,6 +8,7 @@ row is locked first in every write-off transaction, which serialises the 'all li
 from __future__ import annotations
 
 import json
+from collections import namedtuple
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -18,6 +19,7 @@ from sqlalchemy import (
     ARRAY,
     BigInteger,
     Integer,
+    String,
     and_,
     bindparam,
     case,
@@ -57,6 +59,7 @@ from workflow.domain.local_days import EVERY_DISTRICT, DistrictScope
 from workflow.domain.policy import CreditRegime, CreditTier
 from workflow.domain.receipts import LineHead
 from workflow.store.bulk import insert_rows_returning_ids
+from workflow.store.driver_statements import plain_rows
 from workflow.store.receipts import remember_head
 from workflow.store.repositories import (
     AuditTrail,
@@ -205,7 +208,19 @@ _ID_COLUMNS = {
     )
     for dialect in ("postgresql", "sqlite")
 }
-_SHARE_ONE_DRAWING_IDS = {dialect: _SHARE_MANY.add_columns(*columns) for dialect, columns in _ID_COLUMNS.items()}
+# A declaration's one certificate by its number: on PostgreSQL the read runs on the driver's connection
+# (workflow/store/driver_statements.py), which an expanding IN of one number would keep from it.
+_SHARE_ONE_DRAWING_IDS = {
+    dialect: _CERTIFICATE_WITH_LINES.add_columns(*columns)
+    .where(CertificateRow.certificate_no == bindparam("number", type_=String))
+    .order_by(_LINE.line_no)
+    .with_for_update(read=True, of=CertificateRow)
+    for dialect, columns in _ID_COLUMNS.items()
+}
+# Its rows by column name, as `_facts` reads every certificate's (its fields: the statement's columns, in order).
+_ShareOneRow = namedtuple(  # type: ignore[misc]  # fields read off the statement, so not a literal list
+    "_ShareOneRow", [str(column.key) for column in _SHARE_ONE_DRAWING_IDS["postgresql"].selected_columns]
+)
 _DRAW_IDS = {dialect: select(*columns) for dialect, columns in _ID_COLUMNS.items()}
 
 
@@ -339,7 +354,9 @@ class SqlLedger:
         dialect, wanted = self.session.connection().dialect.name, sorted(set(numbers))
         counts = {"declarations": declarations, "entries": entries}
         if len(wanted) == 1:
-            rows = self._execute(_SHARE_ONE_DRAWING_IDS[dialect], {"numbers": wanted, **counts}).all()
+            parameters = {"number": wanted[0], **counts}
+            read = plain_rows(self.session.connection(), _SHARE_ONE_DRAWING_IDS[dialect], parameters)
+            rows: list[Any] = [_ShareOneRow(*row) for row in read]
             if not rows:  # the request is refused as citing no certificate: nothing will be written
                 return {}, NewIds(iter(()), iter(()))
             certificates, found = {wanted[0]: self._facts(rows)}, rows[0]

@@ -29,6 +29,7 @@ from workflow.store import audit_chain, district_counts, granted_products
 from workflow.store.bulk import insert_rows, insert_rows_returning_ids
 from workflow.store.codec import clock_from_json, clock_to_json, line_from_json, line_to_json
 from workflow.store.directory import actor_of
+from workflow.store.driver_statements import plain_rows
 from workflow.store.outbox_completion import SentRow, sent_at_commit
 from workflow.store.outbox_trace import stamped
 from workflow.store.tables import (
@@ -205,6 +206,7 @@ _APPLICATION = (
     .order_by(ApplicationLineRow.line_no)
 )
 _READ = len(_STORED)  # the position of `id` in a row of `_APPLICATION`
+_LINE_FACTS = _READ + 3  # and of a goods line's facts
 # The stored columns an Application takes as they are; the others are converted in `SqlApplications.get`.
 _AS_STORED = tuple(name for name in _STORED if name not in {"direction", "state", "grade", "clock", "ports"})
 _UNREAD = object()  # a column `save` writes that the snapshot lacks: always written
@@ -236,7 +238,7 @@ class SqlApplications(_AggregateRepository):
         return application
 
     def get(self, application_id: int) -> Application:
-        rows = self.session.connection().execute(_APPLICATION, {"id": application_id}).all()
+        rows = plain_rows(self.session.connection(), _APPLICATION, {"id": application_id})
         if not rows:
             raise NotFound(f"no application {application_id}")
         row = rows[0]
@@ -248,7 +250,7 @@ class SqlApplications(_AggregateRepository):
             id=row_id,
             reference=reference,
             version=version,
-            lines=[line_from_json(found.line_facts) for found in rows if found.line_facts is not None],
+            lines=[line_from_json(found[_LINE_FACTS]) for found in rows if found[_LINE_FACTS] is not None],
             **{name: stored[name] for name in _AS_STORED},
             direction=Direction(stored["direction"]),
             state=AppState(stored["state"]),

@@ -3,8 +3,9 @@
 The submission's, the screening's and the grant's (issue #15), each only what it asks for (a replacement's certificate
 among them, R43). Every part is a SELECT
 of the same typed columns tagged with its kind; the parts a step asks for go together as one UNION ALL, built once
-per combination (each call is then a compiled-cache hit), and its few rows become a StepFacts. The answers are those
-of the single reads they replace (`tests/integration/test_step_reads.py` compares them).
+per combination, and its few rows become a StepFacts. On PostgreSQL the statement converts no value on the way, so
+it runs on the driver's connection (workflow/store/driver_statements.py). The answers are those of the single reads
+they replace (`tests/integration/test_step_reads.py` compares them).
 """
 
 from __future__ import annotations
@@ -12,14 +13,16 @@ from __future__ import annotations
 import functools
 from collections import defaultdict
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
+    ARRAY,
     Boolean,
     Connection,
     Date,
     Integer,
     String,
+    any_,
     bindparam,
     cast,
     exists,
@@ -37,6 +40,7 @@ from workflow.domain.goods import ProductIdentity
 from workflow.domain.policy import CreditRegime, CreditTier
 from workflow.service.ports import StepFacts, Wanted
 from workflow.store.assessments import standing_of
+from workflow.store.driver_statements import plain_rows
 from workflow.store.granted_products import key_of
 from workflow.store.tables import (
     ApplicantBanRow,
@@ -64,8 +68,9 @@ def step_facts(connection: Connection, application_id: int, enterprise_id: int, 
     if not parts:
         return StepFacts()
     parameters = {"application_id": application_id, "enterprise_id": enterprise_id, "on": wanted.banned_on}
-    rows = connection.execute(_statement(parts), {**parameters, "keys": list(keyed)})
-    return _facts(rows, enterprise_id, keyed)
+    statement = _statement(parts, connection.dialect.name == "postgresql")
+    rows = plain_rows(connection, statement, {**parameters, "keys": list(keyed)})
+    return _facts([_Row(*row) for row in rows], enterprise_id, keyed)
 
 
 def _parts(wanted: Wanted, products: bool) -> tuple[str, ...]:
@@ -148,19 +153,40 @@ PARTS: dict[str, Select[Any]] = {
         _REPLACEMENT.application_id == _APPLICATION
     ),
 }
+# On PostgreSQL the keys go as one array, so the statement's text does not depend on how many there are: it is
+# prepared once and run on the driver (workflow/store/driver_statements.py); an expanding IN is rendered per run.
+_PARTS_ON_POSTGRESQL = {
+    **PARTS,
+    "granted": _tagged("granted", word=GrantedProductRow.product_key).where(
+        GrantedProductRow.enterprise_id == _ENTERPRISE,
+        GrantedProductRow.product_key == any_(cast(bindparam("keys"), ARRAY(String))),
+    ),
+}
 
 
 @functools.cache
-def _statement(parts: tuple[str, ...]) -> Any:
+def _statement(parts: tuple[str, ...], postgresql: bool) -> Any:
     """Built once per combination of parts: a step asks for the same ones every time."""
-    selects = [PARTS[kind] for kind in parts]
+    selects = [(_PARTS_ON_POSTGRESQL if postgresql else PARTS)[kind] for kind in parts]
     return selects[0] if len(selects) == 1 else union_all(*selects)
+
+
+class _Row(NamedTuple):
+    """A row of the statement: its part, and the seven typed columns every part gives."""
+
+    kind: str
+    word: str | None
+    word2: str | None
+    day: Any
+    day2: Any
+    number: int | None
+    flag: bool | None
 
 
 # -- the rows back into facts -----------------------------------------------------------------------------------------
 
 
-def _facts(rows: Iterable[Any], enterprise_id: int, keyed: dict[str, ProductIdentity]) -> StepFacts:
+def _facts(rows: Iterable[_Row], enterprise_id: int, keyed: dict[str, ProductIdentity]) -> StepFacts:
     by_kind: dict[str, list[Any]] = defaultdict(list)
     for row in rows:
         by_kind[row.kind].append(row)

@@ -6,7 +6,8 @@ driver and three statements for the server to bind and run; on the short transac
 were a third of its statements. On PostgreSQL they go as one statement of data-modifying CTEs, each table's rows
 passed as one JSON array and unpacked by `json_populate_recordset` into the table's own row type, so the server
 converts every value with the column's own input function. The text depends only on which tables and columns are
-written, so it is prepared once per connection whatever the number of rows.
+written, so it is prepared once per connection whatever the number of rows, and it runs on the driver's connection
+with no SQLAlchemy execution around it (workflow/store/driver_statements.py).
 
 The same statement carries what else a caller writes together: rows whose ids it needs back (outbox rows), in the
 order given — each row draws its id from the table's sequence beside its ordinal in the array, in a CTE the
@@ -42,6 +43,7 @@ from sqlalchemy.orm import Session
 
 from workflow.domain.errors import ConcurrencyConflict
 from workflow.store.bulk import column_layout, column_value, insert_rows, insert_rows_returning_ids
+from workflow.store.driver_statements import first_row
 
 # A batch's hundreds of rows go the usual way: COPY beats one large JSON document there (workflow/store/bulk.py).
 MOST_ROWS_TOGETHER = 64
@@ -218,7 +220,9 @@ def insert_returning(
 def _run(
     connection: Connection, combined: tuple[TextClause, dict[str, Any]], guarded: GuardedRow | None
 ) -> tuple[Any, ...]:
-    ids, held, returned, copies = connection.execute(*combined).one()
+    row = first_row(connection, *combined)  # one row always: the statement ends in a SELECT of four values
+    assert row is not None
+    ids, held, returned, copies = row
     if guarded is not None and not held:
         raise _conflict(guarded)
     return ids, held, returned, copies

@@ -1,0 +1,131 @@
+"""Fixed statements run on the driver's connection, not through SQLAlchemy's execution (PostgreSQL).
+
+Every state change ends in one statement of ours (workflow/store/together.py): its text is built once and its
+parameters are plain values, so SQLAlchemy has nothing to compile, type or convert. Its execution still cost more
+client CPU than psycopg's own: a new execution context, the parameters processed, and — for a textual statement,
+whose columns SQLAlchemy cannot know ahead — the result's column metadata built anew from the cursor on every run.
+Measured on one such statement, about 250 µs of the client's CPU through SQLAlchemy against about 110 µs on the
+driver (docs/performance.md, session 14); a declaration sends two, each approval step one, besides its reads.
+
+The same holds for a Core statement built once at import whose parameters SQLAlchemy would pass through untouched (no
+bind processor for any of their types on this dialect, nothing expanded at execution): `plain_rows` runs it on the
+driver too, its text compiled once, and converts each column that has a result processor with that processor (a
+quantity's ten-thousandths back into a Decimal), as SQLAlchemy's execution would. Anything else goes through
+SQLAlchemy's execution (SQLite, a parameter that converts, an expanding IN).
+
+What SQLAlchemy's execution does that matters is kept here:
+- the statement runs on the session's connection, in its transaction (nothing begins or ends here);
+- the engine's `before_cursor_execute` and `after_cursor_execute` listeners see it, as they see every statement
+  (the benchmarks and tests that count or record statements keep doing so);
+- a driver error comes out as SQLAlchemy's exception of the same kind (IntegrityError, OperationalError, …, with
+  the driver's error as `orig` and the parameters hidden as the engine hides them), after the connection is
+  invalidated if the error says the server is gone, so callers, retries and the web's outage answers are unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Executable, TextClause
+from sqlalchemy.exc import DBAPIError
+
+Convert = Callable[[Any], Any]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A statement as the driver runs it: its text, and per column the conversion SQLAlchemy would apply (if any)."""
+
+    sql: str
+    conversions: tuple[Convert | None, ...] = ()
+    fixed: Mapping[str, Any] = field(default_factory=dict)  # the statement's own values (a literal's), by name
+
+
+# By the statement's identity (each is built once and kept, so its id stays its own): how the driver runs it, or
+# None when SQLAlchemy's execution must.
+_plans: dict[int, tuple[Executable, _Plan | None]] = {}
+
+
+def first_row(connection: Connection, statement: TextClause, parameters: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    """Run our own `statement` on `connection`'s driver connection; its first row, or None when it returned none."""
+    assert connection.dialect.name == "postgresql", "the driver's own execution is PostgreSQL's (psycopg) here"
+    plan = _plan(connection, statement)
+    assert plan is not None and not plan.conversions and not plan.fixed, "a textual statement converts nothing"
+    rows = _on_driver(connection, plan.sql, dict(parameters), everything=False)
+    return rows[0] if rows else None
+
+
+def plain_rows(connection: Connection, statement: Executable, parameters: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    """Every row of `statement` as a tuple in its columns' order, valued as SQLAlchemy's execution values them."""
+    plan = _plan(connection, statement) if connection.dialect.name == "postgresql" else None
+    if plan is None:
+        return [tuple(row) for row in connection.execute(statement, parameters)]
+    rows = _on_driver(connection, plan.sql, {**plan.fixed, **parameters}, everything=True)
+    return [_converted(row, plan.conversions) for row in rows] if plan.conversions else rows
+
+
+def _converted(row: tuple[Any, ...], conversions: tuple[Convert | None, ...]) -> tuple[Any, ...]:
+    return tuple(value if convert is None else convert(value) for value, convert in zip(row, conversions, strict=True))
+
+
+def _on_driver(connection: Connection, sql: str, values: dict[str, Any], everything: bool) -> list[tuple[Any, ...]]:
+    driver = connection.connection.driver_connection
+    assert driver is not None, "a live connection has its driver connection"
+    with driver.cursor() as cursor:
+        for before in connection.dispatch.before_cursor_execute:
+            sql, values = before(connection, cursor, sql, values, None, False)
+        try:
+            cursor.execute(sql, values)
+            rows = [] if cursor.description is None else cursor.fetchall() if everything else cursor.fetchmany(1)
+        except connection.dialect.loaded_dbapi.Error as error:
+            raise _as_sqlalchemy_error(connection, error, sql, values, cursor) from error
+        for after in connection.dispatch.after_cursor_execute:
+            after(connection, cursor, sql, values, None, False)
+    return [tuple(row) for row in rows]
+
+
+def _plan(connection: Connection, statement: Executable) -> _Plan | None:
+    """The statement in the driver's parameter style (`%(name)s`, a literal % doubled), compiled once.
+
+    None if a parameter would be converted or expanded by SQLAlchemy, whose own execution must then run it.
+    """
+    found = _plans.get(id(statement))
+    if found is None or found[0] is not statement:
+        compiled = statement.compile(dialect=connection.dialect)  # type: ignore[attr-defined]
+        found = _plans[id(statement)] = (statement, _plan_of(compiled))
+    return found[1]
+
+
+def _plan_of(compiled: Any) -> _Plan | None:
+    dialect = compiled.dialect
+    if getattr(compiled, "post_compile_params", None) or getattr(compiled, "literal_execute_params", None):
+        return None
+    if any(bind.type._cached_bind_processor(dialect) is not None for bind in compiled.binds.values()):
+        return None
+    columns = getattr(compiled, "_result_columns", None) or ()
+    conversions = tuple(column[3]._cached_result_processor(dialect, None) for column in columns)
+    fixed = {name: value for name, value in compiled.construct_params(_check=False).items() if value is not None}
+    return _Plan(str(compiled), conversions if any(conversions) else (), fixed)
+
+
+def _as_sqlalchemy_error(
+    connection: Connection, error: Any, sql: str, values: dict[str, Any], cursor: Any
+) -> BaseException:
+    """The error as SQLAlchemy would have raised it; a connection the server dropped is not handed out again."""
+    dialect = connection.dialect
+    gone = dialect.is_disconnect(error, connection.connection.dbapi_connection, cursor)
+    if gone:
+        connection.invalidate(error)
+    translated = DBAPIError.instance(
+        sql,
+        values,
+        error,
+        dialect.loaded_dbapi.Error,
+        hide_parameters=connection.engine.hide_parameters,
+        connection_invalidated=gone,
+        dialect=dialect,
+    )
+    assert isinstance(translated, BaseException)
+    return translated
