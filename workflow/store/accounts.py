@@ -12,7 +12,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, select, update
 from sqlalchemy.orm import Session
@@ -112,7 +112,7 @@ def _read_alone(engine: Engine, token: str, now: datetime) -> Any:
 def _checked(connection: Connection, token: str, now: datetime) -> Any:
     """The live token's user, its last use noted now and then (the UPDATE commits with the caller's transaction)."""
     found = plain_rows(connection, _LIVE_TOKEN, {"digest": token_digest(token)})
-    user = _LiveToken(*found[0]) if found else None
+    user = found[0] if found else None
     if user is None or user.revoked_at is not None or user.expires_at <= now:
         return None
     if user.last_used_at is None or now - user.last_used_at > LAST_USED_GRANULARITY:
@@ -140,24 +140,6 @@ _LIVE_TOKEN = (
     .join(_USER, _USER.id == _TOKEN.user_id)
     .where(_TOKEN.token_hash == bindparam("digest"), _USER.active.is_(True))
 )
-
-
-class _LiveToken(NamedTuple):
-    """A row of `_LIVE_TOKEN`: the token's dates, then the user's columns an account is made of."""
-
-    token_id: int
-    revoked_at: datetime | None
-    expires_at: datetime
-    last_used_at: datetime | None
-    id: int
-    username: str
-    password_hash: str
-    role: str
-    display_name: str
-    enterprise_id: int | None
-    district: str | None
-    locale: str
-
 
 _TOUCH_TOKEN = update(_TOKEN).where(_TOKEN.id == bindparam("token_id")).values(last_used_at=bindparam("now"))
 

@@ -11,7 +11,8 @@ The same holds for a Core statement built once at import whose parameters SQLAlc
 bind processor for any of their types on this dialect, nothing expanded at execution): `plain_rows` runs it on the
 driver too, its text compiled once, and converts each column that has a result processor with that processor (a
 quantity's ten-thousandths back into a Decimal), as SQLAlchemy's execution would. Anything else goes through
-SQLAlchemy's execution (SQLite, a parameter that converts, an expanding IN).
+SQLAlchemy's execution (SQLite, a parameter that converts, an expanding IN). Either way a row reads by position
+and by column name, as SQLAlchemy's rows do.
 
 What SQLAlchemy's execution does that matters is kept here:
 - the statement runs on the session's connection, in its transaction (nothing begins or ends here);
@@ -24,6 +25,7 @@ What SQLAlchemy's execution does that matters is kept here:
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +41,7 @@ class _Plan:
     """A statement as the driver runs it: its text, and per column the conversion SQLAlchemy would apply (if any)."""
 
     sql: str
+    row: Callable[..., tuple[Any, ...]]  # a row by position and by column name
     conversions: tuple[Convert | None, ...] = ()
     fixed: Mapping[str, Any] = field(default_factory=dict)  # the statement's own values (a literal's), by name
 
@@ -48,29 +51,29 @@ class _Plan:
 _plans: dict[int, tuple[Executable, _Plan | None]] = {}
 
 
-def first_row(connection: Connection, statement: TextClause, parameters: Mapping[str, Any]) -> tuple[Any, ...] | None:
-    """Run our own `statement` on `connection`'s driver connection; its first row, or None when it returned none."""
+def first_row(connection: Connection, statement: TextClause, parameters: Mapping[str, Any]) -> Any:
+    """Our own textual `statement`'s first row, or None when it returned none (PostgreSQL: on the driver)."""
     assert connection.dialect.name == "postgresql", "the driver's own execution is PostgreSQL's (psycopg) here"
-    plan = _plan(connection, statement)
-    assert plan is not None and not plan.conversions and not plan.fixed, "a textual statement converts nothing"
-    rows = _on_driver(connection, plan.sql, dict(parameters), everything=False)
+    rows = plain_rows(connection, statement, parameters)
     return rows[0] if rows else None
 
 
-def plain_rows(connection: Connection, statement: Executable, parameters: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-    """Every row of `statement` as a tuple in its columns' order, valued as SQLAlchemy's execution values them."""
+def plain_rows(connection: Connection, statement: Executable, parameters: Mapping[str, Any]) -> list[Any]:
+    """Every row of `statement`, valued and named as SQLAlchemy's execution gives them."""
     plan = _plan(connection, statement) if connection.dialect.name == "postgresql" else None
     if plan is None:
-        return [tuple(row) for row in connection.execute(statement, parameters)]
-    rows = _on_driver(connection, plan.sql, {**plan.fixed, **parameters}, everything=True)
-    return [_converted(row, plan.conversions) for row in rows] if plan.conversions else rows
+        return list(connection.execute(statement, parameters))
+    rows = _on_driver(connection, plan.sql, {**plan.fixed, **parameters})
+    if plan.conversions:
+        rows = [_converted(row, plan.conversions) for row in rows]
+    return [plan.row(*row) for row in rows]
 
 
 def _converted(row: tuple[Any, ...], conversions: tuple[Convert | None, ...]) -> tuple[Any, ...]:
     return tuple(value if convert is None else convert(value) for value, convert in zip(row, conversions, strict=True))
 
 
-def _on_driver(connection: Connection, sql: str, values: dict[str, Any], everything: bool) -> list[tuple[Any, ...]]:
+def _on_driver(connection: Connection, sql: str, values: dict[str, Any]) -> list[tuple[Any, ...]]:
     driver = connection.connection.driver_connection
     assert driver is not None, "a live connection has its driver connection"
     with driver.cursor() as cursor:
@@ -78,12 +81,12 @@ def _on_driver(connection: Connection, sql: str, values: dict[str, Any], everyth
             sql, values = before(connection, cursor, sql, values, None, False)
         try:
             cursor.execute(sql, values)
-            rows = [] if cursor.description is None else cursor.fetchall() if everything else cursor.fetchmany(1)
+            rows = cursor.fetchall() if cursor.description is not None else []
         except connection.dialect.loaded_dbapi.Error as error:
             raise _as_sqlalchemy_error(connection, error, sql, values, cursor) from error
         for after in connection.dispatch.after_cursor_execute:
             after(connection, cursor, sql, values, None, False)
-    return [tuple(row) for row in rows]
+    return rows
 
 
 def _plan(connection: Connection, statement: Executable) -> _Plan | None:
@@ -107,7 +110,16 @@ def _plan_of(compiled: Any) -> _Plan | None:
     columns = getattr(compiled, "_result_columns", None) or ()
     conversions = tuple(column[3]._cached_result_processor(dialect, None) for column in columns)
     fixed = {name: value for name, value in compiled.construct_params(_check=False).items() if value is not None}
-    return _Plan(str(compiled), conversions if any(conversions) else (), fixed)
+    return _Plan(
+        str(compiled), _row_type([column[0] for column in columns]), conversions if any(conversions) else (), fixed
+    )
+
+
+def _row_type(names: list[str]) -> Callable[..., tuple[Any, ...]]:
+    """A named tuple of the statement's columns; a plain tuple for a textual statement, whose columns are not known."""
+    if not names:
+        return lambda *values: values
+    return namedtuple("Row", names, rename=True)
 
 
 def _as_sqlalchemy_error(

@@ -8,7 +8,6 @@ row is locked first in every write-off transaction, which serialises the 'all li
 from __future__ import annotations
 
 import json
-from collections import namedtuple
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -217,10 +216,6 @@ _SHARE_ONE_DRAWING_IDS = {
     .with_for_update(read=True, of=CertificateRow)
     for dialect, columns in _ID_COLUMNS.items()
 }
-# Its rows by column name, as `_facts` reads every certificate's (its fields: the statement's columns, in order).
-_ShareOneRow = namedtuple(  # type: ignore[misc]  # fields read off the statement, so not a literal list
-    "_ShareOneRow", [str(column.key) for column in _SHARE_ONE_DRAWING_IDS["postgresql"].selected_columns]
-)
 _DRAW_IDS = {dialect: select(*columns) for dialect, columns in _ID_COLUMNS.items()}
 
 
@@ -355,8 +350,7 @@ class SqlLedger:
         counts = {"declarations": declarations, "entries": entries}
         if len(wanted) == 1:
             parameters = {"number": wanted[0], **counts}
-            read = plain_rows(self.session.connection(), _SHARE_ONE_DRAWING_IDS[dialect], parameters)
-            rows: list[Any] = [_ShareOneRow(*row) for row in read]
+            rows = plain_rows(self.session.connection(), _SHARE_ONE_DRAWING_IDS[dialect], parameters)
             if not rows:  # the request is refused as citing no certificate: nothing will be written
                 return {}, NewIds(iter(()), iter(()))
             certificates, found = {wanted[0]: self._facts(rows)}, rows[0]

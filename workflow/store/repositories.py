@@ -206,7 +206,6 @@ _APPLICATION = (
     .order_by(ApplicationLineRow.line_no)
 )
 _READ = len(_STORED)  # the position of `id` in a row of `_APPLICATION`
-_LINE_FACTS = _READ + 3  # and of a goods line's facts
 # The stored columns an Application takes as they are; the others are converted in `SqlApplications.get`.
 _AS_STORED = tuple(name for name in _STORED if name not in {"direction", "state", "grade", "clock", "ports"})
 _UNREAD = object()  # a column `save` writes that the snapshot lacks: always written
@@ -250,7 +249,7 @@ class SqlApplications(_AggregateRepository):
             id=row_id,
             reference=reference,
             version=version,
-            lines=[line_from_json(found[_LINE_FACTS]) for found in rows if found[_LINE_FACTS] is not None],
+            lines=[line_from_json(found.line_facts) for found in rows if found.line_facts is not None],
             **{name: stored[name] for name in _AS_STORED},
             direction=Direction(stored["direction"]),
             state=AppState(stored["state"]),

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 from collections import defaultdict
 from collections.abc import Iterable
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import (
     ARRAY,
@@ -70,7 +70,7 @@ def step_facts(connection: Connection, application_id: int, enterprise_id: int, 
     parameters = {"application_id": application_id, "enterprise_id": enterprise_id, "on": wanted.banned_on}
     statement = _statement(parts, connection.dialect.name == "postgresql")
     rows = plain_rows(connection, statement, {**parameters, "keys": list(keyed)})
-    return _facts([_Row(*row) for row in rows], enterprise_id, keyed)
+    return _facts(rows, enterprise_id, keyed)
 
 
 def _parts(wanted: Wanted, products: bool) -> tuple[str, ...]:
@@ -124,6 +124,14 @@ _BAN, _CREDIT, _ASSESSMENT, _REPLACEMENT = (
 _LATEST_ASSESSMENT = select(func.max(_ASSESSMENT.id)).where(_ASSESSMENT.application_id == _APPLICATION)
 _ON = bindparam("on", type_=Date)
 
+
+def _granted(among_keys: ColumnElement[bool]) -> Select[Any]:
+    """Which of the keys asked for the enterprise was granted (R60)."""
+    return _tagged("granted", word=GrantedProductRow.product_key).where(
+        GrantedProductRow.enterprise_id == _ENTERPRISE, among_keys
+    )
+
+
 PARTS: dict[str, Select[Any]] = {
     "natural_person": _tagged("natural_person", flag=EnterpriseRow.is_natural_person).where(
         EnterpriseRow.id == _ENTERPRISE
@@ -138,10 +146,7 @@ PARTS: dict[str, Select[Any]] = {
     "credit": _tagged(
         "credit", word=_CREDIT.tier, word2=_CREDIT.regime, day=_CREDIT.effective_from, day2=_CREDIT.effective_to
     ).where(_CREDIT.enterprise_id == _ENTERPRISE),
-    "granted": _tagged("granted", word=GrantedProductRow.product_key).where(
-        GrantedProductRow.enterprise_id == _ENTERPRISE,
-        GrantedProductRow.product_key.in_(bindparam("keys", expanding=True)),
-    ),
+    "granted": _granted(GrantedProductRow.product_key.in_(bindparam("keys", expanding=True))),
     "assessment": _tagged(
         "assessment",
         word=_ASSESSMENT.state,
@@ -157,10 +162,7 @@ PARTS: dict[str, Select[Any]] = {
 # prepared once and run on the driver (workflow/store/driver_statements.py); an expanding IN is rendered per run.
 _PARTS_ON_POSTGRESQL = {
     **PARTS,
-    "granted": _tagged("granted", word=GrantedProductRow.product_key).where(
-        GrantedProductRow.enterprise_id == _ENTERPRISE,
-        GrantedProductRow.product_key == any_(cast(bindparam("keys"), ARRAY(String))),
-    ),
+    "granted": _granted(GrantedProductRow.product_key == any_(cast(bindparam("keys"), ARRAY(String)))),
 }
 
 
@@ -171,22 +173,10 @@ def _statement(parts: tuple[str, ...], postgresql: bool) -> Any:
     return selects[0] if len(selects) == 1 else union_all(*selects)
 
 
-class _Row(NamedTuple):
-    """A row of the statement: its part, and the seven typed columns every part gives."""
-
-    kind: str
-    word: str | None
-    word2: str | None
-    day: Any
-    day2: Any
-    number: int | None
-    flag: bool | None
-
-
 # -- the rows back into facts -----------------------------------------------------------------------------------------
 
 
-def _facts(rows: Iterable[_Row], enterprise_id: int, keyed: dict[str, ProductIdentity]) -> StepFacts:
+def _facts(rows: Iterable[Any], enterprise_id: int, keyed: dict[str, ProductIdentity]) -> StepFacts:
     by_kind: dict[str, list[Any]] = defaultdict(list)
     for row in rows:
         by_kind[row.kind].append(row)
