@@ -85,6 +85,22 @@ def test_a_connection_the_server_dropped_is_invalidated(engine: Engine, postgres
         assert raised.value.connection_invalidated and connection.invalidated
         connection.rollback()
         assert connection.exec_driver_sql("SELECT 1").scalar_one() == 1, "the pool hands out a new connection"
+        assert first_row(connection, text("SELECT 2"), {}) == (2,), "and the driver's path a cursor of its own"
+
+
+def test_each_connection_keeps_one_cursor_and_a_statement_without_rows_gives_none(engine: Engine) -> None:
+    cursors: list[Any] = []
+    event.listen(engine, "before_cursor_execute", lambda _conn, cursor, *_rest: cursors.append(cursor))
+    with engine.connect() as one, engine.connect() as other:
+        one.exec_driver_sql(SCRATCH)
+        cursors.clear()
+        assert first_row(one, INSERT, {"id": 1, "note": "a"}) == (1, "a")
+        assert first_row(one, text("UPDATE driver_probe SET note = :note"), {"note": "b"}) is None
+        assert first_row(one, text("SELECT note FROM driver_probe"), {}) == ("b",), "the update ran"
+        assert first_row(other, text("SELECT 1"), {}) == (1,)
+        one.rollback()
+    assert cursors[0] is cursors[1] is cursors[2], "one connection's statements share its cursor"
+    assert cursors[3] is not cursors[0] and cursors[3].connection is not cursors[0].connection
 
 
 def _both_ways(connection: Connection, statement: Any, parameters: dict[str, Any]) -> tuple[list[Any], list[Any]]:
