@@ -16,12 +16,12 @@ from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import Connection, Engine, bindparam, event, literal_column, select, text
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy import ARRAY, Connection, Engine, bindparam, event, func, literal_column, select, text
+from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
 
 from config.bootstrap import Container
 from tests.conftest import make_cast
-from tests.integration.support import file_application
+from tests.integration.support import balances, file_application, fx01_serum, fx10_cytokine, grant
 from workflow.store.driver_statements import _plan, first_row, plain_rows
 from workflow.store.engine import make_engine
 from workflow.store.repositories import _APPLICATION
@@ -134,14 +134,50 @@ def test_a_column_sqlalchemy_converts_is_converted_the_same_way(engine: Engine) 
         assert [tuple(row) for row in connection.execute(scaled)] == [(Decimal("1.5"), "支")]
 
 
-def test_parameters_sqlalchemy_converts_or_expands_go_through_sqlalchemy(engine: Engine) -> None:
-    converted = select(bindparam("qty", type_=ScaledQuantity()))
+def test_a_parameter_sqlalchemy_converts_is_converted_the_same_way(engine: Engine) -> None:
+    scaled = select(bindparam("qty", type_=ScaledQuantity()).label("qty"))
+    arrays = select(func.unnest(bindparam("qtys", type_=ARRAY(ScaledQuantity()))).label("qty"))
+    with engine.connect() as connection:
+        assert _plan(connection, scaled) is not None and _plan(connection, arrays) is not None, "both on the driver"
+        sent: list[dict[str, Any]] = []
+        event.listen(connection, "before_cursor_execute", lambda *args: sent.append(dict(args[3])))
+        assert plain_rows(connection, scaled, {"qty": Decimal("1.5")}) == [(Decimal("1.5"),)], "there and back"
+        assert sent[-1] == {"qty": 15000}, "sent scaled, as SQLAlchemy binds it"
+        assert plain_rows(connection, arrays, {"qtys": [Decimal("0.0001"), Decimal(2)]}) == [(1,), (20000,)]
+        assert [tuple(row) for row in connection.execute(arrays, {"qtys": [Decimal("0.0001"), Decimal(2)]})] == [
+            (1,),
+            (20000,),
+        ], "SQLAlchemy's execution sends the same"
+        with pytest.raises(StatementError) as refused:
+            plain_rows(connection, scaled, {"qty": Decimal("0.00001")})
+        assert isinstance(refused.value.orig, ValueError), "a value the type refuses"
+        with pytest.raises(StatementError):  # as SQLAlchemy's execution reports it
+            connection.execute(scaled, {"qty": Decimal("0.00001")})
+
+
+def test_a_grant_issues_its_certificate_on_the_driver_with_its_quantities_scaled(pg_container: Container) -> None:
+    issued: list[tuple[Any, dict[str, Any]]] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, parameters: Any, context: Any, _many: Any) -> None:
+        if "INSERT INTO certificate_lines" in statement:
+            issued.append((context, dict(parameters)))
+
+    event.listen(pg_container.engine, "before_cursor_execute", note)
+    try:
+        certificate_no = grant(pg_container, make_cast(pg_container), fx10_cytokine(qty=7), fx01_serum(qty=2000))
+    finally:
+        event.remove(pg_container.engine, "before_cursor_execute", note)
+    [(context, parameters)] = issued
+    assert context is None, "the driver's execution passes no SQLAlchemy context"
+    assert parameters["approved_qty"] == [70000, 20000000], "the lines' quantities scaled as SQLAlchemy binds them"
+    assert balances(pg_container, certificate_no) == {1: (Decimal(7), 0, 0), 2: (Decimal(2000), 0, 0)}
+
+
+def test_an_expanding_in_goes_through_sqlalchemy(engine: Engine) -> None:
     expanding = select(CertificateLineRow.id).where(CertificateLineRow.id.in_(bindparam("ids", expanding=True)))
     with engine.connect() as connection:
-        assert _plan(connection, converted) is None, "a quantity is scaled on the way in"
         assert _plan(connection, expanding) is None, "an expanding IN is rendered per run"
         assert plain_rows(connection, expanding, {"ids": [-1, -2]}) == []
-        assert plain_rows(connection, converted, {"qty": Decimal("1.5")}) == [(Decimal("1.5"),)]
 
 
 def test_on_sqlite_everything_goes_through_sqlalchemy(sqlite_url: str) -> None:

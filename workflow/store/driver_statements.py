@@ -7,12 +7,13 @@ whose columns SQLAlchemy cannot know ahead — the result's column metadata buil
 Measured on one such statement, about 250 µs of the client's CPU through SQLAlchemy against about 110 µs on the
 driver (docs/performance.md, session 14); a declaration sends two, each approval step one, besides its reads.
 
-The same holds for a Core statement built once at import whose parameters SQLAlchemy would pass through untouched (no
-bind processor for any of their types on this dialect, nothing expanded at execution): `plain_rows` runs it on the
-driver too, its text compiled once, and converts each column that has a result processor with that processor (a
-quantity's ten-thousandths back into a Decimal), as SQLAlchemy's execution would. Anything else goes through
-SQLAlchemy's execution (SQLite, a parameter that converts, an expanding IN). Either way a row reads by position
-and by column name, as SQLAlchemy's rows do.
+The same holds for a Core statement built once and kept (at import, or cached per shape) whose text does not change
+at execution: `plain_rows` runs it on the driver too, its text compiled once. Each parameter whose type SQLAlchemy
+converts on the way in (a quantity scaled to ten-thousandths, an array of them) is converted by that type's own
+bind processor, and each column with a result processor by that processor on the way out (ten-thousandths back into
+a Decimal), as SQLAlchemy's execution would. A statement whose text is rendered per run (an expanding IN) and
+any statement on SQLite go through SQLAlchemy's execution. Either way a row reads by position and by column name,
+as SQLAlchemy's rows do.
 
 What SQLAlchemy's execution does that matters is kept here:
 - the statement runs on the session's connection, in its transaction (nothing begins or ends here);
@@ -20,7 +21,8 @@ What SQLAlchemy's execution does that matters is kept here:
   (the benchmarks and tests that count or record statements keep doing so);
 - a driver error comes out as SQLAlchemy's exception of the same kind (IntegrityError, OperationalError, …, with
   the driver's error as `orig` and the parameters hidden as the engine hides them), after the connection is
-  invalidated if the error says the server is gone, so callers, retries and the web's outage answers are unchanged.
+  invalidated if the error says the server is gone, so callers, retries and the web's outage answers are unchanged;
+  a value a type's bind processor refuses is SQLAlchemy's StatementError, as there.
 """
 
 from __future__ import annotations
@@ -46,7 +48,8 @@ class _Plan:
     sql: str
     row: Callable[..., tuple[Any, ...]]  # a row by position and by column name
     conversions: tuple[Convert | None, ...] = ()
-    fixed: Mapping[str, Any] = field(default_factory=dict)  # the statement's own values (a literal's), by name
+    fixed: Mapping[str, Any] = field(default_factory=dict)  # the statement's own values (a literal's), converted
+    binds: Mapping[str, Convert] = field(default_factory=dict)  # by parameter, how SQLAlchemy converts its value
 
 
 # By the statement's identity (each is built once and kept, so its id stays its own): how the driver runs it, or
@@ -66,10 +69,23 @@ def plain_rows(connection: Connection, statement: Executable, parameters: Mappin
     plan = _plan(connection, statement) if connection.dialect.name == "postgresql" else None
     if plan is None:
         return list(connection.execute(statement, parameters))
-    rows = _on_driver(connection, plan.sql, {**plan.fixed, **parameters})
+    rows = _on_driver(connection, plan.sql, _bound(connection, plan, parameters))
     if plan.conversions:
         rows = [_converted(row, plan.conversions) for row in rows]
     return [plan.row(*row) for row in rows]
+
+
+def _bound(connection: Connection, plan: _Plan, parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """The values the driver gets: the statement's own, and the caller's each converted as SQLAlchemy would."""
+    values = {**plan.fixed, **parameters}
+    if not plan.binds:
+        return values
+    try:
+        for name in plan.binds.keys() & parameters.keys():
+            values[name] = plan.binds[name](values[name])
+    except Exception as error:  # a value the type refuses (a quantity finer than its scale): StatementError, as there
+        raise _as_sqlalchemy_error(connection, error, plan.sql, values, None) from error
+    return values
 
 
 def _converted(row: tuple[Any, ...], conversions: tuple[Convert | None, ...]) -> tuple[Any, ...]:
@@ -111,7 +127,7 @@ def _cursor(connection: Connection) -> Any:
 def _plan(connection: Connection, statement: Executable) -> _Plan | None:
     """The statement in the driver's parameter style (`%(name)s`, a literal % doubled), compiled once.
 
-    None if a parameter would be converted or expanded by SQLAlchemy, whose own execution must then run it.
+    None if SQLAlchemy renders part of it per run (an expanding IN), whose own execution must then run it.
     """
     found = _plans.get(id(statement))
     if found is None or found[0] is not statement:
@@ -124,14 +140,14 @@ def _plan_of(compiled: Any) -> _Plan | None:
     dialect = compiled.dialect
     if getattr(compiled, "post_compile_params", None) or getattr(compiled, "literal_execute_params", None):
         return None
-    if any(bind.type._cached_bind_processor(dialect) is not None for bind in compiled.binds.values()):
-        return None
+    binds = {name: bind.type._cached_bind_processor(dialect) for name, bind in compiled.binds.items()}
+    binds = {name: convert for name, convert in binds.items() if convert is not None}
     columns = getattr(compiled, "_result_columns", None) or ()
     conversions = tuple(column[3]._cached_result_processor(dialect, None) for column in columns)
-    fixed = {name: value for name, value in compiled.construct_params(_check=False).items() if value is not None}
-    return _Plan(
-        str(compiled), _row_type([column[0] for column in columns]), conversions if any(conversions) else (), fixed
-    )
+    own = {name: value for name, value in compiled.construct_params(_check=False).items() if value is not None}
+    fixed = {name: binds[name](value) if name in binds else value for name, value in own.items()}
+    row = _row_type([column[0] for column in columns])
+    return _Plan(str(compiled), row, conversions if any(conversions) else (), fixed, binds)
 
 
 def _row_type(names: list[str]) -> Callable[..., tuple[Any, ...]]:

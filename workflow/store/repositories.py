@@ -456,7 +456,7 @@ class SqlCertificates(_AggregateRepository):
             lines = {key: [getattr(line, key) for line in certificate.lines] for key in _LINE_VALUES}
             parameters = {**row, **lines, "number_prefix": _number_prefix(certificate, issued_at)}
             issue = _issue_statement(tuple(row))
-            certificate.id, certificate.certificate_no = connection.execute(issue, parameters).one()
+            [(certificate.id, certificate.certificate_no)] = plain_rows(connection, issue, parameters)
         else:  # inserted under a provisional number, then numbered
             provisional = {**row, "certificate_no": uuid.uuid4().hex[:32]}
             (certificate.id,) = insert_rows_returning_ids(connection, CertificateRow, [provisional])
