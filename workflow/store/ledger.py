@@ -356,7 +356,7 @@ class SqlLedger:
             certificates, found = {wanted[0]: self._facts(rows)}, rows[0]
         else:
             certificates = self.share_certificates(wanted)
-            found = self._execute(_DRAW_IDS[dialect], counts).one()
+            [found] = plain_rows(self.session.connection(), _DRAW_IDS[dialect], counts)
         ids = NewIds(_drawn(found.declaration_ids, declarations), _drawn(found.entry_ids, entries))
         return certificates, ids
 
