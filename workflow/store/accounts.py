@@ -140,7 +140,6 @@ _LIVE_TOKEN = (
     .join(_USER, _USER.id == _TOKEN.user_id)
     .where(_TOKEN.token_hash == bindparam("digest"), _USER.active.is_(True))
 )
-
 _TOUCH_TOKEN = update(_TOKEN).where(_TOKEN.id == bindparam("token_id")).values(last_used_at=bindparam("now"))
 
 

@@ -43,7 +43,7 @@ _CURSOR = "specgoods.driver_cursor"  # the key of the kept cursor in the pooled 
 
 @dataclass(frozen=True)
 class _Plan:
-    """A statement as the driver runs it: its text, and per column the conversion SQLAlchemy would apply (if any)."""
+    """A statement as the driver runs it: its text, its own values, and SQLAlchemy's conversions of its values."""
 
     sql: str
     row: Callable[..., tuple[Any, ...]]  # a row by position and by column name
@@ -115,14 +115,14 @@ def _cursor(connection: Connection) -> Any:
     A new cursor looks up every parameter's dumper and every column's loader again; a kept one has them: measured on
     a four-column SELECT, 57–62 µs of client CPU per run against 76–87 µs with a cursor per statement.
 
-    Kept in the pool's record of the connection, whose `info` SQLAlchemy clears when the connection is replaced;
-    a cursor of another connection, or a closed one, is never reused.
+    Kept in the pool's record of the connection, whose `info` SQLAlchemy clears when it replaces the connection
+    (after an invalidation, or on recycling): a new connection starts with a new cursor.
     """
     pooled = connection.connection
-    driver = pooled.driver_connection
-    assert driver is not None, "a live connection has its driver connection"
     cursor = pooled.info.get(_CURSOR)
-    if cursor is None or cursor.closed or cursor.connection is not driver:
+    if cursor is None:
+        driver = pooled.driver_connection
+        assert driver is not None, "a live connection has its driver connection"
         cursor = pooled.info[_CURSOR] = driver.cursor()
     return cursor
 
