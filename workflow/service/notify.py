@@ -116,15 +116,13 @@ def tell_holders(uow: UnitOfWork, declarations: Iterable[Declaration]) -> None:
     """The holder of each declaration that its unsaved transitions hold at the port or order disposed of.
 
     Call before the declarations are saved (saving takes the transitions). Most declarations are released on the
-    documents and cost nothing here; the enterprise's users are looked up once per enterprise.
+    documents and cost nothing here; a held one's notices ride in the commit's statement, which finds the
+    enterprise's users as it writes them (`notify_enterprise`): no statement of their own.
     """
-    users: dict[int, list[int]] = {}
     for declaration in declarations:
         for kind, params in _holder_notices(declaration):
-            if declaration.enterprise_id not in users:
-                users[declaration.enterprise_id] = uow.notifications.enterprise_users(declaration.enterprise_id)
-            notify(
-                uow, users[declaration.enterprise_id], kind, {"declaration_no": declaration.declaration_no, **params}
+            notify_enterprise(
+                uow, declaration.enterprise_id, kind, {"declaration_no": declaration.declaration_no, **params}
             )
 
 
