@@ -60,13 +60,15 @@ def _outbox(n: int) -> dict[str, Any]:
     return {"task": f"task.{n % 3}", "payload": payload, "created_at": AT, "published_at": None if n % 2 else AT}
 
 
-def _written(url: str, together: bool, events: int, outbox: int) -> tuple[list[int], list[tuple[Any, ...]]]:
+def _written(
+    url: str, together: bool, events: int, outbox: int, make_event: Callable[[int], dict[str, Any]] = _event
+) -> tuple[list[int], list[tuple[Any, ...]]]:
     engine = create_engine(url)
     try:
         with engine.begin() as connection:
             connection.execute(text("TRUNCATE audit_events, outbox, district_count_deltas RESTART IDENTITY"))
             parts = [
-                TableRows(AuditEventRow, [_event(n) for n in range(events)]),
+                TableRows(AuditEventRow, [make_event(n) for n in range(events)]),
                 TableRows(DistrictCountDeltaRow, [{"district": "xiamen", "counter": "state.screened", "delta": -1}]),
             ]
             last = TableRows(OutboxRow, [_outbox(n) for n in range(outbox)])
@@ -91,6 +93,18 @@ def test_one_statement_stores_what_separate_inserts_store(postgres_url: str, eve
     together_ids, together = _written(postgres_url, together=True, events=events, outbox=outbox)
     assert together == apart
     assert together_ids == apart_ids == list(range(1, outbox + 1))
+
+
+def _event_orjson_refuses(n: int) -> dict[str, Any]:
+    """An integer beyond 64 bits in a JSON column: orjson refuses it, the standard library's encoder takes it."""
+    return {**_event(n), "inputs": {"big": 2**70 + n, "text": "丙"}}
+
+
+def test_a_value_orjson_refuses_is_stored_as_separate_inserts_store_it(postgres_url: str) -> None:
+    _, apart = _written(postgres_url, together=False, events=2, outbox=1, make_event=_event_orjson_refuses)
+    _, together = _written(postgres_url, together=True, events=2, outbox=1, make_event=_event_orjson_refuses)
+    assert together == apart
+    assert {"big": 2**70, "text": "丙"} in [value for row in together for value in row]
 
 
 def test_ids_follow_the_order_given(postgres_url: str) -> None:

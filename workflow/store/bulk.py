@@ -93,16 +93,24 @@ def column_layout(table: Table, sample: Mapping[str, Any]) -> list[Column[Any]]:
     return given + defaulted
 
 
-def column_value(dialect: Dialect, column: Column[Any], json_as_is: bool = False) -> Callable[[Mapping[str, Any]], Any]:
-    """Read a row's value (or the column's default) and pass it through the column type's bind processing.
+def column_reading(
+    dialect: Dialect, column: Column[Any], json_as_is: bool = False
+) -> tuple[str, Any, Callable[[Any], Any] | None]:
+    """A column's key in a row, the value when the row lacks it (its default), and its type's bind processing.
 
+    The processing is None when the value goes as it is.
     `json_as_is`: a JSON column's value stays the Python value it is (for a statement that carries the rows as one
     JSON document, workflow/store/together.py); COPY needs it serialised like any other.
     """
     implementation = column.type.dialect_impl(dialect)
     process = None if json_as_is and isinstance(implementation, JSON) else implementation.bind_processor(dialect)
     default = column.default.arg if column.default is not None else None  # type: ignore[attr-defined]
-    key = column.key
+    return column.key, default, process
+
+
+def column_value(dialect: Dialect, column: Column[Any], json_as_is: bool = False) -> Callable[[Mapping[str, Any]], Any]:
+    """Read a row's value (or the column's default) and pass it through the column type's bind processing."""
+    key, default, process = column_reading(dialect, column, json_as_is)
 
     def convert(row: Mapping[str, Any]) -> Any:
         value = row.get(key, default)
