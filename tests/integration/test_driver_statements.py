@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
 from config.bootstrap import Container
 from tests.conftest import make_cast
 from tests.integration.support import balances, file_application, fx01_serum, fx10_cytokine, grant
+from workflow.store import driver_statements
 from workflow.store.driver_statements import _plan, first_row, plain_rows
 from workflow.store.engine import make_engine
 from workflow.store.repositories import _APPLICATION
@@ -88,19 +89,59 @@ def test_a_connection_the_server_dropped_is_invalidated(engine: Engine, postgres
         assert first_row(connection, text("SELECT 2"), {}) == (2,), "and the driver's path a cursor of its own"
 
 
-def test_each_connection_keeps_one_cursor_and_a_statement_without_rows_gives_none(engine: Engine) -> None:
+UPDATE = text("UPDATE driver_probe SET note = :note")
+NOTE = text("SELECT note FROM driver_probe")
+ONE = text("SELECT 1")
+JSON_READS = (text("SELECT CAST('{\"a\": 1}' AS json), 1"), text("SELECT 2, CAST('[1, \"丙\"]' AS jsonb)"))
+
+
+def test_each_statement_keeps_a_cursor_of_its_own_on_each_connection(engine: Engine) -> None:
     cursors: list[Any] = []
     event.listen(engine, "before_cursor_execute", lambda _conn, cursor, *_rest: cursors.append(cursor))
     with engine.connect() as one, engine.connect() as other:
         one.exec_driver_sql(SCRATCH)
         cursors.clear()
         assert first_row(one, INSERT, {"id": 1, "note": "a"}) == (1, "a")
-        assert first_row(one, text("UPDATE driver_probe SET note = :note"), {"note": "b"}) is None
-        assert first_row(one, text("SELECT note FROM driver_probe"), {}) == ("b",), "the update ran"
-        assert first_row(other, text("SELECT 1"), {}) == (1,)
+        assert first_row(one, UPDATE, {"note": "b"}) is None, "a statement without rows gives none"
+        assert first_row(one, NOTE, {}) == ("b",), "the update ran"
+        assert first_row(one, UPDATE, {"note": "c"}) is None
+        assert first_row(one, NOTE, {}) == ("c",)
+        assert first_row(one, ONE, {}) == (1,)
+        assert first_row(other, ONE, {}) == (1,)
         one.rollback()
-    assert cursors[0] is cursors[1] is cursors[2], "one connection's statements share its cursor"
-    assert cursors[3] is not cursors[0] and cursors[3].connection is not cursors[0].connection
+    insert, update, note, update_again, note_again, mine, others = cursors
+    assert update is update_again and note is note_again, "a statement run again runs on its own cursor"
+    assert len({id(insert), id(update), id(note), id(mine)}) == 4, "each statement has its own"
+    assert others is not mine and others.connection is not mine.connection, "and each connection its own"
+
+
+def test_statements_taking_turns_keep_what_psycopg_looked_up_for_them(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made: list[int] = []
+    loader = psycopg.types.json._JsonLoader
+    built = loader.__init__
+    monkeypatch.setattr(loader, "__init__", lambda self, *args: made.append(1) or built(self, *args))
+    with engine.connect() as connection:
+        for statement in JSON_READS:
+            plain_rows(connection, statement, {})
+        made.clear()
+        for _ in range(3):
+            assert plain_rows(connection, JSON_READS[0], {}) == [({"a": 1}, 1)]
+            assert plain_rows(connection, JSON_READS[1], {}) == [(2, [1, "丙"])]
+        connection.rollback()
+    assert made == [], "no JSON loader made again for a statement that ran before"
+
+
+def test_a_connection_keeps_a_bounded_number_of_cursors(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(driver_statements, "MOST_CURSORS", 2)
+    cursors: list[Any] = []
+    event.listen(engine, "before_cursor_execute", lambda _conn, cursor, *_rest: cursors.append(cursor))
+    with engine.connect() as connection:
+        for n in range(3):  # three statements, each built anew
+            assert first_row(connection, text(f"SELECT {n}"), {}) == (n,)
+        connection.rollback()
+    assert cursors[0].closed and cursors[1].closed and not cursors[2].closed, "the kept ones closed, then a new one"
 
 
 def _both_ways(connection: Connection, statement: Any, parameters: dict[str, Any]) -> tuple[list[Any], list[Any]]:
