@@ -20,7 +20,9 @@ from config.bootstrap import Container
 from config.keys import key_ring
 from tests.conftest import Cast, make_cast, wait_for
 from tests.integration.support import declare, fx10_cytokine, grant
+from workflow.domain.actors import SYSTEM_ACTOR
 from workflow.domain.audit_chain import CHECKPOINT, UNSEALED, event_hash
+from workflow.domain.model import Aggregate, TransitionRecord
 from workflow.store import audit_chain
 from workflow.store.audit_trail import UNSEALED_BOUND, verify_trail
 from workflow.store.tables import AuditEventRow
@@ -179,3 +181,21 @@ def _event(at: datetime, reason: str = "") -> dict[str, Any]:
         "rule_ids": [],
         "inputs": {},
     }
+
+
+def test_an_event_s_inputs_are_stored_in_json_s_form_and_their_seal_verifies(container: Container) -> None:
+    """A tuple becomes a list and a number key text, as the insert encodes them: what the sequencer hashes is what
+    was stored, so the chain verifies (the unit of work no longer round-trips the inputs through JSON first)."""
+    inputs = {"pair": (1, 2), 3: "三", "nested": {"list": [(4, "五")], "empty": {}}, "big": 2**70}
+    record = TransitionRecord("note", "a", "b", SYSTEM_ACTOR, "为何", ("R1", "R2"), inputs)
+    with container.deps.uow() as uow:
+        uow.audit.write("application", Aggregate(id=424242, policy_id="p"), "XM-1", "xiamen", [record])
+        uow.commit()
+    container.sequencer.seal()
+    assert verify(container).ok
+    with container.engine.connect() as connection:
+        stored = connection.execute(
+            select(AuditEventRow.rule_ids, AuditEventRow.inputs).where(AuditEventRow.object_id == 424242)
+        ).one()
+    assert stored.rule_ids == ["R1", "R2"]
+    assert stored.inputs == {"pair": [1, 2], "3": "三", "nested": {"list": [[4, "五"]], "empty": {}}, "big": 2**70}
