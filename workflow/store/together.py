@@ -382,8 +382,9 @@ def _object(layout: _Layout, row: Mapping[str, Any]) -> dict[str, Any]:
 def _json(value: Any) -> str:
     """One JSON document, by orjson: it writes timestamps and dates in ISO form itself.
 
-    On a commit's rows it costs a quarter of the standard library's encoder (docs/performance.md). What orjson
-    refuses (an integer beyond 64 bits) goes through the standard library, as every value did before.
+    On a declaration's three audit events it takes 2 µs against the standard library's 17 (docs/performance.md).
+    What orjson refuses (an integer beyond 64 bits) goes through the standard library, as every value did before.
+    NaN would be written as null (the standard library's NaN was refused by PostgreSQL): no column value is a float.
     """
     try:
         return orjson.dumps(value, default=_decimal, option=orjson.OPT_NON_STR_KEYS).decode()
