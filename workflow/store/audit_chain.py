@@ -1,7 +1,8 @@
 """The audit hash chain in the database: events written unsealed by their transaction, and the chain read back.
 
-A transaction writes its audit events with empty chain columns and takes no lock on the chain (`insert_unsealed`):
-a district's writers never queue behind one row. The sequencer (workflow/store/audit_sequencer.py) seals them into
+A transaction writes its audit events with empty chain columns and takes no lock on the chain (a unit of work in its
+commit's statement, workflow/store/together.py; anything else with `insert_unsealed`): a district's writers never
+queue behind one row. The sequencer (workflow/store/audit_sequencer.py) seals them into
 the district's chain shortly after. This module also reads the chain for the verifier and writes the hourly signed
 checkpoints.
 """
@@ -16,7 +17,7 @@ from sqlalchemy import Connection, RowMapping, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from workflow.domain.audit_chain import as_stored, checkpoint_payload
+from workflow.domain.audit_chain import checkpoint_payload
 from workflow.store.bulk import insert_rows
 from workflow.store.tables import AuditChainHeadRow, AuditCheckpointRow, AuditEventRow
 
@@ -54,13 +55,12 @@ UNSEALED_EVENTS = EVENTS.chain_seq.is_(None)
 
 
 def insert_unsealed(connection: Connection, events: Sequence[Mapping[str, Any]]) -> None:
-    """A transaction's events, with their chain columns empty: no lock, no read of the head."""
-    insert_rows(connection, AuditEventRow, [as_stored_event(event) for event in events])
+    """Events with their chain columns empty, outside a unit of work: no lock, no read of the head.
 
-
-def as_stored_event(event: Mapping[str, Any]) -> dict[str, Any]:
-    """An event's row as inserted unsealed: its rule ids and inputs in the stored (hashed) form."""
-    return {**event, "rule_ids": as_stored(event["rule_ids"]), "inputs": as_stored(event["inputs"])}
+    As the unit of work's commit does, their rule ids and inputs go as they are: the insert's JSON encoding gives
+    them their stored form, which is what the sequencer hashes.
+    """
+    insert_rows(connection, AuditEventRow, events)
 
 
 def unsealed_districts(connection: Connection) -> list[str]:

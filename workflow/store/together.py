@@ -362,7 +362,7 @@ def _layout_of(dialect: Dialect, table: Table, keys: frozenset[str], inserting: 
         columns = tuple(column for column in table.columns if column.key in keys)
     readings = [(column.name, *column_reading(dialect, column, json_as_is=True)) for column in columns]
     as_is = tuple((name, key, default) for name, key, default, process in readings if process is None)
-    processed = tuple((name, key, default, process) for name, key, default, process in readings if process)
+    processed = tuple((name, key, default, process) for name, key, default, process in readings if process is not None)
     return _Layout(table, columns, as_is, processed)
 
 
