@@ -6,7 +6,7 @@ both import this module, never each other.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -22,6 +22,7 @@ from config.keys import key_ring
 from config.profiles import load_districts, load_policies
 from config.readiness import readiness
 from config.settings import Settings, load_settings
+from config.task_publisher import TaskPublisher
 from workflow.domain.calendar import WorkingCalendar
 from workflow.domain.policy import Districts
 from workflow.service.messagebus import MessageBus
@@ -48,16 +49,20 @@ class Container:
     bus: MessageBus
     relay: OutboxRelay
     sequencer: AuditSequencer
+    publisher: TaskPublisher = field(init=False)  # Celery's messages on a producer each thread keeps
+
+    def __post_init__(self) -> None:
+        self.publisher = TaskPublisher(self.celery)
 
     def publish(self, task: str, payload: dict[str, Any], message_id: str) -> None:
         # A short retry: the row stays in the outbox if the broker is down, and beat's relay sends it later, so a
         # web request must not hang on Celery's default publish retries during an outage.
         arguments, request_id = split(payload)  # the id of the request that caused it rides as a header
         headers = {REQUEST_ID_HEADER: request_id} if request_id else None
-        self.celery.send_task(
+        self.publisher.send(
             task_name(task),
-            kwargs=arguments,
-            task_id=message_id,
+            arguments,
+            message_id,
             headers=headers,
             retry=True,
             retry_policy=PUBLISH_RETRY,
@@ -72,6 +77,7 @@ class Container:
         return readiness(self.settings, self.engine)
 
     def dispose(self) -> None:
+        self.publisher.close()
         self.engine.dispose()
 
 
