@@ -8,15 +8,18 @@ import base64
 import json
 import multiprocessing
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 import redis
 from celery import Celery
 
+from config.bootstrap import Container
 from config.celery_config import celery_settings
 from config.settings import load_settings
 from config.task_publisher import TaskPublisher
+from tasks.app import create_celery_app
 from tests.private_services import free_port
 
 TASK = "specgoods.screen_application"  # routed to the `screening` queue (config/celery_config.py)
@@ -54,11 +57,48 @@ def test_the_message_is_the_one_celerys_send_task_makes_and_each_arrives_in_orde
     *ours, celerys = _messages(redis_url)
     assert [message["headers"]["id"] for message in ours] == ["task-0", "task-1", "task-2"]
     assert [message["headers"]["x-request-id"] for message in ours] == ["req-0", "req-1", "req-2"]
-    assert [json.loads(_body(message))[:2] for message in ours] == [[[], {"application_id": n}] for n in range(3)]
+    assert [json.loads(_body(message)) for message in ours] == [
+        [[], {"application_id": n}, {"callbacks": None, "errbacks": None, "chain": None, "chord": None}]
+        for n in range(3)
+    ]
     for message in ours:  # the same headers, properties and routing as Celery's own publish, but for the ids
-        assert set(message["headers"]) == set(celerys["headers"])
+        assert _without_ids(message["headers"]) == _without_ids(celerys["headers"])
         assert _without_ids(message["properties"]) == _without_ids(celerys["properties"])
-        assert message["headers"]["task"] == celerys["headers"]["task"] == TASK
+        assert message["content-type"] == celerys["content-type"] == "application/json"
+
+
+def test_sent_from_inside_a_task_it_names_the_task_as_its_parent_and_root_as_send_task_does(
+    redis_url: str,
+) -> None:
+    app = _app(redis_url)
+    publisher = TaskPublisher(app)
+
+    @app.task(name="specgoods.test_parent", shared=False)
+    def parent_task() -> None:
+        _publish(publisher, 1)
+        app.send_task(TASK, kwargs={"application_id": 2}, task_id="task-2")
+
+    parent_task.apply(task_id="the-parent")
+    publisher.close()
+    ours, celerys = _messages(redis_url)
+    assert (ours["headers"]["parent_id"], ours["headers"]["root_id"]) == ("the-parent", "the-parent")
+    assert (celerys["headers"]["parent_id"], celerys["headers"]["root_id"]) == ("the-parent", "the-parent")
+
+
+def test_no_task_of_ours_has_options_of_its_own_which_send_task_would_add(
+    make_container: Callable[..., Container], sqlite_url: str
+) -> None:
+    app = create_celery_app(make_container(sqlite_url))
+    ours = {name: task for name, task in app.tasks.items() if name.startswith("specgoods.")}
+    assert len(ours) > 10
+    own = {name: options for name, task in ours.items() if (options := _set(task._get_exec_options()))}
+    assert own == {}  # but the serializer, which is the settings' own: the one `send_task_message` uses anyway
+    assert app.conf.task_ignore_result and app.conf.result_backend is None  # the result object is not needed
+
+
+def _set(options: dict[str, Any]) -> dict[str, Any]:
+    settings = celery_settings(load_settings())
+    return {key: value for key, value in options.items() if value is not None and value != settings.get(f"task_{key}")}
 
 
 def _body(message: dict[str, Any]) -> str:
@@ -66,8 +106,11 @@ def _body(message: dict[str, Any]) -> str:
     return base64.b64decode(message["body"]).decode()
 
 
-def _without_ids(properties: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in properties.items() if key not in {"correlation_id", "delivery_tag"}}
+IDS = {"id", "root_id", "correlation_id", "delivery_tag", "x-request-id", "kwargsrepr"}  # each message's own
+
+
+def _without_ids(fields: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in fields.items() if key not in IDS}
 
 
 def test_a_queue_is_declared_by_the_first_publish_on_a_connection_and_by_the_first_on_a_new_one(
