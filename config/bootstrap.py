@@ -6,7 +6,7 @@ both import this module, never each other.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -49,10 +49,7 @@ class Container:
     bus: MessageBus
     relay: OutboxRelay
     sequencer: AuditSequencer
-    publisher: TaskPublisher = field(init=False)  # Celery's messages on a producer each thread keeps
-
-    def __post_init__(self) -> None:
-        self.publisher = TaskPublisher(self.celery)
+    publisher: TaskPublisher  # Celery's messages on a producer each thread keeps
 
     def publish(self, task: str, payload: dict[str, Any], message_id: str) -> None:
         # A short retry: the row stays in the outbox if the broker is down, and beat's relay sends it later, so a
@@ -109,7 +106,8 @@ def bootstrap(
         sign=key_ring(settings).sign_named,
     )
     sequencer = AuditSequencer(engine, key_ring(settings).sign_named, clock.now)  # beat runs it every second
-    container = Container(settings, engine, sessions, celery, deps, MessageBus(deps), relay, sequencer)
+    bus, messages = MessageBus(deps), TaskPublisher(celery)
+    container = Container(settings, engine, sessions, celery, deps, bus, relay, sequencer, messages)
     relay.publish = container.publish
     return container
 

@@ -10,9 +10,12 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from alembic import command as alembic_command
+from celery import Celery
 from sqlalchemy import Engine, create_engine, select
 
 from config.bootstrap import Container
+from config.celery_config import celery_settings
+from config.settings import load_settings
 from tests.conftest import Cast, assess_if_required, wait_for
 from tests.integration.labs import naming_the_reference_lab
 from workflow.domain import commands as c
@@ -252,3 +255,10 @@ def migrate_down_and_up(container: Container, url: str, revision: str) -> Engine
     alembic_command.downgrade(alembic_config(url), revision)
     upgrade(url)
     return create_engine(url)
+
+
+def celery_on(redis_url: str, name: str) -> Celery:
+    """A Celery app of its own with the project's settings, publishing to `redis_url` (the broker's tests)."""
+    app = Celery(name, set_as_current=False)
+    app.conf.update(celery_settings(load_settings(redis_url=redis_url)))
+    return app

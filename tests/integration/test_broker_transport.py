@@ -9,14 +9,13 @@ from celery import Celery
 from config.broker_transport import Channel
 from config.celery_config import celery_settings
 from config.settings import load_settings
+from tests.integration.support import celery_on
 
 QUEUE = "transport_test"
 
 
 def _app(redis_url: str) -> Celery:
-    app = Celery("transport-test", set_as_current=False)
-    app.conf.update(celery_settings(load_settings(redis_url=redis_url)))
-    return app
+    return celery_on(redis_url, "transport-test")
 
 
 def test_publishes_share_one_client_and_every_message_arrives(redis_url: str) -> None:

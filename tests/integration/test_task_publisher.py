@@ -20,6 +20,7 @@ from config.celery_config import celery_settings
 from config.settings import load_settings
 from config.task_publisher import TaskPublisher
 from tasks.app import create_celery_app
+from tests.integration.support import celery_on
 from tests.private_services import free_port
 
 TASK = "specgoods.screen_application"  # routed to the `screening` queue (config/celery_config.py)
@@ -29,9 +30,7 @@ RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.05, "interval
 
 
 def _app(redis_url: str) -> Celery:
-    app = Celery("publisher-test", set_as_current=False)
-    app.conf.update(celery_settings(load_settings(redis_url=redis_url)))
-    return app
+    return celery_on(redis_url, "publisher-test")
 
 
 def _messages(redis_url: str) -> list[dict[str, Any]]:
@@ -91,13 +90,14 @@ def test_no_task_of_ours_has_options_of_its_own_which_send_task_would_add(
     app = create_celery_app(make_container(sqlite_url))
     ours = {name: task for name, task in app.tasks.items() if name.startswith("specgoods.")}
     assert len(ours) > 10
-    own = {name: options for name, task in ours.items() if (options := _set(task._get_exec_options()))}
+    settings = celery_settings(load_settings())
+    own = {name: options for name, task in ours.items() if (options := _set(task._get_exec_options(), settings))}
     assert own == {}  # but the serializer, which is the settings' own: the one `send_task_message` uses anyway
     assert app.conf.task_ignore_result and app.conf.result_backend is None  # the result object is not needed
 
 
-def _set(options: dict[str, Any]) -> dict[str, Any]:
-    settings = celery_settings(load_settings())
+def _set(options: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
+    """The options a task sets of its own: neither unset nor the settings' value."""
     return {key: value for key, value in options.items() if value is not None and value != settings.get(f"task_{key}")}
 
 
