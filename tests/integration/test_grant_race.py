@@ -1,9 +1,9 @@
 """The grant's guarded UPDATE goes with its commit: a grant that loses the race still conflicts, and issues nothing.
 
-The certificate is inserted before the application's version is checked, so two grants of one file meet first on
-`UNIQUE (certificates.application_id)`: the loser waits for the winner's commit, then fails with the conflict a
-version guard gives. The PostgreSQL certificate (its id drawn, its number and lines) is one statement; the number
-is the one SQLite's path writes.
+On PostgreSQL the certificate (its id drawn ahead by the grant's read, its number and lines) goes with the commit's
+last statement, beside the guarded UPDATE: two grants of one file meet there on `UNIQUE (certificates.application_id)`
+or on the version guard, and either way the loser fails with the conflict a version guard gives. The number is the
+one SQLite's path writes.
 """
 
 from __future__ import annotations

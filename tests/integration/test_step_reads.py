@@ -27,9 +27,9 @@ from workflow.store.tables import ApplicantBanRow, CertificateRow, CreditRecordR
 # (workflow/store/together.py). Screen: the read; the last statement, with the acceptors' notices (an INSERT …
 # SELECT among its parts, as every notice of a step is). Accept: the last statement, with the reviewers' notices
 # and the applicant's with their e-mail copies. Start review: the last statement, with the deciders' notices.
-# Grant: the read; the certificate with its id and lines; the granted products; the last statement, with the
-# applicant's notice and the guarded UPDATE.
-FLOW_STATEMENTS = {"submit": 3, "screen": 3, "accept": 2, "start_review": 2, "grant": 5}
+# Grant: the read, which draws the certificate's id; the granted products; the last statement, with the certificate
+# and its lines, the applicant's notice and the guarded UPDATE.
+FLOW_STATEMENTS = {"submit": 3, "screen": 3, "accept": 2, "start_review": 2, "grant": 4}
 EVERYTHING = Wanted(enterprise=True, documents=True, credit=True, assessment=True, replacement=True)
 
 
@@ -147,7 +147,10 @@ def test_every_part_together_answers_as_the_single_reads_do_in_one_statement(con
     assert found.assessment is not None and found.assessment.overridden and found.attached
 
 
-@pytest.mark.parametrize("part", [f.name for f in fields(Wanted)])
+FACTS = [f.name for f in fields(Wanted) if f.name != "certificate_id"]  # a drawn id is no fact: tested below
+
+
+@pytest.mark.parametrize("part", FACTS)
 def test_each_part_alone_answers_as_its_single_read_and_leaves_the_others_unread(
     container: Container, busy: Busy, part: str
 ) -> None:
@@ -183,6 +186,26 @@ def test_a_replacement_reads_the_certificate_it_replaces(container: Container, c
 
     found = combined(container, draft, cast.enterprise_id, wanted)
     assert found == single_reads(container, draft, cast.enterprise_id, wanted) == StepFacts(replaces=certificate_id)
+
+
+def test_a_grants_read_draws_its_certificate_id_from_the_sequence_on_postgresql(
+    container: Container, busy: Busy
+) -> None:
+    """In the same statement as the facts; each read draws the next id; SQLite, which has no sequence, draws none."""
+    application_id, enterprise_id = busy.application_id, busy.enterprise_id
+    wanted = replace(busy.everything, certificate_id=True)
+    sent = sent_by(container, application_id, enterprise_id, wanted)
+    first, second = (combined(container, application_id, enterprise_id, wanted) for _ in range(2))
+
+    assert len(sent) == 1
+    assert replace(first, certificate_id=None) == single_reads(container, application_id, enterprise_id, wanted)
+    if container.engine.dialect.name != "postgresql":
+        assert first.certificate_id is None and second.certificate_id is None
+        return
+    with container.sessions() as session:
+        issued = session.scalars(select(CertificateRow.id)).all()
+    assert first.certificate_id is not None and second.certificate_id is not None
+    assert max(issued) < first.certificate_id < second.certificate_id
 
 
 def test_nothing_asked_sends_nothing(container: Container, cast: Cast) -> None:

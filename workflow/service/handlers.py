@@ -221,8 +221,9 @@ def grant_application(cmd: c.GrantApplication, deps: Dependencies) -> int:
         suggested = rules.grade_application(application.lines, application.direction, policy).result
         grade = cmd.grade or suggested
         # The latest assessment, the credit, the earlier grants of the application's products and the certificate it
-        # replaces (R43), in one read.
-        wanted = Wanted(assessment=True, credit=True, products=_identities(application), replacement=True)
+        # replaces (R43), in one read; on PostgreSQL it also draws the id of the certificate this grant issues.
+        products = _identities(application)
+        wanted = Wanted(assessment=True, credit=True, products=products, replacement=True, certificate_id=True)
         read = uow.step_reads.read(application.id or 0, application.enterprise_id, wanted)
         facts = decision_facts(application, policy, (grade, suggested), read.assessment)
         labs = tuple(found.sentence for found in lab_findings(uow, application, policy, today))  # R62 on this day
@@ -230,16 +231,18 @@ def grant_application(cmd: c.GrantApplication, deps: Dependencies) -> int:
         application.grant(cmd.actor, grade, cmd.reason)  # its guards read the facts in this transaction
         uow.applications.count_decision(application, today)
         issued = _issue_certificate(application, policy, today, read)
+        issued.id = read.certificate_id  # drawn by the read (PostgreSQL); None: the insert draws it
         application.paperless = issued.paperless  # the decided facts, stored for queues and reports
         # The version-guarded UPDATE goes with the commit's last statement; of two grants of one file the second
         # waits on UNIQUE (application_id) and conflicts, and any other change that won fails this commit's guard.
         uow.applications.save(application, at_commit=True)
-        certificate = uow.certificates.add(issued)
+        # Its rows go with the commit too, unless the grant supersedes a certificate: that reads the new one first.
+        certificate = uow.certificates.add(issued, at_commit=read.replaces is None)
         assert certificate.id is not None
         # Read above before it is written here: the application's own products were not granted before it. Only those
         # read as never granted are written; a granted product's row is never removed, so the others are still there
         # at commit, and a grant of known products (a repeat import) writes no row at all (#15).
-        new = tuple(identity for identity in _identities(application) if identity not in read.granted)
+        new = tuple(identity for identity in products if identity not in read.granted)
         if new:
             uow.enterprises.add_granted(application.enterprise_id, certificate.application_id, new)
         uow.laboratories.link(certificate.id, [line.lab_id for line in application.lines if line.lab_id is not None])

@@ -68,6 +68,7 @@ class Wanted:
     products: tuple[ProductIdentity, ...] = ()  # R60: which of these the enterprise was granted
     assessment: bool = False  # R32 / A8: where the application's latest risk assessment stands
     replacement: bool = False  # R43: the certificate the application replaces, if it is a replacement
+    certificate_id: bool = False  # a grant's: its certificate's id drawn ahead (PostgreSQL), to go with the commit
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ class StepFacts:
     granted: frozenset[ProductIdentity] = frozenset()
     assessment: AssessmentStanding | None = None
     replaces: int | None = None  # the id of the certificate the application replaces
+    certificate_id: int | None = None  # drawn from the certificates' sequence, when asked for on PostgreSQL
 
 
 class StepReads(Protocol):
@@ -108,7 +110,12 @@ class ApplicationRepository(Protocol):
 
 
 class CertificateRepository(Protocol):
-    def add(self, certificate: Certificate) -> Certificate: ...
+    def add(self, certificate: Certificate, at_commit: bool = False) -> Certificate:
+        """The certificate and its lines, numbered by its id: drawn now, or drawn ahead and set on `certificate`.
+
+        With an id drawn ahead and `at_commit`, its rows go with the commit's last statement: only when nothing read
+        before the commit needs them in the table.
+        """
 
     def get(self, certificate_id: int) -> Certificate: ...
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
+import json
 import types
 import typing
 from decimal import Decimal
@@ -28,6 +30,20 @@ def line_from_json(data: dict[str, Any]) -> GoodsLine:
         if value is not None:
             known[name] = convert(value)
     return GoodsLine(**known)
+
+
+# Lines kept by their stored text: far above the lines of the applications in flight in one process, so a bound only.
+LINES_KEPT = 4096
+
+
+@functools.lru_cache(maxsize=LINES_KEPT)
+def line_from_stored(text: str) -> GoodsLine:
+    """A line from its column's JSON text, made once per text: every step of an application reads its lines again.
+
+    A GoodsLine is frozen, so the one made for a text serves every read of it; the same facts always store as the
+    same text (PostgreSQL's JSONB prints its keys in one order), and a changed line is a new text.
+    """
+    return line_from_json(json.loads(text))
 
 
 def _plain(value: Any) -> Any:

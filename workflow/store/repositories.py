@@ -27,7 +27,7 @@ from workflow.domain.policy import CreditRegime, CreditTier
 from workflow.service.ports import EnterpriseInfo
 from workflow.store import district_counts, granted_products
 from workflow.store.bulk import insert_rows, insert_rows_returning_ids
-from workflow.store.codec import clock_from_json, clock_to_json, line_from_json, line_to_json
+from workflow.store.codec import clock_from_json, clock_to_json, line_from_stored, line_to_json
 from workflow.store.directory import actor_of
 from workflow.store.driver_statements import plain_rows
 from workflow.store.outbox_completion import SentRow, sent_at_commit
@@ -44,7 +44,7 @@ from workflow.store.tables import (
     OutboxRow,
     UserRow,
 )
-from workflow.store.together import GuardedRow, update_if_version
+from workflow.store.together import GuardedRow, TableRows, stage, update_if_version
 
 Now = Callable[[], datetime]
 
@@ -204,7 +204,7 @@ _APPLICATION = (
         ApplicationRow.id,
         ApplicationRow.reference,
         ApplicationRow.version,
-        ApplicationLineRow.facts.label("line_facts"),
+        cast(ApplicationLineRow.facts, Text).label("line_facts"),  # parsed once per text
     )
     .outerjoin(ApplicationLineRow, ApplicationLineRow.application_id == ApplicationRow.id)
     .where(ApplicationRow.id == bindparam("id"))
@@ -254,7 +254,7 @@ class SqlApplications(_AggregateRepository):
             id=row_id,
             reference=reference,
             version=version,
-            lines=[line_from_json(found.line_facts) for found in rows if found.line_facts is not None],
+            lines=[line_from_stored(found.line_facts) for found in rows if found.line_facts is not None],
             **{name: stored[name] for name in _AS_STORED},
             direction=Direction(stored["direction"]),
             state=AppState(stored["state"]),
@@ -423,30 +423,41 @@ def _insert_selected(table: Any, values: dict[str, Any], source: Any) -> Any:
     return insert(table).from_select(list(chosen), selected, include_defaults=False)
 
 
-def _lost_grant(error: IntegrityError) -> bool:
-    """The certificate of this application is another transaction's: UNIQUE (application_id) decided the race."""
+def lost_grant(error: IntegrityError) -> bool:
+    """The certificate of this application is another transaction's: UNIQUE (application_id) decided the race.
+
+    At the certificate's insert, or, with the certificate staged, at the commit's last statement.
+    """
     message = str(error.orig)
     return "uq_certificates_application_id" in message or "certificates.application_id" in message
+
+
+def decided_elsewhere(application_id: int | None) -> ConcurrencyConflict:
+    """A lost grant, as a version guard would report it."""
+    which = f"application {application_id}" if application_id is not None else "the application"
+    return ConcurrencyConflict(f"{which} was decided by someone else; reload it")
 
 
 class SqlCertificates(_AggregateRepository):
     object_type = "certificate"
 
-    def add(self, certificate: Certificate) -> Certificate:
+    def add(self, certificate: Certificate, at_commit: bool = False) -> Certificate:
         """The certificate and its lines; its number (审批单编号) is made of its id.
+
+        An id drawn ahead (a grant's read draws it on PostgreSQL) numbers it here, and with `at_commit` its rows are
+        staged for the commit's last statement (workflow/store/together.py): one statement fewer per grant. A grant
+        that supersedes a certificate reads its own certificate before the commit, so it inserts now.
 
         A concurrent grant of the same application that committed first, or commits while this one waits on the
         unique key, makes this one lose: ConcurrencyConflict, as a version guard would (the grant's guarded UPDATE
-        goes with the commit).
+        goes with the commit; with the certificate staged, the unique key decides there, `lost_grant`).
         """
         try:
-            self._insert(certificate, self.now())
+            self._insert(certificate, self.now(), at_commit)
         except IntegrityError as error:
-            if not _lost_grant(error):
+            if not lost_grant(error):
                 raise
-            raise ConcurrencyConflict(
-                f"application {certificate.application_id} was decided by someone else; reload it"
-            ) from error
+            raise decided_elsewhere(certificate.application_id) from error
         # Rendering needs the id, which only the insert gives: hence asked for here, not in `record_issue`.
         certificate.requests.append(OutboxRequest("render_certificate", {"certificate_id": certificate.id}))
         district_counts.count_new_certificate(
@@ -455,9 +466,18 @@ class SqlCertificates(_AggregateRepository):
         self._flush_pending(certificate, certificate.certificate_no)
         return certificate
 
-    def _insert(self, certificate: Certificate, issued_at: datetime) -> None:
+    def _insert(self, certificate: Certificate, issued_at: datetime, at_commit: bool) -> None:
         connection, row = self.session.connection(), {"issued_at": issued_at, **self._columns(certificate)}
-        if connection.dialect.name == "postgresql":  # one statement: the id drawn, the certificate, its lines
+        if certificate.id is not None:  # drawn ahead: numbered here, its rows staged or inserted now
+            certificate.certificate_no = _certificate_no(certificate, issued_at)
+            issued = [{**row, "id": certificate.id, "certificate_no": certificate.certificate_no}]
+            if at_commit:
+                stage(self.session, TableRows(CertificateRow, issued))
+                stage(self.session, TableRows(CertificateLineRow, _line_rows(certificate)))
+            else:
+                insert_rows(connection, CertificateRow, issued)
+                insert_rows(connection, CertificateLineRow, _line_rows(certificate))
+        elif connection.dialect.name == "postgresql":  # one statement: the id drawn, the certificate, its lines
             lines = {key: [getattr(line, key) for line in certificate.lines] for key in _LINE_VALUES}
             parameters = {**row, **lines, "number_prefix": _number_prefix(certificate, issued_at)}
             issue = _issue_statement(tuple(row))

@@ -1,7 +1,8 @@
 """The facts a lifecycle step reads beside its application, in one statement where each was one query per table.
 
 The submission's, the screening's and the grant's (issue #15), each only what it asks for (a replacement's certificate
-among them, R43). Every part is a SELECT
+among them, R43; on PostgreSQL, the id of the certificate a grant issues, drawn from its sequence so that the
+certificate goes with the commit's last statement instead of a statement of its own). Every part is a SELECT
 of the same typed columns tagged with its kind; the parts a step asks for go together as one UNION ALL, built once
 per combination, and its few rows become a StepFacts. On PostgreSQL the statement converts no value on the way, so
 it runs on the driver's connection (workflow/store/driver_statements.py). The answers are those of the single reads
@@ -45,6 +46,7 @@ from workflow.store.granted_products import key_of
 from workflow.store.tables import (
     ApplicantBanRow,
     CertificateReplacementRow,
+    CertificateRow,
     CreditRecordRow,
     DocumentRow,
     EnterpriseRow,
@@ -64,16 +66,17 @@ class SqlStepReads:
 def step_facts(connection: Connection, application_id: int, enterprise_id: int, wanted: Wanted) -> StepFacts:
     """One round trip for every part asked for; none when nothing is."""
     keyed = {key_of(identity): identity for identity in wanted.products}
-    parts = _parts(wanted, bool(keyed))
+    postgresql = connection.dialect.name == "postgresql"
+    parts = _parts(wanted, bool(keyed), postgresql)
     if not parts:
         return StepFacts()
     parameters = {"application_id": application_id, "enterprise_id": enterprise_id, "on": wanted.banned_on}
-    statement = _statement(parts, connection.dialect.name == "postgresql")
+    statement = _statement(parts, postgresql)
     rows = plain_rows(connection, statement, {**parameters, "keys": list(keyed)})
     return _facts(rows, enterprise_id, keyed)
 
 
-def _parts(wanted: Wanted, products: bool) -> tuple[str, ...]:
+def _parts(wanted: Wanted, products: bool, postgresql: bool) -> tuple[str, ...]:
     asked = {
         "natural_person": wanted.enterprise,
         "has_grant": wanted.enterprise,
@@ -83,6 +86,7 @@ def _parts(wanted: Wanted, products: bool) -> tuple[str, ...]:
         "granted": products,
         "assessment": wanted.assessment,
         "replaces": wanted.replacement,
+        "certificate_id": wanted.certificate_id and postgresql,  # SQLite has no sequence: the insert numbers it
     }
     return tuple(kind for kind, ask in asked.items() if ask)
 
@@ -158,11 +162,16 @@ PARTS: dict[str, Select[Any]] = {
         _REPLACEMENT.application_id == _APPLICATION
     ),
 }
+# A grant's certificate id, drawn as its number's insert would draw it (the id comes before the number is made of it).
+_DRAWN_CERTIFICATE_ID = _tagged(
+    "certificate_id", number=func.nextval(func.pg_get_serial_sequence(CertificateRow.__tablename__, "id"))
+)
 # On PostgreSQL the keys go as one array, so the statement's text does not depend on how many there are: it is
 # prepared once and run on the driver (workflow/store/driver_statements.py); an expanding IN is rendered per run.
 _PARTS_ON_POSTGRESQL = {
     **PARTS,
     "granted": _granted(GrantedProductRow.product_key == any_(cast(bindparam("keys"), ARRAY(String)))),
+    "certificate_id": _DRAWN_CERTIFICATE_ID,
 }
 
 
@@ -193,4 +202,5 @@ def _facts(rows: Iterable[Any], enterprise_id: int, keyed: dict[str, ProductIden
         granted=frozenset(keyed[row.word] for row in by_kind["granted"]),
         assessment=standing_of(latest.number, latest.word, latest.word2, bool(latest.flag)) if latest else None,
         replaces=next((row.number for row in by_kind["replaces"]), None),
+        certificate_id=next((row.number for row in by_kind["certificate_id"]), None),
     )

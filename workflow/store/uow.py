@@ -34,6 +34,8 @@ from workflow.store.repositories import (
     SqlDocuments,
     SqlEnterprises,
     SqlOutbox,
+    decided_elsewhere,
+    lost_grant,
     take_guarded,
 )
 from workflow.store.request_transaction import after_commit, step
@@ -132,7 +134,8 @@ class SqlUnitOfWork:
         Its audit events (unsealed: the sequencer seals them within seconds, no chain lock is taken here), the
         dashboard's count deltas, its outbox rows (as sent when a relay publishes them after the commit), and the
         version-guarded UPDATE of an aggregate saved `at_commit`, whose lost race fails the commit; the rows
-        staged since the last such statement (a declaration's receipts and its lines' new heads); and the notices
+        staged since the last such statement (a declaration's receipts and its lines' new heads, a grant's
+        certificate and its lines); and the notices
         asked for, with their e-mail copies' outbox rows (workflow/store/notifications.py).
         """
         events = TableRows(AuditEventRow, self.audit.take_rows())
@@ -142,7 +145,12 @@ class SqlUnitOfWork:
         staged, connection = take_staged(self.session), self.session.connection()
         written, sent = [*staged.inserts, events, deltas], TableRows(OutboxRow, outbox)
         told = self.notifications.take_asked(self._email_copy)
-        together = write_together(connection, written, sent, guarded, staged.updates, told)
+        try:
+            together = write_together(connection, written, sent, guarded, staged.updates, told)
+        except IntegrityError as error:  # a grant's staged certificate: another grant of the file committed first
+            if not lost_grant(error):
+                raise
+            raise decided_elsewhere(guarded.row_id if guarded else None) from error
         return self.outbox.written(together.ids) + self._copies_sent(told, together.copies)
 
     def _email_copy(self, task: str) -> dict[str, Any]:
