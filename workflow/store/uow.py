@@ -38,7 +38,7 @@ from workflow.store.repositories import (
     lost_grant,
     take_guarded,
 )
-from workflow.store.request_transaction import after_commit, step
+from workflow.store.request_transaction import RequestSession, after_commit, step
 from workflow.store.step_reads import SqlStepReads
 from workflow.store.tables import AuditEventRow, DistrictCountDeltaRow, LedgerEntryRow, OutboxRow
 from workflow.store.together import Fanned, TableRows, insert_returning, insert_together, take_staged, write_together
@@ -67,7 +67,7 @@ class SqlUnitOfWork:
         return self
 
     def __enter__(self) -> Self:
-        self.session = begin_reading(self._sessions()) if self._reads_only else self._sessions()
+        self.session = begin_reading(self._sessions()) if self._reads_only else self._writing_session()
         self.audit = audit = AuditTrail(self.session, self._now)
         self.outbox = SqlOutbox(self.session, self._now, self._relay.redeliver_after if self._relay else None)
         self.applications = SqlApplications(self.session, audit, self.outbox, self._now, self._calendar)
@@ -88,6 +88,12 @@ class SqlUnitOfWork:
         self.credit = SqlCreditEvents(self.session, audit, self._now)
         self.step_reads = SqlStepReads(self.session)
         return self
+
+    def _writing_session(self) -> Session:
+        session = self._sessions()
+        if isinstance(session, RequestSession):
+            session.own_connection()  # one connection, its transaction begun and ended on it
+        return session
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
