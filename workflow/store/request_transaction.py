@@ -8,7 +8,7 @@ waits until the request's transaction has really committed.
 Outside a request's transaction a unit of work's session keeps one connection of its own (`own_connection`): its
 statements run on it, its transaction begun and ended on it, the ORM's own work (a flush, a `get`) joining that
 transaction. The session's transaction bookkeeping around every unit of work (begin, the connection's checkout
-through it, commit, close) was about a tenth of an approval step's client CPU (docs/performance.md).
+through it, commit, close) cost about 5 % of an approval step's client CPU more than this (docs/performance.md).
 """
 
 from __future__ import annotations
