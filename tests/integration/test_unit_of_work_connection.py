@@ -106,6 +106,33 @@ def test_without_orm_work_the_session_events_fire_once_around_the_connections_co
     assert committed_when_told == [["plain"]]
 
 
+def test_a_session_transaction_begun_with_nothing_to_flush_still_commits_the_plain_writes(
+    container: Container,
+) -> None:
+    """Adding begins the session's transaction without a connection; with the row taken out again, a flush has
+    nothing to send, and the commit must still end the connection's transaction, not only the session's."""
+    with unit(container) as uow:
+        plain_row(uow, "plain", container.deps.clock.now())
+        added = orm_row(container, "taken out again")
+        uow.session.add(added)
+        uow.session.expunge(added)
+        assert uow.session.in_transaction()
+        uow.commit()
+    assert tasks(container) == ["plain"]
+
+
+def test_an_object_changed_after_the_sessions_commit_is_saved_by_its_next(container: Container) -> None:
+    """The session's own contract: a change to an object it kept begins its transaction, and its commit flushes it."""
+    with unit(container) as uow:
+        row = orm_row(container, "first")
+        uow.session.add(row)
+        uow.session.commit()
+        assert not uow.session.in_transaction()
+        row.task = "changed after the commit"
+        uow.session.commit()
+    assert tasks(container) == ["changed after the commit"]
+
+
 def test_a_unit_that_fails_rolls_back_both_kinds_of_write_and_returns_its_connection(container: Container) -> None:
     before = in_pool(container)
     with pytest.raises(RuntimeError), session_events(container) as fired, unit(container) as uow:

@@ -81,11 +81,14 @@ class RequestSession(Session):
         return own
 
     def commit(self) -> None:
-        if self._engine is None or self.in_transaction() or self.new or self.dirty or self.deleted:
-            super().commit()  # the ORM's transaction, which is the connection's: its events, flush and commit
-            return
         own = self._own
-        if own is not None and own.in_transaction():
+        if self._engine is None or self.in_transaction():  # an add, a change or a read of the ORM's begins one
+            if own is not None and own.in_transaction():
+                # A session transaction begun without a statement (an `add`) may hold no connection yet: made to take
+                # the connection's transaction now, its commit ends that one too, whatever it has to flush.
+                super().connection()
+            super().commit()  # the ORM's transaction, which is the connection's: its events, flush and commit
+        elif own is not None and own.in_transaction():
             self.dispatch.before_commit(self)
             own.commit()
             self.dispatch.after_commit(self)
