@@ -1,4 +1,4 @@
-"""A unit of work's session keeps one connection of its own (workflow/store/request_transaction.py, `own_connection`).
+"""A unit of work's session keeps one connection of its own (workflow/store/sessions.py, `own_connection`).
 
 One checkout per unit of work, whatever it runs; the ORM's work and the plain statements in one transaction, committed
 or rolled back together; the session's transaction events (which the worker's outbox completion listens to) fired

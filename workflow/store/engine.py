@@ -17,7 +17,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
-from workflow.store.request_transaction import RequestSession
+from workflow.store.sessions import RequestSession
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 READ_ONLY = "specgoods_read_only"  # an execution option: this connection only reads
@@ -80,7 +80,7 @@ def _configure_postgres_connection(dbapi_connection: Any, _record: object) -> No
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    # RequestSession joins a request's one transaction when there is one (workflow/store/request_transaction.py).
+    # RequestSession joins a request's one transaction when there is one (workflow/store/sessions.py).
     return sessionmaker(engine, class_=RequestSession, expire_on_commit=False)
 
 

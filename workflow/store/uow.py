@@ -38,7 +38,8 @@ from workflow.store.repositories import (
     lost_grant,
     take_guarded,
 )
-from workflow.store.request_transaction import RequestSession, after_commit, step
+from workflow.store.request_transaction import after_commit, step
+from workflow.store.sessions import RequestSession
 from workflow.store.step_reads import SqlStepReads
 from workflow.store.tables import AuditEventRow, DistrictCountDeltaRow, LedgerEntryRow, OutboxRow
 from workflow.store.together import Fanned, TableRows, insert_returning, insert_together, take_staged, write_together
