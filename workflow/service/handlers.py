@@ -231,7 +231,6 @@ def grant_application(cmd: c.GrantApplication, deps: Dependencies) -> int:
         application.grant(cmd.actor, grade, cmd.reason)  # its guards read the facts in this transaction
         uow.applications.count_decision(application, today)
         issued = _issue_certificate(application, policy, today, read)
-        issued.id = read.certificate_id  # drawn by the read (PostgreSQL); None: the insert draws it
         application.paperless = issued.paperless  # the decided facts, stored for queues and reports
         # The version-guarded UPDATE goes with the commit's last statement; of two grants of one file the second
         # waits on UNIQUE (application_id) and conflicts, and any other change that won fails this commit's guard.
@@ -433,6 +432,7 @@ def _issue_certificate(application: Application, policy: Policy, today: date, re
     first_time = bool(_first_time(application, read.granted).result)
     application.is_first_time = first_time
     certificate = Certificate(
+        id=read.certificate_id,  # drawn by the read (PostgreSQL); None: the insert draws it
         application_id=application.id,
         enterprise_id=application.enterprise_id,
         district=application.district,

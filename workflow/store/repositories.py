@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from functools import cache
 from typing import Any
@@ -423,19 +424,21 @@ def _insert_selected(table: Any, values: dict[str, Any], source: Any) -> Any:
     return insert(table).from_select(list(chosen), selected, include_defaults=False)
 
 
-def lost_grant(error: IntegrityError) -> bool:
-    """The certificate of this application is another transaction's: UNIQUE (application_id) decided the race.
+@contextmanager
+def lost_grant_as_conflict(application_id: int | None) -> Iterator[None]:
+    """A grant whose certificate is another transaction's fails as a version guard would: ConcurrencyConflict.
 
-    At the certificate's insert, or, with the certificate staged, at the commit's last statement.
+    UNIQUE (certificates.application_id) decides the race, at the certificate's insert or, with the certificate
+    staged, at the commit's last statement; any other integrity error goes on as it is.
     """
-    message = str(error.orig)
-    return "uq_certificates_application_id" in message or "certificates.application_id" in message
-
-
-def decided_elsewhere(application_id: int | None) -> ConcurrencyConflict:
-    """A lost grant, as a version guard would report it."""
-    which = f"application {application_id}" if application_id is not None else "the application"
-    return ConcurrencyConflict(f"{which} was decided by someone else; reload it")
+    try:
+        yield
+    except IntegrityError as error:
+        message = str(error.orig)
+        if "uq_certificates_application_id" not in message and "certificates.application_id" not in message:
+            raise
+        which = f"application {application_id}" if application_id is not None else "the application"
+        raise ConcurrencyConflict(f"{which} was decided by someone else; reload it") from error
 
 
 class SqlCertificates(_AggregateRepository):
@@ -450,14 +453,10 @@ class SqlCertificates(_AggregateRepository):
 
         A concurrent grant of the same application that committed first, or commits while this one waits on the
         unique key, makes this one lose: ConcurrencyConflict, as a version guard would (the grant's guarded UPDATE
-        goes with the commit; with the certificate staged, the unique key decides there, `lost_grant`).
+        goes with the commit; with the certificate staged, the unique key decides there: `lost_grant_as_conflict`).
         """
-        try:
+        with lost_grant_as_conflict(certificate.application_id):
             self._insert(certificate, self.now(), at_commit)
-        except IntegrityError as error:
-            if not lost_grant(error):
-                raise
-            raise decided_elsewhere(certificate.application_id) from error
         # Rendering needs the id, which only the insert gives: hence asked for here, not in `record_issue`.
         certificate.requests.append(OutboxRequest("render_certificate", {"certificate_id": certificate.id}))
         district_counts.count_new_certificate(

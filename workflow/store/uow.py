@@ -34,8 +34,7 @@ from workflow.store.repositories import (
     SqlDocuments,
     SqlEnterprises,
     SqlOutbox,
-    decided_elsewhere,
-    lost_grant,
+    lost_grant_as_conflict,
     take_guarded,
 )
 from workflow.store.request_transaction import after_commit, step
@@ -152,12 +151,8 @@ class SqlUnitOfWork:
         staged, connection = take_staged(self.session), self.session.connection()
         written, sent = [*staged.inserts, events, deltas], TableRows(OutboxRow, outbox)
         told = self.notifications.take_asked(self._email_copy)
-        try:
+        with lost_grant_as_conflict(guarded.row_id if guarded else None):  # a grant's staged certificate
             together = write_together(connection, written, sent, guarded, staged.updates, told)
-        except IntegrityError as error:  # a grant's staged certificate: another grant of the file committed first
-            if not lost_grant(error):
-                raise
-            raise decided_elsewhere(guarded.row_id if guarded else None) from error
         return self.outbox.written(together.ids) + self._copies_sent(told, together.copies)
 
     def _email_copy(self, task: str) -> dict[str, Any]:
