@@ -155,7 +155,8 @@ def _print_trail(report: TrailReport, as_json: bool) -> None:
         console.print(Text(f"receipts of {problem.certificate_no} line {problem.line_no}: {problem.detail}", "red"))
     events = sum(district.events for district in report.districts)
     verdict = "audit trail OK" if report.ok else "audit trail TAMPERED"
-    console.print(f"{verdict}: {events} events, {report.receipts_checked} receipts checked", highlight=False)
+    checked = f"{report.receipts_checked} receipts checked, {report.receipts_waiting} waiting for the sequencer"
+    console.print(f"{verdict}: {events} events, {checked}", highlight=False)
 
 
 def _verify_pack(path: Path, keys: PublicKeys | None, as_json: bool) -> None:
@@ -201,11 +202,14 @@ def checkpoint() -> None:
 
 @audit.command("seal")
 def seal() -> None:
-    """Seal the audit events waiting for the sequencer and sign each head (beat does this every second)."""
-    sealed = shell.container(relay_after_commit=False).sequencer.seal()
+    """Seal the audit events and sign the receipts waiting for the sequencer (beat does this every second)."""
+    sequencer = shell.container(relay_after_commit=False).sequencer
+    sealed, receipts = sequencer.seal_events(), sequencer.seal_receipts()
     for district, count in sorted(sealed.items()):
         click.echo(f"{district}: {count} event(s) sealed, head signed")
-    if not sealed:
+    if receipts:
+        click.echo(f"{receipts} write-off receipt(s) signed")
+    if not sealed and not receipts:
         click.echo("nothing waits to be sealed")
 
 

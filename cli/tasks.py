@@ -95,6 +95,7 @@ OVERDUE_TITLES = {
     "unscreened": "Open applications whose submission has no screening",
     "email_pending": "E-mail copies of notifications still pending",
     "unsealed_events": "Audit events not sealed into their chain (is beat running the sequencer?)",
+    "unsigned_receipts": "Write-offs still waiting for their receipt (is beat running the sequencer?)",
 }
 
 

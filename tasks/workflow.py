@@ -119,8 +119,9 @@ def register_tasks(app: Celery, container: Callable[[], Container]) -> None:
 
     @app.task(name="specgoods.seal_audit_chains", **RETRY)
     def seal_audit_chains() -> dict[str, Any]:
-        """The audit sequencer's run: seal whatever no commit sealed (workflow/store/audit_sequencer.py)."""
-        return {"ok": True, "result": container().sequencer.seal()}
+        """The audit sequencer's run: seal the waiting events, then sign the queued receipts (workflow/store/)."""
+        sequencer = container().sequencer
+        return {"ok": True, "result": sequencer.seal_events(), "receipts": sequencer.seal_receipts()}
 
     @app.task(name="specgoods.checkpoint_audit_chains", **RETRY)
     def checkpoint_audit_chains() -> dict[str, Any]:

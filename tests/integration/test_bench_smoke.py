@@ -18,6 +18,10 @@ def test_two_clients_racing_on_one_hot_line_leave_no_over_draw_and_no_lost_or_du
         (side, clean) for side in ("baseline", "floor", "service", "batch")
     ]
     assert all(cell.outcomes.get("released", 0) > 0 for cell in cells)  # the check saw real write-offs
+    # The service's and the batch's commits were queued, then each signed exactly once by the receipt sequencer.
+    sealed = {cell.side: cell.sealing for cell in cells if cell.sealing is not None}
+    assert sorted(sealed) == ["batch", "service"]
+    assert all(sealing.receipts > 0 and sealing.unreceipted == 0 for sealing in sealed.values()), sealed
 
 
 audit_verify = importlib.import_module("bench.audit_verify")

@@ -22,11 +22,10 @@ RATE = Decimal("0.1")  # grade C with no credit record
 RELEASED = [
     # with its lines, the application's ports, the holder's credit, the pending flags, and the ids of the new rows
     "SELECT certificates",
-    # one statement (workflow/store/together.py): every row with the id the read drew for it, and the guarded
-    # UPDATE that locks the line from here and returns its receipt chain's head
-    "INSERT declarations+declaration_lines+audit_events+ledger_entries UPDATE certificate_lines",
-    # the receipt and the line's new head, in the statement that ends the transaction, just before its COMMIT
-    "INSERT writeoff_receipts UPDATE certificate_lines",
+    # one statement (workflow/store/together.py): every row with the id the read drew for it, the commit's place in
+    # the receipt queue, and the guarded UPDATE that locks the line until the COMMIT that follows it at once: the
+    # receipt is the receipt sequencer's, after the commit (workflow/store/receipt_sequencer.py)
+    "INSERT declarations+declaration_lines+receipt_queue+audit_events+ledger_entries UPDATE certificate_lines",
 ]
 SHAPES = (r"^SELECT (\w+)\.", r"^INSERT INTO (\w+)", r"^UPDATE (\w+)")  # a SELECT by its first column's table
 
@@ -64,7 +63,7 @@ def _declare_counted(container: Container, cast: Cast, number: str, inspected: b
     return shipment, seen
 
 
-def test_a_released_declaration_is_three_statements_the_last_two_under_the_line_lock(pg_container: Container) -> None:
+def test_a_released_declaration_is_two_statements_the_last_under_the_line_lock(pg_container: Container) -> None:
     container, cast = pg_container, make_cast(pg_container)
     number = grant(container, cast, fx10_cytokine(100))
     counted = [_declare_counted(container, cast, number, inspected=False) for _ in range(12)]

@@ -23,7 +23,14 @@ from tests.integration.stress_client import hold_a_transaction_open, run_batch_c
 from tests.integration.support import balances, declare, fx10_cytokine, grant, ledger
 from workflow.store.audit_trail import verify_trail
 from workflow.store.signing import KeyRing
-from workflow.store.tables import CertificateLineRow, DeclarationLineRow, DeclarationRow, LedgerEntryRow
+from workflow.store.tables import (
+    CertificateLineRow,
+    DeclarationLineRow,
+    DeclarationRow,
+    LedgerEntryRow,
+    ReceiptQueueRow,
+    WriteOffReceiptRow,
+)
 
 D = Decimal
 
@@ -78,13 +85,21 @@ def _assert_ledger_is_exact(container: Container, number: str, tallies: list[dic
 
 
 def _assert_trail_intact(container: Container, client_instance: Path) -> None:
-    """The racing commits still form one unbroken hash chain, and every line's receipts add up to its balance."""
+    """The racing commits still form one unbroken hash chain, and every line's receipts add up to its balance.
+
+    Each commit and reversal has exactly one receipt once the last run of the sequencer has emptied the queue.
+    """
     container.sequencer.seal()  # beat's run: the racers' events are chained in one sequence and the head signed
     keys = key_ring(container.settings).public_keys() | KeyRing(client_instance / "keys").public_keys()
     with container.engine.connect() as connection:
         report = verify_trail(connection, keys)
+        receipted = select(func.count()).where(LedgerEntryRow.kind.in_(("commit", "reverse")))
+        movements = connection.execute(receipted).scalar_one()
+        receipts = connection.execute(select(func.count()).select_from(WriteOffReceiptRow)).scalar_one()
+        waiting = connection.execute(select(func.count()).select_from(ReceiptQueueRow)).scalar_one()
     assert report.ok, report.as_dict()
-    assert report.receipts_checked > 0
+    assert report.receipts_checked > 0 and report.receipts_waiting == 0
+    assert (receipts, waiting) == (movements, 0)
 
 
 def test_sixteen_processes_racing_on_three_hot_lines_never_overdraw_lose_or_duplicate(
@@ -100,7 +115,7 @@ def test_sixteen_processes_racing_on_three_hot_lines_never_overdraw_lose_or_dupl
     _assert_trail_intact(container, tmp_path)
     assert sum(t["released"] for t in tallies) > 50 and sum(t["held"] for t in tallies) > 0  # quota ran out
     assert sum(t["replays"] for t in tallies) > 0 and sum(t["reversed"] for t in tallies) > 0
-    assert sum(t["batches"] for t in tallies) > 0
+    assert sum(t["batches"] for t in tallies) > 0 and sum(t["receipts_signed"] for t in tallies) > 0
     assert {line: used <= D(300) for line, (_a, used, _r) in balances(container, number).items()} == {
         1: True,
         2: True,

@@ -217,6 +217,7 @@ def test_the_reconciliation_lists_unsent_incomplete_and_unscreened_work_and_exit
     assert [item["id"] for item in kinds["unscreened"]["items"]] == [application_id]
     assert kinds["dead_letters"]["count"] == kinds["email_pending"]["count"] == 0
     assert kinds["unsealed_events"]["count"] == 1  # no beat here: the submit's events wait for the sequencer
+    assert kinds["unsigned_receipts"]["count"] == 0  # nothing was written off
     in_words = cli(container, "tasks", "overdue", "--older-than", "0")
     assert in_words.returncode == 1 and "Open applications whose submission has no screening: 1" in in_words.stdout
 

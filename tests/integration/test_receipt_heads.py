@@ -1,8 +1,9 @@
-"""Each certificate line keeps its receipt chain's head (migration 0026): always its latest receipt.
+"""Each certificate line's receipt chain has a head (migrations 0026 and 0030): always its latest receipt.
 
-The guarded UPDATE of a released declaration returns the head; the receipt is written with the line's new head.
-The head must equal the line's last receipt after any mix of write-offs, on both engines, and the migration must
-fill it in for lines written off before it.
+The receipt sequencer reads a line's head under the head's lock and writes each receipt with the line's new head
+(workflow/store/receipt_sequencer.py). Once it has run, the head must equal the line's last receipt after any mix of
+write-offs, on both engines; a line never written off has none (its chain starts at the genesis head); and the
+migrations must carry the heads of lines written off before them.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from workflow.domain.audit_chain import GENESIS
 # Each line's kept head beside its last receipt (or the genesis head for a line with none).
 HEADS = text(
     """
-    SELECT l.id, l.receipt_seq, l.receipt_hash, l.receipt_net,
+    SELECT l.id, COALESCE(h.seq, 0), COALESCE(h.receipt_hash, :genesis), COALESCE(h.net_committed, 0),
            COALESCE(r.seq, 0), COALESCE(r.receipt_hash, :genesis), COALESCE(r.net_committed, 0)
       FROM certificate_lines l
+      LEFT JOIN receipt_heads h ON h.certificate_line_id = l.id
       LEFT JOIN writeoff_receipts r
         ON r.certificate_line_id = l.id
        AND r.seq = (SELECT MAX(seq) FROM writeoff_receipts x WHERE x.certificate_line_id = l.id)
@@ -39,6 +41,7 @@ def _write_offs(container: Container, cast: Cast) -> None:
     grant(container, cast, fx10_cytokine(30))  # a certificate never written off: its line keeps the genesis head
     for qty in (3, 4, 5, 6):
         declare(container, cast, number, qty)
+    container.sequencer.seal_receipts()
 
 
 def test_every_line_s_head_is_its_last_receipt(container: Container, cast: Cast) -> None:

@@ -1,65 +1,63 @@
 """Rows updated by id from a JSON array are found by their primary key, however large the table (issue #15).
 
-A released declaration moves its line's receipt chain head in the commit's statement (workflow/store/together.py
-`_update_by_id`); joined only to the rows unpacked from JSON, PostgreSQL read the whole certificate_lines table for
-it once the table held some thousands of lines, so every declaration grew slower as certificates were granted.
-Here the table holds 10,000 lines and the statement a declaration sent is planned as the server keeps it (generic).
+A unit of work's staged updates go with its commit's statement (workflow/store/together.py `_update_by_id`): today
+the outbox row a screening completes with its effect (workflow/store/outbox_completion.py), once a declaration's
+receipt head. Joined only to the rows unpacked from JSON, PostgreSQL read the whole table for it once the table held
+some thousands of rows, so every such commit grew slower as the table grew. Here the outbox holds 10,000 rows and the
+statement is planned as the server keeps a prepared statement (generic).
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy import event, text
 
 from config.bootstrap import Container
-from tests.conftest import make_cast
-from tests.integration.support import declare, fx10_cytokine, grant
+from workflow.store.outbox_completion import Outcome
+from workflow.store.tables import OutboxRow, ReceiptQueueRow
+from workflow.store.together import TableRows, insert_together
 
-LINES = 10_000
+ROWS = 10_000
 
 
-def _many_lines(container: Container, certificate_no: str) -> None:
-    """The certificate's line copied LINES times (line numbers after its own), and the table's statistics taken."""
+def _many_outbox_rows(container: Container) -> int:
+    """ROWS sent outbox rows, the table's statistics taken; the id of one in the middle."""
     with container.engine.begin() as conn:
-        columns = [
-            name
-            for (name,) in conn.execute(
-                text(
-                    "SELECT column_name FROM information_schema.columns WHERE table_name = 'certificate_lines' "
-                    "AND column_name NOT IN ('id', 'line_no') ORDER BY ordinal_position"
-                )
-            )
-        ]
-        listed = ", ".join(columns)
         conn.execute(
             text(
-                f"INSERT INTO certificate_lines (line_no, {listed}) "
-                f"SELECT 1000 + g, {', '.join(f'l.{name}' for name in columns)} "
-                "FROM certificate_lines l JOIN certificates c ON c.id = l.certificate_id, generate_series(1, :n) g "
-                "WHERE c.certificate_no = :number"
+                "INSERT INTO outbox (task, payload, created_at, published_at, deliveries, attempts, last_error) "
+                "SELECT 'specgoods.noop', '{}', now(), now(), 1, 0, '' FROM generate_series(1, :n)"
             ),
-            {"n": LINES, "number": certificate_no},
+            {"n": ROWS},
         )
+        middle = conn.execute(text("SELECT id FROM outbox ORDER BY id OFFSET :n LIMIT 1"), {"n": ROWS // 2}).scalar()
     with container.engine.connect() as conn:
-        conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE certificate_lines"))
+        conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE outbox"))
+    return int(middle)
 
 
-def test_a_declarations_receipt_head_is_found_by_index_among_many_lines(pg_container: Container) -> None:
-    container, cast = pg_container, make_cast(pg_container)
-    number = grant(container, cast, fx10_cytokine(10_000))
-    _many_lines(container, number)
+def test_a_staged_update_by_id_is_found_by_index_among_many_rows(pg_container: Container) -> None:
+    container = pg_container
+    row_id = _many_outbox_rows(container)
     sent: list[tuple[str, dict]] = []
 
     def note(_conn: object, _cursor: object, statement: str, parameters: dict, *_rest: object) -> None:
-        if "UPDATE certificate_lines AS t" in statement:
+        if "UPDATE outbox AS t" in statement:
             sent.append((statement, dict(parameters)))
 
+    now = datetime.now(UTC).replace(tzinfo=None)
+    done = TableRows(OutboxRow, [{"id": row_id, "completed_at": now, "outcome": Outcome.DONE}])  # as a screening's
+    queued = TableRows(ReceiptQueueRow, [{"ledger_entry_id": 1}])  # a lone update would go as a plain UPDATE
     event.listen(container.engine, "before_cursor_execute", note)
     try:
-        for index in range(8):  # one of them at least released: grade C inspects a tenth
-            declare(container, cast, number, 1, number=f"UBI{index:06d}")
+        with container.engine.connect() as conn, conn.begin() as transaction:
+            insert_together(conn, [queued], None, updates=[done])
+            assert conn.execute(text("SELECT outcome FROM outbox WHERE id = :id"), {"id": row_id}).scalar() == "done"
+            transaction.rollback()
     finally:
         event.remove(container.engine, "before_cursor_execute", note)
-    assert sent, "no released declaration moved its line's receipt head"
+    assert sent, "the staged update was not sent as an update by id"
     statement, parameters = sent[-1]
     raw = container.engine.raw_connection()
     try:
@@ -69,5 +67,5 @@ def test_a_declarations_receipt_head_is_found_by_index_among_many_lines(pg_conta
         raw.rollback()
     finally:
         raw.close()
-    assert "Seq Scan on certificate_lines" not in plan, plan
-    assert "pk_certificate_lines" in plan, plan
+    assert "Seq Scan on outbox" not in plan, plan
+    assert "pk_outbox" in plan, plan

@@ -17,12 +17,12 @@ from workflow.domain.lifecycle import CertState
 from workflow.domain.local_days import DistrictScope
 from workflow.domain.permissions import ENDING_ACTIONS, require
 from workflow.service.idempotency import Outcome, run_idempotent
+from workflow.service.ledger_entries import record_entries
 from workflow.service.notify import disposal_notice, notify_enterprise
 from workflow.service.officer_notifications import ask_fan_out
 from workflow.service.port_steps import require_port_officer
 from workflow.service.ports import Dependencies, UnitOfWork
 from workflow.service.quota import exhaust_if_used_up, ledger_row, reactivate_if_quota_back, release_reservation
-from workflow.service.receipts import Posting, record_entries
 
 ENDED_FOR_REVERSAL = (CertState.WITHDRAWN, CertState.REVOKED)
 
@@ -117,7 +117,7 @@ def _apply_reversal(
         reverses_entry_id=entry.id,
         approver_id=decider.user_id,
     )
-    record_entries(uow, deps, [Posting(certificate, row)])
+    record_entries(uow, [row])
     reactivate_if_quota_back(uow, deps, certificate, decider, "write-off reversed within validity", "W10")
 
 

@@ -3,10 +3,11 @@
 A single declaration is a batch of one: both take the same steps, and each step is one set-based statement over
 the whole batch — read the cited certificates under a shared lock, drawing the ids of the rows to write (whoever may
 not declare against one is refused before anything else is looked at), judge and route every item in the order
-given (a later item sees the quota an earlier one drew), insert the declarations, their lines, the ledger rows and
-the audit events together, draw every line in one guarded UPDATE, then add the signed receipts. A batch of fifty
-therefore costs about as many statements as one declaration, which is how a port's feed keeps pace with a
-raw write-off (docs/performance.md). Either every declaration of a batch is filed or none is.
+given (a later item sees the quota an earlier one drew), insert the declarations, their lines, the ledger rows (each
+commit queued for its receipt, which the receipt sequencer signs after the commit) and the audit events together,
+and draw every line in one guarded UPDATE. A batch of fifty therefore costs about as many statements as one
+declaration, which is how a port's feed keeps pace with a raw write-off (docs/performance.md). Either every
+declaration of a batch is filed or none is.
 
 A number already filed is found by its unique key: the first attempt inserts without looking numbers up (nearly every
 number is new), and a key violation — or any refusal — sends the request round again, this time looking the numbers
@@ -177,7 +178,7 @@ def _file(
         tell_holders(uow, [row[0] for row in rows])  # held or inspected ones only; before add_many takes them
         uow.declarations.add_many(rows, actor.user_id, ids)
         drawings = [(cert, declaration) for _, declaration, cert in filed.values() if declaration.drawn]
-        exhaust = draw_all(uow, deps, drawings, actor, ids.entries)
+        exhaust = draw_all(uow, drawings, actor, ids.entries)
     views = [
         declaration_view(filed[item.number][1]) if item.number in filed else _replay(uow, item, existing[item.number])
         for item in items

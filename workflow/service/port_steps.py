@@ -72,7 +72,7 @@ def _split(
             uow, declaration.enterprise_id, kind, {**params, "declaration_no": declaration.declaration_no}
         )
     uow.declarations.save(declaration)
-    if draw_all(uow, deps, [(certificate, declaration)], cmd.actor):
+    if draw_all(uow, [(certificate, declaration)], cmd.actor):
         exhaust_if_used_up(uow, certificate)  # _load holds the exclusive lock
 
 
@@ -153,7 +153,7 @@ def _commit_release(
     uow: UnitOfWork, deps: Dependencies, declaration: Declaration, certificate: CertificateFacts, actor: Actor
 ) -> None:
     """D6: the reservation becomes a committed write-off (W7: even if the certificate expired meanwhile)."""
-    settle_reservation(uow, deps, declaration, certificate, actor, EntryKind.COMMIT)
+    settle_reservation(uow, declaration, certificate, actor, EntryKind.COMMIT)
     mark_released(uow, deps, certificate, declaration)
     exhaust_if_used_up(uow, certificate)
 

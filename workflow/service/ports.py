@@ -26,7 +26,6 @@ from workflow.domain.ledger import CertificateFacts, LedgerEntry, LineBalance, N
 from workflow.domain.local_days import EVERY_DISTRICT, DistrictScope
 from workflow.domain.model import Application, Certificate
 from workflow.domain.policy import Policy
-from workflow.domain.receipts import LineHead
 
 
 class Clock(Protocol):
@@ -373,11 +372,9 @@ class Notifications(Protocol):
 
 
 class Receipts(Protocol):
-    """Write-off receipts, chained per certificate line."""
+    """Write-off receipts: each commit and reversal queued, signed and chained per line after the commit."""
 
-    def heads(self, line_ids: Sequence[int]) -> dict[int, LineHead]: ...
-
-    def add(self, receipts: Sequence[dict[str, Any]]) -> None: ...
+    def queue(self, entry_ids: Sequence[int]) -> None: ...
 
 
 class EnterpriseAdmin(Protocol):

@@ -2,7 +2,7 @@
 
 Ledger rows (W12), the single use (W4), exhaustion once the quota is used up (C3) and reactivation once it is back
 (W10). Each step runs inside the caller's transaction under the certificate's row lock, so a guarded balance
-statement, its ledger entries and signed receipts commit with the caller's writes or not at all; only
+statement, its ledger entries and their places in the receipt queue commit with the caller's writes or not at all; only
 `exhaust_checks` opens its own short transactions, after the caller committed.
 """
 
@@ -18,9 +18,9 @@ from workflow.domain.errors import ConcurrencyConflict, RetryableConflict
 from workflow.domain.goods import WriteOffMode
 from workflow.domain.ledger import CertificateFacts, EntryKind, exhausts
 from workflow.domain.lifecycle import CertState
+from workflow.service.ledger_entries import append_declared, append_entries, queue_receipts, record_entries
 from workflow.service.notify import notify_enterprise
 from workflow.service.ports import Dependencies, UnitOfWork
-from workflow.service.receipts import Posting, append_declared, append_entries, receipt_entries, record_entries
 
 ZERO = Decimal(0)
 
@@ -58,7 +58,6 @@ def claim_single_use(uow: UnitOfWork, certificate: CertificateFacts) -> None:
 
 def draw_all(
     uow: UnitOfWork,
-    deps: Dependencies,
     drawings: Sequence[tuple[CertificateFacts, Declaration]],
     actor: Actor,
     entry_ids: Iterator[int] | None = None,
@@ -72,7 +71,7 @@ def draw_all(
     up (C3).
     """
     changes: dict[int, tuple[Decimal, Decimal]] = {}
-    postings = []
+    rows = []
     for certificate, declaration in drawings:
         released = declaration.released_on is not None  # released, possibly already awaiting follow-up (D8)
         kinds = (EntryKind.RESERVE, EntryKind.COMMIT) if released else (EntryKind.RESERVE,)
@@ -80,25 +79,18 @@ def draw_all(
             line = certificate.lines[line_no]
             reserve, commit = changes.get(line.line_id, (ZERO, ZERO))
             changes[line.line_id] = (reserve, commit + qty) if released else (reserve + qty, commit)
-            postings += [
-                Posting(
-                    certificate,
-                    ledger_row(kind, certificate, line.line_id, qty, line.unit, actor, declaration),
-                    declaration.declaration_no,
-                )
-                for kind in kinds
-            ]
+            rows += [ledger_row(kind, certificate, line.line_id, qty, line.unit, actor, declaration) for kind in kinds]
     # Everything that needs no line lock is written before the guarded UPDATE takes it, so a hot line is held only
-    # for its receipts' chain and the commit; a lost race rolls the entries back with the rest.
+    # for the draw and the commit; a lost race rolls the entries back with the rest.
     if entry_ids is None:
-        entries, left = append_entries(uow, postings), uow.ledger.draw_many(changes) if changes else {}
+        entries, left = append_entries(uow, rows), uow.ledger.draw_many(changes) if changes else {}
+        queue_receipts(uow, entries)
     else:
-        entries, left = append_declared(uow, postings, entry_ids, changes)
+        left = append_declared(uow, rows, entry_ids, changes)
     if left is None:
         raise RetryableConflict("a line's remaining quantity was taken concurrently")
     if not changes:
         return set()
-    receipt_entries(uow, deps, entries)
     return {
         certificate.id
         for certificate, declaration in drawings
@@ -113,7 +105,6 @@ def _may_use_up(certificate: CertificateFacts, declaration: Declaration, left: d
 
 def settle_reservation(
     uow: UnitOfWork,
-    deps: Dependencies,
     declaration: Declaration,
     certificate: CertificateFacts,
     actor: Actor,
@@ -122,14 +113,13 @@ def settle_reservation(
 ) -> None:
     """Commit (D6) or give back (D7) each reserved line with one guarded statement and its ledger row."""
     settle = uow.ledger.commit if kind is EntryKind.COMMIT else uow.ledger.release
-    postings = []
+    rows = []
     for line_no, qty in declaration.drawn.items():
         line = certificate.lines[line_no]
         if not settle(line.line_id, qty):
             raise ConcurrencyConflict(f"the reservation of line {line_no} is gone; reload the declaration")
-        row = ledger_row(kind, certificate, line.line_id, qty, line.unit, actor, declaration, **extra)
-        postings.append(Posting(certificate, row, declaration.declaration_no))
-    record_entries(uow, deps, postings)
+        rows.append(ledger_row(kind, certificate, line.line_id, qty, line.unit, actor, declaration, **extra))
+    record_entries(uow, rows)
 
 
 def release_reservation(
@@ -142,7 +132,7 @@ def release_reservation(
     rule_id: str,
 ) -> None:
     """D7/W9/W10: give back what the declaration held; nothing is written off, and the quota is usable again."""
-    settle_reservation(uow, deps, declaration, certificate, actor, EntryKind.RELEASE, reason=reason)
+    settle_reservation(uow, declaration, certificate, actor, EntryKind.RELEASE, reason=reason)
     if declaration.drawn and certificate.write_off_mode is WriteOffMode.SINGLE:
         uow.ledger.change_uses(certificate.id, -1)
     if declaration.drawn:

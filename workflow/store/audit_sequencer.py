@@ -6,6 +6,7 @@ links them after the head, moves the head and signs it — the way a Certificate
 entries into its tree (RFC 6962; Trillian's sequencer). Chain order is sealing order. Beat runs it every
 `SPECGOODS_AUDIT_SEAL_SECONDS`, which bounds how long an event stays unsealed; a district whose head another run
 holds is skipped, never waited for. Checkpoints and evidence packs seal first (`seal_in`). docs/audit-trail.md.
+Its runs also sign the receipts write-offs queued (workflow/store/receipt_sequencer.py).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from workflow.store.audit_chain import (
     unsigned_districts,
     upsert,
 )
+from workflow.store.receipt_sequencer import seal_receipts
 from workflow.store.tables import AuditChainHeadRow, AuditEventRow
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,17 @@ class AuditSequencer:
         self.engine, self.sign, self.now = engine, sign, now
 
     def seal(self, districts: Iterable[str] | None = None) -> dict[str, int]:
+        """Seal the waiting events, then sign the queued receipts; district -> events sealed now."""
+        sealed = self.seal_events(districts)
+        self.seal_receipts()
+        return sealed
+
+    def seal_receipts(self) -> int:
+        """Sign and chain the receipts write-offs queued (workflow/store/receipt_sequencer.py); how many."""
+        with self.engine.begin() as connection:
+            return seal_receipts(connection, self.sign, self.now())
+
+    def seal_events(self, districts: Iterable[str] | None = None) -> dict[str, int]:
         """District -> events sealed now; a district another sequencer holds is skipped, not waited for."""
         if districts is None:
             with self.engine.connect() as connection:
@@ -55,8 +68,9 @@ class AuditSequencer:
 
 
 def seal_in(connection: Connection, sign: Sign, now: datetime) -> dict[str, int]:
-    """Seal every district inside the caller's transaction: before a checkpoint or an evidence pack is signed."""
+    """Seal every district and sign the queued receipts, inside the caller's transaction: before a signed checkpoint."""
     sealed = {district: seal_district(connection, district, sign, now) for district in waiting_districts(connection)}
+    seal_receipts(connection, sign, now)
     return {district: count for district, count in sealed.items() if count is not None}
 
 

@@ -11,20 +11,22 @@ import multiprocessing
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.orm import Session
 
 from workflow.domain.audit_chain import CHECKPOINT, DELETED, HEAD_TYPE, UNSEALED, ChainWalker, Finding
+from workflow.domain.ledger import EntryKind
 from workflow.domain.receipts import RECEIPT_TYPE, ReceiptChainCheck
 from workflow.store import audit_chain
 from workflow.store.audit_sequencer import seal_in
 from workflow.store.engine import READ_ONLY, make_engine
 from workflow.store.receipts import certificate_receipts
 from workflow.store.signing import KeyRing, PublicKeys, verify_token
-from workflow.store.tables import CertificateLineRow, CertificateRow
+from workflow.store.tables import CertificateLineRow, CertificateRow, LedgerEntryRow, ReceiptQueueRow
 
 Progress = Callable[[int], object]
 
@@ -65,6 +67,7 @@ class TrailReport:
     districts: list[DistrictReport] = field(default_factory=list)
     receipts_checked: int = 0
     receipt_problems: list[ReceiptProblem] = field(default_factory=list)
+    receipts_waiting: int = 0  # movements queued for the receipt sequencer: normal for a second or so
 
     @property
     def ok(self) -> bool:
@@ -75,6 +78,7 @@ class TrailReport:
             "ok": self.ok,
             "districts": [report.as_dict() for report in self.districts],
             "receipts_checked": self.receipts_checked,
+            "receipts_waiting": self.receipts_waiting,
             "receipt_problems": [problem.as_dict() for problem in self.receipt_problems],
         }
 
@@ -99,7 +103,8 @@ def verify_trail(
     names = [district] if district else audit_chain.districts(connection)
     report = TrailReport([verify_district(connection, name, keys, progress, jobs, now) for name in names])
     if district is None:
-        report.receipts_checked, report.receipt_problems = verify_receipts(connection, keys)
+        report.receipts_checked, report.receipt_problems = verify_receipts(connection, keys, now=now)
+        report.receipts_waiting = sum(wait.count for wait in _waiting_receipts(connection).values())
     return report
 
 
@@ -256,11 +261,16 @@ def _signed_checkpoints(
 
 
 def verify_receipts(
-    connection: Connection, keys: PublicKeys, certificate_id: int | None = None
+    connection: Connection, keys: PublicKeys, certificate_id: int | None = None, now: datetime | None = None
 ) -> tuple[int, list[ReceiptProblem]]:
-    """Each line's receipts: signed by a published key, numbered without a gap, linked, adding up to the ledger."""
+    """Each line's receipts: signed by a published key, numbered without a gap, linked, adding up to the ledger.
+
+    A movement still queued for its receipt counts toward the ledger's side only; one queued longer than
+    UNSEALED_BOUND before `now` (UTC, naive) is a problem of its line: the sequencer is not running, or fails.
+    """
     numbers = {row[0]: row[1] for row in connection.execute(select(CertificateRow.id, CertificateRow.certificate_no))}
-    nets = _line_nets(connection)
+    waiting = _waiting_receipts(connection)
+    nets = {line: net - waiting[line].net if line in waiting else net for line, net in _line_nets(connection).items()}
     rows = certificate_receipts(connection, certificate_id)
     problems = []
     for (cert_id, line_no), line_rows in groupby(rows, key=lambda row: (row.certificate_id, row.line_no)):
@@ -268,7 +278,47 @@ def verify_receipts(
         problem = check_receipt_chain(tokens, keys, nets.get((cert_id, line_no)))
         if problem:
             problems.append(ReceiptProblem(numbers.get(cert_id, str(cert_id)), line_no, problem))
+    late = (now or datetime.now(UTC).replace(tzinfo=None)) - UNSEALED_BOUND
+    for (cert_id, line_no), wait in sorted(waiting.items()):
+        if wait.oldest < late and certificate_id in (None, cert_id):
+            detail = f"{wait.count} movement(s) waiting for their receipt since {wait.oldest:%Y-%m-%d %H:%M:%S} UTC"
+            problems.append(ReceiptProblem(numbers.get(cert_id, str(cert_id)), line_no, detail))
     return len(rows), problems
+
+
+@dataclass(frozen=True)
+class _Waiting:
+    """A line's movements queued for their receipts: how many, their net change, since when."""
+
+    count: int
+    net: Decimal
+    oldest: datetime
+
+
+def _waiting_receipts(connection: Connection) -> dict[tuple[int, int], _Waiting]:
+    """(certificate id, line no) -> the line's queued movements (workflow/store/receipt_sequencer.py)."""
+    query = (
+        select(
+            LedgerEntryRow.certificate_id,
+            CertificateLineRow.line_no,
+            LedgerEntryRow.kind,
+            func.count(),
+            func.sum(LedgerEntryRow.qty),
+            func.min(LedgerEntryRow.at),
+        )
+        .select_from(ReceiptQueueRow)
+        .join(LedgerEntryRow, LedgerEntryRow.id == ReceiptQueueRow.ledger_entry_id)
+        .join(CertificateLineRow, CertificateLineRow.id == LedgerEntryRow.certificate_line_id)
+        .group_by(LedgerEntryRow.certificate_id, CertificateLineRow.line_no, LedgerEntryRow.kind)
+    )
+    waiting: dict[tuple[int, int], _Waiting] = {}
+    for cert_id, line_no, kind, count, qty, oldest in connection.execute(query):
+        signed = Decimal(qty) if kind == EntryKind.COMMIT.value else -Decimal(qty)
+        before = waiting.get((cert_id, line_no))
+        if before is not None:
+            count, signed, oldest = count + before.count, signed + before.net, min(oldest, before.oldest)
+        waiting[(cert_id, line_no)] = _Waiting(count, signed, oldest)
+    return waiting
 
 
 def check_receipt_chain(tokens: list[str], keys: PublicKeys, ledger_net: Any = None) -> str | None:

@@ -1,11 +1,11 @@
 """Many rows into one table in one go: COPY on PostgreSQL, a multi-row INSERT elsewhere.
 
-A batch of declarations writes hundreds of rows (declarations, their lines, ledger entries, receipts, audit events).
-As INSERT statements every row is parameters the client converts and a statement the server plans and runs; as COPY
-it is one line of one stream, which is PostgreSQL's own advice for loading many rows ("Populating a Database").
-Each value goes through its column's SQLAlchemy type first and omitted columns get their declared defaults, so a
-copied row is stored exactly as the INSERT would have stored it. A few rows go by INSERT: COPY costs an extra round
-trip to start, and a single declaration is mostly one row per table.
+A batch of declarations writes hundreds of rows (declarations, their lines, ledger entries, their places in the
+receipt queue, audit events). As INSERT statements every row is parameters the client converts and a statement the
+server plans and runs; as COPY it is one line of one stream, which is PostgreSQL's own advice for loading many rows
+("Populating a Database"). Each value goes through its column's SQLAlchemy type first and omitted columns get their
+declared defaults, so a copied row is stored exactly as the INSERT would have stored it. A few rows go by INSERT:
+COPY costs an extra round trip to start, and a single declaration is mostly one row per table.
 """
 
 from __future__ import annotations

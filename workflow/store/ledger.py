@@ -56,10 +56,8 @@ from workflow.domain.ledger import (
 from workflow.domain.lifecycle import CertState, DeclState
 from workflow.domain.local_days import EVERY_DISTRICT, DistrictScope
 from workflow.domain.policy import CreditRegime, CreditTier
-from workflow.domain.receipts import LineHead
 from workflow.store.bulk import insert_rows_returning_ids
 from workflow.store.driver_statements import plain_rows
-from workflow.store.receipts import remember_head
 from workflow.store.repositories import (
     AuditTrail,
     SqlOutbox,
@@ -227,15 +225,14 @@ def _drawn(found: Any, count: int) -> Iterator[int]:
 
 
 # A single line's draw, as one of the CTEs of the statement that writes its declaration's rows (PostgreSQL,
-# workflow/store/together.py): what remains and the line's receipt chain head come back, as of the lock it takes.
-# `{written}` makes the statement's inserts run before it takes the line's lock, which then is held only for the
-# receipts and the commit, as when it was a statement of its own.
+# workflow/store/together.py): what remains comes back, as of the lock it takes. `{written}` makes the statement's
+# inserts run before it takes the line's lock, which then is held only for the commit.
 _DRAW_ONE_TOGETHER = (
     "UPDATE certificate_lines SET reserved_qty = reserved_qty + CAST(:draw_reserve AS bigint), "
     "committed_qty = committed_qty + CAST(:draw_commit AS bigint) WHERE id = CAST(:draw_line AS bigint) AND "
     "approved_qty - committed_qty - reserved_qty >= CAST(:draw_reserve AS bigint) + CAST(:draw_commit AS bigint) "
     "AND {written} "
-    "RETURNING approved_qty - committed_qty - reserved_qty AS remaining, receipt_seq, receipt_hash, receipt_net"
+    "RETURNING approved_qty - committed_qty - reserved_qty AS remaining"
 )
 
 
@@ -243,8 +240,13 @@ _DRAW_ONE_TOGETHER = (
 # id order (the UPDATE's own row order is the planner's): two batches citing the same lines then queue instead of
 # deadlocking. NO KEY UPDATE is the lock the UPDATE itself takes; it does not wait for the key-share locks that the
 # batch's own declaration lines (foreign keys to certificate lines) leave on lines in another order.
+# The ids pass through ARRAY(SELECT unnest(…)): the planner then sees an array of unknown length in every plan, so the
+# statement's generic plan costs what a plan for its values costs and is kept (tests/integration/
+# test_generic_plans.py); with the array itself a plan for two lines looked cheaper than the generic one's guess of
+# ten, and each batch was planned afresh.
 _LOCK_LINES_PG = text(
-    "SELECT id FROM certificate_lines WHERE id = ANY(CAST(:ids AS bigint[])) ORDER BY id FOR NO KEY UPDATE"
+    "SELECT id FROM certificate_lines WHERE id = ANY(ARRAY(SELECT unnest(CAST(:ids AS bigint[])))) "
+    "ORDER BY id FOR NO KEY UPDATE"
 )
 # The lines also as `l.id = ANY(:ids)`: joined only to the unnested arrays, the lines could be read whole (see
 # together.py `_update_by_id`).
@@ -269,13 +271,11 @@ _DRAW_ARRAYS = (
 )
 _REMAINING = _LINE.approved_qty - _LINE.committed_qty - _LINE.reserved_qty
 _QTY = bindparam("qty", type_=_LINE.approved_qty.type)
-# A released declaration's draw returns, with what remains, the head of the line's receipt chain as of the lock it
-# takes: the receipt that follows links to it without reading the receipts (workflow/store/receipts.py).
 _DRAW_COMMITTED = (
     update(_LINE)
     .where(_LINE.id == bindparam("line_id"), _REMAINING >= _QTY)
     .values(committed_qty=_LINE.committed_qty + _QTY)
-    .returning(_REMAINING, _LINE.receipt_seq, _LINE.receipt_hash, _LINE.receipt_net)
+    .returning(_REMAINING)
 )
 _DRAW_RESERVED = (
     update(_LINE)
@@ -416,8 +416,6 @@ class SqlLedger:
         Returns the quantity left afterwards, or None when it was not there (nothing changed).
         """
         row = self._execute(_DRAW_COMMITTED if commit else _DRAW_RESERVED, {"line_id": line_id, "qty": qty}).first()
-        if row is not None and commit:
-            remember_head(self.session, line_id, LineHead(row[1], row[2], row[3]))
         return None if row is None else Decimal(row[0])
 
     def draw_many(self, changes: Mapping[int, tuple[Decimal, Decimal]]) -> dict[int, Decimal] | None:
@@ -460,12 +458,10 @@ class SqlLedger:
     def drawn_together(
         self, changes: Mapping[int, tuple[Decimal, Decimal]], row: Mapping[str, Any] | None
     ) -> dict[int, Decimal] | None:
-        """What the draw left, as `draw_many` returns it; the line's receipt head remembered for its receipts."""
+        """What the draw left, as `draw_many` returns it."""
         if row is None:
             return None
         (line_id,) = changes
-        net = Quantity.process_result_value(row["receipt_net"], None)
-        remember_head(self.session, line_id, LineHead(row["receipt_seq"], row["receipt_hash"], net or ZERO))
         return {line_id: Quantity.process_result_value(row["remaining"], None) or ZERO}
 
     def lock_lines(self, line_ids: Sequence[int]) -> None:
@@ -515,7 +511,7 @@ class SqlLedger:
         return [LineBalance(*row) for row in rows]
 
     def append(self, entries: Sequence[dict[str, Any]]) -> list[int]:
-        """Insert the rows; their ids, in the order given (receipts name the entry they vouch for)."""
+        """Insert the rows; their ids, in the order given (the receipt queue names the entries it holds)."""
         if not entries:
             return []
         return insert_rows_returning_ids(self.session.connection(), LedgerEntryRow, self.stamped(entries))

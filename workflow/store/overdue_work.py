@@ -1,8 +1,8 @@
 """Reconciliation: the background work that should have finished by now and has not, for `specgoods tasks overdue`.
 
 Read-only and not on any request path: it scans the incomplete outbox rows and the unsealed audit events (partial
-indexes hold just those), the dead letters, the e-mails still pending and the open applications, and lists what is
-older than the bound.
+indexes hold just those), the receipt queue, the dead letters, the e-mails still pending and the open applications,
+and lists what is older than the bound.
 Each kind of overdue work names what a person should do about it (docs/background-work.md).
 """
 
@@ -17,7 +17,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflow.domain.model import CLOSED_APPLICATION_STATES, submission_unscreened
-from workflow.store.tables import ApplicationRow, AuditEventRow, DeadLetterRow, NotificationRow, OutboxRow
+from workflow.store.tables import (
+    ApplicationRow,
+    AuditEventRow,
+    DeadLetterRow,
+    LedgerEntryRow,
+    NotificationRow,
+    OutboxRow,
+    ReceiptQueueRow,
+)
 
 SHOWN_PER_KIND = 50
 
@@ -46,6 +54,7 @@ def overdue_work(session: Session, now: datetime, older_than: timedelta) -> list
         _collect("unscreened", _unscreened(session, since)),
         _collect("email_pending", _email_pending(session, since)),
         _collect("unsealed_events", _unsealed_events(session, since)),
+        _collect("unsigned_receipts", _unsigned_receipts(session, since)),
     ]
 
 
@@ -140,6 +149,18 @@ def _unsealed_events(session: Session, since: datetime) -> Iterator[dict[str, An
     )
     for row in session.execute(query):
         yield {"id": row.id, "district": row.district, "since": _iso(row.at)}
+
+
+def _unsigned_receipts(session: Session, since: datetime) -> Iterator[dict[str, Any]]:
+    """Write-offs queued for their receipt and not signed: beat is not running the sequencer, or it fails."""
+    query = (
+        select(LedgerEntryRow.id, LedgerEntryRow.certificate_id, LedgerEntryRow.kind, LedgerEntryRow.at)
+        .join(ReceiptQueueRow, ReceiptQueueRow.ledger_entry_id == LedgerEntryRow.id)
+        .where(LedgerEntryRow.at <= since)
+        .order_by(LedgerEntryRow.id)
+    )
+    for row in session.execute(query):
+        yield {"entry_id": row.id, "certificate_id": row.certificate_id, "kind": row.kind, "since": _iso(row.at)}
 
 
 def _row(row: OutboxRow) -> dict[str, Any]:

@@ -24,7 +24,6 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from workflow.domain import inputs
-from workflow.domain.audit_chain import GENESIS
 
 # Portable constraint names, so migrations can alter them on both engines.
 NAMING_CONVENTION = {
@@ -286,11 +285,6 @@ class CertificateLineRow(Base):
     approved_qty: Mapped[Decimal] = mapped_column(Quantity)
     committed_qty: Mapped[Decimal] = mapped_column(Quantity, default=Decimal(0))
     reserved_qty: Mapped[Decimal] = mapped_column(Quantity, default=Decimal(0))
-    # The head of the line's receipt chain (its latest write-off receipt), kept with the balance it vouches for: the
-    # guarded UPDATE that locks the line returns it, so a write-off reads no receipt (migration 0026).
-    receipt_seq: Mapped[int] = mapped_column(default=0, server_default="0")
-    receipt_hash: Mapped[str] = mapped_column(String(64), default=GENESIS, server_default=GENESIS)
-    receipt_net: Mapped[Decimal] = mapped_column(Quantity, default=Decimal(0), server_default="0")
 
     __table_args__ = (
         UniqueConstraint("certificate_id", "line_no"),
@@ -504,6 +498,32 @@ class WriteOffReceiptRow(Base):
     created_at: Mapped[datetime]
 
     __table_args__ = (UniqueConstraint("certificate_line_id", "seq"),)
+
+
+class ReceiptHeadRow(Base):
+    """The head of a line's receipt chain (its latest receipt): what the next receipt links to (migration 0030).
+
+    Only the receipt sequencer reads or writes it, under this row's lock; a write-off never waits for it.
+    """
+
+    __tablename__ = "receipt_heads"
+    certificate_line_id: Mapped[int] = mapped_column(
+        ForeignKey("certificate_lines.id"), primary_key=True, autoincrement=False
+    )
+    seq: Mapped[int]
+    receipt_hash: Mapped[str] = mapped_column(String(64))
+    net_committed: Mapped[Decimal] = mapped_column(Quantity)
+
+
+class ReceiptQueueRow(Base):
+    """A commit or reversal waiting for its receipt: written with the entry, taken by the receipt sequencer.
+
+    No foreign key: the row is written in the statement that inserts its entry, and the sequencer reads the entry
+    by joining; a key's check would be one more index probe on the declaration's statement (#15).
+    """
+
+    __tablename__ = "receipt_queue"
+    ledger_entry_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
 
 
 # The rows the redelivery sweep reads: sent, and not yet completed by their task.

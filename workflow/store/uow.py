@@ -25,7 +25,7 @@ from workflow.store.notifications import SqlNotifications
 from workflow.store.outbox import OutboxRelay
 from workflow.store.outbox_completion import SentRow
 from workflow.store.read_sessions import begin_reading, end_reading
-from workflow.store.receipts import SqlReceipts, forget_heads
+from workflow.store.receipts import SqlReceipts
 from workflow.store.replacements import SqlReplacements
 from workflow.store.repositories import (
     AuditTrail,
@@ -81,7 +81,7 @@ class SqlUnitOfWork:
         self.idempotency = SqlIdempotency(self.session, self._now)
         self.notifications = SqlNotifications(self.session, self._now, self.outbox)
         self.assessments = SqlAssessments(self.session, self._now)
-        self.receipts = SqlReceipts(self.session, self._now)
+        self.receipts = SqlReceipts(self.session)
         self.enterprise_admin = SqlEnterpriseAdmin(self.session, audit, self._now)
         self.draws = SqlDraws(self.session, self._now)
         self.laboratories = SqlLaboratories(self.session, self._now)
@@ -140,8 +140,8 @@ class SqlUnitOfWork:
         Its audit events (unsealed: the sequencer seals them within seconds, no chain lock is taken here), the
         dashboard's count deltas, its outbox rows (as sent when a relay publishes them after the commit), and the
         version-guarded UPDATE of an aggregate saved `at_commit`, whose lost race fails the commit; the rows
-        staged since the last such statement (a declaration's receipts and its lines' new heads, a grant's
-        certificate and its lines); and the notices
+        staged since the last such statement (movements queued for their receipts, a grant's certificate and its
+        lines); and the notices
         asked for, with their e-mail copies' outbox rows (workflow/store/notifications.py).
         """
         events = TableRows(AuditEventRow, self.audit.take_rows())
@@ -175,7 +175,6 @@ class SqlUnitOfWork:
     def rollback(self) -> None:
         take_guarded(self.session)
         take_staged(self.session)
-        forget_heads(self.session)
         self.audit.discard()
         self.outbox.discard()
         self.notifications.discard()
