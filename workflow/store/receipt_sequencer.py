@@ -94,6 +94,7 @@ def _queued(connection: Connection) -> list[Any]:
 
 
 def _seal(connection: Connection, batch: Sequence[Any], sign: Sign, now: datetime) -> int:
+    """One batch: its receipts signed in queue order, each after its line's head, then written with the new heads."""
     heads = _locked_heads(connection, sorted({row.certificate_line_id for row in batch}))
     receipts = []
     for row in batch:
@@ -103,8 +104,8 @@ def _seal(connection: Connection, batch: Sequence[Any], sign: Sign, now: datetim
         receipts.append(_receipt_row(row, head, kid, token, now))
     connection.execute(insert(WriteOffReceiptRow), receipts)
     moved = [
-        {"line_id": line_id, "seq": h.seq, "hash": h.receipt_hash, "net": h.net_committed}
-        for line_id, h in heads.items()
+        {"line_id": line_id, "seq": head.seq, "hash": head.receipt_hash, "net": head.net_committed}
+        for line_id, head in heads.items()
     ]
     connection.execute(_MOVE_HEAD, moved)
     connection.execute(_DEQUEUE, {"entries": [row.id for row in batch]})
